@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "tcptrace",
+      "sources": ["src/native/probe.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "cflags_cc": ["-std=c++17", "-Wall", "<!@(pkg-config --cflags libbpf)"],
+      "libraries": ["<!@(pkg-config --libs libbpf)"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"]
+    }
+  ]
+}

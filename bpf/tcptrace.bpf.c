@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcptrace kernel side: one record per TCP state change, owner attribution and
+ * close causes from neighbouring tracepoints. CO-RE: only the fields read below are
+ * declared, with preserve_access_index, so no vmlinux.h or kernel headers are needed.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "tcptrace.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define ECONNREFUSED 111
+#define ETIMEDOUT 110
+
+enum {
+	TCP_ESTABLISHED = 1, TCP_SYN_SENT, TCP_SYN_RECV, TCP_FIN_WAIT1, TCP_FIN_WAIT2,
+	TCP_TIME_WAIT, TCP_CLOSE, TCP_CLOSE_WAIT, TCP_LAST_ACK, TCP_LISTEN, TCP_CLOSING,
+};
+
+/* ---- the kernel types we read (matched by name at load time) ---- */
+struct in6_addr { __u8 s6_addr[16]; } __attribute__((preserve_access_index));
+struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
+struct net { struct ns_common ns; } __attribute__((preserve_access_index));
+struct sock_common {
+	__u32 skc_daddr;
+	__u32 skc_rcv_saddr;
+	__u16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	struct { struct net *net; } skc_net;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+/* inet_sport survives the port release on CLOSE, unlike skc_num (the tracepoint uses it too). */
+struct inet_sock { __u16 inet_sport; } __attribute__((preserve_access_index));
+struct inode { unsigned long i_ino; } __attribute__((preserve_access_index));
+struct socket { short type; } __attribute__((preserve_access_index));
+struct socket_alloc { struct socket socket; struct inode vfs_inode; } __attribute__((preserve_access_index));
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
+	int sk_err;
+	struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+struct tcp_sock { __u32 srtt_us; __u32 total_retrans; } __attribute__((preserve_access_index));
+struct request_sock { struct sock_common __req_common; } __attribute__((preserve_access_index));
+struct tcp_request_sock { __u64 snt_synack; } __attribute__((preserve_access_index));
+struct trace_event_raw_inet_sock_set_state {
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+} __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_event_sk { const void *skaddr; } __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_event_sk_skb { const void *skaddr; } __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_send_reset { const void *skaddr; } __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_retransmit_skb { const void *skaddr; } __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_retransmit_synack {
+	const void *skaddr;
+	const void *req;
+} __attribute__((preserve_access_index));
+
+/* ---- configuration (rodata, written by the loader before load) ---- */
+const volatile struct tcptrace_config cfg = {};
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} perf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcptrace_counters);
+} counters SEC(".maps");
+
+struct owner {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 known; /* 0 or TCPTRACE_F_OWNER_KNOWN [| TCPTRACE_F_OWNER_INHERITED] */
+	char comm[TCPTRACE_COMM_LEN];
+};
+
+/* What we remember about a live socket; forgotten on CLOSE, LRU so misses cannot leak. */
+struct sock_info {
+	__u64 last_ts;
+	__u64 syn_sent_ts;     /* active open start, for the handshake time */
+	struct owner owner;
+	__u16 error;
+	__u8 rst_recv;
+	__u8 rst_sent;
+	__u8 syn_retrans;
+	__u8 synack_retrans;
+	__u8 side;             /* TCPTRACE_F_ACTIVE or TCPTRACE_F_PASSIVE */
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072); /* resized by the loader */
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+/* Listening sockets by (netns, port): accepted children inherit their owner. */
+struct listen_key { __u32 netns; __u32 port; };
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct listen_key);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+/* A request socket whose SYN-ACK was retransmitted, by 4-tuple, until its child exists. */
+struct flow_key {
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 pad; };
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct flow_key);
+	__type(value, struct synack_info);
+} synack_flows SEC(".maps");
+
+/* Keeps struct tcptrace_event in the object's BTF for the layout test. */
+struct tcptrace_event *unused_event_type __attribute__((unused));
+
+/* ---- helpers ---- */
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline void read_addrs(const struct sock *sk, __u16 family, __u8 *saddr, __u8 *daddr)
+{
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)daddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void owner_from_current(struct owner *o)
+{
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->known = TCPTRACE_F_OWNER_KNOWN;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+/* Transitions that only a system call of the socket's owner makes (see docs/ATTRIBUTION.md). */
+static __always_inline int in_owner_context(int old, int new)
+{
+	return (old == TCP_CLOSE && (new == TCP_SYN_SENT || new == TCP_LISTEN)) ||
+	       (old == TCP_ESTABLISHED && new == TCP_FIN_WAIT1) ||
+	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
+}
+
+static __always_inline int port_listed(__u16 port, const volatile __u16 *ports, __u8 n)
+{
+	for (int i = 0; i < TCPTRACE_MAX_PORTS; i++) {
+		if (i >= n)
+			break;
+		if (ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int comm_equal(const char *a, const volatile char *b)
+{
+	for (int i = 0; i < TCPTRACE_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return 0;
+		if (a[i] == 0)
+			return 1;
+	}
+	return 1;
+}
+
+static __always_inline __u8 close_cause(const struct sock_info *si, int old, __u8 *flags)
+{
+	if (old == TCP_SYN_SENT) {
+		if (si->error == ECONNREFUSED || si->rst_recv)
+			return TCPTRACE_CAUSE_REFUSED;
+		if (si->error == ETIMEDOUT)
+			return TCPTRACE_CAUSE_TIMEOUT;
+	}
+	if (si->rst_recv)
+		return TCPTRACE_CAUSE_RESET_RECV;
+	if (si->error == ETIMEDOUT)
+		return TCPTRACE_CAUSE_TIMEOUT;
+	if (si->rst_sent)
+		return TCPTRACE_CAUSE_RESET_SENT;
+	if (si->error)
+		return TCPTRACE_CAUSE_ERROR;
+	if (old == TCP_FIN_WAIT2 || old == TCP_CLOSING)
+		*flags |= TCPTRACE_F_TIME_WAIT;
+	return TCPTRACE_CAUSE_NORMAL;
+}
+
+static __always_inline void count(int dropped)
+{
+	__u32 zero = 0;
+	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c)
+		return;
+	c->seen++;
+	if (dropped)
+		c->dropped++;
+}
+
+struct fill_args {
+	const struct sock *sk;
+	const struct sock_info *si;
+	__u64 now, delta;
+	__u32 netns, handshake_us;
+	__u16 family, sport, dport;
+	int old, new;
+	__u8 flags;
+};
+
+static __always_inline void fill_event(struct tcptrace_event *e, const struct fill_args *a)
+{
+	const struct sock *sk = a->sk;
+	const struct sock_info *si = a->si;
+	__u8 flags = a->flags;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+
+	e->ts_ns = a->now;
+	e->skaddr = (__u64)sk;
+	e->delta_ns = a->delta;
+	e->cgroup_id = si->owner.cgroup_id;
+	e->cpu_pid = id >> 32;
+	e->cpu_tid = (__u32)id;
+	e->owner_pid = si->owner.pid;
+	e->netns = a->netns;
+	e->sock_ino = so ? BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino) : 0;
+	e->rtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	e->handshake_us = a->handshake_us;
+	e->family = a->family;
+	e->sport = a->sport;
+	e->dport = a->dport;
+	e->error = si->error;
+	e->oldstate = a->old;
+	e->newstate = a->new;
+	e->cause = a->new == TCP_CLOSE ? close_cause(si, a->old, &flags) : TCPTRACE_CAUSE_NONE;
+	e->flags = flags | si->owner.known | si->side;
+	e->syn_retrans = si->syn_retrans;
+	e->synack_retrans = si->synack_retrans;
+	e->reserved[0] = e->reserved[1] = 0;
+	e->reserved2 = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
+	read_addrs(sk, a->family, e->saddr, e->daddr);
+	bpf_get_current_comm(e->cpu_comm, sizeof(e->cpu_comm));
+	__builtin_memcpy(e->owner_comm, si->owner.comm, sizeof(e->owner_comm));
+}
+
+/* ---- the state change ---- */
+static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new)
+{
+	__u16 protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	if (protocol != IPPROTO_TCP)
+		return 0;
+
+	__u64 now = bpf_ktime_get_ns();
+	__u64 key = (__u64)sk;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u32 netns = sk_netns(sk);
+	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	struct sock_info fresh = {};
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	__u8 flags = 0;
+	__u64 delta = 0;
+
+	if (!si) {
+		/* First sight of this socket: maybe a child of a listener we know. */
+		if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
+			struct listen_key lk = { .netns = netns, .port = sport };
+			struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
+			if (lo) {
+				fresh.owner = *lo;
+				fresh.owner.known |= TCPTRACE_F_OWNER_INHERITED;
+			}
+			fresh.side = TCPTRACE_F_PASSIVE;
+			fresh.synack_retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+		}
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		si = bpf_map_lookup_elem(&socks, &key);
+		if (!si)
+			return 0;
+	} else {
+		delta = now - si->last_ts;
+		flags |= TCPTRACE_F_PREV_SEEN;
+	}
+	si->last_ts = now;
+
+	if (in_owner_context(old, new) && (bpf_get_current_pid_tgid() >> 32))
+		owner_from_current(&si->owner);
+	if (new == TCP_SYN_SENT) {
+		si->side = TCPTRACE_F_ACTIVE;
+		si->syn_sent_ts = now;
+	}
+	if (new == TCP_LISTEN && si->owner.known) {
+		struct listen_key lk = { .netns = netns, .port = sport };
+		bpf_map_update_elem(&listeners, &lk, &si->owner, BPF_ANY);
+	}
+
+	__u32 handshake_us = 0;
+	if (new == TCP_ESTABLISHED) {
+		if (old == TCP_SYN_SENT && si->syn_sent_ts) {
+			handshake_us = (now - si->syn_sent_ts) / 1000;
+		} else if (old == TCP_SYN_RECV) {
+			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
+			read_addrs(sk, family, fk.laddr, fk.raddr);
+			struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
+			if (sa) {
+				handshake_us = now / 1000 - sa->first_synack_us;
+				bpf_map_delete_elem(&synack_flows, &fk);
+			} else {
+				/* no retransmit: the kernel's SYN-ACK RTT sample is the handshake */
+				handshake_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+			}
+		}
+	}
+
+	/* Kernel filters: an unknown owner passes so user space can still attribute it. */
+	if (cfg.family && family != cfg.family)
+		goto out;
+	if (cfg.netns && netns != cfg.netns)
+		goto out;
+	if (cfg.state_mask && !(cfg.state_mask & (1u << new)))
+		goto out;
+	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
+		goto out;
+	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
+		goto out;
+	if (si->owner.known) {
+		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
+			goto out;
+		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
+			goto out;
+		if (cfg.comm[0] && !comm_equal(si->owner.comm, cfg.comm))
+			goto out;
+	}
+
+	struct fill_args a = {
+		.sk = sk, .si = si, .now = now, .delta = delta, .netns = netns,
+		.handshake_us = handshake_us, .family = family, .sport = sport, .dport = dport,
+		.old = old, .new = new, .flags = flags,
+	};
+	if (cfg.use_perfbuf) {
+		struct tcptrace_event ev;
+		fill_event(&ev, &a);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0);
+	} else {
+		struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			count(1);
+			goto out;
+		}
+		fill_event(e, &a);
+		/* Batched wakeups: wake the reader only once enough is queued; a timer drains the rest. */
+		__u64 wake = 0;
+		if (cfg.wakeup_bytes)
+			wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= cfg.wakeup_bytes
+				       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		bpf_ringbuf_submit(e, wake);
+		count(0);
+	}
+out:
+	if (new == TCP_CLOSE) {
+		bpf_map_delete_elem(&socks, &key);
+		if (old == TCP_LISTEN) {
+			struct listen_key lk = { .netns = netns, .port = sport };
+			bpf_map_delete_elem(&listeners, &lk);
+		}
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_state_change(ctx, sk, oldstate, newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int set_state_tp(struct trace_event_raw_inet_sock_set_state *args)
+{
+	return on_state_change(args, BPF_CORE_READ(args, skaddr), BPF_CORE_READ(args, oldstate),
+			       BPF_CORE_READ(args, newstate));
+}
+
+/* ---- causes: remember what happened to a socket until it closes ---- */
+static __always_inline struct sock_info *known_sock(const void *sk)
+{
+	__u64 key = (__u64)sk;
+	return sk ? bpf_map_lookup_elem(&socks, &key) : 0;
+}
+
+static __always_inline void on_reset_received(const void *sk)
+{
+	struct sock_info *si = known_sock(sk);
+	if (si)
+		si->rst_recv = 1;
+}
+
+static __always_inline void on_reset_sent(const void *sk)
+{
+	struct sock_info *si = known_sock(sk);
+	if (si)
+		si->rst_sent = 1;
+}
+
+static __always_inline void on_retransmit(const struct sock *sk)
+{
+	struct sock_info *si = known_sock(sk);
+	if (si && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT && si->syn_retrans < 255)
+		si->syn_retrans++;
+}
+
+static __always_inline void on_synack_retransmit(const struct sock *listener, const struct request_sock *req)
+{
+	struct flow_key fk = { .netns = sk_netns(listener) };
+	__u16 family = BPF_CORE_READ(req, __req_common.skc_family);
+
+	fk.lport = BPF_CORE_READ(req, __req_common.skc_num);
+	fk.rport = bpf_ntohs(BPF_CORE_READ(req, __req_common.skc_dport));
+	read_addrs((const struct sock *)req, family, fk.laddr, fk.raddr);
+	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
+	if (sa) {
+		sa->retrans++;
+		return;
+	}
+	struct synack_info fresh = {
+		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
+		.retrans = 1,
+	};
+	bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(rst_recv_btf, struct sock *sk) { on_reset_received(sk); return 0; }
+SEC("tracepoint/tcp/tcp_receive_reset")
+int rst_recv_tp(struct trace_event_raw_tcp_event_sk *a) { on_reset_received(BPF_CORE_READ(a, skaddr)); return 0; }
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(rst_sent_btf, const struct sock *sk) { on_reset_sent(sk); return 0; }
+SEC("tracepoint/tcp/tcp_send_reset")
+int rst_sent_tp(void *ctx)
+{
+	/* Newer kernels give this event its own record type; older ones share tcp_event_sk_skb. */
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset))
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_send_reset *)ctx, skaddr));
+	else
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr));
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retrans_btf, const struct sock *sk) { on_retransmit(sk); return 0; }
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retrans_tp(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
+		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_retransmit_skb *)ctx, skaddr));
+	else
+		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr));
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(synack_retrans_btf, const struct sock *sk, const struct request_sock *req)
+{
+	on_synack_retransmit(sk, req);
+	return 0;
+}
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int synack_retrans_tp(struct trace_event_raw_tcp_retransmit_synack *a)
+{
+	on_synack_retransmit(BPF_CORE_READ(a, skaddr), BPF_CORE_READ(a, req));
+	return 0;
+}
+
+/* The classic form of this tracepoint carries no socket pointer, so it is tp_btf only. */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(sk_error_btf, const struct sock *sk)
+{
+	struct sock_info *si = known_sock(sk);
+	if (si)
+		si->error = BPF_CORE_READ(sk, sk_err);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

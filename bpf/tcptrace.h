@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of what crosses from the kernel to user space.
+ * src/decode.ts reads these records; test/unit/layout.test.ts proves the two agree.
+ * Fields are ordered so that no implicit padding exists anywhere.
+ */
+#ifndef TCPTRACE_H
+#define TCPTRACE_H
+
+#define TCPTRACE_COMM_LEN 16
+#define TCPTRACE_MAX_PORTS 16
+
+/* Why a socket reached CLOSE (event.cause; 0 on every other transition). */
+enum tcptrace_cause {
+	TCPTRACE_CAUSE_NONE = 0,
+	TCPTRACE_CAUSE_NORMAL = 1,     /* orderly close: FIN exchange or close before connect */
+	TCPTRACE_CAUSE_RESET_RECV = 2, /* peer sent RST */
+	TCPTRACE_CAUSE_RESET_SENT = 3, /* we sent RST (abort, unread data, linger 0) */
+	TCPTRACE_CAUSE_REFUSED = 4,    /* connect answered by RST (ECONNREFUSED) */
+	TCPTRACE_CAUSE_TIMEOUT = 5,    /* SYN or data retransmits exhausted (ETIMEDOUT) */
+	TCPTRACE_CAUSE_ERROR = 6,      /* another socket error: see event.error */
+};
+
+/* event.flags */
+enum tcptrace_flags {
+	TCPTRACE_F_OWNER_KNOWN = 1 << 0,     /* owner_* fields are valid */
+	TCPTRACE_F_OWNER_INHERITED = 1 << 1, /* owner taken from the listening socket */
+	TCPTRACE_F_TIME_WAIT = 1 << 2,       /* this CLOSE hands the connection to TIME_WAIT */
+	TCPTRACE_F_PREV_SEEN = 1 << 3,       /* delta_ns is measured (else 0: old state entry unseen) */
+	TCPTRACE_F_PASSIVE = 1 << 4,         /* socket was accepted from a listener */
+	TCPTRACE_F_ACTIVE = 1 << 5,          /* socket called connect() */
+};
+
+struct tcptrace_event {
+	__u64 ts_ns;        /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 skaddr;       /* struct sock * (identity only) */
+	__u64 delta_ns;     /* time spent in oldstate */
+	__u64 cgroup_id;    /* owner's cgroup v2 id */
+	__u32 cpu_pid;      /* task on the CPU when the transition ran (tgid) */
+	__u32 cpu_tid;
+	__u32 owner_pid;    /* process that owns the socket (tgid) */
+	__u32 netns;        /* network namespace inode of the socket */
+	__u32 sock_ino;     /* socket inode (0 before accept) for late owner lookup */
+	__u32 rtt_us;       /* smoothed RTT at the transition, 0 if none */
+	__u32 handshake_us; /* on ->ESTABLISHED: SYN_SENT/first SYN-ACK to now, 0 if unknown */
+	__u16 family;       /* AF_INET 2 or AF_INET6 10 */
+	__u16 sport;        /* local port, host order */
+	__u16 dport;        /* remote port, host order */
+	__u16 error;        /* last socket error (errno), 0 if none */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 cause;         /* enum tcptrace_cause */
+	__u8 flags;         /* enum tcptrace_flags */
+	__u8 syn_retrans;   /* SYN retransmits of an active open */
+	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
+	__u8 reserved[2];
+	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
+	__u8 daddr[16];     /* remote address */
+	char cpu_comm[TCPTRACE_COMM_LEN];
+	char owner_comm[TCPTRACE_COMM_LEN];
+	__u32 reserved2;
+};
+
+/* Kernel-side counters, one per CPU: seen = delivered + dropped. */
+struct tcptrace_counters {
+	__u64 seen;    /* events that passed the kernel filters */
+	__u64 dropped; /* of those, events the buffer had no room for */
+};
+
+/*
+ * Filters and delivery settings, written into .rodata before load so the verifier
+ * prunes what is not asked for. Zero means "no filter".
+ */
+struct tcptrace_config {
+	__u64 cgroup_id;    /* only sockets owned by this cgroup v2 id */
+	__u32 owner_pid;    /* only sockets owned by this process */
+	__u32 netns;        /* only sockets in this network namespace */
+	__u32 state_mask;   /* bit n set: keep transitions into state n */
+	__u32 wakeup_bytes; /* wake user space once this much is queued; 0 = every record */
+	__u16 family;       /* AF_INET or AF_INET6 */
+	__u8 n_lports;
+	__u8 n_rports;
+	__u8 use_perfbuf;   /* deliver through the perf buffer instead of the ring buffer */
+	__u8 reserved[3];
+	__u16 lports[TCPTRACE_MAX_PORTS];
+	__u16 rports[TCPTRACE_MAX_PORTS];
+	char comm[TCPTRACE_COMM_LEN]; /* only sockets whose owner has this comm */
+};
+
+#endif

@@ -1,0 +1,75 @@
+// Byte offsets of the records in bpf/tcptrace.h. test/unit/layout.test.ts compiles the
+// header and proves every number here; change the header first, then this file.
+
+export const EVENT_SIZE = 144;
+
+export const EventOffset = {
+  tsNs: 0,
+  skaddr: 8,
+  deltaNs: 16,
+  cgroupId: 24,
+  cpuPid: 32,
+  cpuTid: 36,
+  ownerPid: 40,
+  netns: 44,
+  sockIno: 48,
+  rttUs: 52,
+  handshakeUs: 56,
+  family: 60,
+  sport: 62,
+  dport: 64,
+  error: 66,
+  oldstate: 68,
+  newstate: 69,
+  cause: 70,
+  flags: 71,
+  synRetrans: 72,
+  synackRetrans: 73,
+  saddr: 76,
+  daddr: 92,
+  cpuComm: 108,
+  ownerComm: 124,
+} as const;
+
+/** C field name for each EventOffset key (the test maps one onto the other). */
+export const EventCField: Record<keyof typeof EventOffset, string> = {
+  tsNs: 'ts_ns', skaddr: 'skaddr', deltaNs: 'delta_ns', cgroupId: 'cgroup_id', cpuPid: 'cpu_pid',
+  cpuTid: 'cpu_tid', ownerPid: 'owner_pid', netns: 'netns', sockIno: 'sock_ino', rttUs: 'rtt_us',
+  handshakeUs: 'handshake_us', family: 'family', sport: 'sport', dport: 'dport', error: 'error',
+  oldstate: 'oldstate', newstate: 'newstate', cause: 'cause', flags: 'flags', synRetrans: 'syn_retrans',
+  synackRetrans: 'synack_retrans', saddr: 'saddr', daddr: 'daddr', cpuComm: 'cpu_comm', ownerComm: 'owner_comm',
+};
+
+export const COMM_LEN = 16;
+export const MAX_PORTS = 16;
+
+export const CONFIG_SIZE = 112;
+
+export const ConfigOffset = {
+  cgroup_id: 0,
+  owner_pid: 8,
+  netns: 12,
+  state_mask: 16,
+  wakeup_bytes: 20,
+  family: 24,
+  n_lports: 26,
+  n_rports: 27,
+  use_perfbuf: 28,
+  lports: 32,
+  rports: 64,
+  comm: 96,
+} as const;
+
+/** enum tcptrace_flags */
+export const Flag = {
+  OWNER_KNOWN: 1 << 0,
+  OWNER_INHERITED: 1 << 1,
+  TIME_WAIT: 1 << 2,
+  PREV_SEEN: 1 << 3,
+  PASSIVE: 1 << 4,
+  ACTIVE: 1 << 5,
+} as const;
+
+/** enum tcptrace_cause, indexed by value */
+export const CAUSE_NAMES = ['', 'normal', 'reset-received', 'reset-sent', 'refused', 'timeout', 'error'] as const;
+export type CauseName = (typeof CAUSE_NAMES)[number];

@@ -1,0 +1,383 @@
+// The native half of the probe: libbpf open/configure/load/attach, and a drain of the
+// ring (or perf) buffer on Node's event loop that hands JS one Buffer per batch.
+// Decoding happens in TypeScript (src/decode.ts); nothing here knows the record's fields.
+#include <napi.h>
+#include <uv.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+#include <unistd.h>
+
+#include "../../bpf/tcptrace.h"
+
+namespace {
+
+// libbpf prints through one global callback; we collect its warnings (the verifier log
+// among them) so a failed load can say why.
+std::string g_libbpf_log;
+bool g_verbose = false;
+
+int CollectLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return n;
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(&text[0], text.size(), fmt, args);
+  text.resize(n);
+  if (g_verbose) fputs(text.c_str(), stderr);
+  if (g_libbpf_log.size() < (4 << 20)) g_libbpf_log.append(text);
+  return n;
+}
+
+const char* kTracefsRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+
+bool TracefsEventExists(const std::string& category, const std::string& name) {
+  for (const char* root : kTracefsRoots) {
+    std::string path = std::string(root) + "/events/" + category + "/" + name + "/id";
+    if (access(path.c_str(), R_OK) == 0) return true;
+  }
+  return false;
+}
+
+// Whether the program's target exists on this kernel, so optional programs can be skipped
+// instead of failing the whole load.
+bool TargetExists(const std::string& section, const struct btf* vmlinux) {
+  if (section.rfind("tp_btf/", 0) == 0) {
+    if (!vmlinux) return false;
+    std::string type = "btf_trace_" + section.substr(7);
+    return btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) > 0;
+  }
+  if (section.rfind("tracepoint/", 0) == 0) {
+    std::string rest = section.substr(11);
+    size_t slash = rest.find('/');
+    return slash != std::string::npos && TracefsEventExists(rest.substr(0, slash), rest.substr(slash + 1));
+  }
+  return false;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+class Probe : public Napi::ObjectWrap<Probe> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(env, "Probe", {
+      InstanceMethod("counters", &Probe::Counters),
+      InstanceMethod("close", &Probe::Close),
+      InstanceMethod("programs", &Probe::Programs),
+    });
+    exports.Set("Probe", ctor);
+    exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
+    exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(libbpf_major_version()) + "." +
+                                                           std::to_string(libbpf_minor_version())));
+    libbpf_set_print(CollectLibbpfPrint);
+    return exports;
+  }
+
+  // new Probe(options, onBatch)
+  explicit Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "Probe(options, onBatch) expected").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object opts = info[0].As<Napi::Object>();
+    on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
+    async_context_ = new Napi::AsyncContext(env, "tcptrace:batch");
+
+    std::string object_path = opts.Get("objectPath").As<Napi::String>();
+    std::string attach = opts.Get("attach").As<Napi::String>();
+    std::string delivery = opts.Get("delivery").As<Napi::String>();
+    Napi::Buffer<uint8_t> config = opts.Get("config").As<Napi::Buffer<uint8_t>>();
+    uint32_t ring_bytes = opts.Get("ringBytes").As<Napi::Number>().Uint32Value();
+    uint32_t perf_pages = opts.Get("perfPages").As<Napi::Number>().Uint32Value();
+    uint32_t max_sockets = opts.Get("maxSockets").As<Napi::Number>().Uint32Value();
+    flush_ms_ = opts.Get("flushMs").As<Napi::Number>().Uint32Value();
+    batch_bytes_ = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
+    g_verbose = opts.Get("verbose").ToBoolean();
+    perf_mode_ = delivery == "perfbuf";
+    batch_.reserve(batch_bytes_ + sizeof(tcptrace_event));
+
+    g_libbpf_log.clear();
+    std::string error = Open(object_path, attach, config, ring_bytes, perf_pages, max_sockets);
+    if (error.empty()) error = StartDraining(env);
+    if (!error.empty()) {
+      Teardown();
+      Napi::Error err = Napi::Error::New(env, error);
+      err.Set("libbpfLog", Napi::String::New(env, g_libbpf_log));
+      err.Set("errno", Napi::Number::New(env, last_errno_));
+      err.ThrowAsJavaScriptException();
+    }
+  }
+
+  ~Probe() override { Teardown(); delete async_context_; }
+
+ private:
+  // ---- setup ----
+  std::string Fail(const std::string& what, int err) {
+    last_errno_ = err < 0 ? -err : err;
+    return what + ": " + strerror(last_errno_);
+  }
+
+  std::string Open(const std::string& path, const std::string& attach, Napi::Buffer<uint8_t> config,
+                   uint32_t ring_bytes, uint32_t perf_pages, uint32_t max_sockets) {
+    obj_ = bpf_object__open_file(path.c_str(), nullptr);
+    if (!obj_) return Fail("cannot open BPF object " + path, errno);
+
+    std::string error = WriteConfig(config);
+    if (!error.empty()) return error;
+
+    struct bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
+    struct bpf_map* socks = bpf_object__find_map_by_name(obj_, "socks");
+    if (!events || !socks) return "BPF object lacks the events/socks maps";
+    if (max_sockets) bpf_map__set_max_entries(socks, max_sockets);
+    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) > 0) {
+      // In perf mode the ring stays but is never written: keep it one page.
+      bpf_map__set_max_entries(events, perf_mode_ ? getpagesize() : ring_bytes);
+    } else if (perf_mode_) {
+      // No ring buffer in this kernel: stand in a harmless map; the code using it is pruned.
+      bpf_map__set_type(events, BPF_MAP_TYPE_ARRAY);
+      bpf_map__set_key_size(events, 4);
+      bpf_map__set_value_size(events, 4);
+      bpf_map__set_max_entries(events, 1);
+    } else {
+      last_errno_ = EOPNOTSUPP;
+      return "this kernel has no BPF ring buffer (needs 5.8+); use --perf-buffer";
+    }
+    perf_pages_ = perf_pages;
+
+    const char* wanted = attach == "tp_btf" ? "_btf" : "_tp";
+    struct btf* vmlinux = attach == "tp_btf" ? btf__load_vmlinux_btf() : nullptr;
+    if (attach == "tp_btf" && !vmlinux) return Fail("kernel BTF (/sys/kernel/btf/vmlinux) not available", errno);
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, obj_) {
+      std::string name = bpf_program__name(prog);
+      bool main = name.rfind("set_state", 0) == 0;
+      bool keep = EndsWith(name, wanted) && (main || TargetExists(bpf_program__section_name(prog), vmlinux));
+      bpf_program__set_autoload(prog, keep);
+      if (keep) loaded_.push_back(name);
+    }
+    btf__free(vmlinux);
+
+    int err = bpf_object__load(obj_);
+    if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
+
+    bpf_object__for_each_program(prog, obj_) {
+      if (!bpf_program__autoload(prog)) continue;
+      struct bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        int e = errno;
+        std::string name = bpf_program__name(prog);
+        if (name.rfind("set_state", 0) == 0) return Fail(std::string("attaching ") + bpf_program__section_name(prog) + " failed", e);
+        continue;  // a cause tracepoint we can live without
+      }
+      links_.push_back(link);
+    }
+    counters_fd_ = bpf_object__find_map_fd_by_name(obj_, "counters");
+    return "";
+  }
+
+  // Copies the TS-encoded struct tcptrace_config over the `cfg` variable in .rodata.
+  std::string WriteConfig(Napi::Buffer<uint8_t> config) {
+    struct bpf_map* map = nullptr;
+    struct bpf_map* m;
+    bpf_object__for_each_map(m, obj_) {
+      if (EndsWith(bpf_map__name(m), ".rodata")) map = m;
+    }
+    struct btf* btf = bpf_object__btf(obj_);
+    if (!map || !btf) return "BPF object has no .rodata or BTF";
+    int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+    if (sec_id < 0) return "BPF object has no .rodata section in BTF";
+    const struct btf_type* sec = btf__type_by_id(btf, sec_id);
+    const struct btf_var_secinfo* vars = btf_var_secinfos(sec);
+    for (int i = 0; i < btf_vlen(sec); i++) {
+      const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+      if (strcmp(btf__name_by_offset(btf, var->name_off), "cfg") != 0) continue;
+      if (vars[i].size != config.Length() || vars[i].size != sizeof(struct tcptrace_config))
+        return "config size mismatch between TS, header and object (rebuild)";
+      size_t size = 0;
+      uint8_t* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(map, &size)));
+      if (!data || vars[i].offset + vars[i].size > size) return "cannot write .rodata";
+      memcpy(data + vars[i].offset, config.Data(), config.Length());
+      return "";
+    }
+    return "BPF object has no cfg variable";
+  }
+
+  std::string StartDraining(Napi::Env env) {
+    int fd;
+    if (perf_mode_) {
+      perf_buf_ = perf_buffer__new(bpf_object__find_map_fd_by_name(obj_, "perf_events"), perf_pages_,
+                                   OnPerfSample, OnPerfLost, this, nullptr);
+      if (!perf_buf_) return Fail("perf buffer setup failed", errno);
+      fd = perf_buffer__epoll_fd(perf_buf_);
+    } else {
+      ring_ = ring_buffer__new(bpf_object__find_map_fd_by_name(obj_, "events"), OnRingSample, this, nullptr);
+      if (!ring_) return Fail("ring buffer setup failed", errno);
+      fd = ring_buffer__epoll_fd(ring_);
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    uv_poll_init(loop, poll_, fd);
+    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Probe*>(h->data)->Drain(true); });
+    timer_ = new uv_timer_t;
+    timer_->data = this;
+    uv_timer_init(loop, timer_);
+    // Batched wakeups leave a lone event queued: this flush bounds its latency.
+    uv_timer_start(timer_, [](uv_timer_t* h) { static_cast<Probe*>(h->data)->Drain(true); }, flush_ms_, flush_ms_);
+    return "";
+  }
+
+  // ---- draining ----
+  static int OnRingSample(void* ctx, void* data, size_t size) {
+    Probe* self = static_cast<Probe*>(ctx);
+    self->Append(data, size);
+    // A negative return stops libbpf after this record (kept): it bounds one batch.
+    return self->batch_.size() >= self->batch_bytes_ ? -EFBIG : 0;
+  }
+
+  static void OnPerfSample(void* ctx, int, void* data, __u32 size) { static_cast<Probe*>(ctx)->Append(data, size); }
+  static void OnPerfLost(void* ctx, int, __u64 count) { static_cast<Probe*>(ctx)->perf_lost_ += count; }
+
+  void Append(const void* data, size_t size) {
+    if (size < sizeof(tcptrace_event)) return;
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    batch_.insert(batch_.end(), p, p + sizeof(tcptrace_event));
+  }
+
+  // Reads what is queued (at most one batch from the ring) and hands it to JS.
+  size_t Drain(bool from_loop) {
+    if (perf_buf_) perf_buffer__consume(perf_buf_);
+    if (ring_) ring_buffer__consume(ring_);
+    size_t bytes = batch_.size();
+    if (bytes == 0) return 0;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
+    batch_.clear();
+    if (from_loop) {
+      // MakeCallback runs microtasks afterwards, so promise-based consumers keep up.
+      on_batch_.MakeCallback(env.Global(), {buf}, *async_context_);
+    } else {
+      on_batch_.Call(env.Global(), {buf});
+    }
+    if (env.IsExceptionPending() && from_loop) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+    return bytes;
+  }
+
+  // ---- JS methods ----
+  bool ReadCounters(uint64_t* seen, uint64_t* dropped) {
+    if (counters_fd_ < 0) return false;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return false;
+    std::vector<tcptrace_counters> per_cpu(ncpu);
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(counters_fd_, &zero, per_cpu.data())) return false;
+    *seen = *dropped = 0;
+    for (const auto& c : per_cpu) {
+      *seen += c.seen;
+      *dropped += c.dropped;
+    }
+    return true;
+  }
+
+  Napi::Value CountersObject(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("seen", Napi::Number::New(env, static_cast<double>(seen_)));
+    o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_)));
+    o.Set("perfLost", Napi::Number::New(env, static_cast<double>(perf_lost_)));
+    return o;
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    if (obj_) ReadCounters(&seen_, &dropped_);
+    return CountersObject(info.Env());
+  }
+
+  Napi::Value Programs(const Napi::CallbackInfo& info) {
+    Napi::Array a = Napi::Array::New(info.Env(), loaded_.size());
+    for (size_t i = 0; i < loaded_.size(); i++) a.Set(i, Napi::String::New(info.Env(), loaded_[i]));
+    return a;
+  }
+
+  // Detach first so nothing new arrives, deliver what is queued, then read the final
+  // counters: after this, seen == delivered + dropped exactly.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (obj_) {
+      for (auto* l : links_) bpf_link__destroy(l);
+      links_.clear();
+      while (Drain(false) > 0 && !info.Env().IsExceptionPending()) {
+      }
+      ReadCounters(&seen_, &dropped_);
+    }
+    Teardown();
+    return CountersObject(info.Env());
+  }
+
+  void Teardown() {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (timer_) {
+      uv_timer_stop(timer_);
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
+    }
+    if (ring_) ring_buffer__free(ring_);
+    ring_ = nullptr;
+    if (perf_buf_) perf_buffer__free(perf_buf_);
+    perf_buf_ = nullptr;
+    for (auto* l : links_) bpf_link__destroy(l);
+    links_.clear();
+    if (obj_) bpf_object__close(obj_);
+    obj_ = nullptr;
+    counters_fd_ = -1;
+  }
+
+  static Napi::Value RingbufSupported(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) > 0);
+  }
+
+  struct bpf_object* obj_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  std::vector<std::string> loaded_;
+  struct ring_buffer* ring_ = nullptr;
+  struct perf_buffer* perf_buf_ = nullptr;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  Napi::FunctionReference on_batch_;
+  Napi::AsyncContext* async_context_ = nullptr;
+  std::vector<uint8_t> batch_;
+  uint32_t batch_bytes_ = 256 * 1024;
+  uint32_t flush_ms_ = 50;
+  uint32_t perf_pages_ = 64;
+  bool perf_mode_ = false;
+  int counters_fd_ = -1;
+  int last_errno_ = 0;
+  uint64_t seen_ = 0, dropped_ = 0, perf_lost_ = 0;
+};
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return Probe::Init(env, exports); }
+
+NODE_API_MODULE(tcptrace, InitAll)

@@ -1,0 +1,122 @@
+// The probe as TypeScript sees it: options → kernel config, attach with fallbacks,
+// batches of raw records out, exact counters at close.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadBinding } from './native/binding';
+import type { NativeCounters, NativeError, Probe } from './native/addon';
+import { encodeConfig, type KernelFilter } from './config';
+import { ensureTracefs } from './tracefs';
+
+export type AttachMode = 'tp_btf' | 'tracepoint';
+export type Delivery = 'ringbuf' | 'perfbuf';
+
+export interface ProbeOptions {
+  filter?: KernelFilter;
+  /** 'auto' tries tp_btf, then the classic tracepoint. */
+  attach?: AttachMode | 'auto';
+  /** 'auto' uses the ring buffer where the kernel has one. */
+  delivery?: Delivery | 'auto';
+  /** Ring buffer size in bytes (power of two, ≥ page size). */
+  ringBytes?: number;
+  /** Perf buffer pages per CPU (power of two). */
+  perfPages?: number;
+  /** Wake user space once this many bytes are queued (0 = every record). */
+  wakeupBytes?: number;
+  /** Drain at least this often, so a lone event shows promptly. */
+  flushMs?: number;
+  /** Upper bound of one batch handed to JS. */
+  batchBytes?: number;
+  /** Sockets remembered in the kernel (LRU). */
+  maxSockets?: number;
+  /** Print libbpf's debug output on stderr. */
+  verbose?: boolean;
+  /** Path of the compiled BPF object. */
+  objectPath?: string;
+}
+
+export const PROBE_DEFAULTS = {
+  ringBytes: 16 << 20,
+  perfPages: 256,
+  wakeupBytes: 64 << 10,
+  flushMs: 50,
+  batchBytes: 256 << 10,
+  maxSockets: 131072,
+};
+
+export const DEFAULT_OBJECT = path.join(__dirname, '..', 'bpf', 'tcptrace.bpf.o');
+
+/** A failure the user can act on; the CLI prints `message` alone. */
+export class ProbeError extends Error {
+  constructor(message: string, readonly detail = '') {
+    super(message);
+    this.name = 'ProbeError';
+  }
+}
+
+export interface OpenedProbe {
+  probe: Probe;
+  attach: AttachMode;
+  delivery: Delivery;
+  programs: string[];
+}
+
+export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {
+  const binding = loadBinding();
+  const objectPath = options.objectPath ?? DEFAULT_OBJECT;
+  if (!existsSync(objectPath)) throw new ProbeError(`BPF object missing: ${objectPath} (reinstall tcptrace)`);
+  const delivery: Delivery =
+    options.delivery && options.delivery !== 'auto' ? options.delivery : binding.ringbufSupported() ? 'ringbuf' : 'perfbuf';
+  const wanted = options.attach ?? 'auto';
+  const modes: AttachMode[] =
+    wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
+  const wakeupBytes = options.wakeupBytes ?? PROBE_DEFAULTS.wakeupBytes;
+  const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes });
+
+  let lastError: unknown;
+  for (const attach of modes) {
+    if (attach === 'tracepoint') {
+      const why = ensureTracefs();
+      if (why) { lastError = new ProbeError(why); continue; }
+    }
+    try {
+      const probe = new binding.Probe(
+        {
+          objectPath,
+          attach,
+          delivery,
+          config,
+          ringBytes: options.ringBytes ?? PROBE_DEFAULTS.ringBytes,
+          perfPages: options.perfPages ?? PROBE_DEFAULTS.perfPages,
+          maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
+          flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
+          batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
+          verbose: options.verbose ?? false,
+        },
+        onBatch,
+      );
+      return { probe, attach, delivery, programs: probe.programs() };
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw explain(lastError);
+}
+
+/** Turns a libbpf failure into one line a person can act on. */
+function explain(err: unknown): Error {
+  if (err instanceof ProbeError) return err;
+  const e = err as Partial<NativeError>;
+  const log = e.libbpfLog ?? '';
+  if (e.errno === 1 /* EPERM */ || e.errno === 13 /* EACCES */) {
+    return new ProbeError('permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON', log);
+  }
+  if (/no BTF|BTF is required|vmlinux BTF/i.test(log + (e.message ?? ''))) {
+    return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y', log);
+  }
+  if (e.errno === 2 /* ENOENT */ && /attach/.test(e.message ?? '')) {
+    return new ProbeError('tracepoint sock:inet_sock_set_state not found: tcptrace needs Linux 4.16 or newer', log);
+  }
+  return new ProbeError(e.message ?? String(err), log);
+}
+
+export type { NativeCounters };

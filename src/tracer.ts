@@ -1,0 +1,102 @@
+// The library API: a live stream of typed TcpEvent batches with exact loss accounting.
+//   const t = Tracer.open({ filter: { localPorts: [443] } });
+//   t.on('events', (batch) => ...);   or   for await (const ev of t) ...
+//   const summary = t.close();
+import { EventEmitter } from 'node:events';
+import { Attributor } from './attribute';
+import { Clock, decodeBatch } from './decode';
+import type { TcpEvent } from './event';
+import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './probe';
+import type { Probe } from './native/addon';
+
+export interface TracerOptions extends ProbeOptions {
+  /** Look up owners of sockets that predate the tracer in /proc (default true). */
+  procAttribution?: boolean;
+}
+
+export interface Counters {
+  /** Events that passed the kernel filters. */
+  seen: number;
+  /** Events handed to listeners. */
+  delivered: number;
+  /** Events the kernel buffer had no room for (seen = delivered + lost once closed). */
+  lost: number;
+}
+
+export interface TracerEvents {
+  events: [TcpEvent[]];
+  close: [Counters];
+}
+
+export class Tracer extends EventEmitter<TracerEvents> {
+  readonly attach: AttachMode;
+  readonly delivery: Delivery;
+  readonly programs: string[];
+  private readonly probe: Probe;
+  private readonly clock = new Clock();
+  private readonly attributor?: Attributor;
+  private delivered = 0;
+  private final?: Counters;
+
+  private constructor(options: TracerOptions) {
+    super();
+    if (options.procAttribution !== false) this.attributor = new Attributor();
+    const opened = openProbe(options, (records) => this.onRecords(records));
+    this.probe = opened.probe;
+    this.attach = opened.attach;
+    this.delivery = opened.delivery;
+    this.programs = opened.programs;
+  }
+
+  /** Loads and attaches the BPF program; throws ProbeError with a one-line reason. */
+  static open(options: TracerOptions = {}): Tracer {
+    return new Tracer(options);
+  }
+
+  private onRecords(records: Buffer): void {
+    const batch = decodeBatch(records, this.clock);
+    this.attributor?.resolve(batch);
+    this.delivered += batch.length;
+    this.emit('events', batch);
+  }
+
+  counters(): Counters {
+    if (this.final) return this.final;
+    const c = this.probe.counters();
+    return { seen: c.seen, delivered: this.delivered, lost: c.dropped };
+  }
+
+  get closed(): boolean {
+    return this.final !== undefined;
+  }
+
+  /** Detaches, delivers everything still queued, and returns the exact final counters. */
+  close(): Counters {
+    if (this.final) return this.final;
+    const c = this.probe.close();
+    this.final = { seen: c.seen, delivered: this.delivered, lost: c.dropped };
+    this.emit('close', this.final);
+    return this.final;
+  }
+
+  /** Iterates events one by one until close(); buffers while the consumer is busy. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<TcpEvent> {
+    const queue: TcpEvent[] = [];
+    let wake: (() => void) | undefined;
+    const onEvents = (batch: TcpEvent[]) => { for (const e of batch) queue.push(e); wake?.(); };
+    const onClose = () => wake?.();
+    this.on('events', onEvents);
+    this.on('close', onClose);
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift() as TcpEvent;
+        if (this.closed) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.off('events', onEvents);
+      this.off('close', onClose);
+    }
+  }
+}
