@@ -1,0 +1,7 @@
+// Library entry point.
+export { Tracer, type TracerOptions, type Counters } from './tracer';
+export { ProbeError, type ProbeOptions } from './probe';
+export type { KernelFilter } from './config';
+export type { TcpEvent, OwnerSource } from './event';
+export { toJsonEvent, SCHEMA_VERSION, type JsonEvent } from './schema';
+export { stateName, parseState, State, STATE_NAMES } from './states';

@@ -1,0 +1,158 @@
+// Command line → a validated plan. Pure (no I/O) so tests can run every error path.
+import { Command, CommanderError, Option } from 'commander';
+import type { KernelFilter } from './config';
+import { parseState, STATE_NAMES } from './states';
+import type { TimeColumn } from './sinks/columns';
+import { MAX_PORTS } from './layout';
+
+export class UsageError extends Error {}
+
+export type OutputFormat = 'table' | 'csv' | 'json';
+
+export interface Plan {
+  format: OutputFormat;
+  time: TimeColumn;
+  wide: boolean;
+  onCpu: boolean;
+  filter: KernelFilter;
+  durationSec?: number;
+  attach: 'auto' | 'tp_btf' | 'tracepoint';
+  perfBuffer: boolean;
+  ringBytes?: number;
+  wakeupBytes?: number;
+  flushMs?: number;
+  verbose: boolean;
+}
+
+const EXAMPLES = `
+EXAMPLES:
+  tcptrace -T                 # every transition, with HH:MM:SS
+  tcptrace -L 80,443          # only local ports 80 and 443
+  tcptrace -D 5432 -t         # connections to PostgreSQL, seconds since start
+  tcptrace --state SYN_SENT,CLOSE   # only transitions into these states
+  tcptrace -p 1234            # sockets owned by PID 1234
+  tcptrace --comm nginx -w    # owned by nginx, wide IPv6 columns
+  tcptrace -6 -s              # IPv6 only, CSV
+  tcptrace -j -d 60 > t.ndjson      # one JSON object per line, for 60 seconds
+  tcptrace --on-cpu           # also show the task that was on the CPU (bcc's C-PID)`;
+
+export function buildCommand(): Command {
+  return new Command('tcptrace')
+    .description('Trace TCP state transitions system-wide, with the process that owns each socket.')
+    .version(require('../package.json').version, '-V, --version')
+    .option('-T, --time', 'include an HH:MM:SS time column')
+    .option('-t, --timestamp', 'include a column of seconds since the first event')
+    .option('-w, --wide', 'wide address columns for IPv6, plus an IP version column')
+    .option('-s, --csv', 'comma-separated values')
+    .option('-j, --json', 'one JSON object per line (NDJSON, schema in docs/SCHEMA.md)')
+    .option('-L, --localport <ports>', 'only these local ports (comma-separated)')
+    .option('-D, --remoteport <ports>', 'only these remote ports (comma-separated)')
+    .option('-4, --ipv4', 'only IPv4')
+    .option('-6, --ipv6', 'only IPv6')
+    .option('-p, --pid <pid>', 'only sockets owned by this process')
+    .option('--comm <name>', 'only sockets owned by processes with this command name')
+    .option('--state <states>', 'only transitions into these states (comma-separated, e.g. ESTABLISHED,CLOSE)')
+    .option('-d, --duration <seconds>', 'stop after this many seconds')
+    .option('--on-cpu', "also show the task on the CPU at the transition (bcc's C-PID/C-COMM)")
+    .addOption(new Option('--attach <mode>', 'how to attach').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
+    .option('--perf-buffer', 'deliver through the perf buffer even where a ring buffer exists')
+    .option('--ring-size <bytes>', 'ring buffer size, e.g. 16M (power of two)')
+    .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
+    .option('--flush-ms <ms>', 'drain at least this often')
+    .option('-v, --verbose', "print libbpf's debug messages")
+    .addHelpText('after', EXAMPLES)
+    .showSuggestionAfterError(true);
+}
+
+/** Parses argv (without node and script); throws UsageError, or CommanderError for help/version. */
+export function parseArgs(argv: string[], command = buildCommand()): Plan {
+  command.exitOverride().configureOutput({ writeErr: () => {} });
+  try {
+    command.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw err;
+    throw new UsageError((err as Error).message.replace(/^error: /, ''));
+  }
+  return toPlan(command.opts());
+}
+
+function toPlan(o: Record<string, string | boolean | undefined>): Plan {
+  if (o.csv && o.json) throw new UsageError('choose one of --csv and --json');
+  if (o.ipv4 && o.ipv6) throw new UsageError('choose one of -4 and -6');
+  if (o.time && o.timestamp) throw new UsageError('choose one of -T and -t');
+  const filter: KernelFilter = {};
+  if (o.ipv4) filter.family = 4;
+  if (o.ipv6) filter.family = 6;
+  if (typeof o.localport === 'string') filter.localPorts = parsePorts(o.localport, '--localport');
+  if (typeof o.remoteport === 'string') filter.remotePorts = parsePorts(o.remoteport, '--remoteport');
+  if (typeof o.pid === 'string') filter.pid = parseInteger(o.pid, '--pid', 1, 2 ** 32 - 1);
+  if (typeof o.comm === 'string') {
+    if (!o.comm) throw new UsageError('--comm needs a command name');
+    filter.comm = o.comm.slice(0, 15);
+  }
+  if (typeof o.state === 'string') filter.states = parseStates(o.state);
+  return {
+    format: o.csv ? 'csv' : o.json ? 'json' : 'table',
+    time: o.time ? 'clock' : o.timestamp ? 'relative' : 'none',
+    wide: Boolean(o.wide),
+    onCpu: Boolean(o.onCpu),
+    filter,
+    durationSec: typeof o.duration === 'string' ? parseNumber(o.duration, '--duration') : undefined,
+    attach: (o.attach as Plan['attach']) ?? 'auto',
+    perfBuffer: Boolean(o.perfBuffer),
+    ringBytes: typeof o.ringSize === 'string' ? parseRingSize(o.ringSize) : undefined,
+    wakeupBytes: typeof o.wakeupBytes === 'string' ? parseSize(o.wakeupBytes, '--wakeup-bytes') : undefined,
+    flushMs: typeof o.flushMs === 'string' ? parseInteger(o.flushMs, '--flush-ms', 1, 10000) : undefined,
+    verbose: Boolean(o.verbose),
+  };
+}
+
+export function parsePorts(text: string, flag: string): number[] {
+  const ports = text.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) {
+      throw new UsageError(`bad port '${p}' in ${flag}: use numbers 1-65535, comma-separated`);
+    }
+    return Number(p);
+  });
+  if (ports.length === 0) throw new UsageError(`${flag} needs at least one port`);
+  if (ports.length > MAX_PORTS) throw new UsageError(`${flag} takes at most ${MAX_PORTS} ports`);
+  return ports;
+}
+
+export function parseStates(text: string): number[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const n = parseState(s);
+    if (n === undefined) {
+      throw new UsageError(`unknown state '${s}' in --state: use ${STATE_NAMES.slice(1, 12).join(', ')}`);
+    }
+    return n;
+  });
+}
+
+function parseInteger(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`bad value '${text}' for ${flag}: use a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+function parseNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad value '${text}' for ${flag}: use a positive number of seconds`);
+  return n;
+}
+
+function parseSize(text: string, flag: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`bad size '${text}' for ${flag}: use bytes, or a number with K, M or G`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * unit;
+}
+
+function parseRingSize(text: string): number {
+  const n = parseSize(text, '--ring-size');
+  if (n < 4096 || (n & (n - 1)) !== 0 || n > 2 ** 30) {
+    throw new UsageError(`bad value '${text}' for --ring-size: use a power of two from 4K to 1G`);
+  }
+  return n;
+}
