@@ -5,10 +5,9 @@ import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
 import { ProbeError } from './probe';
 import { keep, ownerMatcher } from './filter';
-import type { Sink, Writer } from './sinks/sink';
-import { TableSink } from './sinks/table';
-import { CsvSink } from './sinks/csv';
-import { NdjsonSink } from './sinks/ndjson';
+import type { Writer } from './sinks/sink';
+import { buildSinks } from './sinks';
+import { StatsEngine } from './stats';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -18,19 +17,11 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function buildSinks(plan: Plan, out: Writer): Sink[] {
-  switch (plan.format) {
-    case 'csv': return [new CsvSink(out, { time: plan.time, onCpu: plan.onCpu })];
-    case 'json': return [new NdjsonSink(out)];
-    default: return [new TableSink(out, { time: plan.time, wide: plan.wide, onCpu: plan.onCpu })];
-  }
-}
-
 export function summaryLine(c: Counters): string {
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered, ${c.lost} lost`;
 }
 
-export function main(argv = process.argv.slice(2)): void {
+export async function main(argv = process.argv.slice(2)): Promise<void> {
   let plan: Plan;
   try {
     plan = parseArgs(argv);
@@ -63,10 +54,20 @@ export function main(argv = process.argv.slice(2)): void {
   const out: Writer = (text) => {
     if (outputOpen) process.stdout.write(text);
   };
-  const sinks = buildSinks(plan, out);
+  const log: Writer = (line) => process.stderr.write(`tcptrace: ${line}\n`);
+  let stats: StatsEngine | undefined;
+  const sharedStats = () => (stats ??= new StatsEngine(plan.top));
+  let sinks;
+  try {
+    sinks = await buildSinks({ plan, tracer, out, log, stats: sharedStats });
+  } catch (err) {
+    tracer.close();
+    fail((err as Error).message, EXIT_FAILURE);
+  }
   const ownerOk = ownerMatcher({ pid: plan.filter.pid, comm: plan.filter.comm });
   tracer.on('events', (batch) => {
     const shown = keep(batch, ownerOk);
+    stats?.observe(shown);
     for (const sink of sinks) sink.write(shown);
   });
 

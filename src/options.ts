@@ -22,6 +22,10 @@ export interface Plan {
   wakeupBytes?: number;
   flushMs?: number;
   verbose: boolean;
+  /** no terminal event output (another sink, such as --summary alone, is the point) */
+  quiet: boolean;
+  /** rows in top-N tables */
+  top: number;
 }
 
 const EXAMPLES = `
@@ -59,6 +63,8 @@ export function buildCommand(): Command {
     .option('--ring-size <bytes>', 'ring buffer size, e.g. 16M (power of two)')
     .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
     .option('--flush-ms <ms>', 'drain at least this often')
+    .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
+    .option('--top <n>', 'rows in top-N tables of reports', '10')
     .option('-v, --verbose', "print libbpf's debug messages")
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -104,6 +110,8 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     wakeupBytes: typeof o.wakeupBytes === 'string' ? parseSize(o.wakeupBytes, '--wakeup-bytes') : undefined,
     flushMs: typeof o.flushMs === 'string' ? parseInteger(o.flushMs, '--flush-ms', 1, 10000) : undefined,
     verbose: Boolean(o.verbose),
+    quiet: Boolean(o.quiet),
+    top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
   };
 }
 

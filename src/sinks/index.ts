@@ -1,0 +1,37 @@
+// Chooses the sinks a plan asks for. Each sink is built here and knows nothing of the others.
+import type { Plan } from '../options';
+import type { Tracer } from '../tracer';
+import type { StatsEngine } from '../stats';
+import type { Sink, Writer } from './sink';
+import { TableSink } from './table';
+import { CsvSink } from './csv';
+import { NdjsonSink } from './ndjson';
+
+export interface SinkContext {
+  plan: Plan;
+  tracer: Tracer;
+  /** stdout */
+  out: Writer;
+  /** stderr, one line per call */
+  log: Writer;
+  /** The one shared stats engine (created on first use; fed by the CLI before sinks). */
+  stats(): StatsEngine;
+}
+
+/** Terminal output: table, CSV or NDJSON, unless the plan turned it off. */
+function terminalSink(ctx: SinkContext): Sink | undefined {
+  const { plan, out } = ctx;
+  if (plan.quiet) return undefined;
+  switch (plan.format) {
+    case 'csv': return new CsvSink(out, { time: plan.time, onCpu: plan.onCpu });
+    case 'json': return new NdjsonSink(out);
+    default: return new TableSink(out, { time: plan.time, wide: plan.wide, onCpu: plan.onCpu });
+  }
+}
+
+export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
+  const sinks: Sink[] = [];
+  const terminal = terminalSink(ctx);
+  if (terminal) sinks.push(terminal);
+  return sinks;
+}
