@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, UsageError } from '../../src/options';
+
+describe('option parsing', () => {
+  it('defaults', () => {
+    expect(parseArgs([])).toMatchObject({ format: 'table', time: 'none', wide: false, filter: {}, attach: 'auto', perfBuffer: false });
+  });
+
+  it('bcc flags map onto kernel filters', () => {
+    const p = parseArgs(['-T', '-w', '-L', '80,443', '-D', '5432', '-6', '-p', '123', '--comm', 'nginx', '--state', 'established,SYN-SENT,CLOSE']);
+    expect(p).toMatchObject({ time: 'clock', wide: true });
+    expect(p.filter).toEqual({ localPorts: [80, 443], remotePorts: [5432], family: 6, pid: 123, comm: 'nginx', states: [1, 2, 7] });
+  });
+
+  it('formats, duration and delivery', () => {
+    expect(parseArgs(['-s', '-t'])).toMatchObject({ format: 'csv', time: 'relative' });
+    expect(parseArgs(['--json', '-d', '2.5'])).toMatchObject({ format: 'json', durationSec: 2.5 });
+    expect(parseArgs(['--perf-buffer', '--ring-size', '4M', '--attach', 'tracepoint'])).toMatchObject({
+      perfBuffer: true, ringBytes: 4 << 20, attach: 'tracepoint',
+    });
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['-L', '80,http'], /bad port 'http' in --localport/],
+    [['-D', '70000'], /bad port '70000'/],
+    [['--state', 'OPEN'], /unknown state 'OPEN'.*ESTABLISHED/],
+    [['--bogus'], /unknown option '--bogus'/],
+    [['-s', '-j'], /choose one of --csv and --json/],
+    [['-4', '-6'], /choose one of -4 and -6/],
+    [['-p', 'abc'], /bad value 'abc' for --pid/],
+    [['--ring-size', '3000'], /power of two/],
+    [['--attach', 'kprobe'], /Allowed choices/],
+    [['-d', '-1'], /--duration|unknown option/],
+  ];
+  it.each(bad)('%j is a usage error', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
