@@ -699,20 +699,34 @@ static void *worker_main(void *p)
 			timeout_ns = (int64_t)wait_ns; /* rate limited */
 		}
 
-		n = wait_events(w, evs, timeout_ns);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("epoll_wait", errno);
-		}
-		for (k = 0; k < n; k++) {
-			uint64_t d = evs[k].data.u64;
+		/*
+		 * After accepting, look again at once: the server FINs just sent
+		 * have made our own clients readable, and closing them promptly
+		 * lets their FIN carry the ACK of the server's FIN (otherwise the
+		 * delayed-ACK timer fires first and adds a segment).
+		 */
+		do {
+			int accepted = 0;
 
-			if (d & LISTENER_TAG)
-				accept_all(w, listen_fds[(uint32_t)d]);
-			else
-				client_event(w, (int)d, evs[k].events);
-		}
+			n = wait_events(w, evs, timeout_ns);
+			if (n < 0) {
+				if (errno == EINTR)
+					break;
+				fatal("epoll_wait", errno);
+			}
+			for (k = 0; k < n; k++) {
+				uint64_t d = evs[k].data.u64;
+
+				if (d & LISTENER_TAG) {
+					accept_all(w, listen_fds[(uint32_t)d]);
+					accepted = 1;
+				} else {
+					client_event(w, (int)d, evs[k].events);
+				}
+			}
+			timeout_ns = 0;
+			n = accepted && opt.close_mode == CLOSE_FIN;
+		} while (n);
 	}
 
 	/* whatever is still in flight after the drain timeout has failed */
