@@ -330,6 +330,13 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		bpf_map_update_elem(&listeners, &lk, &si->owner, BPF_ANY);
 	}
 
+	/* tcp_reset() sets sk_err before tcp_done() but reports it only afterwards. */
+	if (new == TCP_CLOSE) {
+		int err = BPF_CORE_READ(sk, sk_err);
+		if (err > 0)
+			si->error = err;
+	}
+
 	__u32 handshake_us = 0;
 	if (new == TCP_ESTABLISHED) {
 		if (old == TCP_SYN_SENT && si->syn_sent_ts) {

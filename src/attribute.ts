@@ -1,5 +1,6 @@
 // Owner attribution that needs user space: sockets the kernel side met before it knew
-// their owner (opened before tcptrace started) are matched by socket inode in /proc.
+// their owner (opened before tcptrace started) are matched by socket inode in /proc, and
+// children of listeners that predate tcptrace inherit the listener's owner.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { TcpEvent } from './event';
 import { State } from './states';
@@ -12,9 +13,16 @@ const MAX_REMEMBERED = 65536;
 /** socket inode → owning process, from /proc/PID/fd; rebuilt at most every RESCAN_MS. */
 export class ProcSocketIndex {
   private byInode = new Map<number, Owner>();
+  /** listening port → socket inode, in tcptrace's own network namespace */
+  private listeners = new Map<number, number>();
   private scannedAt = -Infinity;
+  readonly ownNetns: number;
 
-  constructor(private readonly procRoot = '/proc', private readonly cgroupRoot = '/sys/fs/cgroup') {}
+  constructor(private readonly procRoot = '/proc', private readonly cgroupRoot = '/sys/fs/cgroup') {
+    let ino = 0;
+    try { ino = statSync(`${procRoot}/self/ns/net`).ino; } catch { /* no procfs */ }
+    this.ownNetns = ino;
+  }
 
   lookup(inode: number): Owner | undefined {
     const hit = this.byInode.get(inode);
@@ -23,8 +31,35 @@ export class ProcSocketIndex {
     return this.byInode.get(inode);
   }
 
+  /** Owner of the socket listening on `port` in namespace `netns` (own namespace only). */
+  listener(netns: number, port: number): Owner | undefined {
+    if (netns !== this.ownNetns) return undefined;
+    let inode = this.listeners.get(port);
+    if (inode === undefined && performance.now() - this.scannedAt >= RESCAN_MS) {
+      this.scan();
+      inode = this.listeners.get(port);
+    }
+    return inode === undefined ? undefined : this.byInode.get(inode);
+  }
+
+  private scanListeners(): void {
+    const next = new Map<number, number>();
+    for (const file of ['net/tcp', 'net/tcp6']) {
+      let text = '';
+      try { text = readFileSync(`${this.procRoot}/${file}`, 'latin1'); } catch { continue; }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        // sl local_address rem_address st ... inode: state 0A is LISTEN
+        if (f.length < 10 || f[3] !== '0A') continue;
+        next.set(parseInt(f[1].split(':')[1], 16), Number(f[9]));
+      }
+    }
+    this.listeners = next;
+  }
+
   private scan(): void {
     this.scannedAt = performance.now();
+    this.scanListeners();
     const next = new Map<number, Owner>();
     for (const entry of safeReaddir(this.procRoot)) {
       const pid = Number(entry);
@@ -60,23 +95,40 @@ function safeReaddir(dir: string): string[] {
 /** Fills in owners the kernel could not know, and keeps them for the socket's later events. */
 export class Attributor {
   private bySocket = new Map<string, Owner>();
+  /** "netns:port" → owner of listeners we saw start (any namespace) */
+  private listeners = new Map<string, Owner>();
 
   constructor(private readonly index = new ProcSocketIndex()) {}
 
   resolve(events: TcpEvent[]): void {
     for (const ev of events) {
-      if (ev.ownerSource === 'unknown') {
-        const owner = this.bySocket.get(ev.skaddr) ?? (ev.sockIno ? this.index.lookup(ev.sockIno) : undefined);
+      if (ev.newState === State.LISTEN && ev.ownerSource !== 'unknown') {
+        this.rememberListener(ev);
+      } else if (ev.ownerSource === 'unknown') {
+        const fromListener = ev.side === 'passive' ? this.listenerOwner(ev.netns, ev.sport) : undefined;
+        const owner = this.bySocket.get(ev.skaddr) ?? (ev.sockIno ? this.index.lookup(ev.sockIno) : undefined) ?? fromListener;
         if (owner) {
           ev.pid = owner.pid;
           ev.comm = owner.comm;
           ev.cgroupId = owner.cgroupId;
-          ev.ownerSource = 'proc';
+          ev.ownerSource = owner === fromListener ? 'listener' : 'proc';
           this.remember(ev.skaddr, owner);
         }
       }
-      if (ev.newState === State.CLOSE) this.bySocket.delete(ev.skaddr);
+      if (ev.newState === State.CLOSE) {
+        this.bySocket.delete(ev.skaddr);
+        if (ev.oldState === State.LISTEN) this.listeners.delete(`${ev.netns}:${ev.sport}`);
+      }
     }
+  }
+
+  private rememberListener(ev: TcpEvent): void {
+    if (this.listeners.size >= MAX_REMEMBERED) this.listeners.clear();
+    this.listeners.set(`${ev.netns}:${ev.sport}`, { pid: ev.pid, comm: ev.comm, cgroupId: ev.cgroupId });
+  }
+
+  private listenerOwner(netns: number, port: number): Owner | undefined {
+    return this.listeners.get(`${netns}:${port}`) ?? this.index.listener(netns, port);
   }
 
   private remember(skaddr: string, owner: Owner): void {

@@ -4,7 +4,6 @@ import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
 import { ProbeError } from './probe';
-import { keep, ownerMatcher } from './filter';
 import type { Writer } from './sinks/sink';
 import { buildSinks } from './sinks';
 import { StatsEngine } from './stats';
@@ -18,7 +17,8 @@ function fail(message: string, code: number): never {
 }
 
 export function summaryLine(c: Counters): string {
-  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered, ${c.lost} lost`;
+  const filtered = c.filtered ? `, ${c.filtered} filtered after attribution` : '';
+  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost`;
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -64,11 +64,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  const ownerOk = ownerMatcher({ pid: plan.filter.pid, comm: plan.filter.comm });
   tracer.on('events', (batch) => {
-    const shown = keep(batch, ownerOk);
-    stats?.observe(shown);
-    for (const sink of sinks) sink.write(shown);
+    stats?.observe(batch);
+    for (const sink of sinks) sink.write(batch);
   });
 
   const stop = (code = 0) => {

@@ -1,16 +1,20 @@
 // Filters that cannot be decided in the kernel: the owner of a socket the kernel side met
-// before it knew who owned it (attributed later from /proc) still has to match --pid/--comm.
+// before it knew who owned it (attributed later from /proc) still has to match --pid/--comm/--cgroup.
 import type { TcpEvent } from './event';
 
 export interface OwnerFilter {
   pid?: number;
   comm?: string;
+  cgroupId?: number;
 }
 
 export function ownerMatcher(f: OwnerFilter): ((e: TcpEvent) => boolean) | undefined {
-  if (f.pid === undefined && f.comm === undefined) return undefined;
+  if (f.pid === undefined && f.comm === undefined && f.cgroupId === undefined) return undefined;
   const comm = f.comm?.slice(0, 15);
-  return (e) => (f.pid === undefined || e.pid === f.pid) && (comm === undefined || e.comm === comm);
+  return (e) =>
+    (f.pid === undefined || e.pid === f.pid) &&
+    (comm === undefined || e.comm === comm) &&
+    (f.cgroupId === undefined || e.cgroupId === f.cgroupId);
 }
 
 /** Keeps the events a predicate accepts; returns the same array when nothing is dropped. */

@@ -8,6 +8,7 @@ import { Clock, decodeBatch } from './decode';
 import type { TcpEvent } from './event';
 import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './probe';
 import type { Probe } from './native/addon';
+import { keep, ownerMatcher } from './filter';
 
 export interface TracerOptions extends ProbeOptions {
   /** Look up owners of sockets that predate the tracer in /proc (default true). */
@@ -19,7 +20,10 @@ export interface Counters {
   seen: number;
   /** Events handed to listeners. */
   delivered: number;
-  /** Events the kernel buffer had no room for (seen = delivered + lost once closed). */
+  /** Events the kernel passed because their owner was unknown there, then dropped here by
+   *  the owner filter (pid/comm/cgroup) once user space attributed them. */
+  filtered: number;
+  /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
   lost: number;
 }
 
@@ -35,12 +39,16 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
+  private readonly ownerOk: ReturnType<typeof ownerMatcher>;
   private delivered = 0;
+  private filtered = 0;
   private final?: Counters;
 
   private constructor(options: TracerOptions) {
     super();
     if (options.procAttribution !== false) this.attributor = new Attributor();
+    const f = options.filter ?? {};
+    this.ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     const opened = openProbe(options, (records) => this.onRecords(records));
     this.probe = opened.probe;
     this.attach = opened.attach;
@@ -54,8 +62,10 @@ export class Tracer extends EventEmitter<TracerEvents> {
   }
 
   private onRecords(records: Buffer): void {
-    const batch = decodeBatch(records, this.clock);
-    this.attributor?.resolve(batch);
+    const decoded = decodeBatch(records, this.clock);
+    this.attributor?.resolve(decoded);
+    const batch = keep(decoded, this.ownerOk);
+    this.filtered += decoded.length - batch.length;
     this.delivered += batch.length;
     this.emit('events', batch);
   }
@@ -63,7 +73,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, lost: c.dropped };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped };
   }
 
   get closed(): boolean {
@@ -74,7 +84,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   close(): Counters {
     if (this.final) return this.final;
     const c = this.probe.close();
-    this.final = { seen: c.seen, delivered: this.delivered, lost: c.dropped };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped };
     this.emit('close', this.final);
     return this.final;
   }
