@@ -4,6 +4,7 @@ import type { KernelFilter } from './config';
 import { parseState, STATE_NAMES } from './states';
 import type { TimeColumn } from './sinks/columns';
 import { MAX_PORTS } from './layout';
+import { parseListenAddress, type ListenAddress } from './http';
 
 export class UsageError extends Error {}
 
@@ -26,6 +27,10 @@ export interface Plan {
   quiet: boolean;
   /** rows in top-N tables */
   top: number;
+  /** --listen: dashboard and WebSocket stream (docs/STREAM.md) */
+  listen?: ListenAddress;
+  token?: string;
+  maxClients?: number;
 }
 
 const EXAMPLES = `
@@ -65,6 +70,9 @@ export function buildCommand(): Command {
     .option('--flush-ms <ms>', 'drain at least this often')
     .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
     .option('--top <n>', 'rows in top-N tables of reports', '10')
+    .option('--listen <[host:]port>', 'serve the live dashboard and WebSocket stream (default host 127.0.0.1)')
+    .option('--token <token>', 'access token for --listen (generated when binding a non-loopback address)')
+    .option('--max-clients <n>', 'most WebSocket clients at once for --listen (default 16)')
     .option('-v, --verbose', "print libbpf's debug messages")
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -112,6 +120,7 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     verbose: Boolean(o.verbose),
     quiet: Boolean(o.quiet),
     top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
+    ...parseListenOptions(o),
   };
 }
 
@@ -163,4 +172,21 @@ function parseRingSize(text: string): number {
     throw new UsageError(`bad value '${text}' for --ring-size: use a power of two from 4K to 1G`);
   }
   return n;
+}
+
+function parseListenOptions(o: Record<string, string | boolean | undefined>): Pick<Plan, 'listen' | 'token' | 'maxClients'> {
+  if (typeof o.listen !== 'string') {
+    if (o.token !== undefined || o.maxClients !== undefined) throw new UsageError('--token and --max-clients need --listen');
+    return {};
+  }
+  const listen = parseListenAddress(o.listen);
+  if (!listen) throw new UsageError(`bad address '${o.listen}' for --listen: use PORT or HOST:PORT, e.g. 8080 or 127.0.0.1:8080`);
+  if (typeof o.token === 'string' && !/^[\x21-\x7e]{8,256}$/.test(o.token)) {
+    throw new UsageError('--token needs 8 to 256 printable characters without spaces');
+  }
+  return {
+    listen,
+    token: typeof o.token === 'string' ? o.token : undefined,
+    maxClients: typeof o.maxClients === 'string' ? parseInteger(o.maxClients, '--max-clients', 1, 1024) : undefined,
+  };
 }

@@ -6,6 +6,7 @@ import type { Sink, Writer } from './sink';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
 import { NdjsonSink } from './ndjson';
+import { streamSink } from './ws';
 
 export interface SinkContext {
   plan: Plan;
@@ -33,5 +34,6 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
   const sinks: Sink[] = [];
   const terminal = terminalSink(ctx);
   if (terminal) sinks.push(terminal);
+  if (ctx.plan.listen) sinks.push(await streamSink(ctx, ctx.plan.listen, { token: ctx.plan.token, maxClients: ctx.plan.maxClients }));
   return sinks;
 }

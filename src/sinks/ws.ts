@@ -1,0 +1,380 @@
+// `--listen`: the dashboard page and a WebSocket stream of events, stats and loss notices on
+// the shared HTTP server. Protocol and security model: docs/STREAM.md.
+//
+// Every client has its own server-side filter and its own loss account. A client that stops
+// reading is never waited for: once its send buffer (ws bufferedAmount) passes the cap, the
+// events meant for it are counted and dropped, and it gets one `lost` notice with the count
+// as soon as its buffer has room again. Memory per client is bounded by the cap plus one frame.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { TcpEvent } from '../event';
+import { sharedServer, type ListenAddress, type SharedServer } from '../http';
+import { SCHEMA_VERSION, toJsonEvent } from '../schema';
+import type { StatsEngine } from '../stats';
+import type { Tracer } from '../tracer';
+import {
+  filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
+  type ClientFilter, type HelloMessage, type LostMessage,
+} from '../stream/protocol';
+import { SECURITY_HEADERS, staticHandler } from '../stream/static';
+import type { Sink, Writer } from './sink';
+import type { SinkContext } from './index';
+
+export const STREAM_DEFAULTS = {
+  maxClients: 16,
+  /** largest frame a client may send (its messages are a few hundred bytes) */
+  maxPayload: 16 * 1024,
+  /** per-client send buffer above which its events are dropped */
+  bufferCap: 1024 * 1024,
+  statsIntervalMs: 1000,
+  /** events per `events` frame at most */
+  chunkEvents: 512,
+};
+
+export interface StreamOptions {
+  listen: ListenAddress;
+  /** Required on a non-loopback address; generated (and logged) there when absent. */
+  token?: string;
+  maxClients?: number;
+  maxPayload?: number;
+  bufferCap?: number;
+  statsIntervalMs?: number;
+  chunkEvents?: number;
+  /** Extra browser origins allowed besides the page's own (e.g. a reverse proxy's). */
+  allowOrigins?: string[];
+  /** What the `hello` message reports as the tracer's options. */
+  options?: Record<string, unknown>;
+}
+
+interface Client {
+  ws: WebSocket;
+  filter: ClientFilter;
+  match?: (e: TcpEvent) => boolean;
+  /** events dropped and not yet reported */
+  missed: number;
+  missedTotal: number;
+}
+
+/** 127.0.0.0/8, ::1, localhost (with or without brackets). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class StreamSink implements Sink {
+  readonly url: string;
+  readonly token?: string;
+  private readonly clients = new Set<Client>();
+  private readonly wss: WebSocketServer;
+  private readonly limits: Required<Omit<StreamOptions, 'listen' | 'token' | 'allowOrigins' | 'options'>>;
+  private readonly allowOrigins: Set<string>;
+  private readonly loopback: boolean;
+  private pending = 0;
+  private timer?: NodeJS.Timeout;
+  private lastTick = performance.now();
+  private lastEvents = 0;
+  private lastInto: Record<string, number> = {};
+  private lastKernelLost = 0;
+  private ended = false;
+
+  private constructor(
+    private readonly server: SharedServer,
+    private readonly tracer: Tracer,
+    private readonly stats: StatsEngine,
+    private readonly opts: StreamOptions,
+  ) {
+    this.limits = {
+      maxClients: opts.maxClients ?? STREAM_DEFAULTS.maxClients,
+      maxPayload: opts.maxPayload ?? STREAM_DEFAULTS.maxPayload,
+      bufferCap: opts.bufferCap ?? STREAM_DEFAULTS.bufferCap,
+      statsIntervalMs: opts.statsIntervalMs ?? STREAM_DEFAULTS.statsIntervalMs,
+      chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
+    };
+    this.loopback = isLoopbackHost(server.address.host);
+    this.token = opts.token || (this.loopback ? undefined : crypto.randomBytes(18).toString('base64url'));
+    this.allowOrigins = new Set((opts.allowOrigins ?? []).map((o) => o.toLowerCase()));
+    const shown = server.address.host === '0.0.0.0' || server.address.host === '::' ? os.hostname() : server.address.host;
+    this.url = `http://${hostPort(shown, server.address.port)}/${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayload, perMessageDeflate: false, clientTracking: false });
+    this.lastKernelLost = tracer.counters().lost;
+    const files = staticHandler();
+    for (const p of ['/', '/index.html', '/app.js', '/style.css', '/vendor/']) server.route(p, files);
+    server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.timer = setInterval(() => this.tick(), this.limits.statsIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Registers the page and /ws on the shared server for `opts.listen` (starting it if needed). */
+  static async start(tracer: Tracer, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
+    const server = await sharedServer(opts.listen);
+    return new StreamSink(server, tracer, stats, opts);
+  }
+
+  get address(): ListenAddress {
+    return this.server.address;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  // ---- admission ----------------------------------------------------------------------------
+
+  /** Why this upgrade request may not become a client, or undefined if it may. */
+  private admissionError(req: http.IncomingMessage): [number, string] | undefined {
+    if (this.ended) return [503, 'tracer stopped'];
+    if (this.token) {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const given = url.searchParams.get('token') ?? auth;
+      if (!given || !sameSecret(given, this.token)) return [401, 'missing or wrong token'];
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return [403, 'origin not allowed'];
+    if (this.clients.size + this.pending >= this.limits.maxClients) return [503, `too many clients (at most ${this.limits.maxClients})`];
+    return undefined;
+  }
+
+  /**
+   * Browsers always send Origin; other clients usually do not (and are not a cross-site
+   * threat). A browser page may connect only from the dashboard's own origin, and on a
+   * loopback address that origin must name loopback too (a DNS-rebinding page would carry
+   * its own host name), unless listed with allowOrigins.
+   */
+  private originAllowed(origin: string, host: string | undefined): boolean {
+    if (this.allowOrigins.has(origin.toLowerCase())) return true;
+    let u: URL;
+    try {
+      u = new URL(origin);
+    } catch {
+      return false;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+    if (!host || u.host !== host.toLowerCase()) return false;
+    if (this.loopback && !isLoopbackHost(u.hostname)) return false;
+    return true;
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refused = this.admissionError(req);
+    if (refused) return refuse(socket, refused[0], refused[1]);
+    this.pending++;
+    let settled = false;
+    const settle = () => { if (!settled) { settled = true; this.pending--; } };
+    socket.on('error', () => {});
+    // handleUpgrade answers a bad handshake itself and never calls back: count it on close.
+    socket.once('close', settle);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      settle();
+      this.accept(ws);
+    });
+  }
+
+  private accept(ws: WebSocket): void {
+    const c: Client = { ws, filter: {}, missed: 0, missedTotal: 0 };
+    if (this.ended) return ws.close(1001, 'tracer stopped');
+    this.clients.add(c);
+    ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
+    ws.on('close', () => this.clients.delete(c));
+    ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
+    this.send(c, JSON.stringify(this.hello()));
+  }
+
+  private hello(): HelloMessage {
+    return {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      schema: SCHEMA_VERSION,
+      version: require('../../package.json').version,
+      host: os.hostname(),
+      kernel: os.release(),
+      attach: this.tracer.attach,
+      delivery: this.tracer.delivery,
+      options: this.opts.options ?? {},
+      limits: {
+        max_clients: this.limits.maxClients,
+        max_payload: this.limits.maxPayload,
+        buffer_cap: this.limits.bufferCap,
+        stats_interval_ms: this.limits.statsIntervalMs,
+      },
+      time: new Date().toISOString(),
+    };
+  }
+
+  private onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    if (isBinary) return this.error(c, 'binary frames are not accepted: send JSON text');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    let msg;
+    try {
+      msg = parseClientMessage(text);
+    } catch (err) {
+      return this.error(c, err instanceof ProtocolError ? err.message : 'malformed message');
+    }
+    if (msg.type === 'subscribe') {
+      c.filter = msg.filter;
+      c.match = filterMatcher(msg.filter);
+      this.send(c, JSON.stringify({ type: 'subscribed', filter: msg.filter }));
+    } else {
+      this.send(c, JSON.stringify({ type: 'pong', id: msg.id ?? null, time: new Date().toISOString() }));
+    }
+  }
+
+  private error(c: Client, message: string): void {
+    this.send(c, JSON.stringify({ type: 'error', message }));
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------
+
+  private over(c: Client): boolean {
+    return c.ws.bufferedAmount > this.limits.bufferCap;
+  }
+
+  /** Sends a control message unless the client is over its cap (then it is skipped). */
+  private send(c: Client, text: string): boolean {
+    if (c.ws.readyState !== WebSocket.OPEN || this.over(c)) return false;
+    c.ws.send(text);
+    return true;
+  }
+
+  /** Tells the client how many events it missed, once it has room again. */
+  private flushLost(c: Client): void {
+    if (c.missed === 0 || this.over(c)) return;
+    const msg: LostMessage = { type: 'lost', source: 'client', count: c.missed, total: c.missedTotal };
+    if (this.send(c, JSON.stringify(msg))) c.missed = 0;
+  }
+
+  private deliver(c: Client, parts: string[]): void {
+    if (this.over(c)) {
+      c.missed += parts.length;
+      c.missedTotal += parts.length;
+      return;
+    }
+    this.flushLost(c);
+    c.ws.send(`{"type":"events","events":[${parts.join(',')}]}`);
+  }
+
+  write(batch: TcpEvent[]): void {
+    if (this.clients.size === 0 || batch.length === 0) return;
+    const json: (string | undefined)[] = new Array(batch.length);
+    const chunk = this.limits.chunkEvents;
+    for (const c of this.clients) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      let parts: string[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        if (c.match && !c.match(batch[i])) continue;
+        parts.push((json[i] ??= JSON.stringify(toJsonEvent(batch[i]))));
+        if (parts.length >= chunk) {
+          this.deliver(c, parts);
+          parts = [];
+        }
+      }
+      if (parts.length) this.deliver(c, parts);
+    }
+  }
+
+  /** Once per interval: kernel loss notices, pending client loss notices, stats. */
+  private tick(): void {
+    if (this.ended) return;
+    const now = performance.now();
+    const seconds = Math.max((now - this.lastTick) / 1000, 1e-3);
+    this.lastTick = now;
+    const counters = this.tracer.counters();
+    const snap = this.stats.snapshot();
+    const byState: Record<string, number> = {};
+    for (const [state, n] of Object.entries(snap.intoState)) {
+      const rate = (n - (this.lastInto[state] ?? 0)) / seconds;
+      if (rate > 0) byState[state] = Math.round(rate * 100) / 100;
+    }
+    const rate = Math.round(((snap.events - this.lastEvents) / seconds) * 100) / 100;
+    this.lastInto = snap.intoState;
+    this.lastEvents = snap.events;
+    const kernelLost = counters.lost - this.lastKernelLost;
+    this.lastKernelLost = counters.lost;
+    const kernelNotice = kernelLost > 0
+      ? JSON.stringify({ type: 'lost', source: 'kernel', count: kernelLost, total: counters.lost } satisfies LostMessage)
+      : undefined;
+    const base = {
+      type: 'stats',
+      time: new Date().toISOString(),
+      interval_ms: Math.round(seconds * 1000),
+      events: snap.events,
+      rate,
+      by_state: byState,
+      into_state: snap.intoState,
+      current: snap.current,
+      handshake: { active: snap.handshake.active, passive: snap.handshake.passive },
+      failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
+      closes: snap.closes,
+      kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost },
+      clients: this.clients.size,
+    };
+    for (const c of this.clients) {
+      if (kernelNotice) this.send(c, kernelNotice);
+      this.flushLost(c);
+      this.send(c, JSON.stringify({ ...base, client: { missed: c.missedTotal, filter: c.filter } }));
+    }
+  }
+
+  /** Stops the stream (the shared HTTP server stays up for the other sinks until exit). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const c of this.clients) {
+      try {
+        c.ws.close(1001, 'tracer stopped');
+      } catch {
+        c.ws.terminate();
+      }
+    }
+  }
+
+  /** end(), then drops every client and closes the HTTP server (tests, library use). */
+  async close(): Promise<void> {
+    this.end();
+    for (const c of this.clients) c.ws.terminate();
+    this.clients.clear();
+    this.wss.close();
+    await this.server.close();
+  }
+}
+
+/** Builds the sink for `--listen` from the CLI's plan; logs where to point a browser. */
+export async function streamSink(ctx: SinkContext, listen: ListenAddress, extra: { token?: string; maxClients?: number }): Promise<StreamSink> {
+  const { plan } = ctx;
+  const sink = await StreamSink.start(ctx.tracer, ctx.stats(), {
+    listen,
+    token: extra.token ?? process.env.TCPTRACE_TOKEN,
+    maxClients: extra.maxClients,
+    options: { filter: plan.filter, attach: plan.attach, perf_buffer: plan.perfBuffer, ring_bytes: plan.ringBytes ?? null },
+  });
+  logStart(ctx.log, sink, Boolean(extra.token ?? process.env.TCPTRACE_TOKEN));
+  return sink;
+}
+
+function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
+  log(`dashboard at ${sink.url} (WebSocket at /ws)`);
+  if (sink.token && !tokenGiven) log(`generated access token for a non-loopback address: ${sink.token}`);
+}
+
+export { SECURITY_HEADERS };
