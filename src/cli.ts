@@ -49,6 +49,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
 
+  // TCPTRACE_STATS=1 (used by bench/run.js): attach time and batch counts as JSON on stderr.
+  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: performance.now(), batches: 0, events: 0 } : undefined;
+  if (benchStats) {
+    const c = process.cpuUsage();
+    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), user_us: c.user, sys_us: c.system })}\n`);
+  }
+
   let stopping = false;
   let outputOpen = true;
   const out: Writer = (text) => {
@@ -65,6 +72,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
   tracer.on('events', (batch) => {
+    if (benchStats) { benchStats.batches++; benchStats.events += batch.length; }
     stats?.observe(batch);
     for (const sink of sinks) sink.write(batch);
   });
@@ -76,6 +84,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     outputOpen = false;
     for (const sink of sinks) sink.end?.();
     process.stderr.write(`${summaryLine(counters)}\n`);
+    if (benchStats) {
+      const r = process.resourceUsage();
+      process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
+        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters })}\n`);
+    }
     process.exit(code);
   };
   process.on('SIGINT', () => stop());
@@ -91,4 +104,6 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
+  const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
+  log(`tracing TCP state changes (${tracer.attach}, ${via}); Ctrl-C to stop`);
 }

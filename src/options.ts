@@ -4,6 +4,7 @@ import type { KernelFilter } from './config';
 import { parseState, STATE_NAMES } from './states';
 import type { TimeColumn } from './sinks/columns';
 import { MAX_PORTS } from './layout';
+import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './http';
 
 export class UsageError extends Error {}
@@ -27,6 +28,14 @@ export interface Plan {
   quiet: boolean;
   /** rows in top-N tables */
   top: number;
+  /** --metrics: serve Prometheus /metrics here (also served on --listen) */
+  metrics?: ListenAddress;
+  /** --metrics-ports: per-listening-port series (opt-in, cardinality) */
+  metricsPorts?: 'all' | number[];
+  /** -Y/--journal: one structured journal entry per transition, to this socket */
+  journal?: { socket: string };
+  /** --otlp: push the metrics over OTLP/HTTP (JSON) */
+  otlp?: { url: string; intervalMs: number };
   /** --listen: dashboard and WebSocket stream (docs/STREAM.md) */
   listen?: ListenAddress;
   token?: string;
@@ -73,6 +82,14 @@ export function buildCommand(): Command {
     .option('--listen <[host:]port>', 'serve the live dashboard and WebSocket stream (default host 127.0.0.1)')
     .option('--token <token>', 'access token for --listen (generated when binding a non-loopback address)')
     .option('--max-clients <n>', 'most WebSocket clients at once for --listen (default 16)')
+    .option('--netns <inode>', 'only sockets in this network namespace (inode, as in `stat -L -c %i /proc/PID/ns/net`)')
+    .option('--cgroup <path>', 'only sockets owned by tasks in this cgroup v2 directory')
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)')
+    .option('--metrics-ports [ports]', 'also label handshake metrics by listening port (all, or only these ports)')
+    .option('-Y, --journal', 'send each transition to the systemd journal as a structured entry')
+    .option('--journal-socket <path>', 'journal socket (default $TCPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket)')
+    .option('--otlp <url>', 'push metrics over OTLP/HTTP JSON to this URL (e.g. http://collector:4318)')
+    .option('--otlp-interval <seconds>', 'OTLP export interval (default 10)')
     .option('-v, --verbose', "print libbpf's debug messages")
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -85,7 +102,7 @@ export function parseArgs(argv: string[], command = buildCommand()): Plan {
     command.parse(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw err;
-    throw new UsageError((err as Error).message.replace(/^error: /, ''));
+    throw new UsageError((err as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
   }
   return toPlan(command.opts());
 }
@@ -105,6 +122,8 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     filter.comm = o.comm.slice(0, 15);
   }
   if (typeof o.state === 'string') filter.states = parseStates(o.state);
+  if (typeof o.netns === 'string') filter.netns = parseInteger(o.netns, '--netns', 1, 2 ** 32 - 1);
+  if (typeof o.cgroup === 'string') filter.cgroupId = cgroupFilter(o.cgroup);
   return {
     format: o.csv ? 'csv' : o.json ? 'json' : 'table',
     time: o.time ? 'clock' : o.timestamp ? 'relative' : 'none',
@@ -120,6 +139,7 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     verbose: Boolean(o.verbose),
     quiet: Boolean(o.quiet),
     top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
+    ...fleetOptions(o),
     ...parseListenOptions(o),
   };
 }
@@ -189,4 +209,48 @@ function parseListenOptions(o: Record<string, string | boolean | undefined>): Pi
     token: typeof o.token === 'string' ? o.token : undefined,
     maxClients: typeof o.maxClients === 'string' ? parseInteger(o.maxClients, '--max-clients', 1, 1024) : undefined,
   };
+}
+
+/** --cgroup PATH → the directory's cgroup v2 id (the one option here that reads the file system). */
+function cgroupFilter(dir: string): number {
+  try {
+    return cgroupIdOf(dir);
+  } catch (err) {
+    throw new UsageError(`--cgroup: ${(err as Error).message}`);
+  }
+}
+
+/** --metrics, --metrics-ports, --journal, --otlp (docs/FLEET.md). */
+function fleetOptions(o: Record<string, string | boolean | undefined>): Pick<Plan, 'metrics' | 'metricsPorts' | 'journal' | 'otlp'> {
+  const plan: Pick<Plan, 'metrics' | 'metricsPorts' | 'journal' | 'otlp'> = {};
+  if (typeof o.metrics === 'string') {
+    const address = parseListenAddress(o.metrics);
+    if (!address) throw new UsageError(`bad address '${o.metrics}' for --metrics: use [HOST:]PORT, e.g. 9100 or 0.0.0.0:9100`);
+    plan.metrics = address;
+  }
+  if (o.metricsPorts !== undefined) {
+    plan.metricsPorts = o.metricsPorts === true || o.metricsPorts === 'all' ? 'all' : parsePorts(String(o.metricsPorts), '--metrics-ports');
+  }
+  if (o.journal || typeof o.journalSocket === 'string') {
+    const socket = typeof o.journalSocket === 'string' ? o.journalSocket : process.env.TCPTRACE_JOURNAL_SOCKET || '/run/systemd/journal/socket';
+    plan.journal = { socket };
+  }
+  if (typeof o.otlp === 'string') {
+    let url: URL;
+    try {
+      url = new URL(o.otlp);
+    } catch {
+      throw new UsageError(`bad URL '${o.otlp}' for --otlp: use e.g. http://127.0.0.1:4318`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`bad URL '${o.otlp}' for --otlp: use http:// or https://`);
+    // A bare collector address gets the standard metrics path.
+    if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/metrics';
+    plan.otlp = { url: url.toString(), intervalMs: Math.round(parseNumber(String(o.otlpInterval ?? '10'), '--otlp-interval') * 1000) };
+  } else if (o.otlpInterval !== undefined) {
+    throw new UsageError('--otlp-interval needs --otlp');
+  }
+  if (o.metricsPorts !== undefined && !plan.metrics && !plan.otlp && !o.listen) {
+    throw new UsageError('--metrics-ports needs --metrics, --listen or --otlp');
+  }
+  return plan;
 }

@@ -97,9 +97,17 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
       return { probe, attach, delivery, programs: probe.programs() };
     } catch (err) {
       lastError = err;
+      // No privilege is no privilege in every mode: do not mask it with a fallback's error.
+      if (isPermissionError(err)) break;
     }
   }
   throw explain(lastError);
+}
+
+function isPermissionError(err: unknown): boolean {
+  const e = err as Partial<NativeError>;
+  const verifierRejected = (e.libbpfLog ?? '').includes('BEGIN PROG LOAD LOG');
+  return (e.errno === 1 || e.errno === 13) && !verifierRejected;
 }
 
 /** Turns a libbpf failure into one line a person can act on. */
@@ -107,8 +115,11 @@ function explain(err: unknown): Error {
   if (err instanceof ProbeError) return err;
   const e = err as Partial<NativeError>;
   const log = e.libbpfLog ?? '';
-  if (e.errno === 1 /* EPERM */ || e.errno === 13 /* EACCES */) {
+  if (isPermissionError(err)) {
     return new ProbeError('permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON', log);
+  }
+  if (log.includes('BEGIN PROG LOAD LOG')) {
+    return new ProbeError('the kernel verifier rejected the BPF program (run with --verbose for its log, and report it)', log);
   }
   if (/no BTF|BTF is required|vmlinux BTF/i.test(log + (e.message ?? ''))) {
     return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y', log);

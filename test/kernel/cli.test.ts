@@ -1,0 +1,93 @@
+// The command as users run it: a subprocess, real output, real signals.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+
+const bin = path.resolve(__dirname, '../../bin/tcptrace');
+const running: ChildProcess[] = [];
+
+interface Run { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+
+function start(args: string[], shell?: string): Run {
+  const child = shell ? spawn('sh', ['-c', shell]) : spawn(bin, args);
+  running.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+afterEach(() => { for (const c of running.splice(0)) c.kill('SIGKILL'); });
+
+describeKernel('tcptrace command', () => {
+  it('prints the header, a line per transition of a known connection, and a summary on SIGINT', async () => {
+    const r = start(['-T']);
+    await until(() => r.stderr().includes('tracing TCP state changes'), 'attach');
+    expect(r.stdout().split('\n')[0]).toMatch(/^TIME {5}SKADDR {11}PID {5}COMM {7}LADDR {11}LPORT RADDR {11}RPORT OLDSTATE {4}-> NEWSTATE {4}MS$/);
+    const srv = await listen();
+    await connectAndClose(srv.port);
+    const mine = () => r.stdout().split('\n').filter((l) => l.includes(` ${srv.port} `));
+    await until(() => mine().some((l) => /LAST_ACK +-> CLOSE/.test(l)), 'the connection to close');
+    r.child.kill('SIGINT');
+    expect(await r.exited).toBe(0);
+    const lines = mine();
+    const connected = new RegExp(`^\\d\\d:\\d\\d:\\d\\d [0-9a-f]{16} ${process.pid} +.{10} 127\\.0\\.0\\.1 +\\d+ +127\\.0\\.0\\.1 +${srv.port} +SYN_SENT +-> ESTABLISHED +\\d+\\.\\d{3}$`);
+    expect(lines.filter((l) => connected.test(l))).toHaveLength(1);
+    expect(lines.some((l) => /FIN_WAIT2 +-> CLOSE +\d+\.\d{3} normal,time-wait$/.test(l))).toBe(true);
+    expect(r.stderr()).toMatch(/tcptrace: \d+ events seen, \d+ delivered, 0 lost\n$/);
+    await srv.close();
+  });
+
+  it('NDJSON lines parse and carry the schema fields', async () => {
+    const srv = await listen();
+    const r = start(['-j', '-L', String(srv.port)]);
+    await until(() => r.stderr().includes('tracing'), 'attach');
+    await connectAndClose(srv.port);
+    await until(() => r.stdout().includes('"LAST_ACK","newstate":"CLOSE"'), 'close');
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => `${e.oldstate}->${e.newstate}`)).toEqual([
+      'LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE',
+    ]);
+    for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    await srv.close();
+  });
+
+  it('exits quietly when the reader of a pipe goes away (| head)', async () => {
+    const r = start([], `"${bin}" | head -3`);
+    await sleep(1500);
+    const srv = await listen();
+    for (let i = 0; i < 3; i++) await connectAndClose(srv.port);
+    expect(await Promise.race([r.exited, sleep(10_000).then(() => 'hung')])).toBe(0);
+    expect(r.stdout().split('\n').filter(Boolean)).toHaveLength(3);
+    expect(r.stderr()).not.toMatch(/Error|at .*\.js/);
+    await srv.close();
+  });
+
+  it('usage errors: one line, exit 2', () => {
+    for (const args of [['--nope'], ['-L', 'x'], ['--state', 'WAT']]) {
+      const r = spawnSync(bin, args, { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^tcptrace: /);
+    }
+  });
+
+  it('without privileges: one actionable line, no stack trace', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', bin], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('tcptrace: permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON');
+  });
+});
