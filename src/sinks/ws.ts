@@ -120,6 +120,10 @@ export class StreamSink implements Sink {
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/vendor/']) server.route(p, files);
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.route('/ws', (_req, res) => {
+      res.writeHead(426, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade' });
+      res.end('this is a WebSocket endpoint (docs/STREAM.md)\n');
+    });
     this.timer = setInterval(() => this.tick(), this.limits.statsIntervalMs);
     this.timer.unref();
   }
@@ -136,6 +140,11 @@ export class StreamSink implements Sink {
 
   get clientCount(): number {
     return this.clients.size;
+  }
+
+  /** Per-client send buffer and loss account (for tests and diagnostics). */
+  clientStats(): { buffered: number; missed: number; missedTotal: number; filter: ClientFilter }[] {
+    return [...this.clients].map((c) => ({ buffered: c.ws.bufferedAmount, missed: c.missed, missedTotal: c.missedTotal, filter: c.filter }));
   }
 
   // ---- admission ----------------------------------------------------------------------------

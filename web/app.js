@@ -1,0 +1,409 @@
+// tcptrace dashboard. Plain script, no build step. Every value that comes from the server is
+// written with textContent (never innerHTML), and drawing happens once per animation frame.
+'use strict';
+
+(function () {
+  const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+    'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+  const COLORS = ['#3fb950', '#58a6ff', '#a371f7', '#d29922', '#e3b341', '#8b949e', '#f85149',
+    '#db61a2', '#ff7b72', '#39c5cf', '#bc8cff'];
+  const KNOWN_STATE = new Set(STATES);
+  const STORE_MAX = 5000; // events kept for the table (the largest row cap)
+  const HISTORY = 120; // seconds of rate history
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $('status'), source: $('source'), rate: $('rate'), total: $('events-total'),
+    failedTotal: $('failed-total'), lostKernel: $('lost-kernel'), lostClient: $('lost-client'), clients: $('clients'),
+    rateChart: $('rate-chart'), hsChart: $('hs-chart'), hsSummary: $('hs-summary'),
+    current: document.querySelector('#current tbody'), failed: document.querySelector('#failed tbody'),
+    pause: $('pause'), filter: $('filter'), cap: $('cap'), shown: $('shown'), rows: document.querySelector('#events tbody'),
+    subPorts: $('sub-ports'), subStates: $('sub-states'), subComm: $('sub-comm'), subPid: $('sub-pid'),
+    subFamily: $('sub-family'), subscribe: $('subscribe'), subStatus: $('sub-status'),
+  };
+
+  // ---- state ---------------------------------------------------------------------------------
+  const store = []; // newest last
+  let incoming = []; // arrived since the last frame
+  let received = 0;
+  let paused = false;
+  let filterText = '';
+  let cap = Number(el.cap.value);
+  let rebuild = true;
+  let lastStats = null;
+  let statsDirty = false;
+  let lostKernel = 0;
+  let lostClient = 0;
+  let subscription = null;
+  const rateX = [];
+  const rateY = STATES.map(() => []);
+
+  // ---- connection ----------------------------------------------------------------------------
+  const token = new URLSearchParams(location.search).get('token');
+  const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' +
+    (token ? '?token=' + encodeURIComponent(token) : '');
+  let ws = null;
+  let backoff = 500;
+  let retryTimer = 0;
+
+  function setStatus(state, text) {
+    el.status.dataset.state = state;
+    el.status.textContent = text;
+  }
+
+  function connect() {
+    setStatus('connecting', 'connecting');
+    try {
+      ws = new WebSocket(wsUrl);
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    ws.onopen = () => {
+      backoff = 500;
+      setStatus('open', 'live');
+      if (subscription) send({ type: 'subscribe', filter: subscription });
+    };
+    ws.onmessage = (msg) => {
+      let m;
+      try { m = JSON.parse(msg.data); } catch { return; }
+      if (m && typeof m === 'object') onMessage(m);
+    };
+    ws.onclose = () => {
+      ws = null;
+      scheduleReconnect();
+    };
+    ws.onerror = () => {};
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(retryTimer);
+    const wait = backoff;
+    backoff = Math.min(backoff * 2, 10000);
+    setStatus('closed', 'disconnected, retrying in ' + Math.ceil(wait / 1000) + ' s');
+    retryTimer = setTimeout(connect, wait);
+  }
+
+  function send(obj) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+  }
+
+  function onMessage(m) {
+    switch (m.type) {
+      case 'hello':
+        el.source.textContent = [m.host, 'kernel ' + m.kernel, m.attach + ' / ' + m.delivery, 'tcptrace ' + m.version].join(' · ');
+        break;
+      case 'events':
+        if (Array.isArray(m.events)) {
+          for (const e of m.events) incoming.push(e);
+          received += m.events.length;
+        }
+        break;
+      case 'stats':
+        lastStats = m;
+        statsDirty = true;
+        pushRates(m);
+        break;
+      case 'lost':
+        if (m.source === 'kernel') lostKernel = Number(m.total) || lostKernel;
+        else lostClient = Number(m.total) || lostClient;
+        statsDirty = true;
+        break;
+      case 'subscribed':
+        el.subStatus.textContent = 'applied';
+        break;
+      case 'error':
+        el.subStatus.textContent = 'server: ' + String(m.message);
+        break;
+    }
+    requestFrame();
+  }
+
+  function pushRates(m) {
+    rateX.push(Date.parse(m.time) / 1000);
+    const by = m.by_state || {};
+    STATES.forEach((s, i) => rateY[i].push(Number(by[s]) || 0));
+    if (rateX.length > HISTORY) {
+      rateX.shift();
+      for (const y of rateY) y.shift();
+    }
+  }
+
+  // ---- drawing -------------------------------------------------------------------------------
+  let framePending = false;
+  function requestFrame() {
+    if (!framePending) {
+      framePending = true;
+      requestAnimationFrame(draw);
+    }
+  }
+
+  function draw() {
+    framePending = false;
+    takeIncoming();
+    if (!paused) drawRows();
+    if (statsDirty) {
+      statsDirty = false;
+      drawStats();
+    }
+    el.shown.textContent = el.rows.rows.length + ' rows shown · ' + received + ' received' +
+      (paused ? ' · paused' : '');
+  }
+
+  let fresh = []; // events stored but not yet drawn
+  function takeIncoming() {
+    if (incoming.length === 0) return;
+    for (const e of incoming) {
+      e._text = rowText(e).join(' ').toLowerCase();
+      store.push(e);
+    }
+    if (!paused) {
+      for (const e of incoming) fresh.push(e);
+      if (fresh.length > STORE_MAX) fresh = fresh.slice(-STORE_MAX);
+    }
+    incoming = [];
+    if (store.length > STORE_MAX + 1000) store.splice(0, store.length - STORE_MAX);
+  }
+
+  function endpoint(addr, port, family) {
+    return family === 6 ? '[' + addr + ']:' + port : addr + ':' + port;
+  }
+
+  function rowText(e) {
+    return [
+      typeof e.time === 'string' ? e.time.slice(11, 23) : '',
+      e.pid == null ? '' : String(e.pid),
+      e.comm == null ? '' : String(e.comm),
+      String(e.family),
+      endpoint(e.saddr, e.sport, e.family),
+      endpoint(e.daddr, e.dport, e.family),
+      String(e.oldstate),
+      String(e.newstate),
+      e.ms == null ? '' : String(e.ms),
+      e.handshake_ms == null ? '' : String(e.handshake_ms),
+      [e.cause, e.error].filter((x) => x != null && x !== '').join(' '),
+    ];
+  }
+
+  const CELL_CLASSES = ['', '', 'comm', '', '', '', 'old', 'new', '', '', 'cause'];
+  function makeRow(e) {
+    const tr = document.createElement('tr');
+    if (KNOWN_STATE.has(e.newstate)) tr.className = 's-' + e.newstate;
+    if (e.error) tr.classList.add('err');
+    const cells = rowText(e);
+    for (let i = 0; i < cells.length; i++) {
+      const td = document.createElement('td');
+      if (CELL_CLASSES[i]) td.className = CELL_CLASSES[i];
+      td.textContent = cells[i];
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  function matches(e) {
+    return filterText === '' || e._text.includes(filterText);
+  }
+
+  function drawRows() {
+    const body = el.rows;
+    if (rebuild) {
+      rebuild = false;
+      fresh = [];
+      const frag = document.createDocumentFragment();
+      let n = 0;
+      for (let i = store.length - 1; i >= 0 && n < cap; i--) {
+        if (!matches(store[i])) continue;
+        frag.appendChild(makeRow(store[i]));
+        n++;
+      }
+      body.replaceChildren(frag);
+      return;
+    }
+    if (fresh.length === 0) return;
+    const frag = document.createDocumentFragment();
+    let n = 0;
+    for (let i = fresh.length - 1; i >= 0 && n < cap; i--) {
+      if (!matches(fresh[i])) continue;
+      frag.appendChild(makeRow(fresh[i]));
+      n++;
+    }
+    fresh = [];
+    body.insertBefore(frag, body.firstChild);
+    while (body.rows.length > cap) body.lastChild.remove();
+  }
+
+  function kvRows(body, entries, withBar) {
+    const max = Math.max(1, ...entries.map((x) => x[1]));
+    const frag = document.createDocumentFragment();
+    for (const [k, v] of entries) {
+      const tr = document.createElement('tr');
+      const name = document.createElement('td');
+      name.textContent = k;
+      tr.appendChild(name);
+      if (withBar) {
+        const barCell = document.createElement('td');
+        const bar = document.createElement('div');
+        bar.className = 'bar';
+        bar.style.width = Math.round((100 * v) / max) + '%';
+        barCell.appendChild(bar);
+        tr.appendChild(barCell);
+      }
+      const val = document.createElement('td');
+      val.textContent = String(v);
+      tr.appendChild(val);
+      frag.appendChild(tr);
+    }
+    body.replaceChildren(frag);
+  }
+
+  function drawStats() {
+    el.lostKernel.textContent = String(lostKernel);
+    el.lostClient.textContent = String(lostClient);
+    const s = lastStats;
+    if (!s) return;
+    el.rate.textContent = String(Math.round(Number(s.rate) || 0));
+    el.total.textContent = String(s.events);
+    el.clients.textContent = String(s.clients);
+    if (s.kernel) lostKernel = Math.max(lostKernel, Number(s.kernel.lost) || 0);
+    if (s.client) lostClient = Math.max(lostClient, Number(s.client.missed) || 0);
+    el.lostKernel.textContent = String(lostKernel);
+    el.lostClient.textContent = String(lostClient);
+    const fc = s.failed_connects || { total: 0, by_cause: {} };
+    el.failedTotal.textContent = String(fc.total);
+    const causes = Object.entries(fc.by_cause || {}).map(([k, v]) => [k, Number(v)]).sort((a, b) => b[1] - a[1]);
+    kvRows(el.failed, causes.length ? causes : [['none', 0]], false);
+    const current = STATES.map((st) => [st, Number((s.current || {})[st]) || 0]).filter((x) => x[1] > 0);
+    kvRows(el.current, current.length ? current : [['(none tracked)', 0]], true);
+    drawRateChart();
+    drawHandshake(s.handshake || {});
+  }
+
+  // ---- charts --------------------------------------------------------------------------------
+  let rateChart = null;
+  let hsChart = null;
+
+  function chartWidth(node) {
+    return Math.max(240, node.clientWidth - 4);
+  }
+
+  function drawRateChart() {
+    if (typeof uPlot === 'undefined') return;
+    const data = [rateX.slice(), ...rateY.map((y) => y.slice())];
+    if (!rateChart) {
+      rateChart = new uPlot({
+        width: chartWidth(el.rateChart),
+        height: 220,
+        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+        axes: [{ stroke: '#8a96a3', grid: { stroke: '#2b333d' } }, { stroke: '#8a96a3', grid: { stroke: '#2b333d' } }],
+        series: [{}].concat(STATES.map((s, i) => ({ label: s, stroke: COLORS[i], width: 1.5, points: { show: false } }))),
+        legend: { live: false },
+      }, data, el.rateChart);
+    } else {
+      rateChart.setData(data);
+    }
+    el.rateChart.dataset.updates = String(Number(el.rateChart.dataset.updates) + 1);
+    el.rateChart.dataset.points = String(rateX.length);
+  }
+
+  // Histogram buckets grow by √2 from 1 µs (src/histogram.ts); index them to lay them out evenly.
+  function bucketIndex(boundMs) {
+    return Math.round(2 * Math.log2(boundMs / 0.001));
+  }
+
+  function fmtMs(ms) {
+    if (ms < 1) return (ms * 1000).toPrecision(2) + ' µs';
+    if (ms < 1000) return ms.toPrecision(2) + ' ms';
+    return (ms / 1000).toPrecision(2) + ' s';
+  }
+
+  function drawHandshake(hs) {
+    if (typeof uPlot === 'undefined') return;
+    const active = new Map();
+    const passive = new Map();
+    for (const [b, c] of (hs.active && hs.active.buckets) || []) active.set(bucketIndex(b), c);
+    for (const [b, c] of (hs.passive && hs.passive.buckets) || []) passive.set(bucketIndex(b), c);
+    const all = [...active.keys(), ...passive.keys()];
+    const count = ((hs.active && hs.active.count) || 0) + ((hs.passive && hs.passive.count) || 0);
+    if (all.length === 0) return;
+    const lo = Math.max(0, Math.min(...all) - 1);
+    const hi = Math.max(...all) + 1;
+    const xs = [];
+    const ya = [];
+    const yp = [];
+    for (let i = lo; i <= hi; i++) {
+      xs.push(i);
+      ya.push(active.get(i) || 0);
+      yp.push(passive.get(i) || 0);
+    }
+    const data = [xs, ya, yp];
+    if (!hsChart) {
+      const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 40] }) : undefined;
+      hsChart = new uPlot({
+        width: chartWidth(el.hsChart),
+        height: 220,
+        scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+        axes: [
+          { stroke: '#8a96a3', grid: { show: false }, values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? fmtMs(0.001 * Math.SQRT2 ** v) : '')) },
+          { stroke: '#8a96a3', grid: { stroke: '#2b333d' } },
+        ],
+        series: [
+          { label: 'upper bound', value: (u, v) => (v == null ? '' : '≤ ' + fmtMs(0.001 * Math.SQRT2 ** v)) },
+          { label: 'connect (active)', stroke: '#58a6ff', fill: 'rgba(88,166,255,0.5)', paths: bars, points: { show: false } },
+          { label: 'accept (passive)', stroke: '#a371f7', fill: 'rgba(163,113,247,0.5)', paths: bars, points: { show: false } },
+        ],
+      }, data, el.hsChart);
+    } else {
+      hsChart.setData(data);
+    }
+    el.hsChart.dataset.updates = String(Number(el.hsChart.dataset.updates) + 1);
+    el.hsChart.dataset.count = String(count);
+    const parts = [];
+    if (hs.active && hs.active.count) parts.push('connect: ' + hs.active.count + ', p50 ' + fmtMs(hs.active.p50) + ', p99 ' + fmtMs(hs.active.p99));
+    if (hs.passive && hs.passive.count) parts.push('accept: ' + hs.passive.count + ', p50 ' + fmtMs(hs.passive.p50) + ', p99 ' + fmtMs(hs.passive.p99));
+    el.hsSummary.textContent = parts.join(' · ');
+  }
+
+  window.addEventListener('resize', () => {
+    if (rateChart) rateChart.setSize({ width: chartWidth(el.rateChart), height: 220 });
+    if (hsChart) hsChart.setSize({ width: chartWidth(el.hsChart), height: 220 });
+  });
+
+  // ---- controls ------------------------------------------------------------------------------
+  el.pause.addEventListener('click', () => {
+    paused = !paused;
+    el.pause.textContent = paused ? 'Resume' : 'Pause';
+    el.pause.setAttribute('aria-pressed', String(paused));
+    if (!paused) rebuild = true;
+    requestFrame();
+  });
+  el.filter.addEventListener('input', () => {
+    filterText = el.filter.value.trim().toLowerCase();
+    rebuild = true;
+    requestFrame();
+  });
+  el.cap.addEventListener('change', () => {
+    cap = Number(el.cap.value) || 500;
+    rebuild = true;
+    requestFrame();
+  });
+
+  function list(text) {
+    return text.split(',').map((x) => x.trim()).filter(Boolean);
+  }
+
+  el.subscribe.addEventListener('click', () => {
+    const f = {};
+    const ports = list(el.subPorts.value).map(Number);
+    if (ports.length) f.ports = ports;
+    const states = list(el.subStates.value);
+    if (states.length) f.states = states;
+    if (el.subComm.value.trim()) f.comm = el.subComm.value.trim();
+    if (el.subPid.value.trim()) f.pid = Number(el.subPid.value.trim());
+    if (el.subFamily.value) f.family = Number(el.subFamily.value);
+    subscription = f;
+    el.subStatus.textContent = 'applying';
+    send({ type: 'subscribe', filter: f });
+  });
+
+  connect();
+})();
