@@ -4,6 +4,7 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from './event';
 import { stateName } from './states';
+import { cgroupResolver } from './containers';
 
 export const SCHEMA_VERSION = 1;
 
@@ -43,10 +44,15 @@ export interface JsonEvent {
   syn_retrans: number;
   synack_retrans: number;
   time_wait: boolean;
+  /** the owner's cgroup v2 path, when the cgroup id could be found (docs/FLEET.md) */
+  cgroup: string | null;
+  /** container id read from that path (Docker, containerd, CRI-O, Podman), else null */
+  container_id: string | null;
 }
 
 export function toJsonEvent(e: TcpEvent): JsonEvent {
   const known = e.ownerSource !== 'unknown';
+  const cg = known && e.cgroupId ? cgroupResolver().resolve(e.cgroupId, e.pid) : null;
   return {
     v: SCHEMA_VERSION,
     time: new Date(e.time).toISOString(),
@@ -77,5 +83,7 @@ export function toJsonEvent(e: TcpEvent): JsonEvent {
     syn_retrans: e.synRetrans,
     synack_retrans: e.synackRetrans,
     time_wait: e.timeWait,
+    cgroup: cg ? cg.path : null,
+    container_id: cg?.container ? cg.container.id : null,
   };
 }

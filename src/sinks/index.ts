@@ -6,6 +6,7 @@ import type { Sink, Writer } from './sink';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
 import { NdjsonSink } from './ndjson';
+import { fleetSinks } from './fleet';
 import { streamSink } from './ws';
 
 export interface SinkContext {
@@ -34,6 +35,7 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
   const sinks: Sink[] = [];
   const terminal = terminalSink(ctx);
   if (terminal) sinks.push(terminal);
+  sinks.push(...(await fleetSinks(ctx)));
   if (ctx.plan.listen) sinks.push(await streamSink(ctx, ctx.plan.listen, { token: ctx.plan.token, maxClients: ctx.plan.maxClients }));
   return sinks;
 }

@@ -1,0 +1,250 @@
+// Prometheus metrics on /metrics (prom-client), and the measurement feed it shares with the
+// OTLP exporter: both see the same transitions, handshakes, failed connects, closes and
+// lifetimes, fed per event and per finished connection (never from summaries).
+import { release } from 'node:os';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ConnectionTracker, type FinishedConnection } from '../connections';
+import type { TcpEvent } from '../event';
+import { sharedServer, type ListenAddress, type SharedServer } from '../http';
+import { State, stateName } from '../states';
+import type { Counters, Tracer } from '../tracer';
+import type { Sink } from './sink';
+
+export const METRIC_PREFIX = 'tcptrace_';
+
+/** Handshake buckets in seconds: loopback handshakes take tens of µs, SYN retries seconds. */
+export const HANDSHAKE_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Lifetime buckets in seconds: from a refused connect to a day-long session. */
+export const LIFETIME_BUCKETS = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
+
+/** Which listening ports get their own series (opt-in: cardinality). */
+export type PortSelection = 'all' | number[];
+
+/** At most this many distinct ports are labelled under 'all'; the rest share port="other". */
+export const MAX_LABELLED_PORTS = 256;
+
+/** What the feed reports; one implementation per metrics system. */
+export interface MetricsBackend {
+  transition(oldState: string, newState: string): void;
+  handshake(direction: 'active' | 'passive', seconds: number): void;
+  /** Only for listening ports selected by the opt-in. */
+  listenPortHandshake?(port: string, seconds: number): void;
+  connectFailed(cause: string): void;
+  closed(cause: string, side: string, lifetimeSeconds: number | null): void;
+}
+
+/** Static facts about the running tracer, exported as an info metric. */
+export interface TracerInfo {
+  version: string;
+  kernel: string;
+  attach: string;
+  delivery: string;
+}
+
+export function tracerInfo(tracer: Pick<Tracer, 'attach' | 'delivery'>): TracerInfo {
+  return {
+    version: String(require('../../package.json').version),
+    kernel: release(),
+    attach: tracer.attach,
+    delivery: tracer.delivery,
+  };
+}
+
+/** Turns event batches into backend calls. */
+export class MetricsFeed {
+  private readonly connections = new ConnectionTracker();
+  private readonly portLabels = new Map<number, string>();
+
+  constructor(private readonly backends: MetricsBackend[], private readonly ports?: PortSelection) {}
+
+  observe(batch: TcpEvent[]): void {
+    for (const e of batch) {
+      const oldName = stateName(e.oldState);
+      const newName = stateName(e.newState);
+      for (const b of this.backends) b.transition(oldName, newName);
+      if (e.newState === State.ESTABLISHED && e.handshakeUs) {
+        const seconds = e.handshakeUs / 1e6;
+        const direction = e.oldState === State.SYN_SENT ? 'active' : e.oldState === State.SYN_RECV ? 'passive' : undefined;
+        if (direction) for (const b of this.backends) b.handshake(direction, seconds);
+        if (direction === 'passive') {
+          const label = this.portLabel(e.sport);
+          if (label) for (const b of this.backends) b.listenPortHandshake?.(label, seconds);
+        }
+      }
+    }
+    // ConnectionTracker ignores every transition out of LISTEN, which hides the open of an
+    // accepted child (its first event is LISTEN->SYN_RECV); present that one as an open.
+    const opens = batch.map((e) => (e.oldState === State.LISTEN && e.newState === State.SYN_RECV ? { ...e, oldState: State.CLOSE } : e));
+    for (const c of this.connections.observe(opens)) this.finish(c);
+  }
+
+  private finish(c: FinishedConnection): void {
+    const cause = c.timeWait ? 'time-wait' : c.cause || 'normal';
+    const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
+    for (const b of this.backends) b.closed(cause, c.side || 'unknown', lifetime);
+    // The same rule as the summary report: an active open that never left SYN_SENT.
+    if (c.side === 'active' && !c.established && c.lastState === 'SYN_SENT') {
+      const why = c.cause === 'normal' ? 'aborted' : c.cause || 'unknown';
+      for (const b of this.backends) b.connectFailed(why);
+    }
+  }
+
+  private portLabel(port: number): string | undefined {
+    const sel = this.ports;
+    if (!sel) return undefined;
+    if (sel !== 'all') return sel.includes(port) ? String(port) : undefined;
+    let label = this.portLabels.get(port);
+    if (!label) {
+      label = this.portLabels.size < MAX_LABELLED_PORTS ? String(port) : 'other';
+      if (label !== 'other') this.portLabels.set(port, label);
+    }
+    return label;
+  }
+}
+
+/** prom-client metrics in their own registry. */
+export class PromMetrics implements MetricsBackend {
+  readonly registry = new Registry();
+  private readonly transitions: Counter<'old_state' | 'new_state'>;
+  private readonly transitionChildren = new Map<string, { inc(n?: number): void }>();
+  private readonly handshakes: Histogram<'direction'>;
+  private readonly handshakeByDirection: Record<'active' | 'passive', { observe(v: number): void }>;
+  private readonly portHandshakes?: Histogram<'port'>;
+  private readonly failures: Counter<'cause'>;
+  private readonly closes: Counter<'cause'>;
+  private readonly lifetimes: Histogram<'side'>;
+
+  constructor(counters: () => Counters, info: TracerInfo, options: { ports?: PortSelection; processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.transitions = new Counter({
+      name: `${METRIC_PREFIX}transitions_total`,
+      help: 'TCP state transitions, by old and new state.',
+      labelNames: ['old_state', 'new_state'],
+      registers,
+    });
+    this.handshakes = new Histogram({
+      name: `${METRIC_PREFIX}handshake_duration_seconds`,
+      help: 'TCP handshake time: SYN sent to ESTABLISHED (active) or SYN received to ESTABLISHED (passive).',
+      labelNames: ['direction'],
+      buckets: HANDSHAKE_BUCKETS,
+      registers,
+    });
+    this.handshakeByDirection = { active: this.handshakes.labels('active'), passive: this.handshakes.labels('passive') };
+    if (options.ports) {
+      this.portHandshakes = new Histogram({
+        name: `${METRIC_PREFIX}listen_port_handshake_duration_seconds`,
+        help: 'Passive handshake time per listening port (opt-in with --metrics-ports).',
+        labelNames: ['port'],
+        buckets: HANDSHAKE_BUCKETS,
+        registers,
+      });
+    }
+    this.failures = new Counter({
+      name: `${METRIC_PREFIX}connect_failures_total`,
+      help: 'Active opens that closed without reaching ESTABLISHED, by cause (refused, timeout, reset, aborted, ...).',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.closes = new Counter({
+      name: `${METRIC_PREFIX}connections_closed_total`,
+      help: 'Sockets that reached CLOSE, by cause.',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.lifetimes = new Histogram({
+      name: `${METRIC_PREFIX}connection_lifetime_seconds`,
+      help: 'Time from a connection\'s open (SYN_SENT or SYN_RECV) to CLOSE, for connections whose open was seen.',
+      labelNames: ['side'],
+      buckets: LIFETIME_BUCKETS,
+      registers,
+    });
+    // Tracer counters are read when scraped.
+    const counterFrom = (name: string, help: string, pick: (c: Counters) => number) => {
+      let last = 0;
+      new Counter({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          const now = pick(counters());
+          if (now > last) this.inc(now - last);
+          last = Math.max(last, now);
+        },
+      });
+    };
+    counterFrom('events_seen_total', 'Transitions that passed the kernel filters.', (c) => c.seen);
+    counterFrom('events_delivered_total', 'Transitions delivered to user space.', (c) => c.delivered);
+    counterFrom('events_lost_total', 'Transitions lost because the kernel buffer was full.', (c) => c.lost);
+    new Gauge({
+      name: `${METRIC_PREFIX}tracer_info`,
+      help: 'The running tracer: tcptrace version, kernel release, attach mode and delivery.',
+      labelNames: ['version', 'kernel', 'attach', 'delivery'],
+      registers,
+    }).set({ ...info }, 1);
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  transition(oldState: string, newState: string): void {
+    const key = `${oldState}|${newState}`;
+    let child = this.transitionChildren.get(key);
+    if (!child) this.transitionChildren.set(key, (child = this.transitions.labels(oldState, newState)));
+    child.inc();
+  }
+
+  handshake(direction: 'active' | 'passive', seconds: number): void {
+    this.handshakeByDirection[direction].observe(seconds);
+  }
+
+  listenPortHandshake(port: string, seconds: number): void {
+    this.portHandshakes?.labels(port).observe(seconds);
+  }
+
+  connectFailed(cause: string): void {
+    this.failures.labels(cause).inc();
+  }
+
+  closed(cause: string, side: string, lifetimeSeconds: number | null): void {
+    this.closes.labels(cause).inc();
+    if (lifetimeSeconds !== null) this.lifetimes.labels(side).observe(lifetimeSeconds);
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+export interface MetricsSinkOptions {
+  /** Serve /metrics on each of these addresses (--metrics, --listen). */
+  addresses: ListenAddress[];
+  ports?: PortSelection;
+  processMetrics?: boolean;
+}
+
+/** Feeds PromMetrics and serves them on /metrics. */
+export class MetricsSink implements Sink {
+  private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
+
+  static async create(tracer: Tracer, options: MetricsSinkOptions): Promise<MetricsSink> {
+    const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), options);
+    const servers: SharedServer[] = [];
+    for (const address of options.addresses) {
+      const server = await sharedServer(address);
+      server.route('/metrics', (req, res) => {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.writeHead(405, { allow: 'GET, HEAD' }).end();
+          return;
+        }
+        metrics.render().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${err.message}\n`),
+        );
+      });
+      servers.push(server);
+    }
+    return new MetricsSink(metrics, new MetricsFeed([metrics], options.ports), servers);
+  }
+
+  write(batch: TcpEvent[]): void {
+    this.feed.observe(batch);
+  }
+}
