@@ -81,8 +81,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (stopping) return;
     stopping = true;
     const counters = tracer.close();
-    outputOpen = false;
     for (const sink of sinks) sink.end?.();
+    outputOpen = false;
     process.stderr.write(`${summaryLine(counters)}\n`);
     if (benchStats) {
       const r = process.resourceUsage();

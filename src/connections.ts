@@ -51,7 +51,8 @@ export class ConnectionTracker {
   observe(batch: TcpEvent[]): FinishedConnection[] {
     const done: FinishedConnection[] = [];
     for (const e of batch) {
-      if (e.oldState === State.LISTEN || e.newState === State.LISTEN) continue;
+      // The listening socket itself is not a connection (its children are).
+      if (e.newState === State.LISTEN || (e.oldState === State.LISTEN && e.newState === State.CLOSE)) continue;
       let c = this.open.get(e.skaddr);
       if (!c) {
         const opening = e.newState === State.SYN_SENT || e.newState === State.SYN_RECV;

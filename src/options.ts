@@ -26,6 +26,11 @@ export interface Plan {
   verbose: boolean;
   /** no terminal event output (another sink, such as --summary alone, is the point) */
   quiet: boolean;
+  /** --summary: the analytics report at exit (and every intervalSec) */
+  summary: boolean;
+  intervalSec?: number;
+  /** --lifetimes: one line per finished connection */
+  lifetimes: boolean;
   /** rows in top-N tables */
   top: number;
   /** --metrics: serve Prometheus /metrics here (also served on --listen) */
@@ -52,7 +57,9 @@ EXAMPLES:
   tcptrace --comm nginx -w    # owned by nginx, wide IPv6 columns
   tcptrace -6 -s              # IPv6 only, CSV
   tcptrace -j -d 60 > t.ndjson      # one JSON object per line, for 60 seconds
-  tcptrace --on-cpu           # also show the task that was on the CPU (bcc's C-PID)`;
+  tcptrace --on-cpu           # also show the task that was on the CPU (bcc's C-PID)
+  tcptrace --summary --interval 10  # handshake/failure/lifetime report every 10 s and at exit
+  tcptrace --lifetimes -D 443 # one line per finished connection to port 443`;
 
 export function buildCommand(): Command {
   return new Command('tcptrace')
@@ -78,6 +85,9 @@ export function buildCommand(): Command {
     .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
     .option('--flush-ms <ms>', 'drain at least this often')
     .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
+    .option('--summary', 'print handshake, failure, lifetime and per-state statistics at exit (no per-event lines)')
+    .option('--interval <seconds>', 'with --summary, also print the report every N seconds')
+    .option('--lifetimes', 'one line per finished connection: owner, endpoints, handshake, lifetime, cause')
     .option('--top <n>', 'rows in top-N tables of reports', '10')
     .option('--listen <[host:]port>', 'serve the live dashboard and WebSocket stream (default host 127.0.0.1)')
     .option('--token <token>', 'access token for --listen (generated when binding a non-loopback address)')
@@ -111,6 +121,8 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
   if (o.csv && o.json) throw new UsageError('choose one of --csv and --json');
   if (o.ipv4 && o.ipv6) throw new UsageError('choose one of -4 and -6');
   if (o.time && o.timestamp) throw new UsageError('choose one of -T and -t');
+  if (o.interval && !o.summary) throw new UsageError('--interval needs --summary');
+  if (o.summary && o.lifetimes) throw new UsageError('choose one of --summary and --lifetimes');
   const filter: KernelFilter = {};
   if (o.ipv4) filter.family = 4;
   if (o.ipv6) filter.family = 6;
@@ -137,7 +149,10 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     wakeupBytes: typeof o.wakeupBytes === 'string' ? parseSize(o.wakeupBytes, '--wakeup-bytes') : undefined,
     flushMs: typeof o.flushMs === 'string' ? parseInteger(o.flushMs, '--flush-ms', 1, 10000) : undefined,
     verbose: Boolean(o.verbose),
-    quiet: Boolean(o.quiet),
+    quiet: Boolean(o.quiet) || Boolean(o.summary) || Boolean(o.lifetimes),
+    summary: Boolean(o.summary),
+    intervalSec: typeof o.interval === 'string' ? parseNumber(o.interval, '--interval') : undefined,
+    lifetimes: Boolean(o.lifetimes),
     top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
     ...fleetOptions(o),
     ...parseListenOptions(o),

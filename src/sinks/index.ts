@@ -6,6 +6,8 @@ import type { Sink, Writer } from './sink';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
 import { NdjsonSink } from './ndjson';
+import { SummarySink } from './summary';
+import { LifetimeSink } from './lifetimes';
 import { fleetSinks } from './fleet';
 import { streamSink } from './ws';
 
@@ -35,6 +37,11 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
   const sinks: Sink[] = [];
   const terminal = terminalSink(ctx);
   if (terminal) sinks.push(terminal);
+  const { plan } = ctx;
+  if (plan.summary) {
+    sinks.push(new SummarySink(ctx.out, ctx.stats(), () => ctx.tracer.counters(), plan.format === 'json', plan.intervalSec));
+  }
+  if (plan.lifetimes) sinks.push(new LifetimeSink(ctx.out, plan.format === 'json'));
   sinks.push(...(await fleetSinks(ctx)));
   if (ctx.plan.listen) sinks.push(await streamSink(ctx, ctx.plan.listen, { token: ctx.plan.token, maxClients: ctx.plan.maxClients }));
   return sinks;

@@ -1,0 +1,45 @@
+// --lifetimes: one line per finished connection (owner, endpoints, who opened it,
+// handshake time, lifetime, how it ended).
+import { ConnectionTracker, type FinishedConnection } from '../connections';
+import type { TcpEvent } from '../event';
+import { errnoName } from '../schema';
+import type { Sink, Writer } from './sink';
+
+export const LIFETIMES_HEADER =
+  `${'PID'.padEnd(7)} ${'COMM'.padEnd(15)} ${'SIDE'.padEnd(7)} ${'LADDR'.padEnd(15)} ${'LPORT'.padEnd(5)} ${'RADDR'.padEnd(15)} ${'RPORT'.padEnd(5)} ${'HS_MS'.padStart(9)} ${'LIFE_MS'.padStart(10)} END`;
+
+const ms = (v: number | null, w: number) => (v === null ? '-' : v.toFixed(3)).padStart(w);
+
+export function lifetimeLine(c: FinishedConnection): string {
+  const end = c.timeWait ? `${c.cause},time-wait` : c.cause || 'normal';
+  const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
+  return `${String(c.pid || '-').padEnd(7)} ${(c.comm || '-').slice(0, 15).padEnd(15)} ${(c.side || '-').padEnd(7)} ` +
+    `${c.saddr.padEnd(15)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(15)} ${String(c.dport).padEnd(5)} ` +
+    `${ms(c.handshakeMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}`;
+}
+
+export function lifetimeJson(c: FinishedConnection): string {
+  return JSON.stringify({
+    type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr, pid: c.pid || null, comm: c.comm || null,
+    family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
+    handshake_ms: c.handshakeMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
+    time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
+    last_state: c.lastState,
+  });
+}
+
+export class LifetimeSink implements Sink {
+  private readonly tracker = new ConnectionTracker();
+
+  constructor(private readonly out: Writer, private readonly json: boolean) {
+    if (!json) out(`${LIFETIMES_HEADER}\n`);
+  }
+
+  write(batch: TcpEvent[]): void {
+    const done = this.tracker.observe(batch);
+    if (done.length === 0) return;
+    let text = '';
+    for (const c of done) text += `${this.json ? lifetimeJson(c) : lifetimeLine(c)}\n`;
+    this.out(text);
+  }
+}
