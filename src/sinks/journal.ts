@@ -149,7 +149,9 @@ export class JournalSink implements Sink {
     const socket = openSocket(this.path);
     let failure: string | undefined;
     socket.on('error', (err) => {
-      failure = String(err.code ?? err.message);
+      // unix-dgram reports a negative errno number as the code.
+      const code = err.code as unknown;
+      failure = typeof code === 'number' ? errnoName(-code) ?? String(code) : String(code ?? err.message);
       this.onError(failure);
     });
     socket.on('congestion', () => this.drop('journal socket is full'));
