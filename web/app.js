@@ -242,6 +242,7 @@
       tr.appendChild(name);
       if (withBar) {
         const barCell = document.createElement('td');
+        barCell.className = 'barcell';
         const bar = document.createElement('div');
         bar.className = 'bar';
         bar.style.width = Math.round((100 * v) / max) + '%';
@@ -310,10 +311,14 @@
     return Math.round(2 * Math.log2(boundMs / 0.001));
   }
 
+  function short(v) {
+    return v >= 10 ? String(Math.round(v)) : v.toFixed(1).replace(/\.0$/, '');
+  }
+
   function fmtMs(ms) {
-    if (ms < 1) return (ms * 1000).toPrecision(2) + ' µs';
-    if (ms < 1000) return ms.toPrecision(2) + ' ms';
-    return (ms / 1000).toPrecision(2) + ' s';
+    if (ms < 1) return short(ms * 1000) + ' µs';
+    if (ms < 1000) return short(ms) + ' ms';
+    return short(ms / 1000) + ' s';
   }
 
   function drawHandshake(hs) {

@@ -118,7 +118,7 @@ export class StreamSink implements Sink {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.lastKernelLost = tracer.counters().lost;
     const files = staticHandler();
-    for (const p of ['/', '/index.html', '/app.js', '/style.css', '/vendor/']) server.route(p, files);
+    for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.route('/ws', (_req, res) => {
       res.writeHead(426, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade' });

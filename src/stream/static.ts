@@ -38,6 +38,8 @@ export function staticFiles(): Map<string, string> {
     ['/index.html', path.join(WEB_DIR, 'index.html')],
     ['/app.js', path.join(WEB_DIR, 'app.js')],
     ['/style.css', path.join(WEB_DIR, 'style.css')],
+    ['/favicon.svg', path.join(WEB_DIR, 'favicon.svg')],
+    ['/favicon.ico', path.join(WEB_DIR, 'favicon.svg')],
     ['/vendor/uPlot.iife.min.js', path.join(vendor, 'uPlot.iife.min.js')],
     ['/vendor/uPlot.min.css', path.join(vendor, 'uPlot.min.css')],
   ]);

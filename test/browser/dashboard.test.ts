@@ -1,0 +1,181 @@
+// The dashboard in a real browser (Debian's chromium, driven by playwright-core) against the
+// real tracer: the table and charts follow connections the test makes, a hostile process
+// name is shown as text, pause/filter work, and the page reconnects by itself.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { StreamSink } from '../../src/sinks/ws';
+import { StatsEngine } from '../../src/stats';
+import { Tracer } from '../../src/tracer';
+import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'dashboard.png');
+const describeBrowser: typeof describeKernel = fs.existsSync(CHROMIUM)
+  ? describeKernel
+  : (((name: string, fn: () => void) => describeKernel.skip(`${name} [skipped: no ${CHROMIUM}]`, fn)) as typeof describeKernel);
+
+/** Runs a shell whose comm is `comm` and which connects to `port` from that shell itself. */
+function connectAs(comm: string, port: number): Promise<void> {
+  const script = `printf '%s' "$1" > /proc/$$/comm && exec 3<>/dev/tcp/127.0.0.1/"$2" && sleep 0.2 && exec 3>&-`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/bash', ['-c', script, 'bash', comm, String(port)], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bash exited ${code}`))));
+  });
+}
+
+async function refused(port: number): Promise<void> {
+  const net = await import('node:net');
+  await new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => resolve());
+    s.on('connect', () => { s.destroy(); resolve(); });
+  });
+}
+
+async function number(page: Page, selector: string): Promise<number> {
+  return Number(await page.textContent(selector));
+}
+
+describeBrowser('dashboard in chromium', () => {
+  let tracer: Tracer;
+  let stats: StatsEngine;
+  let sink: StreamSink;
+  let browser: Browser;
+  let page: Page;
+  let port: number;
+  const problems: string[] = [];
+  const dialogs: string[] = [];
+
+  const startSink = async (p: number) => {
+    sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: p }, statsIntervalMs: 500 });
+  };
+
+  beforeAll(async () => {
+    tracer = Tracer.open();
+    stats = new StatsEngine();
+    await startSink(0);
+    port = sink.address.port;
+    tracer.on('events', (batch) => {
+      stats.observe(batch);
+      sink.write(batch);
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector('#status[data-state="open"]', { timeout: 10_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await sink?.close();
+    tracer?.close();
+  });
+
+  it('shows the hello, and fills the table, charts and counters from connections the test makes', async () => {
+    expect(await page.textContent('#source')).toContain('kernel ');
+    const server = await listen();
+    const dead = await closedPort();
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(Array.from({ length: 10 }, () => connectAndClose(server.port)));
+      await refused(dead);
+      await sleep(250);
+    }
+    const local = `127.0.0.1:${server.port}`;
+    await page.waitForFunction((p) => [...document.querySelectorAll('#events tbody td')].some((td) => td.textContent === p), local, { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.getElementById('hs-chart')?.dataset.count) > 0, null, { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.getElementById('failed-total')?.textContent) > 0, null, { timeout: 10_000 });
+    expect(Number(await page.getAttribute('#rate-chart', 'data-updates'))).toBeGreaterThan(1);
+    expect(Number(await page.getAttribute('#rate-chart', 'data-points'))).toBeGreaterThan(1);
+    expect(await page.locator('#rate-chart canvas').count()).toBeGreaterThan(0);
+    expect(await page.locator('#hs-chart canvas').count()).toBeGreaterThan(0);
+    expect(await number(page, '#events-total')).toBeGreaterThan(60);
+    expect(await page.locator('#current tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#failed tbody')).toMatch(/refused/);
+    expect(await page.textContent('#lost-kernel')).toBe('0');
+    await server.close();
+  });
+
+  it('renders a hostile process name as literal text', async () => {
+    const server = await listen();
+    await connectAs('<img src=x>', server.port);
+    await connectAs('<b>x</b>', server.port);
+    const comms = () => page.$$eval('#events td.comm', (tds) => tds.map((td) => td.textContent));
+    await expect.poll(comms, { timeout: 10_000 }).toEqual(expect.arrayContaining(['<img src=x>', '<b>x</b>']));
+    expect(await page.locator('#events img, #events b, body img').count()).toBe(0);
+    expect(await page.$$eval('#events td.comm', (tds) => tds.every((td) => td.children.length === 0))).toBe(true);
+    expect(dialogs).toEqual([]);
+    await server.close();
+  });
+
+  it('filters rows by text, pauses and resumes, and caps rows', async () => {
+    const server = await listen();
+    await Promise.all(Array.from({ length: 5 }, () => connectAndClose(server.port)));
+    const local = `127.0.0.1:${server.port}`;
+    await page.fill('#filter', String(server.port));
+    await page.waitForFunction((p) => {
+      const rows = [...document.querySelectorAll('#events tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.textContent!.includes(p));
+    }, String(server.port), { timeout: 10_000 });
+    const before = await page.locator('#events tbody tr').count();
+
+    await page.click('#pause');
+    expect(await page.textContent('#pause')).toBe('Resume');
+    await Promise.all(Array.from({ length: 5 }, () => connectAndClose(server.port)));
+    await sleep(700);
+    expect(await page.locator('#events tbody tr').count()).toBe(before);
+    await page.click('#pause');
+    await page.waitForFunction((n) => document.querySelectorAll('#events tbody tr').length > n, before, { timeout: 10_000 });
+    expect(await page.locator('#events tbody td', { hasText: local }).count()).toBeGreaterThan(0);
+
+    await page.selectOption('#cap', '100');
+    await page.fill('#filter', '');
+    await Promise.all(Array.from({ length: 30 }, () => connectAndClose(server.port)));
+    await sleep(500);
+    expect(await page.locator('#events tbody tr').count()).toBeLessThanOrEqual(100);
+    await page.selectOption('#cap', '500');
+    await server.close();
+  });
+
+  it('saves a screenshot of the live dashboard', async () => {
+    const server = await listen();
+    const dead = await closedPort();
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(Array.from({ length: 5 + round * 3 }, () => connectAndClose(server.port)));
+      if (round % 3 === 0) await refused(dead);
+      await sleep(250);
+    }
+    await connectAs('<img src=x>', server.port);
+    await sleep(700);
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+    await server.close();
+  });
+
+  it('reconnects by itself when the server comes back', async () => {
+    await sink.close();
+    await page.waitForSelector('#status[data-state="closed"]', { timeout: 10_000 });
+    await startSink(port);
+    await page.waitForSelector('#status[data-state="open"]', { timeout: 20_000 });
+    const server = await listen();
+    await connectAndClose(server.port);
+    await page.waitForFunction((p) => [...document.querySelectorAll('#events tbody td')].some((td) => td.textContent === p), `127.0.0.1:${server.port}`, { timeout: 10_000 });
+    await server.close();
+    // No CSP violation, script error or dialog along the way (the reconnect's own failed
+    // attempts are the only console errors a browser logs by itself).
+    expect(problems.filter((p) => !/WebSocket connection to .* failed/.test(p))).toEqual([]);
+    expect(dialogs).toEqual([]);
+  });
+});
