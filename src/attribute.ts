@@ -31,6 +31,15 @@ export class ProcSocketIndex {
     return this.byInode.get(inode);
   }
 
+  /** Reads /proc now: called when tracing starts, so sockets opened before are known. */
+  prime(): void {
+    this.scan();
+  }
+
+  forget(inode: number): void {
+    this.byInode.delete(inode);
+  }
+
   /** Owner of the socket listening on `port` in namespace `netns` (own namespace only). */
   listener(netns: number, port: number): Owner | undefined {
     if (netns !== this.ownNetns) return undefined;
@@ -60,7 +69,9 @@ export class ProcSocketIndex {
   private scan(): void {
     this.scannedAt = performance.now();
     this.scanListeners();
-    const next = new Map<number, Owner>();
+    // Merge rather than replace: a socket seen at startup keeps its owner even if the
+    // process closes its fd before the socket's last transitions reach us.
+    const next = this.byInode.size > MAX_REMEMBERED * 4 ? new Map<number, Owner>() : this.byInode;
     for (const entry of safeReaddir(this.procRoot)) {
       const pid = Number(entry);
       if (!Number.isInteger(pid) || pid <= 0) continue;
@@ -98,7 +109,9 @@ export class Attributor {
   /** "netns:port" → owner of listeners we saw start (any namespace) */
   private listeners = new Map<string, Owner>();
 
-  constructor(private readonly index = new ProcSocketIndex()) {}
+  constructor(private readonly index = new ProcSocketIndex()) {
+    index.prime();
+  }
 
   resolve(events: TcpEvent[]): void {
     for (const ev of events) {
@@ -117,6 +130,7 @@ export class Attributor {
       }
       if (ev.newState === State.CLOSE) {
         this.bySocket.delete(ev.skaddr);
+        if (ev.sockIno) this.index.forget(ev.sockIno);
         if (ev.oldState === State.LISTEN) this.listeners.delete(`${ev.netns}:${ev.sport}`);
       }
     }

@@ -46,10 +46,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
 
   private constructor(options: TracerOptions) {
     super();
-    if (options.procAttribution !== false) this.attributor = new Attributor();
     const f = options.filter ?? {};
     this.ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     const opened = openProbe(options, (records) => this.onRecords(records));
+    // After attach: every socket older than this snapshot is now covered by /proc.
+    if (options.procAttribution !== false) this.attributor = new Attributor();
     this.probe = opened.probe;
     this.attach = opened.attach;
     this.delivery = opened.delivery;
