@@ -1,0 +1,93 @@
+// The stream's pure parts: client message validation, per-client filters, loopback
+// detection, --listen options, and the static file table.
+import { describe, expect, it } from 'vitest';
+import type { TcpEvent } from '../../src/event';
+import { parseArgs, UsageError } from '../../src/options';
+import { isLoopbackHost } from '../../src/sinks/ws';
+import { filterMatcher, parseClientMessage, ProtocolError } from '../../src/stream/protocol';
+import { staticFiles } from '../../src/stream/static';
+import fs from 'node:fs';
+
+function ev(over: Partial<TcpEvent>): TcpEvent {
+  return {
+    tsNs: 1, time: 0, skaddr: 'ff', pid: 10, comm: 'curl', ownerSource: 'kernel', cgroupId: 0, cpuPid: 10, cpuTid: 10,
+    cpuComm: 'curl', family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 80, oldState: 2,
+    newState: 1, durationNs: null, netns: 1, sockIno: 1, rttUs: 0, handshakeUs: 0, error: 0, cause: '',
+    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, ...over,
+  } as TcpEvent;
+}
+
+describe('client messages', () => {
+  it('parses subscribe and ping, normalizing state names', () => {
+    expect(parseClientMessage('{"type":"subscribe","filter":{"ports":[80],"states":["syn-sent","Close"],"family":6,"pid":3,"comm":"nginx"}}'))
+      .toEqual({ type: 'subscribe', filter: { ports: [80], states: ['SYN_SENT', 'CLOSE'], family: 6, pid: 3, comm: 'nginx' } });
+    expect(parseClientMessage('{"type":"subscribe"}')).toEqual({ type: 'subscribe', filter: {} });
+    expect(parseClientMessage('{"type":"ping","id":7}')).toEqual({ type: 'ping', id: 7 });
+  });
+
+  it.each([
+    ['', /JSON/], ['nope', /JSON/], ['[1]', /object/], ['"x"', /object/], ['null', /object/], ['{}', /type/],
+    ['{"type":"x"}', /unknown message type/], ['{"type":{}}', /type/],
+    ['{"type":"subscribe","filter":[]}', /object/], ['{"type":"subscribe","filter":{"port":1}}', /unknown filter field/],
+    ['{"type":"subscribe","filter":{"ports":"80"}}', /ports/], ['{"type":"subscribe","filter":{"ports":[1.5]}}', /ports/],
+    ['{"type":"subscribe","filter":{"ports":[-1]}}', /ports/], [`{"type":"subscribe","filter":{"ports":[${Array(65).fill(1)}]}}`, /ports/],
+    ['{"type":"subscribe","filter":{"pid":"1"}}', /pid/], ['{"type":"subscribe","filter":{"comm":""}}', /comm/],
+    ['{"type":"subscribe","filter":{"comm":5}}', /comm/], ['{"type":"subscribe","filter":{"states":["NOPE"]}}', /unknown state/],
+    ['{"type":"subscribe","filter":{"states":[1]}}', /unknown state/], ['{"type":"subscribe","filter":{"family":5}}', /family/],
+    ['{"type":"ping","id":{}}', /id/], ['{"type":"subscribe","filter":{"__proto__":{"x":1}}}', /unknown filter field/],
+  ])('refuses %s', (text, why) => {
+    expect(() => parseClientMessage(text)).toThrow(ProtocolError);
+    expect(() => parseClientMessage(text)).toThrow(why);
+  });
+});
+
+describe('client filter', () => {
+  it('lets everything through when empty', () => {
+    expect(filterMatcher({})).toBeUndefined();
+    expect(filterMatcher({ ports: [], states: [] })).toBeUndefined();
+  });
+
+  it('matches ports at either end, states, pid, comm and family together', () => {
+    const m = filterMatcher({ ports: [80], states: ['ESTABLISHED'], pid: 10, comm: 'curl', family: 4 })!;
+    expect(m(ev({}))).toBe(true);
+    expect(m(ev({ sport: 80, dport: 5000 }))).toBe(true);
+    expect(m(ev({ dport: 81 }))).toBe(false);
+    expect(m(ev({ newState: 7 }))).toBe(false);
+    expect(m(ev({ pid: 11 }))).toBe(false);
+    expect(m(ev({ comm: 'wget' }))).toBe(false);
+    expect(m(ev({ family: 6 }))).toBe(false);
+  });
+});
+
+describe('addresses and options', () => {
+  it('knows loopback hosts', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com', '127.0.0.1.example.com', 'fe80::1']) expect(isLoopbackHost(h), h).toBe(false);
+  });
+
+  it('parses --listen, --token and --max-clients', () => {
+    expect(parseArgs(['--listen', '8080'])).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 } });
+    expect(parseArgs(['--listen', '0.0.0.0:9', '--token', 'abcdefgh', '--max-clients', '3']))
+      .toMatchObject({ listen: { host: '0.0.0.0', port: 9 }, token: 'abcdefgh', maxClients: 3 });
+    expect(parseArgs(['--listen', '[::1]:80']).listen).toEqual({ host: '::1', port: 80 });
+    expect(parseArgs([]).listen).toBeUndefined();
+    expect(() => parseArgs(['--listen', 'x:y'])).toThrow(UsageError);
+    expect(() => parseArgs(['--listen', '70000'])).toThrow(UsageError);
+    expect(() => parseArgs(['--token', 'abcdefgh'])).toThrow(/need --listen/);
+    expect(() => parseArgs(['--listen', '1', '--token', 'short'])).toThrow(/8 to 256/);
+    expect(() => parseArgs(['--listen', '1', '--max-clients', '0'])).toThrow(UsageError);
+  });
+});
+
+describe('static files', () => {
+  it('maps a fixed set of paths to files that exist', () => {
+    const files = staticFiles();
+    for (const [p, file] of files) expect(fs.existsSync(file), `${p} → ${file}`).toBe(true);
+    expect(files.has('/vendor/uPlot.iife.min.js')).toBe(true);
+  });
+
+  it('keeps event data out of innerHTML in the page script', () => {
+    const app = fs.readFileSync(`${__dirname}/../../web/app.js`, 'utf8').replace(/\/\/.*$/gm, '');
+    expect(app).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+  });
+});
