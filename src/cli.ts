@@ -56,13 +56,6 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), user_us: c.user, sys_us: c.system })}\n`);
   }
 
-  // TCPTRACE_STATS=1 (used by bench/run.js): attach time and batch counts as JSON on stderr.
-  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: performance.now(), batches: 0, events: 0 } : undefined;
-  if (benchStats) {
-    const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), user_us: c.user, sys_us: c.system })}\n`);
-  }
-
   let stopping = false;
   let outputOpen = true;
   const out: Writer = (text) => {
@@ -91,11 +84,6 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     for (const sink of sinks) sink.end?.();
     outputOpen = false;
     process.stderr.write(`${summaryLine(counters)}\n`);
-    if (benchStats) {
-      const r = process.resourceUsage();
-      process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
-        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters })}\n`);
-    }
     if (benchStats) {
       const r = process.resourceUsage();
       process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
