@@ -2,7 +2,7 @@
 // over OTLP/HTTP (JSON) every interval. Names are the Prometheus ones in OTel style
 // (dots, units in metadata): tcptrace.transitions, tcptrace.handshake.duration (s), ...
 import { hostname } from 'node:os';
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import { ValueType, type Attributes, type Counter, type Histogram } from '@opentelemetry/api';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -30,7 +30,7 @@ class OtelMetrics implements MetricsBackend {
 
   constructor(provider: MeterProvider, counters: () => Counters, info: TracerInfo, ports?: PortSelection) {
     const meter = provider.getMeter('tcptrace', info.version);
-    this.transitions = meter.createCounter('tcptrace.transitions', { description: 'TCP state transitions, by old and new state.', unit: '{transition}' });
+    this.transitions = meter.createCounter('tcptrace.transitions', { description: 'TCP state transitions, by old and new state.', unit: '{transition}', valueType: ValueType.INT });
     this.handshakes = meter.createHistogram('tcptrace.handshake.duration', {
       description: 'TCP handshake time, by direction (active: SYN sent; passive: SYN received).',
       unit: 's',
@@ -43,16 +43,16 @@ class OtelMetrics implements MetricsBackend {
         advice: { explicitBucketBoundaries: HANDSHAKE_BUCKETS },
       });
     }
-    this.failures = meter.createCounter('tcptrace.connect.failures', { description: 'Active opens that closed without reaching ESTABLISHED, by cause.', unit: '{connection}' });
-    this.closes = meter.createCounter('tcptrace.connections.closed', { description: 'Sockets that reached CLOSE, by cause.', unit: '{connection}' });
+    this.failures = meter.createCounter('tcptrace.connect.failures', { description: 'Active opens that closed without reaching ESTABLISHED, by cause.', unit: '{connection}', valueType: ValueType.INT });
+    this.closes = meter.createCounter('tcptrace.connections.closed', { description: 'Sockets that reached CLOSE, by cause.', unit: '{connection}', valueType: ValueType.INT });
     this.lifetimes = meter.createHistogram('tcptrace.connection.lifetime', {
       description: 'Time from a connection\'s open to CLOSE.',
       unit: 's',
       advice: { explicitBucketBoundaries: LIFETIME_BUCKETS },
     });
-    const seen = meter.createObservableCounter('tcptrace.events.seen', { description: 'Transitions that passed the kernel filters.', unit: '{event}' });
-    const delivered = meter.createObservableCounter('tcptrace.events.delivered', { description: 'Transitions delivered to user space.', unit: '{event}' });
-    const lost = meter.createObservableCounter('tcptrace.events.lost', { description: 'Transitions lost because the kernel buffer was full.', unit: '{event}' });
+    const seen = meter.createObservableCounter('tcptrace.events.seen', { description: 'Transitions that passed the kernel filters.', unit: '{event}', valueType: ValueType.INT });
+    const delivered = meter.createObservableCounter('tcptrace.events.delivered', { description: 'Transitions delivered to user space.', unit: '{event}', valueType: ValueType.INT });
+    const lost = meter.createObservableCounter('tcptrace.events.lost', { description: 'Transitions lost because the kernel buffer was full.', unit: '{event}', valueType: ValueType.INT });
     const infoGauge = meter.createObservableGauge('tcptrace.tracer.info', { description: 'The running tracer (always 1; facts in the attributes).' });
     meter.addBatchObservableCallback((r) => {
       const c = counters();
@@ -101,7 +101,9 @@ export class OtlpSink implements Sink {
   constructor(tracer: Pick<Tracer, 'attach' | 'delivery' | 'counters'>, options: OtlpOptions, private readonly log: Writer) {
     const info = tracerInfo(tracer);
     let warned = false;
-    const exporter = new OTLPMetricExporter({ url: options.url });
+    // The exporter's own deadline (retries included) ends before the reader gives up on it,
+    // so a failing collector is reported through the callback below.
+    const exporter = new OTLPMetricExporter({ url: options.url, timeoutMillis: Math.max(50, Math.round(Math.min(options.intervalMs * 0.8, 10_000))) });
     // Report a failing collector once instead of on every interval.
     const send = exporter.export.bind(exporter);
     exporter.export = (metrics, done) => send(metrics, (result) => {

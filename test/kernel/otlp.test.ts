@@ -1,0 +1,129 @@
+// --otlp against a local receiver: an HTTP server in the test accepting the OTLP/HTTP JSON
+// POSTs the OpenTelemetry exporter sends, while real connections run.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Tracer } from '../../src/tracer';
+import { parseArgs } from '../../src/options';
+import { buildSinks } from '../../src/sinks';
+import type { Sink } from '../../src/sinks/sink';
+import { StatsEngine } from '../../src/stats';
+import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+
+type KeyValue = { key: string; value: { stringValue?: string; intValue?: number | string; doubleValue?: number } };
+interface DataPoint { attributes?: KeyValue[]; asInt?: number | string; asDouble?: number; count?: number | string; sum?: number; bucketCounts?: (number | string)[]; explicitBounds?: number[] }
+interface Metric { name: string; unit?: string; description?: string; sum?: { dataPoints: DataPoint[]; isMonotonic?: boolean }; gauge?: { dataPoints: DataPoint[] }; histogram?: { dataPoints: DataPoint[] } }
+interface ExportRequest { resourceMetrics: { resource: { attributes: KeyValue[] }; scopeMetrics: { scope: { name: string }; metrics: Metric[] }[] }[] }
+
+const attrs = (kvs: KeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? kv.value.intValue ?? kv.value.doubleValue]));
+
+describeKernel('OTLP/HTTP export', () => {
+  const posts: { path: string; type: string; body: ExportRequest }[] = [];
+  let receiver: http.Server;
+  let tracer: Tracer;
+  let sinks: Sink[] = [];
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', type: String(req.headers['content-type']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as AddressInfo).port;
+    // A bare collector address: the standard /v1/metrics path is added.
+    const plan = parseArgs(['-q', '--otlp', `http://127.0.0.1:${port}`, '--otlp-interval', '0.3']);
+    expect(plan.otlp).toEqual({ url: `http://127.0.0.1:${port}/v1/metrics`, intervalMs: 300 });
+    tracer = Tracer.open({ filter: plan.filter });
+    sinks = await buildSinks({ plan, tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine() });
+    tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+  });
+
+  afterAll(async () => {
+    tracer?.close();
+    await Promise.all(sinks.map((s) => s.end?.()));
+    receiver?.close();
+  });
+
+  function latest(): Map<string, Metric> {
+    const m = new Map<string, Metric>();
+    for (const p of posts) for (const rm of p.body.resourceMetrics) for (const sm of rm.scopeMetrics) for (const metric of sm.metrics) m.set(metric.name, metric);
+    return m;
+  }
+
+  it('pushes transitions, handshakes, failures, lifetimes, loss and tracer info', async () => {
+    const server = await listen();
+    const N = 4;
+    for (let i = 0; i < N; i++) await connectAndClose(server.port);
+    await expect(connectAndClose(await closedPort())).rejects.toThrow(/ECONNREFUSED/);
+    await server.close();
+
+    const deadline = Date.now() + 8000;
+    let metrics = latest();
+    const ready = () => {
+      const fails = metrics.get('tcptrace.connect.failures')?.sum?.dataPoints ?? [];
+      const hs = metrics.get('tcptrace.handshake.duration')?.histogram?.dataPoints ?? [];
+      return fails.some((d) => attrs(d.attributes).cause === 'refused') && hs.some((d) => Number(d.count) >= N);
+    };
+    while (!ready() && Date.now() < deadline) {
+      await sleep(100);
+      metrics = latest();
+    }
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts[0].path).toBe('/v1/metrics');
+    expect(posts[0].type).toMatch(/application\/json/);
+
+    const resource = attrs(posts[0].body.resourceMetrics[0].resource.attributes);
+    expect(resource['service.name']).toBe('tcptrace');
+    expect(resource['service.version']).toBe(require('../../package.json').version);
+    expect(posts[0].body.resourceMetrics[0].scopeMetrics[0].scope.name).toBe('tcptrace');
+
+    const transitions = metrics.get('tcptrace.transitions');
+    expect(transitions?.sum?.isMonotonic).toBe(true);
+    const synEst = transitions?.sum?.dataPoints.find((d) => attrs(d.attributes).old_state === 'SYN_SENT' && attrs(d.attributes).new_state === 'ESTABLISHED');
+    expect(Number(synEst?.asInt)).toBeGreaterThanOrEqual(N);
+
+    const hs = metrics.get('tcptrace.handshake.duration');
+    expect(hs?.unit).toBe('s');
+    for (const direction of ['active', 'passive']) {
+      const dp = hs?.histogram?.dataPoints.find((d) => attrs(d.attributes).direction === direction);
+      expect(Number(dp?.count)).toBeGreaterThanOrEqual(N);
+      expect(dp?.explicitBounds?.[0]).toBe(0.00001);
+      expect((dp?.sum as number) / Number(dp?.count)).toBeLessThan(1);
+    }
+    const failed = metrics.get('tcptrace.connect.failures')?.sum?.dataPoints.find((d) => attrs(d.attributes).cause === 'refused');
+    expect(Number(failed?.asInt)).toBeGreaterThanOrEqual(1);
+    const life = metrics.get('tcptrace.connection.lifetime');
+    expect(life?.unit).toBe('s');
+    expect(life?.histogram?.dataPoints.some((d) => attrs(d.attributes).side === 'active' && Number(d.count) >= N)).toBe(true);
+    const lost = metrics.get('tcptrace.events.lost')?.sum?.dataPoints[0];
+    expect(Number(lost?.asInt ?? lost?.asDouble)).toBe(tracer.counters().lost);
+    const info = metrics.get('tcptrace.tracer.info')?.gauge?.dataPoints[0];
+    expect(attrs(info?.attributes)).toMatchObject({ attach: tracer.attach, delivery: tracer.delivery, version: require('../../package.json').version });
+    expect(logs).toEqual([]);
+  });
+});
+
+describeKernel('OTLP export failures', () => {
+  it('are logged once and do not stop tracing', async () => {
+    const dead = await closedPort();
+    const plan = parseArgs(['-q', '--otlp', `http://127.0.0.1:${dead}/v1/metrics`, '--otlp-interval', '0.2']);
+    const tracer = Tracer.open({ filter: plan.filter });
+    const logs: string[] = [];
+    const sinks = await buildSinks({ plan, tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine() });
+    try {
+      const deadline = Date.now() + 5000;
+      while (logs.length === 0 && Date.now() < deadline) await sleep(50);
+      await sleep(500);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(/^otlp: export to http:\/\/127\.0\.0\.1:\d+\/v1\/metrics failed: .* \(will keep trying\)$/);
+    } finally {
+      tracer.close();
+      await Promise.all(sinks.map((s) => s.end?.()));
+    }
+  });
+});
