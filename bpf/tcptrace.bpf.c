@@ -215,8 +215,17 @@ static __always_inline __u8 close_cause(const struct sock_info *si, int old, __u
 		return TCPTRACE_CAUSE_RESET_SENT;
 	if (si->error)
 		return TCPTRACE_CAUSE_ERROR;
-	if (old == TCP_FIN_WAIT2 || old == TCP_CLOSING)
+	if (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) {
 		*flags |= TCPTRACE_F_TIME_WAIT;
+		return TCPTRACE_CAUSE_NORMAL;
+	}
+	/*
+	 * Leaving these states for CLOSE with no reset received and no error is an abortive
+	 * close (linger 0, unread data, shutdown by the owner): the kernel moves to CLOSE
+	 * first and sends the RST right after, so tcp_send_reset has not fired yet.
+	 */
+	if (old == TCP_ESTABLISHED || old == TCP_CLOSE_WAIT || old == TCP_FIN_WAIT1 || old == TCP_SYN_RECV)
+		return TCPTRACE_CAUSE_RESET_SENT;
 	return TCPTRACE_CAUSE_NORMAL;
 }
 

@@ -1,0 +1,97 @@
+// Why connections end: refused, timed out, reset either way, SYN retransmits, TIME_WAIT —
+// with peers in network namespaces the test makes (nftables drops SYNs there).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Capture, describeKernel, states } from '../helpers/kernel';
+import { NetNamespace, startPeer, type Peer } from '../helpers/process';
+import { StatsEngine } from '../../src/stats';
+
+describeKernel('close causes', () => {
+  let cap: Capture;
+  let ns: NetNamespace;
+  const peers: Peer[] = [];
+  beforeAll(() => {
+    cap = new Capture();
+    ns = new NetNamespace();
+    ns.run('sysctl', '-q', '-w', 'net.ipv4.tcp_syn_retries=1'); // a timeout in ~3 s, not ~2 min
+  });
+  afterAll(() => {
+    cap.close();
+    for (const p of peers) p.stop();
+    ns.delete();
+  });
+
+  const inNs = (port: number) => cap.events.filter((e) => e.netns === ns.inode && e.dport === port);
+
+  it('connect timed out: SYN retransmitted, then ETIMEDOUT', async () => {
+    const undrop = ns.dropSyns(5555);
+    try {
+      const client = startPeer(['client', '127.0.0.1', '5555'], { netns: ns.name });
+      peers.push(client);
+      expect(await client.next('error', 20_000)).toEqual({ error: 'ETIMEDOUT' });
+      await cap.waitFor(() => inNs(5555).some((e) => e.newState === 7));
+      const c = inNs(5555);
+      expect(states(c)).toEqual(['CLOSE->SYN_SENT', 'SYN_SENT->CLOSE']);
+      expect(c[1]).toMatchObject({ cause: 'timeout', error: 110, pid: client.pid });
+      // How many SYNs fit before the deadline depends on the kernel's backoff (6.x starts
+      // linear: tcp_syn_linear_timeouts); at least one, and the deadline is ~3 s here.
+      expect(c[1].synRetrans).toBeGreaterThanOrEqual(1);
+      expect(c[1].durationNs! / 1e9).toBeGreaterThan(2.5);
+    } finally {
+      undrop();
+    }
+  });
+
+  it('first SYN dropped, the retransmit succeeds: one SYN retransmit, handshake ≥ 1 s', async () => {
+    const server = startPeer(['server', '127.0.0.1', '5556'], { netns: ns.name });
+    peers.push(server);
+    await server.next('port');
+    const undrop = ns.dropSyns(5556);
+    const client = startPeer(['client', '127.0.0.1', '5556'], { netns: ns.name });
+    peers.push(client);
+    await cap.waitFor(() => inNs(5556).length > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    undrop();
+    await client.next('connected');
+    client.send('close');
+    await client.next('closed');
+    await cap.waitFor(() => inNs(5556).some((e) => e.newState === 7));
+    const c = inNs(5556);
+    expect(states(c)).toEqual(['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', 'FIN_WAIT2->CLOSE']);
+    expect(c[1].synRetrans).toBe(1);
+    expect(c[1].handshakeUs).toBeGreaterThanOrEqual(1_000_000);
+    expect(c.at(-1)).toMatchObject({ cause: 'normal', timeWait: true, synRetrans: 1 });
+
+    // The analytics put it where it belongs: one active handshake, in the ≥ 1 s buckets.
+    const stats = new StatsEngine();
+    stats.observe(c);
+    const hs = stats.snapshot().handshake.active;
+    expect(hs.count).toBe(1);
+    expect(hs.buckets.filter(([bound]) => bound >= 1000).reduce((n, [, k]) => n + k, 0)).toBe(1);
+    expect(hs.max).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('reset by peer: the client sees reset-received, the server reset-sent', async () => {
+    const server = startPeer(['server', '127.0.0.1'], { env: { RESET: '1' } });
+    peers.push(server);
+    const port = (await server.next('port')).port as number;
+    const client = startPeer(['client', '127.0.0.1', String(port)]);
+    peers.push(client);
+    await client.next('connected');
+    expect(await client.next('error')).toEqual({ error: 'ECONNRESET' });
+    await cap.waitForCloses(port, 2);
+    const c = cap.client(port);
+    const s = cap.accepted(port);
+    expect(states(c)).toEqual(['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->CLOSE']);
+    expect(c[2]).toMatchObject({ cause: 'reset-received', timeWait: false, pid: client.pid });
+    expect(states(s)).toEqual(['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE']);
+    expect(s[2]).toMatchObject({ cause: 'reset-sent', pid: server.pid });
+  });
+
+  it('refused: RST to a SYN', async () => {
+    const client = startPeer(['client', '127.0.0.1', '5557'], { netns: ns.name });
+    peers.push(client);
+    expect(await client.next('error')).toEqual({ error: 'ECONNREFUSED' });
+    await cap.waitFor(() => inNs(5557).some((e) => e.newState === 7));
+    expect(inNs(5557)[1]).toMatchObject({ cause: 'refused', error: 111, synRetrans: 0, timeWait: false });
+  });
+});
