@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { Histogram } from '../../src/histogram';
+import { StatsEngine } from '../../src/stats';
+import { ConnectionTracker } from '../../src/connections';
+import { sampleEvent } from '../helpers/sample';
+
+describe('Histogram', () => {
+  it('percentiles within a bucket (√2) of the truth, exact count/min/max', () => {
+    const h = new Histogram();
+    for (let i = 1; i <= 1000; i++) h.record(i / 10); // 0.1 .. 100 ms
+    const s = h.summary();
+    expect([s.count, s.min, s.max]).toEqual([1000, 0.1, 100]);
+    for (const [q, truth] of [[0.5, 50], [0.9, 90], [0.99, 99]] as const) {
+      expect(h.quantile(q) / truth).toBeGreaterThan(1 / Math.SQRT2);
+      expect(h.quantile(q) / truth).toBeLessThan(Math.SQRT2);
+    }
+  });
+
+  it('memory is fixed whatever the values', () => {
+    const h = new Histogram();
+    h.record(0);
+    h.record(1e12);
+    h.record(-5);
+    expect(h.summary().buckets.length).toBeLessThanOrEqual(2);
+    expect(h.summary().count).toBe(3);
+  });
+});
+
+describe('StatsEngine', () => {
+  it('top-N tables stay bounded under many endpoints', () => {
+    const stats = new StatsEngine(5);
+    const batch = [];
+    for (let i = 0; i < 5000; i++) {
+      batch.push(sampleEvent({ skaddr: `s${i}`, dport: 1000 + i, oldState: 2, newState: 1, handshakeUs: 100 }));
+    }
+    stats.observe(batch);
+    const snap = stats.snapshot();
+    expect(snap.handshake.byRemote).toHaveLength(5);
+    expect(snap.handshake.active.count).toBe(5000);
+  });
+
+  it('a refused connect is a failed connect by peer and cause', () => {
+    const stats = new StatsEngine();
+    stats.observe([
+      sampleEvent({ skaddr: 'a', oldState: 7, newState: 2, dport: 9, durationNs: null, handshakeUs: 0 }),
+      sampleEvent({ skaddr: 'a', oldState: 2, newState: 7, dport: 9, cause: 'refused', error: 111, handshakeUs: 0 }),
+    ]);
+    expect(stats.snapshot().failedConnects).toEqual({
+      total: 1, byCause: { refused: 1 }, byPeer: [{ peer: '127.0.0.1:9', count: 1, causes: { refused: 1 } }],
+    });
+  });
+});
+
+describe('ConnectionTracker', () => {
+  it('forgets the oldest open connections beyond its capacity', () => {
+    const t = new ConnectionTracker(100);
+    const batch = [];
+    for (let i = 0; i < 1000; i++) batch.push(sampleEvent({ skaddr: `s${i}`, oldState: 7, newState: 2 }));
+    t.observe(batch);
+    expect(t.size).toBe(100);
+  });
+});
