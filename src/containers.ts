@@ -107,9 +107,11 @@ export function cgroupIdOf(dir: string): number {
  * tree, rebuilt at most once per `rescanMs` when an id is unknown.
  */
 export class CgroupResolver {
-  private readonly cache = new Map<number, CgroupInfo | null>();
+  private readonly cache = new Map<number, CgroupInfo>();
+  private readonly misses = new Map<number, number>();
   private index = new Map<number, string>();
   private scannedAt = -Infinity;
+  private maxIndexed = 0;
 
   constructor(
     readonly root: string | undefined = cgroup2Root(),
@@ -124,11 +126,20 @@ export class CgroupResolver {
     if (!cgroupId || !this.root) return null;
     const cached = this.cache.get(cgroupId);
     if (cached !== undefined) return cached;
+    // A miss is not retried for a second: unresolvable ids must stay cheap per event.
+    const missed = this.misses.get(cgroupId);
+    if (missed !== undefined && Date.now() - missed < 1000) return null;
     const found = (pid && this.viaProc(cgroupId, pid)) || this.viaIndex(cgroupId);
     const info = found ? { path: found, container: containerFromPath(found) } : null;
     // Misses are cached too, until the next rescan could find them.
     if (this.cache.size >= this.maxCache) this.cache.clear();
-    if (info || Date.now() - this.scannedAt < this.rescanMs) this.cache.set(cgroupId, info);
+    if (info) {
+      this.cache.set(cgroupId, info);
+      this.misses.delete(cgroupId);
+    } else {
+      if (this.misses.size >= this.maxCache) this.misses.clear();
+      this.misses.set(cgroupId, Date.now());
+    }
     return info;
   }
 
@@ -146,7 +157,10 @@ export class CgroupResolver {
   private viaIndex(cgroupId: number): string | undefined {
     const hit = this.index.get(cgroupId);
     if (hit !== undefined) return hit;
-    if (Date.now() - this.scannedAt < this.rescanMs) return undefined;
+    // Cgroup inode numbers only grow: an id above every indexed one is a new cgroup, worth
+    // a sooner rescan than one the last scan already missed.
+    const age = Date.now() - this.scannedAt;
+    if (age < (cgroupId > this.maxIndexed ? Math.min(1000, this.rescanMs) : this.rescanMs)) return undefined;
     this.rescan();
     return this.index.get(cgroupId);
   }
@@ -166,8 +180,10 @@ export class CgroupResolver {
       } catch { /* removed while walking */ }
     }
     this.index = index;
-    // Forget cached misses: the new index may know them.
-    for (const [id, info] of this.cache) if (info === null) this.cache.delete(id);
+    this.maxIndexed = 0;
+    for (const id of index.keys()) if (id > this.maxIndexed) this.maxIndexed = id;
+    // Forget misses: the new index may know them.
+    this.misses.clear();
   }
 }
 
