@@ -10,6 +10,7 @@
   const KNOWN_STATE = new Set(STATES);
   const STORE_MAX = 5000; // events kept for the table (the largest row cap)
   const HISTORY = 120; // seconds of rate history
+  const TABLE_MS = 100; // redraw the table at most this often (nobody reads faster)
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -29,7 +30,7 @@
   let paused = false;
   let filterText = '';
   let cap = Number(el.cap.value);
-  let rebuild = true;
+  let rebuild = true; // recompute the table's rows from `store`
   let lastStats = null;
   let statsDirty = false;
   let lostKernel = 0;
@@ -138,25 +139,54 @@
     }
   }
 
-  function draw() {
+  // The table is virtual: `view` holds the rows (newest first, at most `cap`), and the DOM
+  // holds only the rows in sight plus a few, between two spacer rows. New events cost an
+  // array splice; the DOM work per frame stays the same at 10 or 10 000 events per second.
+  const ROW_H = 20;
+  const OVERSCAN = 10;
+  let view = [];
+  let lastTable = 0;
+  let viewDirty = true;
+  let lastFirst = -1;
+  let lastScroll = -1;
+  const wrap = el.rows.closest('.table-wrap');
+  const table = el.rows.closest('table');
+
+  // Work done per frame, for tests and for anyone curious (read-only numbers).
+  const perf = { frames: 0, totalMs: 0, maxMs: 0 };
+  window.tcptracePerf = perf;
+  function draw(now) {
+    const t0 = performance.now();
+    drawFrame(now);
+    const ms = performance.now() - t0;
+    perf.frames++;
+    perf.totalMs += ms;
+    if (ms > perf.maxMs) perf.maxMs = ms;
+  }
+
+  function drawFrame(now) {
     framePending = false;
     takeIncoming();
-    if (!paused) drawRows();
+    if (!paused && (rebuild || fresh.length)) {
+      if (now - lastTable >= TABLE_MS) {
+        lastTable = now;
+        updateView();
+      } else {
+        requestFrame(); // come back for the rows on a later frame
+      }
+    }
+    if (viewDirty || wrap.scrollTop !== lastScroll) drawWindow();
     if (statsDirty) {
       statsDirty = false;
       drawStats();
     }
-    el.shown.textContent = el.rows.rows.length + ' rows shown · ' + received + ' received' +
-      (paused ? ' · paused' : '');
+    el.shown.textContent = view.length + ' rows · ' + received + ' received' + (paused ? ' · paused' : '');
   }
 
-  let fresh = []; // events stored but not yet drawn
+  let fresh = []; // events stored but not yet in the view
   function takeIncoming() {
     if (incoming.length === 0) return;
-    for (const e of incoming) {
-      e._text = rowText(e).join(' ').toLowerCase();
-      store.push(e);
-    }
+    for (const e of incoming) store.push(e);
     if (!paused) {
       for (const e of incoming) fresh.push(e);
       if (fresh.length > STORE_MAX) fresh = fresh.slice(-STORE_MAX);
@@ -185,52 +215,79 @@
     ];
   }
 
+  function matches(e) {
+    if (filterText === '') return true;
+    if (e._text === undefined) e._text = rowText(e).join(' ').toLowerCase();
+    return e._text.includes(filterText);
+  }
+
+  function updateView() {
+    if (rebuild) {
+      rebuild = false;
+      fresh = [];
+      view = [];
+      for (let i = store.length - 1; i >= 0 && view.length < cap; i--) if (matches(store[i])) view.push(store[i]);
+    } else {
+      const add = [];
+      for (let i = fresh.length - 1; i >= 0 && add.length < cap; i--) if (matches(fresh[i])) add.push(fresh[i]);
+      fresh = [];
+      if (add.length === 0) return;
+      view = add.length >= cap ? add : add.concat(view.length + add.length > cap ? view.slice(0, cap - add.length) : view);
+    }
+    viewDirty = true;
+  }
+
   const CELL_CLASSES = ['', '', 'comm', '', '', '', 'old', 'new', '', '', 'cause'];
-  function makeRow(e) {
+  const topSpacer = spacer();
+  const bottomSpacer = spacer();
+  const pool = []; // row elements in use, top to bottom
+
+  function spacer() {
     const tr = document.createElement('tr');
-    if (KNOWN_STATE.has(e.newstate)) tr.className = 's-' + e.newstate;
-    if (e.error) tr.classList.add('err');
-    const cells = rowText(e);
-    for (let i = 0; i < cells.length; i++) {
+    tr.className = 'spacer';
+    const td = document.createElement('td');
+    td.colSpan = CELL_CLASSES.length;
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function makeRow() {
+    const tr = document.createElement('tr');
+    for (let i = 0; i < CELL_CLASSES.length; i++) {
       const td = document.createElement('td');
       if (CELL_CLASSES[i]) td.className = CELL_CLASSES[i];
-      td.textContent = cells[i];
       tr.appendChild(td);
     }
     return tr;
   }
 
-  function matches(e) {
-    return filterText === '' || e._text.includes(filterText);
+  function fillRow(tr, e) {
+    if (tr._event === e) return;
+    tr._event = e;
+    tr.className = KNOWN_STATE.has(e.newstate) ? 's-' + e.newstate + (e.error ? ' err' : '') : e.error ? 'err' : '';
+    const cells = rowText(e);
+    for (let i = 0; i < cells.length; i++) tr.cells[i].textContent = cells[i];
   }
 
-  function drawRows() {
-    const body = el.rows;
-    if (rebuild) {
-      rebuild = false;
-      fresh = [];
-      const frag = document.createDocumentFragment();
-      let n = 0;
-      for (let i = store.length - 1; i >= 0 && n < cap; i--) {
-        if (!matches(store[i])) continue;
-        frag.appendChild(makeRow(store[i]));
-        n++;
-      }
-      body.replaceChildren(frag);
-      return;
+  function drawWindow() {
+    viewDirty = false;
+    lastScroll = wrap.scrollTop;
+    const height = wrap.clientHeight || 600;
+    const first = Math.max(0, Math.floor(lastScroll / ROW_H) - OVERSCAN);
+    const count = Math.min(view.length - first, Math.ceil(height / ROW_H) + 2 * OVERSCAN);
+    while (pool.length < count) pool.push(makeRow());
+    while (pool.length > Math.max(count, 0)) pool.pop().remove();
+    for (let i = 0; i < pool.length; i++) fillRow(pool[i], view[first + i]);
+    topSpacer.firstChild.style.height = first * ROW_H + 'px';
+    bottomSpacer.firstChild.style.height = Math.max(0, view.length - first - pool.length) * ROW_H + 'px';
+    if (first !== lastFirst || el.rows.childNodes.length !== pool.length + 2) {
+      lastFirst = first;
+      el.rows.replaceChildren(topSpacer, ...pool, bottomSpacer);
     }
-    if (fresh.length === 0) return;
-    const frag = document.createDocumentFragment();
-    let n = 0;
-    for (let i = fresh.length - 1; i >= 0 && n < cap; i--) {
-      if (!matches(fresh[i])) continue;
-      frag.appendChild(makeRow(fresh[i]));
-      n++;
-    }
-    fresh = [];
-    body.insertBefore(frag, body.firstChild);
-    while (body.rows.length > cap) body.lastChild.remove();
+    table.dataset.rows = String(view.length);
   }
+
+  wrap.addEventListener('scroll', requestFrame, { passive: true });
 
   function kvRows(body, entries, withBar) {
     const max = Math.max(1, ...entries.map((x) => x[1]));

@@ -40,6 +40,17 @@ async function number(page: Page, selector: string): Promise<number> {
   return Number(await page.textContent(selector));
 }
 
+/** Rows the table holds (it is virtual: only the rows in sight are in the DOM). */
+async function tableRows(page: Page): Promise<number> {
+  return Number(await page.getAttribute('#events', 'data-rows'));
+}
+
+/** Waits until a visible cell's text is exactly `text` (filtering the table to `filter`). */
+async function waitForCell(page: Page, text: string, filter: string): Promise<void> {
+  await page.fill('#filter', filter);
+  await page.waitForFunction((t) => [...document.querySelectorAll('#events tbody td')].some((td) => td.textContent === t), text, { timeout: 10_000 });
+}
+
 describeBrowser('dashboard in chromium', () => {
   let tracer: Tracer;
   let stats: StatsEngine;
@@ -92,8 +103,11 @@ describeBrowser('dashboard in chromium', () => {
       await refused(dead);
       await sleep(250);
     }
-    const local = `127.0.0.1:${server.port}`;
-    await page.waitForFunction((p) => [...document.querySelectorAll('#events tbody td')].some((td) => td.textContent === p), local, { timeout: 10_000 });
+    // The newest rows are on top, unfiltered, whatever else the machine is doing.
+    await page.waitForFunction(() => Number(document.getElementById('events')?.dataset.rows) > 0, null, { timeout: 10_000 });
+    expect(await page.locator('#events tbody td.new').count()).toBeGreaterThan(0);
+    await waitForCell(page, `127.0.0.1:${server.port}`, String(server.port));
+    await page.fill('#filter', '');
     await page.waitForFunction(() => Number(document.getElementById('hs-chart')?.dataset.count) > 0, null, { timeout: 10_000 });
     await page.waitForFunction(() => Number(document.getElementById('failed-total')?.textContent) > 0, null, { timeout: 10_000 });
     expect(Number(await page.getAttribute('#rate-chart', 'data-updates'))).toBeGreaterThan(1);
@@ -111,11 +125,13 @@ describeBrowser('dashboard in chromium', () => {
     const server = await listen();
     await connectAs('<img src=x>', server.port);
     await connectAs('<b>x</b>', server.port);
+    await page.fill('#filter', String(server.port));
     const comms = () => page.$$eval('#events td.comm', (tds) => tds.map((td) => td.textContent));
     await expect.poll(comms, { timeout: 10_000 }).toEqual(expect.arrayContaining(['<img src=x>', '<b>x</b>']));
     expect(await page.locator('#events img, #events b, body img').count()).toBe(0);
     expect(await page.$$eval('#events td.comm', (tds) => tds.every((td) => td.children.length === 0))).toBe(true);
     expect(dialogs).toEqual([]);
+    await page.fill('#filter', '');
     await server.close();
   });
 
@@ -125,25 +141,27 @@ describeBrowser('dashboard in chromium', () => {
     const local = `127.0.0.1:${server.port}`;
     await page.fill('#filter', String(server.port));
     await page.waitForFunction((p) => {
-      const rows = [...document.querySelectorAll('#events tbody tr')];
+      const rows = [...document.querySelectorAll('#events tbody tr:not(.spacer)')];
       return rows.length > 0 && rows.every((r) => r.textContent!.includes(p));
     }, String(server.port), { timeout: 10_000 });
-    const before = await page.locator('#events tbody tr').count();
+    await sleep(300);
+    const before = await tableRows(page);
 
     await page.click('#pause');
     expect(await page.textContent('#pause')).toBe('Resume');
     await Promise.all(Array.from({ length: 5 }, () => connectAndClose(server.port)));
     await sleep(700);
-    expect(await page.locator('#events tbody tr').count()).toBe(before);
+    expect(await tableRows(page)).toBe(before);
     await page.click('#pause');
-    await page.waitForFunction((n) => document.querySelectorAll('#events tbody tr').length > n, before, { timeout: 10_000 });
+    await page.waitForFunction((n) => Number(document.getElementById('events')?.dataset.rows) > n, before, { timeout: 10_000 });
     expect(await page.locator('#events tbody td', { hasText: local }).count()).toBeGreaterThan(0);
 
     await page.selectOption('#cap', '100');
     await page.fill('#filter', '');
     await Promise.all(Array.from({ length: 30 }, () => connectAndClose(server.port)));
     await sleep(500);
-    expect(await page.locator('#events tbody tr').count()).toBeLessThanOrEqual(100);
+    expect(await tableRows(page)).toBe(100);
+    expect(await page.locator('#events tbody tr:not(.spacer)').count()).toBeLessThanOrEqual(100);
     await page.selectOption('#cap', '500');
     await server.close();
   });
@@ -171,7 +189,7 @@ describeBrowser('dashboard in chromium', () => {
     await page.waitForSelector('#status[data-state="open"]', { timeout: 20_000 });
     const server = await listen();
     await connectAndClose(server.port);
-    await page.waitForFunction((p) => [...document.querySelectorAll('#events tbody td')].some((td) => td.textContent === p), `127.0.0.1:${server.port}`, { timeout: 10_000 });
+    await waitForCell(page, `127.0.0.1:${server.port}`, String(server.port));
     await server.close();
     // No CSP violation, script error or dialog along the way (the reconnect's own failed
     // attempts are the only console errors a browser logs by itself).
