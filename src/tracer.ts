@@ -92,7 +92,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
 
   /** Iterates events one by one until close(); buffers while the consumer is busy. */
   async *[Symbol.asyncIterator](): AsyncGenerator<TcpEvent> {
-    const queue: TcpEvent[] = [];
+    let queue: TcpEvent[] = [];
     let wake: (() => void) | undefined;
     const onEvents = (batch: TcpEvent[]) => { for (const e of batch) queue.push(e); wake?.(); };
     const onClose = () => wake?.();
@@ -100,7 +100,9 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.on('close', onClose);
     try {
       for (;;) {
-        while (queue.length) yield queue.shift() as TcpEvent;
+        const ready = queue;
+        queue = [];
+        for (const e of ready) yield e;
         if (this.closed) return;
         await new Promise<void>((r) => (wake = r));
         wake = undefined;
