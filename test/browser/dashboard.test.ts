@@ -175,7 +175,7 @@ describeBrowser('dashboard in chromium', () => {
       await sleep(250);
     }
     await connectAs('<img src=x>', server.port);
-    await sleep(700);
+    await sleep(450);
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
