@@ -148,15 +148,18 @@ export class JournalSink implements Sink {
   private connect(): string | undefined {
     const socket = openSocket(this.path);
     let failure: string | undefined;
+    let connecting = true;
     socket.on('error', (err) => {
       // unix-dgram reports a negative errno number as the code.
       const code = err.code as unknown;
       failure = typeof code === 'number' ? errnoName(-code) ?? String(code) : String(code ?? err.message);
-      this.onError(failure);
+      if (!connecting) this.onError(failure);
     });
     socket.on('congestion', () => this.drop('journal socket is full'));
     socket.connect(this.path);
+    connecting = false;
     if (failure) {
+      this.failedAt = Date.now();
       socket.close();
       return failure;
     }

@@ -184,3 +184,47 @@ describeKernel('metrics without the opt-in', () => {
     }
   });
 });
+
+describeKernel('the tcptrace command with --metrics', () => {
+  it('serves /metrics while tracing, and stops cleanly on SIGINT', async () => {
+    const { spawn } = await import('node:child_process');
+    const bin = require('node:path').resolve(__dirname, '../../bin/tcptrace');
+    const port = await closedPort();
+    const server = await listen();
+    const child = spawn(bin, ['-q', '--metrics', `127.0.0.1:${port}`, '--metrics-ports', String(server.port)]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/tracing/.test(stderr) && Date.now() < deadline) await sleep(50);
+      for (let i = 0; i < 3; i++) await connectAndClose(server.port);
+      let n = 0;
+      let got: Awaited<ReturnType<typeof scrape>> | undefined;
+      while (n < 3 && Date.now() < deadline) {
+        got = await scrape(`http://127.0.0.1:${port}/metrics`);
+        n = value(got.exp, 'tcptrace_listen_port_handshake_duration_seconds_count', { port: String(server.port) }) ?? 0;
+        if (n < 3) await sleep(50);
+      }
+      expect(n).toBe(3);
+      expect(got?.exp.samples.find((s) => s.name === 'tcptrace_tracer_info')?.labels.kernel).toBe(release());
+    } finally {
+      child.kill('SIGINT');
+      await server.close();
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/events seen, \d+ delivered, \d+ lost/);
+  });
+
+  it('refuses a bad --metrics address and a missing journal in one line', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const bin = require('node:path').resolve(__dirname, '../../bin/tcptrace');
+    const bad = spawnSync(bin, ['--metrics', 'nope:x'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/bad address 'nope:x' for --metrics/);
+    const journal = spawnSync(bin, ['-q', '-Y', '--journal-socket', '/nonexistent/journal.sock'], { encoding: 'utf8' });
+    expect(journal.status).toBe(1);
+    expect(journal.stderr.trim().split('\n')).toEqual(['tcptrace: cannot send to the journal at /nonexistent/journal.sock: ENOENT']);
+  });
+});

@@ -144,6 +144,34 @@ describe('journal sink', () => {
     }
   });
 
+  it('counts what it cannot send when the journal goes away, says so once, and reconnects', async () => {
+    const other = path.join(dir, 'restarting');
+    const got: Buffer[] = [];
+    let l = unix.createSocket('unix_dgram', (buf) => got.push(Buffer.from(buf)));
+    l.bind(other);
+    const logs: string[] = [];
+    const sink = JournalSink.open(other, (line) => logs.push(line));
+    l.close();
+    rmSync(other);
+    sink.write([event(), event(), event()]);
+    expect(sink.dropped).toBe(3);
+    expect(sink.sent).toBe(0);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/^journal: send failed \((ECONNREFUSED|ENOENT|ENOTCONN)\); retrying every 5 s$/);
+    // journald is back; the next write after the retry delay reconnects.
+    l = unix.createSocket('unix_dgram', (buf) => got.push(Buffer.from(buf)));
+    l.bind(other);
+    (sink as unknown as { failedAt: number }).failedAt = 0;
+    sink.write([event()]);
+    const deadline = Date.now() + 3000;
+    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got).toHaveLength(1);
+    expect(sink.sent).toBe(1);
+    sink.end();
+    expect(logs[logs.length - 1]).toBe('journal: 1 entries sent, 3 dropped');
+    l.close();
+  });
+
   it('a missing journal is a one-line start-up error', () => {
     expect(() => JournalSink.open(path.join(dir, 'nobody'), () => {})).toThrow(/^cannot send to the journal at .*nobody: ENOENT$/);
   });
