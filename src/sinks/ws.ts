@@ -96,6 +96,8 @@ export class StreamSink implements Sink {
   private lastInto: Record<string, number> = {};
   private lastKernelLost = 0;
   private ended = false;
+  /** The latest stats (without the per-client part), sent to newcomers right after hello. */
+  private lastStats?: Record<string, unknown>;
 
   private constructor(
     private readonly server: SharedServer,
@@ -207,6 +209,7 @@ export class StreamSink implements Sink {
     ws.on('close', () => this.clients.delete(c));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
     this.send(c, JSON.stringify(this.hello()));
+    if (this.lastStats) this.send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, filter: {} } }));
   }
 
   private hello(): HelloMessage {
@@ -337,6 +340,7 @@ export class StreamSink implements Sink {
       kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost },
       clients: this.clients.size,
     };
+    this.lastStats = base;
     for (const c of this.clients) {
       if (kernelNotice) this.send(c, kernelNotice);
       this.flushLost(c);

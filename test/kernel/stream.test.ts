@@ -1,7 +1,9 @@
 // The WebSocket stream against the real tracer: real `ws` clients on loopback, connections the
 // test makes on its own ports, and the server's refusals and error replies.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import os from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -311,5 +313,42 @@ describeKernel('WebSocket stream (--listen)', () => {
     expect((await fetch(`${base}/vendor/../../package.json`)).status).toBe(404);
     expect((await fetch(`${base}/web/app.js`)).status).toBe(404);
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describeKernel('tcptrace --listen (the command)', () => {
+  it('streams to a WebSocket client while NDJSON goes to the terminal, with the same event objects', async () => {
+    const bin = path.resolve(__dirname, '../../bin/tcptrace');
+    const child = spawn(bin, ['-j', '--listen', '127.0.0.1:0']);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    try {
+      const deadline = Date.now() + 10_000;
+      let m: RegExpExecArray | null = null;
+      while (!(m = /dashboard at (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(err)) || !err.includes('tracing TCP')) {
+        if (Date.now() > deadline) throw new Error(`no dashboard line on stderr: ${err}`);
+        await sleep(20);
+      }
+      const page = await fetch(m![1]);
+      expect(page.status).toBe(200);
+      const c = await Client.open(`ws://127.0.0.1:${m![2]}/ws`);
+      const server = await listen();
+      await connectAndClose(server.port);
+      const streamed = await c.waitForEvents(touches(server.port), 6);
+      const deadline2 = Date.now() + 5000;
+      const printed = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonEvent).filter(touches(server.port));
+      while (printed().length < streamed.length && Date.now() < deadline2) await sleep(20);
+      for (const e of streamed) {
+        expect(printed()).toContainEqual(e);
+      }
+      c.close();
+      await server.close();
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.on('exit', r));
+    }
+    expect(err).toMatch(/events seen/);
   });
 });
