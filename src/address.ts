@@ -1,19 +1,42 @@
 // Address text from raw bytes: dotted IPv4, RFC 5952 IPv6, ::ffff:a.b.c.d for v4-mapped.
+// Both are cached by raw value: a storm reuses a handful of addresses millions of times.
 
+const CACHE_LIMIT = 4096;
 const v4Cache = new Map<number, string>();
 
 export function formatIPv4(buf: Buffer, off: number): string {
-  const key = buf.readUInt32BE(off);
+  const key = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) | 0;
   let s = v4Cache.get(key);
   if (s === undefined) {
     s = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
-    if (v4Cache.size > 4096) v4Cache.clear();
+    if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
     v4Cache.set(key, s);
   }
   return s;
 }
 
+interface V6Entry { w0: number; w1: number; w2: number; w3: number; text: string }
+const v6Cache = new Map<number, V6Entry>();
+
+function word(buf: Buffer, off: number): number {
+  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) | 0;
+}
+
 export function formatIPv6(buf: Buffer, off: number): string {
+  const w0 = word(buf, off);
+  const w1 = word(buf, off + 4);
+  const w2 = word(buf, off + 8);
+  const w3 = word(buf, off + 12);
+  const key = (w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 29791)) | 0;
+  const hit = v6Cache.get(key);
+  if (hit !== undefined && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2 && hit.w3 === w3) return hit.text;
+  const text = formatIPv6Uncached(buf, off);
+  if (v6Cache.size >= CACHE_LIMIT) v6Cache.clear();
+  v6Cache.set(key, { w0, w1, w2, w3, text });
+  return text;
+}
+
+function formatIPv6Uncached(buf: Buffer, off: number): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(off + i * 2));
   if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {

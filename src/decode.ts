@@ -1,10 +1,15 @@
 // Buffer of struct tcptrace_event records (one batch from the kernel) → TcpEvent[].
+// Hot path (every event goes through here): fields are read with plain byte arithmetic, and
+// the strings that repeat across events (socket address, comm, IP addresses) come from small
+// caches keyed by their raw bytes, so a storm of short connections allocates little besides
+// the event objects themselves. bench/ measures it.
 import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag } from './layout';
 import { formatIPv4, formatIPv6 } from './address';
 import type { OwnerSource, TcpEvent } from './event';
 
 const AF_INET = 2;
 const TWO_32 = 2 ** 32;
+const CACHE_LIMIT = 65536;
 
 /** Maps CLOCK_MONOTONIC ns onto wall-clock ms, measured once (Node's hrtime is CLOCK_MONOTONIC). */
 export class Clock {
@@ -14,20 +19,55 @@ export class Clock {
   }
 }
 
-function readU64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
+function u16(buf: Buffer, off: number): number {
+  return buf[off] | (buf[off + 1] << 8);
 }
 
+function u32(buf: Buffer, off: number): number {
+  return (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16)) + buf[off + 3] * 0x1000000;
+}
+
+function readU64(buf: Buffer, off: number): number {
+  return u32(buf, off + 4) * TWO_32 + u32(buf, off);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+interface HexEntry { hi: number; text: string }
+/** low 32 bits of the socket address → its text (the high half is checked on a hit) */
+const skaddrCache = new Map<number, HexEntry>();
+
+function hex64(buf: Buffer, off: number): string {
+  const lo = u32(buf, off);
+  const hi = u32(buf, off + 4);
+  const hit = skaddrCache.get(lo);
+  if (hit !== undefined && hit.hi === hi) return hit.text;
+  let text = '';
+  for (let i = 7; i >= 0; i--) text += HEX[buf[off + i]];
+  if (skaddrCache.size >= CACHE_LIMIT) skaddrCache.clear();
+  skaddrCache.set(lo, { hi, text });
+  return text;
+}
+
+interface CommEntry { w0: number; w1: number; w2: number; w3: number; text: string }
+/** a hash of the 16 comm bytes → the string (all 16 bytes are compared on a hit) */
+const commCache = new Map<number, CommEntry>();
 
 function readComm(buf: Buffer, off: number): string {
+  const w0 = u32(buf, off);
+  const w1 = u32(buf, off + 4);
+  const w2 = u32(buf, off + 8);
+  const w3 = u32(buf, off + 12);
+  const key = (w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 29791)) | 0;
+  const hit = commCache.get(key);
+  if (hit !== undefined && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2 && hit.w3 === w3) return hit.text;
   let end = off;
   const limit = off + COMM_LEN;
   while (end < limit && buf[end] !== 0) end++;
-  return buf.toString('latin1', off, end);
-}
-
-function hex64(buf: Buffer, off: number): string {
-  return buf.readUInt32LE(off + 4).toString(16).padStart(8, '0') + buf.readUInt32LE(off).toString(16).padStart(8, '0');
+  const text = buf.toString('latin1', off, end);
+  if (commCache.size >= 4096) commCache.clear();
+  commCache.set(key, { w0, w1, w2, w3, text });
+  return text;
 }
 
 function ownerSource(flags: number): OwnerSource {
@@ -37,33 +77,33 @@ function ownerSource(flags: number): OwnerSource {
 
 export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
   const flags = buf[off + O.flags];
-  const v4 = buf.readUInt16LE(off + O.family) === AF_INET;
+  const v4 = u16(buf, off + O.family) === AF_INET;
   const tsNs = readU64(buf, off + O.tsNs);
   const known = (flags & Flag.OWNER_KNOWN) !== 0;
   return {
     tsNs,
     time: clock.wallMs(tsNs),
     skaddr: hex64(buf, off + O.skaddr),
-    pid: known ? buf.readUInt32LE(off + O.ownerPid) : 0,
+    pid: known ? u32(buf, off + O.ownerPid) : 0,
     comm: known ? readComm(buf, off + O.ownerComm) : '',
     ownerSource: ownerSource(flags),
     cgroupId: known ? readU64(buf, off + O.cgroupId) : 0,
-    cpuPid: buf.readUInt32LE(off + O.cpuPid),
-    cpuTid: buf.readUInt32LE(off + O.cpuTid),
+    cpuPid: u32(buf, off + O.cpuPid),
+    cpuTid: u32(buf, off + O.cpuTid),
     cpuComm: readComm(buf, off + O.cpuComm),
     family: v4 ? 4 : 6,
     saddr: v4 ? formatIPv4(buf, off + O.saddr) : formatIPv6(buf, off + O.saddr),
-    sport: buf.readUInt16LE(off + O.sport),
+    sport: u16(buf, off + O.sport),
     daddr: v4 ? formatIPv4(buf, off + O.daddr) : formatIPv6(buf, off + O.daddr),
-    dport: buf.readUInt16LE(off + O.dport),
+    dport: u16(buf, off + O.dport),
     oldState: buf[off + O.oldstate],
     newState: buf[off + O.newstate],
     durationNs: flags & Flag.PREV_SEEN ? readU64(buf, off + O.deltaNs) : null,
-    netns: buf.readUInt32LE(off + O.netns),
-    sockIno: buf.readUInt32LE(off + O.sockIno),
-    rttUs: buf.readUInt32LE(off + O.rttUs),
-    handshakeUs: buf.readUInt32LE(off + O.handshakeUs),
-    error: buf.readUInt16LE(off + O.error),
+    netns: u32(buf, off + O.netns),
+    sockIno: u32(buf, off + O.sockIno),
+    rttUs: u32(buf, off + O.rttUs),
+    handshakeUs: u32(buf, off + O.handshakeUs),
+    error: u16(buf, off + O.error),
     cause: CAUSE_NAMES[buf[off + O.cause]] ?? 'error',
     timeWait: (flags & Flag.TIME_WAIT) !== 0,
     side: flags & Flag.ACTIVE ? 'active' : flags & Flag.PASSIVE ? 'passive' : '',
