@@ -31,6 +31,8 @@ export interface MetricsBackend {
   listenPortHandshake?(port: string, seconds: number): void;
   connectFailed(cause: string): void;
   closed(cause: string, side: string, lifetimeSeconds: number | null): void;
+  /** End of a batch: apply what was accumulated. */
+  flush?(): void;
 }
 
 /** Static facts about the running tracer, exported as an info metric. */
@@ -76,6 +78,7 @@ export class MetricsFeed {
     // accepted child (its first event is LISTEN->SYN_RECV); present that one as an open.
     const opens = batch.map((e) => (e.oldState === State.LISTEN && e.newState === State.SYN_RECV ? { ...e, oldState: State.CLOSE } : e));
     for (const c of this.connections.observe(opens)) this.finish(c);
+    for (const b of this.backends) b.flush?.();
   }
 
   private finish(c: FinishedConnection): void {
@@ -106,7 +109,8 @@ export class MetricsFeed {
 export class PromMetrics implements MetricsBackend {
   readonly registry = new Registry();
   private readonly transitions: Counter<'old_state' | 'new_state'>;
-  private readonly transitionChildren = new Map<string, { inc(n?: number): void }>();
+  /** Counter increments of the current batch, applied once per label set in flush(). */
+  private readonly pending = new Map<string, { counter: Counter<string>; labels: string[]; n: number }>();
   private readonly handshakes: Histogram<'direction'>;
   private readonly handshakeByDirection: Record<'active' | 'passive', { observe(v: number): void }>;
   private readonly portHandshakes?: Histogram<'port'>;
@@ -184,11 +188,19 @@ export class PromMetrics implements MetricsBackend {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
+  private count(counter: Counter<string>, key: string, labels: string[]): void {
+    const row = this.pending.get(key);
+    if (row) row.n++;
+    else this.pending.set(key, { counter, labels, n: 1 });
+  }
+
+  flush(): void {
+    for (const row of this.pending.values()) row.counter.labels(...row.labels).inc(row.n);
+    this.pending.clear();
+  }
+
   transition(oldState: string, newState: string): void {
-    const key = `${oldState}|${newState}`;
-    let child = this.transitionChildren.get(key);
-    if (!child) this.transitionChildren.set(key, (child = this.transitions.labels(oldState, newState)));
-    child.inc();
+    this.count(this.transitions, `t|${oldState}|${newState}`, [oldState, newState]);
   }
 
   handshake(direction: 'active' | 'passive', seconds: number): void {
@@ -200,11 +212,11 @@ export class PromMetrics implements MetricsBackend {
   }
 
   connectFailed(cause: string): void {
-    this.failures.labels(cause).inc();
+    this.count(this.failures, `f|${cause}`, [cause]);
   }
 
   closed(cause: string, side: string, lifetimeSeconds: number | null): void {
-    this.closes.labels(cause).inc();
+    this.count(this.closes, `c|${cause}`, [cause]);
     if (lifetimeSeconds !== null) this.lifetimes.labels(side).observe(lifetimeSeconds);
   }
 
