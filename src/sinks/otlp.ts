@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { ValueType, type Attributes, type Counter, type Histogram } from '@opentelemetry/api';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { TcpEvent } from '../event';
 import type { Counters, Tracer } from '../tracer';
 import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from './metrics';
@@ -122,7 +122,7 @@ export class OtlpSink implements Sink {
         'os.version': info.kernel,
         ...(process.env.NODE_NAME ? { 'k8s.node.name': process.env.NODE_NAME } : {}),
         ...options.resource,
-      }),
+      }).merge(detectResources({ detectors: [envDetector] })), // $OTEL_RESOURCE_ATTRIBUTES, $OTEL_SERVICE_NAME win
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
     const backend = new OtelMetrics(this.provider, () => tracer.counters(), info, options.ports);

@@ -35,12 +35,14 @@ describeKernel('OTLP/HTTP export', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const port = (receiver.address() as AddressInfo).port;
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=tcptrace-test';
     // A bare collector address: the standard /v1/metrics path is added.
     const plan = parseArgs(['-q', '--otlp', `http://127.0.0.1:${port}`, '--otlp-interval', '0.3']);
     expect(plan.otlp).toEqual({ url: `http://127.0.0.1:${port}/v1/metrics`, intervalMs: 300 });
     tracer = Tracer.open({ filter: plan.filter });
     sinks = await buildSinks({ plan, tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine() });
     tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+    delete process.env.OTEL_RESOURCE_ATTRIBUTES;
   });
 
   afterAll(async () => {
@@ -80,6 +82,7 @@ describeKernel('OTLP/HTTP export', () => {
     const resource = attrs(posts[0].body.resourceMetrics[0].resource.attributes);
     expect(resource['service.name']).toBe('tcptrace');
     expect(resource['service.version']).toBe(require('../../package.json').version);
+    expect(resource['deployment.environment']).toBe('tcptrace-test');
     expect(posts[0].body.resourceMetrics[0].scopeMetrics[0].scope.name).toBe('tcptrace');
 
     const transitions = metrics.get('tcptrace.transitions');
