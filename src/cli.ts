@@ -5,7 +5,6 @@ import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
 import { ProbeError } from './probe';
 import type { Writer } from './sinks/sink';
-import { buildSinks } from './sinks';
 import { StatsEngine } from './stats';
 
 const EXIT_USAGE = 2;
@@ -66,6 +65,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const sharedStats = () => (stats ??= new StatsEngine(plan.top));
   let sinks;
   try {
+    // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
+    // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
+    const { buildSinks } = await import('./sinks');
     sinks = await buildSinks({ plan, tracer, out, log, stats: sharedStats });
   } catch (err) {
     tracer.close();
