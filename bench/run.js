@@ -206,6 +206,39 @@ function otherTracers() {
   } catch { return 'n/a'; }
 }
 
+/** Kernel time of a process's BPF programs (needs kernel.bpf_stats_enabled=1). */
+function progStats(pid) {
+  let ns = 0;
+  let runs = 0;
+  let misses = 0;
+  const seen = new Set();
+  let fds = [];
+  try { fds = fs.readdirSync(`/proc/${pid}/fdinfo`); } catch { return { ns: NaN, runs: NaN, misses: NaN }; }
+  for (const fd of fds) {
+    let m;
+    try { m = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1').match(/^prog_id:\s+(\d+)/m); } catch { continue; }
+    if (!m || seen.has(m[1])) continue;
+    seen.add(m[1]);
+    try {
+      const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', m[1]], { encoding: 'utf8' }));
+      ns += info.run_time_ns || 0;
+      runs += info.run_cnt || 0;
+      misses += info.recursion_misses || 0;
+    } catch { /* gone */ }
+  }
+  return { ns, runs, misses };
+}
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+let bpfStatsBefore;
+function enableBpfStats() {
+  try {
+    bpfStatsBefore = fs.readFileSync(BPF_STATS, 'latin1').trim();
+    fs.writeFileSync(BPF_STATS, '1');
+    process.on('exit', () => { try { fs.writeFileSync(BPF_STATS, bpfStatsBefore); } catch { /* ignore */ } });
+  } catch { log('cannot enable kernel.bpf_stats_enabled: no kernel ns/event column'); }
+}
+
 // ---- one traced run -------------------------------------------------------------------------
 
 /** Starts the tracer of `kind`; resolves once it is attached. */
@@ -273,8 +306,9 @@ async function stopTracer(t) {
   const pid = t.p.child.pid;
   const hwmKb = procStatusKb(pid, 'VmHWM');
   const cpuMs = procCpuMs(pid);
+  const kernel = progStats(pid);
   await t.p.stop('SIGINT');
-  const r = { kind: t.kind, attachMs: t.attachedMs };
+  const r = { kind: t.kind, attachMs: t.attachedMs, bpfNs: kernel.ns, bpfRuns: kernel.runs, bpfMisses: kernel.misses };
   if (t.kind.startsWith('bpftrace')) {
     r.cpuMs = cpuMs;
     r.peakRssKb = hwmKb;
@@ -349,9 +383,11 @@ async function matrix(o) {
       const runs = [];
       for (let i = 0; i < o.runs; i++) {
         // Baseline and traced storms alternate, so drift on a shared machine hits both.
+        const load = os.loadavg()[0];
         const base = await storm(mode, o);
         const r = await tracedRun(kind, mode, o, `${mode}-${kind}-${i}`);
         r.baseRate = base.rate;
+        r.load = load;
         r.ratio = r.rate / base.rate;
         runs.push(r);
         log(`${mode} ${kind} run ${i + 1}/${o.runs}: ${Math.round(base.rate)} → ${Math.round(r.rate)} conn/s, ` +
@@ -383,6 +419,9 @@ function summarise(mode, kind, runs) {
     avgBatch: m((r) => r.avgBatch),
     peakRssMB: m((r) => r.peakRssKb / 1024),
     attachMs: m((r) => r.attachMs),
+    bpfNsPerEvent: m((r) => (r.seen ? r.bpfNs / r.seen : NaN)),
+    bpfMisses: m((r) => r.bpfMisses),
+    load: m((r) => r.load),
   };
 }
 
@@ -441,13 +480,14 @@ const LABEL = {
 function fmt(n, d = 0) { return Number.isFinite(n) ? n.toFixed(d).replace(/\B(?=(\d{3})+(?!\d))/g, (m) => (d ? m : ',')) : 'n/a'; }
 
 function table(rows) {
-  const head = '| close | tracer | conn/s without | conn/s with | ratio | events/conn | seen (kernel) | delivered | lost (max) | CPU µs/event (incl. start) | avg batch | peak RSS MB | attach ms |';
-  const sep = '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
+  const head = '| close | tracer | conn/s without | conn/s with | ratio | events/conn | seen (kernel) | delivered | lost (max) | not run (recursion) | CPU µs/event (incl. start) | BPF ns/event | avg batch | peak RSS MB | attach ms | load |';
+  const sep = '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
   const lines = rows.map((r) => {
     const tcp = !r.kind.startsWith('bpftrace');
     return `| ${r.mode} | ${LABEL[r.kind]} | ${fmt(r.baseRate)} | ${fmt(r.rate)} | ${fmt(r.ratio, 2)} | ${fmt(r.eventsPerConn, 2)} | ${fmt(r.seen)} | ` +
-      `${r.kind === 'bpftrace-count' ? '(in kernel)' : fmt(r.delivered)} | ${fmt(r.lost)} (${fmt(r.lostMax)}) | ` +
-      `${fmt(r.usPerEvent, 2)}${tcp ? ` (${fmt(r.usPerEventTotal, 2)})` : ''} | ${tcp ? fmt(r.avgBatch, 0) : '-'} | ${fmt(r.peakRssMB, 1)} | ${fmt(r.attachMs)} |`;
+      `${r.kind === 'bpftrace-count' ? '(in kernel)' : fmt(r.delivered)} | ${fmt(r.lost)} (${fmt(r.lostMax)}) | ${fmt(r.bpfMisses)} | ` +
+      `${fmt(r.usPerEvent, 2)}${tcp ? ` (${fmt(r.usPerEventTotal, 2)})` : ''} | ${fmt(r.bpfNsPerEvent)} | ${tcp ? fmt(r.avgBatch, 0) : '-'} | ` +
+      `${fmt(r.peakRssMB, 1)} | ${fmt(r.attachMs)} | ${fmt(r.load, 1)} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -456,6 +496,7 @@ async function main() {
   const o = parseOptions(process.argv.slice(2));
   setup();
   const info = machine();
+  enableBpfStats();
   const started = new Date();
   log(`machine: ${info.cpu}, ${info.cpus} CPUs, ${info.memMiB} MiB, Linux ${info.kernel}, node ${info.node}; ${info.otherBpfOnTracepoint} tracing BPF programs already loaded`);
   log(`${o.connections} connections × ${o.runs} runs per row, ${o.threads} client threads`);
