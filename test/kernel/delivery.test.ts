@@ -18,6 +18,19 @@ function inMountNamespace(setup: string, ...args: string[]): Record<string, unkn
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
+/** Opens n connections, then drops them all at once: a burst of transitions. */
+async function burst(port: number, n: number): Promise<void> {
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    sockets.push(await new Promise<net.Socket>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => resolve(c));
+      c.on('error', () => {});
+    }));
+  }
+  for (const s of sockets) s.destroy();
+  await sleep(100);
+}
+
 const UNMOUNT_TRACEFS = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; true';
 const MOUNT_TRACEFS = 'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing';
 
@@ -50,15 +63,7 @@ describeKernel('attach and delivery modes', () => {
     const cap = new Capture({ ringBytes: 4096, wakeupBytes: 1 << 20, flushMs: 2000, batchBytes: 4096 });
     const srv = await listen();
     try {
-      const sockets: net.Socket[] = [];
-      for (let i = 0; i < 200; i++) {
-        sockets.push(await new Promise<net.Socket>((resolve) => {
-          const c = net.connect(srv.port, '127.0.0.1', () => resolve(c));
-          c.on('error', () => {});
-        }));
-      }
-      for (const s of sockets) s.destroy();
-      await sleep(100);
+      await burst(srv.port, 200);
       const c = cap.close();
       expect(c.lost).toBeGreaterThan(0);
       expect(c.seen).toBe(c.delivered + c.filtered + c.lost);
@@ -73,15 +78,7 @@ describeKernel('attach and delivery modes', () => {
     const cap = new Capture({ delivery: 'perfbuf', perfPages: 1, flushMs: 2000 });
     const srv = await listen();
     try {
-      const sockets: net.Socket[] = [];
-      for (let i = 0; i < 200; i++) {
-        sockets.push(await new Promise<net.Socket>((resolve) => {
-          const c = net.connect(srv.port, '127.0.0.1', () => resolve(c));
-          c.on('error', () => {});
-        }));
-      }
-      for (const s of sockets) s.destroy();
-      await sleep(100);
+      await burst(srv.port, 200);
       const c = cap.close();
       expect(c.seen).toBe(c.delivered + c.filtered + c.lost);
       expect(cap.events.length).toBe(c.delivered);
