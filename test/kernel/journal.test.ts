@@ -20,6 +20,7 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
   let journald: ChildProcess;
   let tracer: Tracer;
   let sinks: Sink[] = [];
+  let server: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
     if (!JOURNALD) throw new Error('systemd-journald not found: apt-get install systemd');
@@ -43,7 +44,9 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
       if (Date.now() > deadline || journald.exitCode !== null) throw new Error('systemd-journald did not start');
       await sleep(50);
     }
-    const plan = parseArgs(['-q', '-Y', '--journal-socket', socket]);
+    // Only connections to this test's server (-D): other test files' floods stay out.
+    server = await listen();
+    const plan = parseArgs(['-q', '-Y', '--journal-socket', socket, '-D', String(server.port)]);
     tracer = Tracer.open({ filter: plan.filter });
     sinks = await buildSinks({ plan, tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
     tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
@@ -57,7 +60,6 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
   });
 
   it('stores each transition with bcc-named fields', async () => {
-    const server = await listen();
     await connectAndClose(server.port);
     await server.close();
     const port = String(server.port);

@@ -118,9 +118,12 @@ describeKernel('Prometheus /metrics', () => {
       expect(fam).not.toMatch(/_(ms|milliseconds|us|microseconds)(_|$)/);
     }
 
-    // The opt-in per-port series for this test's port: exactly our N accepts.
+    // The opt-in per-port series for this test's port: exactly our N accepts (unless a flood
+    // from another test overflowed the kernel buffer, which the loss counter then shows).
     expect(exp.types.get('tcptrace_listen_port_handshake_duration_seconds')).toBe('histogram');
-    expect(value(exp, 'tcptrace_listen_port_handshake_duration_seconds_count', { port: String(server.port) })).toBe(N);
+    const accepted = value(exp, 'tcptrace_listen_port_handshake_duration_seconds_count', { port: String(server.port) });
+    if (tracer.counters().lost === 0) expect(accepted).toBe(N);
+    else expect(accepted).toBeLessThanOrEqual(N);
     const portSum = value(exp, 'tcptrace_listen_port_handshake_duration_seconds_sum', { port: String(server.port) }) as number;
     expect(portSum).toBeGreaterThan(0);
     expect(portSum / N).toBeLessThan(1); // seconds, not µs: a loopback handshake is far below a second
@@ -142,7 +145,8 @@ describeKernel('Prometheus /metrics', () => {
 
     // Loss accounting and tracer facts.
     expect(exp.types.get('tcptrace_events_lost_total')).toBe('counter');
-    expect(value(exp, 'tcptrace_events_lost_total')).toBe(tracer.counters().lost);
+    // Other test files may flood the machine meanwhile: the scrape can only trail the tracer.
+    expect(value(exp, 'tcptrace_events_lost_total')).toBeLessThanOrEqual(tracer.counters().lost);
     expect(value(exp, 'tcptrace_events_seen_total')).toBeGreaterThanOrEqual(6 * N);
     const info = exp.samples.find((s) => s.name === 'tcptrace_tracer_info');
     expect(info?.value).toBe(1);
@@ -191,7 +195,8 @@ describeKernel('the tcptrace command with --metrics', () => {
     const bin = require('node:path').resolve(__dirname, '../../bin/tcptrace');
     const port = await closedPort();
     const server = await listen();
-    const child = spawn(bin, ['-q', '--metrics', `127.0.0.1:${port}`, '--metrics-ports', String(server.port)]);
+    // -L keeps other test files' floods out of this exact count.
+    const child = spawn(bin, ['-q', '-L', String(server.port), '--metrics', `127.0.0.1:${port}`, '--metrics-ports', String(server.port)]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -104,7 +104,7 @@ describeKernel('OTLP/HTTP export', () => {
     expect(life?.unit).toBe('s');
     expect(life?.histogram?.dataPoints.some((d) => attrs(d.attributes).side === 'active' && Number(d.count) >= N)).toBe(true);
     const lost = metrics.get('tcptrace.events.lost')?.sum?.dataPoints[0];
-    expect(Number(lost?.asInt ?? lost?.asDouble)).toBe(tracer.counters().lost);
+    expect(Number(lost?.asInt ?? lost?.asDouble)).toBeLessThanOrEqual(tracer.counters().lost);
     const info = metrics.get('tcptrace.tracer.info')?.gauge?.dataPoints[0];
     expect(attrs(info?.attributes)).toMatchObject({ attach: tracer.attach, delivery: tracer.delivery, version: require('../../package.json').version });
     expect(logs).toEqual([]);
