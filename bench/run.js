@@ -47,6 +47,8 @@ function parseOptions(argv) {
       case '--soak-rate': o.soakRate = posInt(a, next()); break;
       case '--json': o.json = next(); break;
       case '--md': o.md = next(); break;
+      // run every tcptrace under node --cpu-prof, profiles into DIR (summarise: node bench/profile-top.js FILE)
+      case '--profile': o.profile = path.resolve(next()); break;
       // extra tcptrace flags for every tcptrace run, e.g. --tcptrace-args "--wakeup-bytes 0"
       case '--tcptrace-args': o.extra = next().split(/\s+/).filter(Boolean); break;
       case '-h': case '--help': usage(); break;
@@ -67,7 +69,7 @@ function posInt(flag, v) {
 function usage(err) {
   const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst]\n' +
     `         [--only ${ALL_TRACERS.join(',')}] [--soak SECONDS] [--soak-rate CONN_PER_S]\n` +
-    '         [--tcptrace-args "FLAGS"] [--json FILE] [--md FILE]\n';
+    '         [--tcptrace-args "FLAGS"] [--profile DIR] [--json FILE] [--md FILE]\n';
   if (err) { process.stderr.write(`bench: ${err}\n${text}`); process.exit(2); }
   process.stdout.write(text);
   process.exit(0);
@@ -265,7 +267,8 @@ async function startTracer(kind, o, runTag) {
   if (kind === 'quiet') args.push('--quiet');
   let port;
   if (kind === 'ws') { port = await freePort(); args.push('--quiet', '--listen', `127.0.0.1:${port}`); }
-  const p = launch(process.execPath, [TCPTRACE, ...args], { stdout, env });
+  const node = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`, `--cpu-prof-name=${runTag}.cpuprofile`] : [];
+  const p = launch(process.execPath, [...node, TCPTRACE, ...args], { stdout, env });
   if (typeof stdout === 'number') fs.closeSync(stdout);
   const seen = await p.waitFor(/tcptrace-stats: (\{.*\})\n/, 'stderr');
   const first = JSON.parse(seen.match[1]);
