@@ -26,11 +26,12 @@ export interface CgroupInfo {
 const HEX64 = '([0-9a-f]{64})';
 // Leaf names, most specific first. A systemd scope is "<prefix>-<id>.scope"; cgroupfs
 // drivers use the bare id as the directory name under a runtime-named parent.
+// (CRI-O under the cgroupfs driver writes "crio-<id>" without the .scope suffix.)
 const SCOPE_PATTERNS: [RegExp, string][] = [
-  [new RegExp(`^docker-${HEX64}\\.scope$`), 'docker'],
-  [new RegExp(`^cri-containerd-${HEX64}\\.scope$`), 'containerd'],
-  [new RegExp(`^crio-${HEX64}\\.scope$`), 'cri-o'],
-  [new RegExp(`^libpod-${HEX64}\\.scope$`), 'podman'],
+  [new RegExp(`^docker-${HEX64}(?:\\.scope)?$`), 'docker'],
+  [new RegExp(`^cri-containerd-${HEX64}(?:\\.scope)?$`), 'containerd'],
+  [new RegExp(`^crio-${HEX64}(?:\\.scope)?$`), 'cri-o'],
+  [new RegExp(`^libpod-${HEX64}(?:\\.scope)?$`), 'podman'],
 ];
 const PARENT_RUNTIMES: Record<string, string> = { docker: 'docker', libpod_parent: 'podman', 'crio': 'cri-o' };
 

@@ -17,6 +17,8 @@ describe('container ids from cgroup paths', () => {
       { runtime: 'cri-o', id: ID, podUid: '11111111-2222-3333-4444-555555555555' }],
     ['Kubernetes, cgroupfs driver', `/kubepods/burstable/pod0d3c5f4e-1a2b-4c3d-9e8f-0123456789ab/${ID}`,
       { runtime: 'containerd', id: ID, podUid: '0d3c5f4e-1a2b-4c3d-9e8f-0123456789ab' }],
+    ['CRI-O, cgroupfs driver', `/kubepods/besteffort/pod11111111-2222-3333-4444-555555555555/crio-${ID}`,
+      { runtime: 'cri-o', id: ID, podUid: '11111111-2222-3333-4444-555555555555' }],
     ['Podman', `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`, { runtime: 'podman', id: ID }],
     ['Podman, inner container cgroup', `/machine.slice/libpod-${ID}.scope/container`, { runtime: 'podman', id: ID }],
   ])('%s', (_name, p, want) => {
