@@ -7,10 +7,12 @@ import { State } from './states';
 
 interface Owner { pid: number; comm: string; cgroupId: number }
 
-const RESCAN_MS = 500;
+// A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
+// socket created after tracing starts and prime() covers the ones before.
+const RESCAN_MS = 5000;
 const MAX_REMEMBERED = 65536;
 
-/** socket inode → owning process, from /proc/PID/fd; rebuilt at most every RESCAN_MS. */
+/** socket inode → owning process, from /proc/PID/fd; refreshed at most every RESCAN_MS. */
 export class ProcSocketIndex {
   private byInode = new Map<number, Owner>();
   /** listening port → socket inode, in tcptrace's own network namespace */
@@ -31,8 +33,9 @@ export class ProcSocketIndex {
     return this.byInode.get(inode);
   }
 
-  /** Reads /proc now: called when tracing starts, so sockets opened before are known. */
+  /** Reads /proc once when tracing starts: sockets and listeners opened before are known. */
   prime(): void {
+    this.scanListeners();
     this.scan();
   }
 
@@ -40,15 +43,14 @@ export class ProcSocketIndex {
     this.byInode.delete(inode);
   }
 
-  /** Owner of the socket listening on `port` in namespace `netns` (own namespace only). */
+  /**
+   * Owner of a socket that listened on `port` in namespace `netns` when tracing started
+   * (own namespace only). Later listeners are the kernel's business (CLOSE->LISTEN).
+   */
   listener(netns: number, port: number): Owner | undefined {
     if (netns !== this.ownNetns) return undefined;
-    let inode = this.listeners.get(port);
-    if (inode === undefined && performance.now() - this.scannedAt >= RESCAN_MS) {
-      this.scan();
-      inode = this.listeners.get(port);
-    }
-    return inode === undefined ? undefined : this.byInode.get(inode);
+    const inode = this.listeners.get(port);
+    return inode === undefined ? undefined : this.lookup(inode);
   }
 
   private scanListeners(): void {
@@ -56,7 +58,8 @@ export class ProcSocketIndex {
     for (const file of ['net/tcp', 'net/tcp6']) {
       let text = '';
       try { text = readFileSync(`${this.procRoot}/${file}`, 'latin1'); } catch { continue; }
-      for (const line of text.split('\n').slice(1)) {
+      for (const line of text.split('\n')) {
+        if (!line.includes(' 0A ')) continue; // most lines are not listeners: skip them cheaply
         const f = line.trim().split(/\s+/);
         // sl local_address rem_address st ... inode: state 0A is LISTEN
         if (f.length < 10 || f[3] !== '0A') continue;
@@ -68,7 +71,6 @@ export class ProcSocketIndex {
 
   private scan(): void {
     this.scannedAt = performance.now();
-    this.scanListeners();
     // Merge rather than replace: a socket seen at startup keeps its owner even if the
     // process closes its fd before the socket's last transitions reach us.
     const next = this.byInode.size > MAX_REMEMBERED * 4 ? new Map<number, Owner>() : this.byInode;
@@ -109,11 +111,19 @@ export class Attributor {
   /** "netns:port" → owner of listeners we saw start (any namespace) */
   private listeners = new Map<string, Owner>();
 
-  constructor(private readonly index = new ProcSocketIndex()) {
-    index.prime();
+  private primed = false;
+
+  constructor(private readonly index = new ProcSocketIndex()) {}
+
+  /** Snapshot /proc (idempotent): right after attach, or at the first batch if that is sooner. */
+  prime(): void {
+    if (this.primed) return;
+    this.primed = true;
+    this.index.prime();
   }
 
   resolve(events: TcpEvent[]): void {
+    this.prime();
     for (const ev of events) {
       if (ev.newState === State.LISTEN && ev.ownerSource !== 'unknown') {
         this.rememberListener(ev);

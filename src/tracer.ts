@@ -50,7 +50,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     const opened = openProbe(options, (records) => this.onRecords(records));
     // After attach: every socket older than this snapshot is now covered by /proc.
-    if (options.procAttribution !== false) this.attributor = new Attributor();
+    if (options.procAttribution !== false) {
+      this.attributor = new Attributor();
+      // Now, not later: a socket older than the tracer may close its fd any moment.
+      this.attributor.prime();
+    }
     this.probe = opened.probe;
     this.attach = opened.attach;
     this.delivery = opened.delivery;
