@@ -40,9 +40,16 @@
   const rateY = STATES.map(() => []);
 
   // ---- connection ----------------------------------------------------------------------------
-  const token = new URLSearchParams(location.search).get('token');
+  // The page's own query (token, and optionally a starting filter: ports, states, pid, comm,
+  // family) goes on to /ws as it is; the server validates it.
+  const pageQuery = new URLSearchParams(location.search);
+  const wsQuery = new URLSearchParams();
+  for (const key of ['token', 'ports', 'states', 'pid', 'comm', 'family']) {
+    const v = pageQuery.get(key);
+    if (v !== null) wsQuery.set(key, v);
+  }
   const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' +
-    (token ? '?token=' + encodeURIComponent(token) : '');
+    (wsQuery.toString() ? '?' + wsQuery.toString() : '');
   let ws = null;
   let backoff = 500;
   let retryTimer = 0;
@@ -466,6 +473,12 @@
     el.subStatus.textContent = 'applying';
     send({ type: 'subscribe', filter: f });
   });
+
+  el.subPorts.value = pageQuery.get('ports') || '';
+  el.subStates.value = pageQuery.get('states') || '';
+  el.subComm.value = pageQuery.get('comm') || '';
+  el.subPid.value = pageQuery.get('pid') || '';
+  if (pageQuery.get('family') === '4' || pageQuery.get('family') === '6') el.subFamily.value = pageQuery.get('family');
 
   connect();
 })();

@@ -16,7 +16,7 @@ import { SCHEMA_VERSION, toJsonEvent } from '../schema';
 import type { StatsEngine } from '../stats';
 import type { Tracer } from '../tracer';
 import {
-  filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
+  filterFromQuery, filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
   type ClientFilter, type HelloMessage, type LostMessage,
 } from '../stream/protocol';
 import { SECURITY_HEADERS, staticHandler } from '../stream/static';
@@ -33,6 +33,9 @@ export const STREAM_DEFAULTS = {
   /** events per `events` frame at most */
   chunkEvents: 512,
 };
+
+/** How far past the cap replies to a client's own messages may go. */
+const REPLY_SLACK = 64 * 1024;
 
 export interface StreamOptions {
   listen: ListenAddress;
@@ -51,6 +54,8 @@ export interface StreamOptions {
 
 interface Client {
   ws: WebSocket;
+  /** remote address:port, for diagnostics */
+  peer: string;
   filter: ClientFilter;
   match?: (e: TcpEvent) => boolean;
   /** events dropped and not yet reported */
@@ -145,8 +150,8 @@ export class StreamSink implements Sink {
   }
 
   /** Per-client send buffer and loss account (for tests and diagnostics). */
-  clientStats(): { buffered: number; missed: number; missedTotal: number; filter: ClientFilter }[] {
-    return [...this.clients].map((c) => ({ buffered: c.ws.bufferedAmount, missed: c.missed, missedTotal: c.missedTotal, filter: c.filter }));
+  clientStats(): { peer: string; buffered: number; missed: number; missedTotal: number; filter: ClientFilter }[] {
+    return [...this.clients].map((c) => ({ peer: c.peer, buffered: c.ws.bufferedAmount, missed: c.missed, missedTotal: c.missedTotal, filter: c.filter }));
   }
 
   // ---- admission ----------------------------------------------------------------------------
@@ -154,8 +159,8 @@ export class StreamSink implements Sink {
   /** Why this upgrade request may not become a client, or undefined if it may. */
   private admissionError(req: http.IncomingMessage): [number, string] | undefined {
     if (this.ended) return [503, 'tracer stopped'];
+    const url = new URL(req.url ?? '/', 'http://x');
     if (this.token) {
-      const url = new URL(req.url ?? '/', 'http://x');
       const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
       const given = url.searchParams.get('token') ?? auth;
       if (!given || !sameSecret(given, this.token)) return [401, 'missing or wrong token'];
@@ -163,6 +168,11 @@ export class StreamSink implements Sink {
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return [403, 'origin not allowed'];
     if (this.clients.size + this.pending >= this.limits.maxClients) return [503, `too many clients (at most ${this.limits.maxClients})`];
+    try {
+      filterFromQuery(url.searchParams);
+    } catch (err) {
+      return [400, err instanceof ProtocolError ? err.message : 'bad filter'];
+    }
     return undefined;
   }
 
@@ -195,21 +205,23 @@ export class StreamSink implements Sink {
     socket.on('error', () => {});
     // handleUpgrade answers a bad handshake itself and never calls back: count it on close.
     socket.once('close', settle);
+    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const filter = filterFromQuery(new URL(req.url ?? '/', 'http://x').searchParams);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       settle();
-      this.accept(ws);
+      this.accept(ws, peer, filter);
     });
   }
 
-  private accept(ws: WebSocket): void {
-    const c: Client = { ws, filter: {}, missed: 0, missedTotal: 0 };
+  private accept(ws: WebSocket, peer: string, filter: ClientFilter): void {
+    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0 };
     if (this.ended) return ws.close(1001, 'tracer stopped');
     this.clients.add(c);
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
     ws.on('close', () => this.clients.delete(c));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
-    this.send(c, JSON.stringify(this.hello()));
-    if (this.lastStats) this.send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, filter: {} } }));
+    this.send(c, JSON.stringify({ ...this.hello(), filter: c.filter }));
+    if (this.lastStats) this.send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, filter: c.filter } }));
   }
 
   private hello(): HelloMessage {
@@ -245,14 +257,14 @@ export class StreamSink implements Sink {
     if (msg.type === 'subscribe') {
       c.filter = msg.filter;
       c.match = filterMatcher(msg.filter);
-      this.send(c, JSON.stringify({ type: 'subscribed', filter: msg.filter }));
+      this.reply(c, JSON.stringify({ type: 'subscribed', filter: msg.filter }));
     } else {
-      this.send(c, JSON.stringify({ type: 'pong', id: msg.id ?? null, time: new Date().toISOString() }));
+      this.reply(c, JSON.stringify({ type: 'pong', id: msg.id ?? null, time: new Date().toISOString() }));
     }
   }
 
   private error(c: Client, message: string): void {
-    this.send(c, JSON.stringify({ type: 'error', message }));
+    this.reply(c, JSON.stringify({ type: 'error', message }));
   }
 
   // ---- delivery -----------------------------------------------------------------------------
@@ -262,6 +274,15 @@ export class StreamSink implements Sink {
   }
 
   /** Sends a control message unless the client is over its cap (then it is skipped). */
+  /**
+   * Answers a client's own request. Replies may go REPLY_SLACK past the cap, so a client
+   * flooded with events before its subscribe still hears back; a client that keeps sending
+   * without reading hits the slack and gets nothing more (memory stays bounded).
+   */
+  private reply(c: Client, text: string): void {
+    if (c.ws.readyState === WebSocket.OPEN && c.ws.bufferedAmount <= this.limits.bufferCap + REPLY_SLACK) c.ws.send(text);
+  }
+
   private send(c: Client, text: string): boolean {
     if (c.ws.readyState !== WebSocket.OPEN || this.over(c)) return false;
     c.ws.send(text);

@@ -93,6 +93,25 @@ export function parseFilter(raw: unknown): ClientFilter {
   return f;
 }
 
+/**
+ * The filter a client may give in the /ws URL, so that it never sees unfiltered traffic:
+ * ?ports=80,443&states=ESTABLISHED,CLOSE&pid=1&comm=nginx&family=4 (same rules as subscribe).
+ */
+export function filterFromQuery(params: URLSearchParams): ClientFilter {
+  const raw: Record<string, unknown> = {};
+  const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+  const num = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v) : v);
+  for (const [key, value] of params) {
+    if (key === 'token') continue;
+    if (key in raw) throw new ProtocolError(`'${key.slice(0, 32)}' given twice`);
+    if (key === 'ports') raw.ports = list(value).map(num);
+    else if (key === 'states') raw.states = list(value);
+    else if (key === 'pid' || key === 'family') raw[key] = num(value);
+    else raw[key] = value;
+  }
+  return parseFilter(raw);
+}
+
 /** The predicate for a client's filter; undefined when the filter lets everything through. */
 export function filterMatcher(f: ClientFilter): ((e: TcpEvent) => boolean) | undefined {
   const ports = f.ports?.length ? new Set(f.ports) : undefined;
@@ -122,6 +141,8 @@ export interface HelloMessage {
   options: Record<string, unknown>;
   limits: { max_clients: number; max_payload: number; buffer_cap: number; stats_interval_ms: number };
   time: string;
+  /** this client's filter, from the /ws URL ({} when none) */
+  filter?: ClientFilter;
 }
 
 export interface EventsMessage {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
@@ -15,10 +15,14 @@ import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kerne
 
 type Message = Record<string, any>;
 
+const opened: Client[] = [];
+afterEach(() => { for (const c of opened.splice(0)) c.close(); });
+
 /** A ws client that records every message. */
 class Client {
   readonly messages: Message[] = [];
   private constructor(readonly ws: WebSocket) {
+    opened.push(this);
     ws.on('message', (data) => this.messages.push(JSON.parse(String(data))));
   }
 
@@ -96,7 +100,8 @@ describeKernel('WebSocket stream (--listen)', () => {
   const CAP = 64 * 1024;
 
   beforeAll(async () => {
-    tracer = Tracer.open();
+    // A large ring: whatever else the machine runs, the test's own events must arrive.
+    tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
     open = await StreamSink.start(tracer, stats, {
       listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64,
@@ -133,10 +138,12 @@ describeKernel('WebSocket stream (--listen)', () => {
   });
 
   it('streams the events of a connection the test makes, in the --json schema', async () => {
-    const c = await Client.open(url);
     const server = await listen();
+    const c = await Client.open(`${url}?ports=${server.port}`);
+    expect(c.messages[0].filter).toEqual({ ports: [server.port] });
     await connectAndClose(server.port);
     const evs = await c.waitForEvents(touches(server.port), 6);
+    expect(c.events().every(touches(server.port))).toBe(true);
     await server.close();
     const connect = evs.find((e) => e.dport === server.port && e.newstate === 'SYN_SENT');
     expect(connect).toBeDefined();
@@ -149,12 +156,18 @@ describeKernel('WebSocket stream (--listen)', () => {
   });
 
   it('sends periodic stats: rates, per-state counts, handshake histogram, lost counters', async () => {
-    const c = await Client.open(url);
     const server = await listen();
+    const c = await Client.open(`${url}?ports=${server.port}`);
+    const from = c.messages.length;
     await connectAndClose(server.port);
-    const stats = await c.waitFor((m) => m.type === 'stats' && m.handshake.active.count > 0 && m.events > 0);
+    const stats = await c.waitFor((m) => m.type === 'stats' && m.handshake.active.count > 0 && m.events > 0, 5000, from);
     await server.close();
-    expect(stats).toMatchObject({ kernel: { lost: expect.any(Number), seen: expect.any(Number) }, client: { missed: 0, filter: {} } });
+    expect(stats).toMatchObject({ kernel: { lost: expect.any(Number), seen: expect.any(Number) }, client: { missed: 0, filter: { ports: [server.port] } } });
+    expect(from).toBeGreaterThan(0);
+    expect(await upgradeStatus(`${url}?ports=http`)).toBe(400);
+    expect(await upgradeStatus(`${url}?states=NOPE`)).toBe(400);
+    expect(await upgradeStatus(`${url}?colour=red`)).toBe(400);
+    expect(await upgradeStatus(`${url}?ports=1&ports=2`)).toBe(400);
     expect(typeof stats.rate).toBe('number');
     expect(stats.into_state.ESTABLISHED).toBeGreaterThan(0);
     expect(typeof stats.current).toBe('object');
@@ -164,22 +177,24 @@ describeKernel('WebSocket stream (--listen)', () => {
   });
 
   it('applies each client\'s subscribe filter to that client only', async () => {
-    const a = await Client.open(url);
-    const b = await Client.open(url);
-    const all = await Client.open(url);
+    // Each starts quiet (a port nobody uses, given in the URL), then subscribes by message.
+    const a = await Client.open(`${url}?ports=1`);
+    const b = await Client.open(`${url}?ports=1`);
+    const all = await Client.open(`${url}?ports=1`);
     const sa = await listen();
     const sb = await listen();
     const fromA = await a.subscribe({ ports: [sa.port] });
     const fromB = await b.subscribe({ ports: [sb.port], states: ['established'], family: 4 });
+    const fromAll = await all.subscribe({ ports: [sa.port, sb.port] });
     await connectAndClose(sa.port);
     await connectAndClose(sb.port);
-    await all.waitForEvents(touches(sb.port), 6);
+    await all.waitForEvents(touches(sb.port), 6, 5000, fromAll);
     await a.waitForEvents(touches(sa.port), 6, 5000, fromA);
     await b.waitForEvents(touches(sb.port), 2, 5000, fromB);
     await sleep(300);
     expect(a.events(fromA).every(touches(sa.port))).toBe(true);
     expect(b.events(fromB).every((e) => touches(sb.port)(e) && e.newstate === 'ESTABLISHED')).toBe(true);
-    expect(all.events().some(touches(sa.port)) && all.events().some(touches(sb.port))).toBe(true);
+    expect(all.events(fromAll).some(touches(sa.port)) && all.events(fromAll).some(touches(sb.port))).toBe(true);
     // The server echoes the normalized filter, and a bad one is refused without changing it.
     expect(b.messages.find((m) => m.type === 'subscribed')?.filter).toEqual({ ports: [sb.port], states: ['ESTABLISHED'], family: 4 });
     await expect(a.subscribe({ ports: ['http'] })).rejects.toThrow(/ports/);
@@ -189,12 +204,14 @@ describeKernel('WebSocket stream (--listen)', () => {
   });
 
   it('drops events for a client that stopped reading, tells it how many, and keeps the others flowing', async () => {
-    const slow = await Client.open(url);
-    const fast = await Client.open(url);
     const server = await listen();
-    const fromFast = await fast.subscribe({ ports: [server.port] });
-    // The slow client is the one without a port filter.
-    const mine = () => open.clientStats().find((s) => s.missedTotal > 0 && !s.filter.ports);
+    const slow = await Client.open(url);
+    const fast = await Client.open(`${url}?ports=${server.port}`);
+    const fromFast = 0;
+    const socketOf = (c: Client) => (c.ws as unknown as { _socket: net.Socket })._socket;
+    const slowPeer = `127.0.0.1:${socketOf(slow).localPort}`;
+    const fastPeer = `127.0.0.1:${socketOf(fast).localPort}`;
+    const mine = () => open.clientStats().find((s) => s.peer === slowPeer && s.missedTotal > 0);
     (slow.ws as unknown as { _socket: net.Socket })._socket.pause();
     // Keep making connections until the slow client's send buffer passes the cap.
     let made = 0;
@@ -211,7 +228,7 @@ describeKernel('WebSocket stream (--listen)', () => {
       made += 100;
     }
     const now = mine()!;
-    expect(open.clientStats().find((s) => s.filter.ports)?.missedTotal).toBe(0);
+    expect(open.clientStats().find((s) => s.peer === fastPeer)?.missedTotal).toBe(0);
     expect(now.buffered).toBeLessThan(CAP + 256 * 1024);
     expect(now.missedTotal).toBeGreaterThan(stalled!.missedTotal);
     // The fast client saw every connection's SYN_SENT.
@@ -252,7 +269,7 @@ describeKernel('WebSocket stream (--listen)', () => {
   });
 
   it('answers junk frames with an error message and keeps serving', async () => {
-    const c = await Client.open(url);
+    const c = await Client.open(`${url}?ports=1`); // keep other traffic on this machine out of the way
     const junk: (string | Buffer)[] = ['not json', '[]', '42', 'null', '{"type":"nope"}', '{"type":7}',
       '{"type":"subscribe","filter":{"ports":[70000]}}', '{"type":"subscribe","filter":{"states":["BOGUS"]}}',
       '{"type":"subscribe","filter":{"evil":1}}', '{"type":"subscribe","filter":"x"}', '{"__proto__":{"type":"subscribe"}}',
@@ -319,7 +336,9 @@ describeKernel('WebSocket stream (--listen)', () => {
 describeKernel('tcptrace --listen (the command)', () => {
   it('streams to a WebSocket client while NDJSON goes to the terminal, with the same event objects', async () => {
     const bin = path.resolve(__dirname, '../../bin/tcptrace');
-    const child = spawn(bin, ['-j', '--listen', '127.0.0.1:0']);
+    // Only the accepted side of the test's own port, filtered in the kernel.
+    const server = await listen();
+    const child = spawn(bin, ['-j', '-L', String(server.port), '--listen', '127.0.0.1:0']);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -334,9 +353,10 @@ describeKernel('tcptrace --listen (the command)', () => {
       const page = await fetch(m![1]);
       expect(page.status).toBe(200);
       const c = await Client.open(`ws://127.0.0.1:${m![2]}/ws`);
-      const server = await listen();
+      expect(c.messages[0].options.filter).toEqual({ localPorts: [server.port] });
       await connectAndClose(server.port);
-      const streamed = await c.waitForEvents(touches(server.port), 6);
+      const streamed = await c.waitForEvents(touches(server.port), 3);
+      expect(streamed.every((e) => e.sport === server.port)).toBe(true);
       const deadline2 = Date.now() + 5000;
       const printed = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonEvent).filter(touches(server.port));
       while (printed().length < streamed.length && Date.now() < deadline2) await sleep(20);
