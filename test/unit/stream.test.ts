@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
 import { parseArgs, UsageError } from '../../src/options';
 import { isLoopbackHost } from '../../src/sinks/ws';
-import { filterMatcher, parseClientMessage, ProtocolError } from '../../src/stream/protocol';
+import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } from '../../src/stream/protocol';
 import { staticFiles } from '../../src/stream/static';
 import fs from 'node:fs';
 
@@ -38,6 +38,19 @@ describe('client messages', () => {
   ])('refuses %s', (text, why) => {
     expect(() => parseClientMessage(text)).toThrow(ProtocolError);
     expect(() => parseClientMessage(text)).toThrow(why);
+  });
+});
+
+describe('filter in the /ws URL', () => {
+  const q = (text: string) => filterFromQuery(new URLSearchParams(text));
+  it('reads the subscribe fields and ignores the token', () => {
+    expect(q('')).toEqual({});
+    expect(q('token=abc')).toEqual({});
+    expect(q('ports=80,443&states=established,close&pid=7&comm=nginx&family=6'))
+      .toEqual({ ports: [80, 443], states: ['ESTABLISHED', 'CLOSE'], pid: 7, comm: 'nginx', family: 6 });
+  });
+  it.each(['ports=x', 'ports=99999', 'pid=-1', 'pid=abc', 'family=5', 'states=NOPE', 'colour=red', 'ports=1&ports=2', 'comm='])('refuses %s', (text) => {
+    expect(() => q(text)).toThrow(ProtocolError);
   });
 });
 
