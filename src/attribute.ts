@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { TcpEvent } from './event';
 import { State } from './states';
+import { cgroup2Root } from './containers';
 
 interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -20,7 +21,7 @@ export class ProcSocketIndex {
   private scannedAt = -Infinity;
   readonly ownNetns: number;
 
-  constructor(private readonly procRoot = '/proc', private readonly cgroupRoot = '/sys/fs/cgroup') {
+  constructor(private readonly procRoot = '/proc', private readonly cgroupRoot = cgroup2Root() ?? '/sys/fs/cgroup') {
     let ino = 0;
     try { ino = statSync(`${procRoot}/self/ns/net`).ino; } catch { /* no procfs */ }
     this.ownNetns = ino;

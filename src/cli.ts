@@ -83,7 +83,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (stopping) return;
     stopping = true;
     const counters = tracer.close();
-    for (const sink of sinks) sink.end?.();
+    const pending = sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
+    // Sinks that flush over the network (OTLP) get a moment, never more than 2 s.
+    const flushed = pending.length ? Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 2000))]) : undefined;
+    void (flushed ?? Promise.resolve()).then(() => finish(counters, code));
+  };
+  const finish = (counters: ReturnType<Tracer['close']>, code: number) => {
     outputOpen = false;
     process.stderr.write(`${summaryLine(counters)}\n`);
     if (benchStats) {
