@@ -351,6 +351,19 @@
     return Math.max(240, node.clientWidth - 4);
   }
 
+  function compact(v) {
+    if (v == null) return '';
+    const a = Math.abs(v);
+    if (a >= 1e6) return short(v / 1e6) + 'M';
+    if (a >= 1e3) return short(v / 1e3) + 'k';
+    return short(v);
+  }
+
+  function clock(seconds) {
+    const d = new Date(seconds * 1000);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  }
+
   function drawRateChart() {
     if (typeof uPlot === 'undefined') return;
     const data = [rateX.slice(), ...rateY.map((y) => y.slice())];
@@ -359,7 +372,10 @@
         width: chartWidth(el.rateChart),
         height: 220,
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-        axes: [{ stroke: '#8a96a3', grid: { stroke: '#2b333d' } }, { stroke: '#8a96a3', grid: { stroke: '#2b333d' } }],
+        axes: [
+          { stroke: '#8a96a3', grid: { stroke: '#2b333d' }, space: 70, values: (u, vals) => vals.map(clock) },
+          { stroke: '#8a96a3', grid: { stroke: '#2b333d' }, size: 56, values: (u, vals) => vals.map(compact) },
+        ],
         series: [{}].concat(STATES.map((s, i) => ({ label: s, stroke: COLORS[i], width: 1.5, points: { show: false } }))),
         legend: { live: false },
       }, data, el.rateChart);
@@ -413,7 +429,7 @@
         scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
         axes: [
           { stroke: '#8a96a3', grid: { show: false }, values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? fmtMs(0.001 * Math.SQRT2 ** v) : '')) },
-          { stroke: '#8a96a3', grid: { stroke: '#2b333d' } },
+          { stroke: '#8a96a3', grid: { stroke: '#2b333d' }, size: 56, values: (u, vals) => vals.map(compact) },
         ],
         series: [
           { label: 'upper bound', value: (u, v) => (v == null ? '' : '≤ ' + fmtMs(0.001 * Math.SQRT2 ** v)) },
