@@ -58,6 +58,7 @@ EXAMPLES:
   tcptrace -6 -s              # IPv6 only, CSV
   tcptrace -j -d 60 > t.ndjson      # one JSON object per line, for 60 seconds
   tcptrace --on-cpu           # also show the task that was on the CPU (bcc's C-PID)
+  tcptrace --listen 8080 -q   # live dashboard and WebSocket stream on http://127.0.0.1:8080/
   tcptrace --summary --interval 10  # handshake/failure/lifetime report every 10 s and at exit
   tcptrace --lifetimes -D 443 # one line per finished connection to port 443`;
 

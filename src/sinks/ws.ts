@@ -327,7 +327,7 @@ export class StreamSink implements Sink {
 
   /** Once per interval: kernel loss notices, pending client loss notices, stats. */
   private tick(): void {
-    if (this.ended) return;
+    if (this.ended || this.clients.size === 0) return; // rates then span the quiet time
     const now = performance.now();
     const seconds = Math.max((now - this.lastTick) / 1000, 1e-3);
     this.lastTick = now;
