@@ -208,6 +208,23 @@ describeBrowser('dashboard in chromium', () => {
     await other.close();
   });
 
+  it('passes the token from its own URL to /ws, and stays disconnected without it', async () => {
+    const guarded = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.2', port: 0 }, token: 'browser-token-42' });
+    const base = `http://127.0.0.2:${guarded.address.port}/`;
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${base}?token=browser-token-42&ports=1`);
+      await other.waitForSelector('#status[data-state="open"]', { timeout: 10_000 });
+      await other.goto(base);
+      await other.waitForSelector('#status[data-state="closed"]', { timeout: 10_000 });
+      await sleep(1500);
+      expect(await other.getAttribute('#status', 'data-state')).not.toBe('open');
+    } finally {
+      await other.close();
+      await guarded.close();
+    }
+  });
+
   it('saves a screenshot of the live dashboard', async () => {
     const server = await listen();
     const dead = await closedPort();
