@@ -44,7 +44,7 @@ export class Capture {
   }
 
   /** Resolves when pred holds for the captured events, or rejects after timeoutMs. */
-  async waitFor(pred: (events: TcpEvent[]) => boolean, timeoutMs = 5000): Promise<void> {
+  async waitFor(pred: (events: TcpEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.events)) {
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for events`);
@@ -53,7 +53,7 @@ export class Capture {
   }
 
   /** Waits until the sockets on `port` have all reached CLOSE `count` times. */
-  async waitForCloses(port: number, count: number, timeoutMs = 5000): Promise<void> {
+  async waitForCloses(port: number, count: number, timeoutMs = 15_000): Promise<void> {
     await this.waitFor((evs) => evs.filter((e) => (e.sport === port || e.dport === port) && e.newState === State.CLOSE).length >= count, timeoutMs);
   }
 

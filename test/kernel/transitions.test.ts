@@ -83,7 +83,10 @@ describeKernel('kernel filters', () => {
     try {
       await connectAndClose(srv.port);
       await connectAndClose(other.port);
-      await sleep(300);
+      if (mustSee.length) {
+        await cap.waitFor(() => mustSee.every((t) => states(cap.onPort(srv.port)).includes(t)), 15_000);
+      }
+      await sleep(300); // and nothing else arrives
       const seen = states(cap.onPort(srv.port));
       for (const t of mustSee) expect(seen).toContain(t);
       const f = makeFilter(srv.port) as Record<string, unknown>;
