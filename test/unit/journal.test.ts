@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
 import { decodeEntry, encodeEntry, journalFields, JournalSink, type JournalField } from '../../src/sinks/journal';
 import { parseArgs } from '../../src/options';
+import { sampleEvent } from '../helpers/sample';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const unix = require('unix-dgram') as {
@@ -14,13 +15,7 @@ const unix = require('unix-dgram') as {
 };
 
 function event(over: Partial<TcpEvent> = {}): TcpEvent {
-  return {
-    tsNs: 5_000_000_000, time: Date.UTC(2026, 10, 21, 12, 34, 56, 789), skaddr: 'ffff888102e8ca00',
-    pid: 4321, comm: 'curl', ownerSource: 'kernel', cgroupId: 0, cpuPid: 0, cpuTid: 0, cpuComm: 'swapper/0',
-    family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 8080, oldState: 2, newState: 1,
-    durationNs: 1_234_567, netns: 4026531840, sockIno: 77, rttUs: 40, handshakeUs: 1235, error: 0, cause: '',
-    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, ...over,
-  };
+  return sampleEvent({ cgroupId: 0, ...over });
 }
 
 const asMap = (f: JournalField[]) => Object.fromEntries(f);
