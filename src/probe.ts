@@ -37,7 +37,11 @@ export interface ProbeOptions {
 export const PROBE_DEFAULTS = {
   ringBytes: 16 << 20,
   perfPages: 256,
-  wakeupBytes: 64 << 10,
+  // 1 MiB rather than 64 KiB: once that much is queued, every further event forces a wakeup
+  // (an IRQ-work self-interrupt in the traced task) until the reader catches up; at storm rates
+  // 64 KiB meant ~1 interrupt per 10 events and ~15% fewer connections/s (BENCHMARKS.md).
+  // Capped at 1/8 of the ring below, so small rings still wake the reader early.
+  wakeupBytes: 1 << 20,
   flushMs: 50,
   batchBytes: 256 << 10,
   maxSockets: 131072,
@@ -69,7 +73,8 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
   const wanted = options.attach ?? 'auto';
   const modes: AttachMode[] =
     wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
-  const wakeupBytes = options.wakeupBytes ?? PROBE_DEFAULTS.wakeupBytes;
+  const wakeupBytes =
+    options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
   const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes });
 
   let lastError: unknown;
