@@ -17,7 +17,8 @@ function fail(message: string, code: number): never {
 
 export function summaryLine(c: Counters): string {
   const filtered = c.filtered ? `, ${c.filtered} filtered after attribution` : '';
-  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost`;
+  const missed = c.missed ? ` (+${c.missed} not seen: the kernel skipped them, BPF program busy on that CPU)` : '';
+  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}`;
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

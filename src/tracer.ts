@@ -25,6 +25,8 @@ export interface Counters {
   filtered: number;
   /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
   lost: number;
+  /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
+  missed: number;
 }
 
 export interface TracerEvents {
@@ -78,7 +80,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed };
   }
 
   get closed(): boolean {
@@ -89,7 +91,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   close(): Counters {
     if (this.final) return this.final;
     const c = this.probe.close();
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed };
     this.emit('close', this.final);
     return this.final;
   }

@@ -19,6 +19,8 @@ export interface NativeCounters {
   dropped: number;
   /** perf buffer mode: samples the kernel reported lost (equals dropped) */
   perfLost: number;
+  /** state changes the kernel skipped because our program was already running on that CPU */
+  missed: number;
 }
 
 export declare class Probe {
