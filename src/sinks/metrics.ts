@@ -179,6 +179,7 @@ export class PromMetrics implements MetricsBackend {
     counterFrom('events_seen_total', 'Transitions that passed the kernel filters.', (c) => c.seen);
     counterFrom('events_delivered_total', 'Transitions delivered to user space.', (c) => c.delivered);
     counterFrom('events_lost_total', 'Transitions lost because the kernel buffer was full.', (c) => c.lost);
+    counterFrom('events_missed_total', 'State changes the kernel skipped: the BPF program was already running on that CPU.', (c) => c.missed);
     new Gauge({
       name: `${METRIC_PREFIX}tracer_info`,
       help: 'The running tracer: tcptrace version, kernel release, attach mode and delivery.',

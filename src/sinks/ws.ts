@@ -358,7 +358,7 @@ export class StreamSink implements Sink {
       handshake: { active: snap.handshake.active, passive: snap.handshake.passive },
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
-      kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost },
+      kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed },
       clients: this.clients.size,
     };
     this.lastStats = base;
