@@ -170,7 +170,20 @@ function freePort() {
 
 // ---- setup ----------------------------------------------------------------------------------
 
-function setup() {
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function setup(o) {
+  if (!have('bpftrace') && o.only.some((k) => k.startsWith('bpftrace'))) {
+    log('bpftrace not installed (apt-get install bpftrace): skipping the bpftrace peer rows');
+    o.only = o.only.filter((k) => !k.startsWith('bpftrace'));
+  }
+  if (!have('bpftool')) log('bpftool not installed: no BPF ns/event, recursion or map columns');
+  if (!fs.existsSync(path.join(ROOT, 'build', 'Release', 'tcptrace.node'))) {
+    log('the addon is not built: run npm run install (or npm ci) first');
+    process.exit(1);
+  }
   if (process.getuid && process.getuid() !== 0) log('warning: not root; loading BPF will probably fail');
   fs.mkdirSync(OUT, { recursive: true });
   const src = path.join(__dirname, 'storm.c');
@@ -323,6 +336,7 @@ async function stopTracer(t) {
     } else {
       const text = fs.readFileSync(t.file, 'latin1');
       r.delivered = text.split('\n').filter((l) => /^[0-9a-f]+ \d+ /.test(l)).length;
+      r.lost += [...text.matchAll(/Lost (\d+) events/g)].reduce((s, m) => s + Number(m[1]), 0);
       r.seen = r.delivered + r.lost;
       fs.rmSync(t.file, { force: true });
     }
@@ -379,6 +393,8 @@ async function tracedRun(kind, mode, o, runTag) {
 
 // ---- matrix ---------------------------------------------------------------------------------
 
+const attachFailures = [];
+
 async function matrix(o) {
   const rows = [];
   for (const mode of o.modes) {
@@ -388,7 +404,15 @@ async function matrix(o) {
         // Baseline and traced storms alternate, so drift on a shared machine hits both.
         const load = os.loadavg()[0];
         const base = await storm(mode, o);
-        const r = await tracedRun(kind, mode, o, `${mode}-${kind}-${i}`);
+        let r;
+        try {
+          r = await tracedRun(kind, mode, o, `${mode}-${kind}-${i}`);
+        } catch (err) {
+          // Seen rarely on this VM: "the kernel verifier rejected the BPF program"; count it, retry once.
+          attachFailures.push(`${mode} ${kind} run ${i + 1}: ${String(err.message).split('\n').filter(Boolean).slice(-1)[0]}`);
+          log(`FAILED (${attachFailures[attachFailures.length - 1]}); retrying once`);
+          r = await tracedRun(kind, mode, o, `${mode}-${kind}-${i}-retry`);
+        }
         r.baseRate = base.rate;
         r.load = load;
         r.ratio = r.rate / base.rate;
@@ -497,7 +521,7 @@ function table(rows) {
 
 async function main() {
   const o = parseOptions(process.argv.slice(2));
-  setup();
+  setup(o);
   const info = machine();
   enableBpfStats();
   const started = new Date();
@@ -509,7 +533,8 @@ async function main() {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   let md = `Run ${started.toISOString()}: \`${command}\`\n\n` +
     `Machine: ${info.cpu}, ${info.cpus} vCPUs, ${info.memMiB} MiB, Linux ${info.kernel}, Node ${info.node}, ${info.bpftrace}; ` +
-    `${o.connections} connections per storm, ${o.threads} client threads, median of ${o.runs} runs per row.\n\n${table(rows)}\n`;
+    `${o.connections} connections per storm, ${o.threads} client threads, median of ${o.runs} runs per row.\n\n${table(rows)}\n` +
+    (attachFailures.length ? `\nTracer start failures (each retried once): ${attachFailures.join('; ')}\n` : '');
   if (soakResult) {
     const s = soakResult;
     const rss = s.samples.map((x) => x.rssMB);
