@@ -47,8 +47,9 @@ function parseOptions(argv) {
       case '--soak-rate': o.soakRate = posInt(a, next()); break;
       case '--json': o.json = next(); break;
       case '--md': o.md = next(); break;
-      // run every tcptrace under node --cpu-prof, profiles into DIR (summarise: node bench/profile-top.js FILE)
-      case '--profile': o.profile = path.resolve(next()); break;
+      // record each tcptrace run with perf (JS frames named via --perf-basic-prof), into DIR.
+      // (node --cpu-prof cannot be used: its SIGPROF timer makes the BPF verifier give up.)
+      case '--perf': o.perf = path.resolve(next()); break;
       // extra tcptrace flags for every tcptrace run, e.g. --tcptrace-args "--wakeup-bytes 0"
       case '--tcptrace-args': o.extra = next().split(/\s+/).filter(Boolean); break;
       case '-h': case '--help': usage(); break;
@@ -69,7 +70,7 @@ function posInt(flag, v) {
 function usage(err) {
   const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst]\n' +
     `         [--only ${ALL_TRACERS.join(',')}] [--soak SECONDS] [--soak-rate CONN_PER_S]\n` +
-    '         [--tcptrace-args "FLAGS"] [--profile DIR] [--json FILE] [--md FILE]\n';
+    '         [--tcptrace-args "FLAGS"] [--perf DIR] [--json FILE] [--md FILE]\n';
   if (err) { process.stderr.write(`bench: ${err}\n${text}`); process.exit(2); }
   process.stdout.write(text);
   process.exit(0);
@@ -280,12 +281,19 @@ async function startTracer(kind, o, runTag) {
   if (kind === 'quiet') args.push('--quiet');
   let port;
   if (kind === 'ws') { port = await freePort(); args.push('--quiet', '--listen', `127.0.0.1:${port}`); }
-  const node = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`, `--cpu-prof-name=${runTag}.cpuprofile`] : [];
+  const node = o.perf ? ['--perf-basic-prof-only-functions'] : [];
   const p = launch(process.execPath, [...node, TCPTRACE, ...args], { stdout, env });
   if (typeof stdout === 'number') fs.closeSync(stdout);
   const seen = await p.waitFor(/tcptrace-stats: (\{.*\})\n/, 'stderr');
   const first = JSON.parse(seen.match[1]);
   const t = { kind, p, attachedMs: seen.ms, selfAttachedMs: first.attached_ms, cpuAtAttachMs: (first.user_us + first.sys_us) / 1000, file };
+  if (o.perf) {
+    fs.mkdirSync(o.perf, { recursive: true });
+    const out = path.join(o.perf, `${runTag}.perf.data`);
+    t.perf = launch('perf', ['record', '-q', '-F', '999', '-g', '-p', String(p.child.pid), '-o', out]);
+    await sleep(300);
+    log(`perf: ${out} (perf report -i ${out} --no-children --sort sym)`);
+  }
   if (kind === 'ws') {
     t.client = launch(process.execPath, [path.join(__dirname, 'ws-client.js'), `ws://127.0.0.1:${port}/ws`]);
     await t.client.waitFor(/ready/, 'stderr');
@@ -323,6 +331,7 @@ async function stopTracer(t) {
   const hwmKb = procStatusKb(pid, 'VmHWM');
   const cpuMs = procCpuMs(pid);
   const kernel = progStats(pid);
+  if (t.perf) await t.perf.stop('SIGINT');
   await t.p.stop('SIGINT');
   const r = { kind: t.kind, attachMs: t.attachedMs, bpfNs: kernel.ns, bpfRuns: kernel.runs, bpfMisses: kernel.misses };
   if (t.kind.startsWith('bpftrace')) {
