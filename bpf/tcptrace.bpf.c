@@ -66,6 +66,9 @@ struct trace_event_raw_tcp_retransmit_synack {
 	const void *req;
 } __attribute__((preserve_access_index));
 
+/* A ring buffer record: 8-byte header plus the event, rounded to 8 bytes. */
+#define RECORD_BYTES (8 + ((sizeof(struct tcptrace_event) + 7) & ~7))
+
 /* ---- configuration (rodata, written by the loader before load) ---- */
 const volatile struct tcptrace_config cfg = {};
 
@@ -400,11 +403,19 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			goto out;
 		}
 		fill_event(e, &a);
-		/* Batched wakeups: wake the reader only once enough is queued; a timer drains the rest. */
+		/*
+		 * Batched wakeups: wake the reader once, on the record that crosses wakeup_bytes (a
+		 * wakeup per record above it would be an IRQ-work interrupt per event). The reader's
+		 * epoll is level-triggered, so it keeps reading while data stays queued, and its
+		 * flush timer collects what arrives below the threshold.
+		 */
 		__u64 wake = 0;
-		if (cfg.wakeup_bytes)
-			wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= cfg.wakeup_bytes
-				       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		if (cfg.wakeup_bytes) {
+			__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes e */
+			__u64 before = queued > RECORD_BYTES ? queued - RECORD_BYTES : 0;
+			wake = queued >= cfg.wakeup_bytes && before < cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+		}
 		bpf_ringbuf_submit(e, wake);
 		count(0);
 	}

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#include <csignal>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
@@ -173,7 +175,15 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     btf__free(vmlinux);
 
+    // A profiler's SIGPROF (node --cpu-prof) or an interval timer would interrupt the
+    // verifier and fail the load with EAGAIN: keep them pending until it is done.
+    sigset_t block, previous;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPROF);
+    sigaddset(&block, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &block, &previous);
     int err = bpf_object__load(obj_);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
 
     bpf_object__for_each_program(prog, obj_) {

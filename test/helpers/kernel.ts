@@ -72,13 +72,13 @@ export function states(events: TcpEvent[]): string[] {
 }
 
 /** A listening server on a kernel-chosen port; the accepted side closes after the client does. */
-export async function listen(host = '127.0.0.1'): Promise<{ port: number; server: net.Server; close: () => Promise<void> }> {
+export async function listen(host = '127.0.0.1', wantedPort = 0): Promise<{ port: number; server: net.Server; close: () => Promise<void> }> {
   const server = net.createServer((s) => {
     s.on('error', () => {});
     s.on('end', () => s.end());
     s.resume();
   });
-  await new Promise<void>((r) => server.listen(0, host, r));
+  await new Promise<void>((r) => server.listen(wantedPort, host, r));
   const port = (server.address() as net.AddressInfo).port;
   return { port, server, close: () => new Promise((r) => server.close(() => r())) };
 }

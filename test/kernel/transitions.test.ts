@@ -77,9 +77,11 @@ describeKernel('kernel filters', () => {
     ['pid', () => ({ pid: process.pid }), ['SYN_SENT->ESTABLISHED', 'LISTEN->SYN_RECV']],
     ['comm', () => ({ comm: 'no-such-comm' }), []],
   ] as const)('%s filter', async (_name, makeFilter, mustSee) => {
-    const srv = await listen();
+    // Listen only once tracing: the kernel then knows the listener's owner itself.
+    const port = await closedPort();
+    const cap = new Capture({ filter: makeFilter(port) });
+    const srv = await listen('127.0.0.1', port);
     const other = await listen();
-    const cap = new Capture({ filter: makeFilter(srv.port) });
     try {
       await connectAndClose(srv.port);
       await connectAndClose(other.port);
