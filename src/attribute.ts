@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { TcpEvent } from './event';
 import { State } from './states';
 import { cgroup2Root } from './containers';
+import { loadBinding } from './native/binding';
 
 interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -56,6 +57,12 @@ export class ProcSocketIndex {
 
   private scanListeners(): void {
     const next = new Map<number, number>();
+    const viaNetlink = this.procRoot === '/proc' ? listeningSocketsViaNetlink() : null;
+    if (viaNetlink) {
+      for (const l of viaNetlink) next.set(l.port, l.inode);
+      this.listeners = next;
+      return;
+    }
     for (const file of ['net/tcp', 'net/tcp6']) {
       let text = '';
       try { text = readFileSync(`${this.procRoot}/${file}`, 'latin1'); } catch { continue; }
@@ -99,6 +106,15 @@ export class ProcSocketIndex {
       if (line) cgroupId = statSync(this.cgroupRoot + line.slice(3)).ino;
     } catch { /* no cgroup v2 */ }
     return { pid, comm, cgroupId };
+  }
+}
+
+/** sock_diag through the addon: cheap however many non-listening sockets exist. */
+function listeningSocketsViaNetlink(): { port: number; inode: number }[] | null {
+  try {
+    return loadBinding().listeningSockets();
+  } catch {
+    return null;
   }
 }
 

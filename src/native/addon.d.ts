@@ -33,6 +33,8 @@ export declare class Probe {
 }
 
 export declare function ringbufSupported(): boolean;
+/** Listening TCP sockets of this network namespace via sock_diag; null if unavailable. */
+export declare function listeningSockets(): { port: number; inode: number }[] | null;
 export declare const libbpfVersion: string;
 
 /** Error thrown by the Probe constructor. */

@@ -406,6 +406,11 @@ class Probe : public Napi::ObjectWrap<Probe> {
   uint64_t seen_ = 0, dropped_ = 0, perf_lost_ = 0, missed_ = 0;
 };
 
-Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return Probe::Init(env, exports); }
+Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
+  return Probe::Init(env, exports);
+}
 
 NODE_API_MODULE(tcptrace, InitAll)
