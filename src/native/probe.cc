@@ -245,12 +245,12 @@ class Probe : public Napi::ObjectWrap<Probe> {
     poll_ = new uv_poll_t;
     poll_->data = this;
     uv_poll_init(loop, poll_, fd);
-    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Probe*>(h->data)->Drain(true); });
+    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Probe*>(h->data)->DrainFromLoop(); });
     timer_ = new uv_timer_t;
     timer_->data = this;
     uv_timer_init(loop, timer_);
     // Batched wakeups leave a lone event queued: this flush bounds its latency.
-    uv_timer_start(timer_, [](uv_timer_t* h) { static_cast<Probe*>(h->data)->Drain(true); }, flush_ms_, flush_ms_);
+    uv_timer_start(timer_, OnFlushTimer, flush_ms_, flush_ms_);
     return "";
   }
 
@@ -269,6 +269,18 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (size < sizeof(tcptrace_event)) return;
     const uint8_t* p = static_cast<const uint8_t*>(data);
     batch_.insert(batch_.end(), p, p + sizeof(tcptrace_event));
+  }
+
+  static void OnFlushTimer(uv_timer_t* h) { static_cast<Probe*>(h->data)->DrainFromLoop(); }
+
+  // From the loop (ring readable, or the flush timer): one batch per call keeps the loop
+  // responsive. A full batch means a backlog; the kernel may send no further wakeup for it
+  // (it wakes the reader when the queue crosses wakeup_bytes, not while it stays above), so the
+  // timer is re-armed to fire on the next loop iteration, and the backlog drains continuously
+  // instead of one batch per flush interval.
+  void DrainFromLoop() {
+    size_t bytes = Drain(true);
+    if (timer_ && bytes >= batch_bytes_) uv_timer_start(timer_, OnFlushTimer, 0, flush_ms_);
   }
 
   // Reads what is queued (at most one batch from the ring) and hands it to JS.
