@@ -47,8 +47,8 @@ function parseOptions(argv) {
       case '--soak-rate': o.soakRate = posInt(a, next()); break;
       case '--json': o.json = next(); break;
       case '--md': o.md = next(); break;
-      // record each tcptrace run with perf (JS frames named via --perf-basic-prof), into DIR.
-      // (node --cpu-prof cannot be used: its SIGPROF timer makes the BPF verifier give up.)
+      // record each tcptrace run with perf (JS frames named via --perf-basic-prof), into DIR;
+      // unlike node --cpu-prof this also shows the native and kernel side of the tracer.
       case '--perf': o.perf = path.resolve(next()); break;
       // extra tcptrace flags for every tcptrace run, e.g. --tcptrace-args "--wakeup-bytes 0"
       case '--tcptrace-args': o.extra = next().split(/\s+/).filter(Boolean); break;
