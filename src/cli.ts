@@ -8,6 +8,8 @@ import type { Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 
 const EXIT_USAGE = 2;
+/** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
+const OUTPUT_BUFFER_CAP = Number(process.env.TCPTRACE_OUTPUT_BUFFER) || 32 << 20;
 const EXIT_FAILURE = 1;
 
 function fail(message: string, code: number): never {
@@ -58,8 +60,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   let stopping = false;
   let outputOpen = true;
+  // A reader that stops reading must not make us buffer without bound: past the cap, lines
+  // are dropped and counted (the summary says how many), like the kernel's own buffer.
+  let linesNotWritten = 0;
   const out: Writer = (text) => {
-    if (outputOpen) process.stdout.write(text);
+    if (!outputOpen) return;
+    if (process.stdout.writableLength > OUTPUT_BUFFER_CAP) {
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) linesNotWritten++;
+      return;
+    }
+    process.stdout.write(text);
   };
   const log: Writer = (line) => process.stderr.write(`tcptrace: ${line}\n`);
   let stats: StatsEngine | undefined;
@@ -91,7 +101,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   const finish = (counters: ReturnType<Tracer['close']>, code: number) => {
     outputOpen = false;
-    process.stderr.write(`${summaryLine(counters)}\n`);
+    const unwritten = linesNotWritten ? `; ${linesNotWritten} output lines not written: the reader of stdout fell behind` : '';
+    process.stderr.write(`${summaryLine(counters)}${unwritten}\n`);
     if (benchStats) {
       const r = process.resourceUsage();
       process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
