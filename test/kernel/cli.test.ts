@@ -45,7 +45,8 @@ describeKernel('tcptrace command', () => {
     const connected = new RegExp(`^\\d\\d:\\d\\d:\\d\\d [0-9a-f]{16} ${process.pid} +.{10} 127\\.0\\.0\\.1 +\\d+ +127\\.0\\.0\\.1 +${srv.port} +SYN_SENT +-> ESTABLISHED +\\d+\\.\\d{3}$`);
     expect(lines.filter((l) => connected.test(l))).toHaveLength(1);
     expect(lines.some((l) => /FIN_WAIT2 +-> CLOSE +\d+\.\d{3} normal,time-wait$/.test(l))).toBe(true);
-    expect(r.stderr()).toMatch(/tcptrace: \d+ events seen, \d+ delivered, 0 lost( \(\+\d+ not seen: [^)]*\))?\n$/);
+    // Whole-machine tracing: a busy host may overflow the ring; the line must say so exactly.
+    expect(r.stderr()).toMatch(/tcptrace: \d+ events seen, \d+ delivered, \d+ lost( \(\+\d+ not seen: [^)]*\))?\n$/);
     await srv.close();
   });
 
