@@ -1,4 +1,4 @@
-// The JSON form of a TcpEvent: NDJSON lines, WebSocket `event` messages and the dashboard
+// The JSON form of a TcpEvent: NDJSON lines, WebSocket `events` messages and the dashboard
 // all read these names. docs/SCHEMA.md documents them; bump SCHEMA_VERSION on any change
 // that is not a pure addition.
 import { constants } from 'node:os';
