@@ -319,7 +319,6 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 				fresh.owner.known |= TCPTRACE_F_OWNER_INHERITED;
 			}
 			fresh.side = TCPTRACE_F_PASSIVE;
-			fresh.synack_retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
 		}
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
 		si = bpf_map_lookup_elem(&socks, &key);
@@ -358,7 +357,10 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			read_addrs(sk, family, fk.laddr, fk.raddr);
 			struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 			if (sa) {
+				/* total_retrans is only copied from the request after the clone's
+				 * state change, so count the SYN-ACK retransmits we saw ourselves */
 				handshake_us = now / 1000 - sa->first_synack_us;
+				si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
 				bpf_map_delete_elem(&synack_flows, &fk);
 			} else {
 				/* no retransmit: the kernel's SYN-ACK RTT sample is the handshake */

@@ -71,6 +71,29 @@ describeKernel('close causes', () => {
     expect(hs.max).toBeGreaterThanOrEqual(1000);
   });
 
+  it('the handshake ACK dropped: a SYN-ACK retransmit, passive handshake ≥ 1 s', async () => {
+    const server = startPeer(['server', '127.0.0.1', '5559'], { netns: ns.name });
+    peers.push(server);
+    await server.next('port');
+    // Drop the client's bare ACKs to the server: the first SYN-ACK goes unanswered.
+    ns.run('nft', 'add', 'table', 'inet', 'tcptrace_ack');
+    ns.run('nft', 'add', 'chain', 'inet', 'tcptrace_ack', 'in', '{ type filter hook input priority 0; }');
+    ns.run('nft', 'add', 'rule', 'inet', 'tcptrace_ack', 'in', 'tcp', 'dport', '5559', 'tcp', 'flags', '&', '(syn|ack|fin|rst)', '==', 'ack', 'drop');
+    const client = startPeer(['client', '127.0.0.1', '5559'], { netns: ns.name });
+    peers.push(client);
+    await client.next('connected');
+    await new Promise((r) => setTimeout(r, 300));
+    ns.run('nft', 'delete', 'table', 'inet', 'tcptrace_ack');
+    const accepted = () => cap.events.filter((e) => e.netns === ns.inode && e.sport === 5559 && e.dport !== 0);
+    await cap.waitFor(() => accepted().some((e) => e.newState === 1));
+    client.send('close');
+    const s = accepted();
+    expect(states(s).slice(0, 2)).toEqual(['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED']);
+    expect(s[1].synackRetrans).toBeGreaterThanOrEqual(1);
+    expect(s[1].handshakeUs).toBeGreaterThanOrEqual(900_000);
+    expect(s[1].pid).toBe(server.pid);
+  });
+
   it('reset by peer: the client sees reset-received, the server reset-sent', async () => {
     const server = startPeer(['server', '127.0.0.1', '5558'], { netns: ns.name, env: { RESET: '1' } });
     peers.push(server);
