@@ -1,6 +1,8 @@
 // Address text from raw bytes: dotted IPv4, RFC 5952 IPv6, ::ffff:a.b.c.d for v4-mapped.
 // Both are cached by raw value: a storm reuses a handful of addresses millions of times.
 
+import { Bytes16TextCache } from './text-cache';
+
 const CACHE_LIMIT = 4096;
 const v4Cache = new Map<number, string>();
 
@@ -15,25 +17,10 @@ export function formatIPv4(buf: Buffer, off: number): string {
   return s;
 }
 
-interface V6Entry { w0: number; w1: number; w2: number; w3: number; text: string }
-const v6Cache = new Map<number, V6Entry>();
-
-function word(buf: Buffer, off: number): number {
-  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) | 0;
-}
+const v6Cache = new Bytes16TextCache(CACHE_LIMIT, formatIPv6Uncached);
 
 export function formatIPv6(buf: Buffer, off: number): string {
-  const w0 = word(buf, off);
-  const w1 = word(buf, off + 4);
-  const w2 = word(buf, off + 8);
-  const w3 = word(buf, off + 12);
-  const key = (w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 29791)) | 0;
-  const hit = v6Cache.get(key);
-  if (hit !== undefined && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2 && hit.w3 === w3) return hit.text;
-  const text = formatIPv6Uncached(buf, off);
-  if (v6Cache.size >= CACHE_LIMIT) v6Cache.clear();
-  v6Cache.set(key, { w0, w1, w2, w3, text });
-  return text;
+  return v6Cache.get(buf, off);
 }
 
 function formatIPv6Uncached(buf: Buffer, off: number): string {

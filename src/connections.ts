@@ -78,3 +78,14 @@ export class ConnectionTracker {
     return done;
   }
 }
+
+/** How a finished connection ended, as one label: time-wait, or its close cause. */
+export function closeLabel(c: FinishedConnection): string {
+  return c.timeWait ? 'time-wait' : c.cause || 'normal';
+}
+
+/** Why an active open failed (it never left SYN_SENT), or undefined when it did not fail. */
+export function failedConnectCause(c: FinishedConnection): string | undefined {
+  if (c.side !== 'active' || c.established || c.lastState !== 'SYN_SENT') return undefined;
+  return c.cause === 'normal' ? 'aborted' : c.cause || 'unknown';
+}

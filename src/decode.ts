@@ -5,6 +5,7 @@
 // the event objects themselves. bench/ measures it.
 import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag } from './layout';
 import { formatIPv4, formatIPv6 } from './address';
+import { Bytes16TextCache } from './text-cache';
 import type { OwnerSource, TcpEvent } from './event';
 
 const AF_INET = 2;
@@ -49,25 +50,18 @@ function hex64(buf: Buffer, off: number): string {
   return text;
 }
 
-interface CommEntry { w0: number; w1: number; w2: number; w3: number; text: string }
-/** a hash of the 16 comm bytes → the string (all 16 bytes are compared on a hit) */
-const commCache = new Map<number, CommEntry>();
-
-function readComm(buf: Buffer, off: number): string {
-  const w0 = u32(buf, off);
-  const w1 = u32(buf, off + 4);
-  const w2 = u32(buf, off + 8);
-  const w3 = u32(buf, off + 12);
-  const key = (w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 29791)) | 0;
-  const hit = commCache.get(key);
-  if (hit !== undefined && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2 && hit.w3 === w3) return hit.text;
+/** NUL-terminated (or full 16-byte) comm as latin1 text */
+function commText(buf: Buffer, off: number): string {
   let end = off;
   const limit = off + COMM_LEN;
   while (end < limit && buf[end] !== 0) end++;
-  const text = buf.toString('latin1', off, end);
-  if (commCache.size >= 4096) commCache.clear();
-  commCache.set(key, { w0, w1, w2, w3, text });
-  return text;
+  return buf.toString('latin1', off, end);
+}
+
+const commCache = new Bytes16TextCache(4096, commText);
+
+function readComm(buf: Buffer, off: number): string {
+  return commCache.get(buf, off);
 }
 
 function ownerSource(flags: number): OwnerSource {

@@ -50,12 +50,25 @@ export interface JsonEvent {
   container_id: string | null;
 }
 
+// Events come in bursts within one millisecond: format that millisecond once.
+let isoMs = NaN;
+let isoText = '';
+
+function isoTime(ms: number): string {
+  const whole = Math.floor(ms);
+  if (whole !== isoMs) {
+    isoMs = whole;
+    isoText = new Date(whole).toISOString();
+  }
+  return isoText;
+}
+
 export function toJsonEvent(e: TcpEvent): JsonEvent {
   const known = e.ownerSource !== 'unknown';
   const cg = known && e.cgroupId ? cgroupResolver().resolve(e.cgroupId, e.pid) : null;
   return {
     v: SCHEMA_VERSION,
-    time: new Date(e.time).toISOString(),
+    time: isoTime(e.time),
     ts_ns: e.tsNs,
     skaddr: e.skaddr,
     pid: known ? e.pid : null,

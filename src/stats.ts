@@ -2,7 +2,7 @@
 // per listening port), failed connects by cause and peer, lifetimes, time per state,
 // transition counts. The summary report, the WebSocket `stats` message and the metrics
 // all read StatsSnapshot.
-import { ConnectionTracker, type FinishedConnection } from './connections';
+import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from './connections';
 import type { TcpEvent } from './event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from './states';
@@ -85,7 +85,7 @@ export class StatsEngine {
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
-  private readonly transitions = new Map<string, number>();
+  private readonly transitions = new Map<number, number>();
   private readonly intoState = new Map<number, number>();
   private readonly stateOf = new Map<string, number>();
   private readonly failCauses: Record<string, number> = {};
@@ -115,7 +115,7 @@ export class StatsEngine {
   }
 
   private observeOne(e: TcpEvent): void {
-    const t = `${stateName(e.oldState)}->${stateName(e.newState)}`;
+    const t = e.oldState * 256 + e.newState; // named only when a snapshot is taken
     this.transitions.set(t, (this.transitions.get(t) ?? 0) + 1);
     this.intoState.set(e.newState, (this.intoState.get(e.newState) ?? 0) + 1);
     if (e.durationNs !== null) {
@@ -139,10 +139,10 @@ export class StatsEngine {
 
   private finish(c: FinishedConnection): void {
     if (c.lifetimeMs !== null) this.lifetime.record(c.lifetimeMs);
-    const cause = c.timeWait ? 'time-wait' : c.cause || 'normal';
+    const cause = closeLabel(c);
     this.closeCauses[cause] = (this.closeCauses[cause] ?? 0) + 1;
-    if (c.side === 'active' && !c.established && c.lastState === 'SYN_SENT') {
-      const why = c.cause === 'normal' ? 'aborted' : c.cause || 'unknown';
+    const why = failedConnectCause(c);
+    if (why) {
       this.failed++;
       this.failCauses[why] = (this.failCauses[why] ?? 0) + 1;
       const row = this.failuresByPeer.get(endpoint(c.daddr, c.dport, c.family));
@@ -162,7 +162,9 @@ export class StatsEngine {
       since: this.since,
       until: this.until,
       events: this.events,
-      transitions: Object.fromEntries(this.transitions),
+      transitions: Object.fromEntries(
+        [...this.transitions].map(([t, n]) => [`${stateName(t >> 8)}->${stateName(t & 255)}`, n]),
+      ),
       intoState,
       current,
       handshake: {

@@ -3,7 +3,7 @@
 // lifetimes, fed per event and per finished connection (never from summaries).
 import { release } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ConnectionTracker, type FinishedConnection } from '../connections';
+import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
 import { State, stateName } from '../states';
@@ -74,22 +74,15 @@ export class MetricsFeed {
         }
       }
     }
-    // ConnectionTracker ignores every transition out of LISTEN, which hides the open of an
-    // accepted child (its first event is LISTEN->SYN_RECV); present that one as an open.
-    const opens = batch.map((e) => (e.oldState === State.LISTEN && e.newState === State.SYN_RECV ? { ...e, oldState: State.CLOSE } : e));
-    for (const c of this.connections.observe(opens)) this.finish(c);
+    for (const c of this.connections.observe(batch)) this.finish(c);
     for (const b of this.backends) b.flush?.();
   }
 
   private finish(c: FinishedConnection): void {
-    const cause = c.timeWait ? 'time-wait' : c.cause || 'normal';
     const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
-    for (const b of this.backends) b.closed(cause, c.side || 'unknown', lifetime);
-    // The same rule as the summary report: an active open that never left SYN_SENT.
-    if (c.side === 'active' && !c.established && c.lastState === 'SYN_SENT') {
-      const why = c.cause === 'normal' ? 'aborted' : c.cause || 'unknown';
-      for (const b of this.backends) b.connectFailed(why);
-    }
+    for (const b of this.backends) b.closed(closeLabel(c), c.side || 'unknown', lifetime);
+    const why = failedConnectCause(c);
+    if (why) for (const b of this.backends) b.connectFailed(why);
   }
 
   private portLabel(port: number): string | undefined {
