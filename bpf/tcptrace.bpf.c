@@ -4,6 +4,7 @@
  * close causes from neighbouring tracepoints. CO-RE: only the fields read below are
  * declared, with preserve_access_index, so no vmlinux.h or kernel headers are needed.
  */
+#include <stdbool.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -24,7 +25,7 @@ enum {
 };
 
 /* ---- the kernel types we read (matched by name at load time) ---- */
-struct in6_addr { __u8 s6_addr[16]; } __attribute__((preserve_access_index));
+struct in6_addr { union { __u32 u6_addr32[4]; } in6_u; } __attribute__((preserve_access_index));
 struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
 struct net { struct ns_common ns; } __attribute__((preserve_access_index));
 struct sock_common {
@@ -41,7 +42,8 @@ struct sock_common {
 /* inet_sport survives the port release on CLOSE, unlike skc_num (the tracepoint uses it too). */
 struct inet_sock { __u16 inet_sport; } __attribute__((preserve_access_index));
 struct inode { unsigned long i_ino; } __attribute__((preserve_access_index));
-struct socket { short type; } __attribute__((preserve_access_index));
+struct file { struct inode *f_inode; } __attribute__((preserve_access_index));
+struct socket { struct file *file; } __attribute__((preserve_access_index));
 struct socket_alloc { struct socket socket; struct inode vfs_inode; } __attribute__((preserve_access_index));
 struct sock {
 	struct sock_common __sk_common;
@@ -147,26 +149,67 @@ struct {
 /* Keeps struct tcptrace_event in the object's BTF for the layout test. */
 struct tcptrace_event *unused_event_type __attribute__((unused));
 
-/* ---- helpers ---- */
-static __always_inline __u32 sk_netns(const struct sock *sk)
+/*
+ * ---- reading the kernel's structures ----
+ * Every function below takes `btf`, a compile-time constant: true in tp_btf programs,
+ * whose socket is a BTF-typed pointer that plain loads may read (the verifier makes them
+ * fault-safe), false in classic tracepoint programs, where the pointer is untyped and each
+ * field costs a bpf_probe_read_kernel call. One body of logic, two specialisations.
+ */
+static __always_inline __u32 sk_netns(const struct sock_common *skc, const bool btf)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (btf)
+		return skc->skc_net.net->ns.inum;
+	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
 }
 
-static __always_inline void read_addrs(const struct sock *sk, __u16 family, __u8 *saddr, __u8 *daddr)
+static __always_inline void read_addrs(const struct sock_common *skc, __u16 family, __u8 *saddr,
+				       __u8 *daddr, const bool btf)
 {
-	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)daddr, sk, __sk_common.skc_daddr);
+	__u32 *s = (__u32 *)saddr, *d = (__u32 *)daddr;
+
+	if (btf && family == AF_INET) {
+		s[0] = skc->skc_rcv_saddr;
+		d[0] = skc->skc_daddr;
+	} else if (btf) {
+		for (int i = 0; i < 4; i++) {
+			s[i] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			d[i] = skc->skc_v6_daddr.in6_u.u6_addr32[i];
+		}
+	} else if (family == AF_INET) {
+		BPF_CORE_READ_INTO(s, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO(d, skc, skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)daddr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)s, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)d, skc, skc_v6_daddr);
 	}
 }
 
-static __always_inline void owner_from_current(struct owner *o)
+/* Socket inode number (0 before the socket has one), for late owner lookup in /proc. */
+static __always_inline __u32 sock_inode(const struct sock *sk, const bool btf)
 {
-	o->pid = bpf_get_current_pid_tgid() >> 32;
+	if (!btf) {
+		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		return so ? BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino) : 0;
+	}
+	struct socket *so = sk->sk_socket;
+	if (!so)
+		return 0;
+	/*
+	 * The verifier will not read a struct socket as its socket_alloc container, but the
+	 * socket's file has the same inode; only a socket without a file (a kernel socket)
+	 * needs the probe read.
+	 */
+	struct file *f = so->file;
+	if (f)
+		return f->f_inode->i_ino;
+	return BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino);
+}
+
+/* ---- helpers ---- */
+static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid)
+{
+	o->pid = pid_tgid >> 32;
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	o->known = TCPTRACE_F_OWNER_KNOWN;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
@@ -247,31 +290,30 @@ static __always_inline void count(int dropped)
 struct fill_args {
 	const struct sock *sk;
 	const struct sock_info *si;
-	__u64 now, delta;
-	__u32 netns, handshake_us;
+	__u64 now, delta, pid_tgid;
+	__u32 netns, handshake_us, rtt_us;
 	__u16 family, sport, dport;
 	int old, new;
 	__u8 flags;
+	__u8 comm_is_owner; /* the owner was just taken from the current task */
 };
 
-static __always_inline void fill_event(struct tcptrace_event *e, const struct fill_args *a)
+static __always_inline void fill_event(struct tcptrace_event *e, const struct fill_args *a, const bool btf)
 {
 	const struct sock *sk = a->sk;
 	const struct sock_info *si = a->si;
 	__u8 flags = a->flags;
-	__u64 id = bpf_get_current_pid_tgid();
-	struct socket *so = BPF_CORE_READ(sk, sk_socket);
 
 	e->ts_ns = a->now;
 	e->skaddr = (__u64)sk;
 	e->delta_ns = a->delta;
 	e->cgroup_id = si->owner.cgroup_id;
-	e->cpu_pid = id >> 32;
-	e->cpu_tid = (__u32)id;
+	e->cpu_pid = a->pid_tgid >> 32;
+	e->cpu_tid = (__u32)a->pid_tgid;
 	e->owner_pid = si->owner.pid;
 	e->netns = a->netns;
-	e->sock_ino = so ? BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino) : 0;
-	e->rtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	e->sock_ino = sock_inode(sk, btf);
+	e->rtt_us = a->rtt_us;
 	e->handshake_us = a->handshake_us;
 	e->family = a->family;
 	e->sport = a->sport;
@@ -286,31 +328,49 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	e->reserved[0] = e->reserved[1] = 0;
 	e->reserved2 = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
-	read_addrs(sk, a->family, e->saddr, e->daddr);
-	bpf_get_current_comm(e->cpu_comm, sizeof(e->cpu_comm));
+	read_addrs(&sk->__sk_common, a->family, e->saddr, e->daddr, btf);
+	if (a->comm_is_owner)
+		__builtin_memcpy(e->cpu_comm, si->owner.comm, sizeof(e->cpu_comm));
+	else
+		bpf_get_current_comm(e->cpu_comm, sizeof(e->cpu_comm));
 	__builtin_memcpy(e->owner_comm, si->owner.comm, sizeof(e->owner_comm));
 }
 
 /* ---- the state change ---- */
-static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new)
+static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf)
 {
-	__u16 protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-	if (protocol != IPPROTO_TCP)
-		return 0;
+	__u16 sport;
+	__u32 srtt_us;
+
+	if (btf) {
+		/* NULL unless a full TCP socket (not MPTCP, SCTP...); the typed tcp_sock it
+		 * returns lets plain loads reach the inet_sock and tcp_sock fields */
+		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+		if (!tp)
+			return 0;
+		sport = ((const struct inet_sock *)tp)->inet_sport;
+		srtt_us = tp->srtt_us;
+	} else {
+		if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+			return 0;
+		sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+		srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us);
+	}
+	sport = bpf_ntohs(sport);
 
 	__u64 now = bpf_ktime_get_ns();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u16 family = btf ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 dport = bpf_ntohs(btf ? sk->__sk_common.skc_dport : BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u32 netns = sk_netns(&sk->__sk_common, btf);
 	__u64 key = (__u64)sk;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u32 netns = sk_netns(sk);
-	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	struct sock_info fresh = {};
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-	__u8 flags = 0;
+	__u8 flags = 0, comm_is_owner = 0;
 	__u64 delta = 0;
 
 	if (!si) {
 		/* First sight of this socket: maybe a child of a listener we know. */
+		struct sock_info fresh = {};
 		if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
 			struct listen_key lk = { .netns = netns, .port = sport };
 			struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
@@ -330,8 +390,10 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	}
 	si->last_ts = now;
 
-	if (in_owner_context(old, new) && (bpf_get_current_pid_tgid() >> 32))
-		owner_from_current(&si->owner);
+	if (in_owner_context(old, new) && (pid_tgid >> 32)) {
+		owner_from_current(&si->owner, pid_tgid);
+		comm_is_owner = 1;
+	}
 	if (new == TCP_SYN_SENT) {
 		si->side = TCPTRACE_F_ACTIVE;
 		si->syn_sent_ts = now;
@@ -343,7 +405,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 
 	/* tcp_reset() sets sk_err before tcp_done() but reports it only afterwards. */
 	if (new == TCP_CLOSE) {
-		int err = BPF_CORE_READ(sk, sk_err);
+		int err = btf ? sk->sk_err : BPF_CORE_READ(sk, sk_err);
 		if (err > 0)
 			si->error = err;
 	}
@@ -354,7 +416,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			handshake_us = (now - si->syn_sent_ts) / 1000;
 		} else if (old == TCP_SYN_RECV) {
 			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
-			read_addrs(sk, family, fk.laddr, fk.raddr);
+			read_addrs(&sk->__sk_common, family, fk.laddr, fk.raddr, btf);
 			struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 			if (sa) {
 				/* total_retrans is only copied from the request after the clone's
@@ -364,7 +426,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 				bpf_map_delete_elem(&synack_flows, &fk);
 			} else {
 				/* no retransmit: the kernel's SYN-ACK RTT sample is the handshake */
-				handshake_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+				handshake_us = srtt_us >> 3;
 			}
 		}
 	}
@@ -390,13 +452,14 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	}
 
 	struct fill_args a = {
-		.sk = sk, .si = si, .now = now, .delta = delta, .netns = netns,
-		.handshake_us = handshake_us, .family = family, .sport = sport, .dport = dport,
-		.old = old, .new = new, .flags = flags,
+		.sk = sk, .si = si, .now = now, .delta = delta, .pid_tgid = pid_tgid, .netns = netns,
+		.handshake_us = handshake_us, .rtt_us = srtt_us >> 3, .family = family,
+		.sport = sport, .dport = dport, .old = old, .new = new, .flags = flags,
+		.comm_is_owner = comm_is_owner,
 	};
 	if (cfg.use_perfbuf) {
 		struct tcptrace_event ev;
-		fill_event(&ev, &a);
+		fill_event(&ev, &a, btf);
 		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0);
 	} else {
 		struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -404,7 +467,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			count(1);
 			goto out;
 		}
-		fill_event(e, &a);
+		fill_event(e, &a, btf);
 		/*
 		 * Batched wakeups: wake the reader once, on the record that crosses wakeup_bytes (a
 		 * wakeup per record above it would be an IRQ-work interrupt per event). The reader's
@@ -416,7 +479,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes e */
 			__u64 before = queued > RECORD_BYTES ? queued - RECORD_BYTES : 0;
 			wake = queued >= cfg.wakeup_bytes && before < cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										 : BPF_RB_NO_WAKEUP;
+											 : BPF_RB_NO_WAKEUP;
 		}
 		bpf_ringbuf_submit(e, wake);
 		count(0);
@@ -435,57 +498,66 @@ out:
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return on_state_change(ctx, sk, oldstate, newstate);
+	return on_state_change(ctx, sk, oldstate, newstate, true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *args)
 {
 	return on_state_change(args, BPF_CORE_READ(args, skaddr), BPF_CORE_READ(args, oldstate),
-			       BPF_CORE_READ(args, newstate));
+			       BPF_CORE_READ(args, newstate), false);
 }
 
 /* ---- causes: remember what happened to a socket until it closes ---- */
-static __always_inline struct sock_info *known_sock(const void *sk)
+static __always_inline struct sock_info *known_sock(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	return sk ? bpf_map_lookup_elem(&socks, &key) : 0;
 }
 
-static __always_inline void on_reset_received(const void *sk)
+static __always_inline void on_reset_received(const struct sock *sk, const bool btf)
 {
 	struct sock_info *si = known_sock(sk);
 	if (si)
 		si->rst_recv = 1;
 }
 
-static __always_inline void on_reset_sent(const void *sk)
+static __always_inline void on_reset_sent(const struct sock *sk, const bool btf)
 {
 	struct sock_info *si = known_sock(sk);
 	if (si)
 		si->rst_sent = 1;
 }
 
-static __always_inline void on_retransmit(const struct sock *sk)
+static __always_inline void on_retransmit(const struct sock *sk, const bool btf)
 {
+	if (!sk)
+		return;
+	/* only SYN retransmits count; the state is cheaper to check than the socket's info */
+	int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != TCP_SYN_SENT)
+		return;
 	struct sock_info *si = known_sock(sk);
-	if (si && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT && si->syn_retrans < 255)
+	if (si && si->syn_retrans < 255)
 		si->syn_retrans++;
 }
 
-static __always_inline void on_synack_retransmit(const struct sock *listener, const struct request_sock *req)
+static __always_inline void on_synack_retransmit(const struct sock *listener, const struct request_sock *req,
+						 const bool btf)
 {
-	struct flow_key fk = { .netns = sk_netns(listener) };
-	__u16 family = BPF_CORE_READ(req, __req_common.skc_family);
+	const struct sock_common *rc = &req->__req_common;
+	struct flow_key fk = { .netns = sk_netns(&listener->__sk_common, btf) };
+	__u16 family = btf ? rc->skc_family : BPF_CORE_READ(rc, skc_family);
 
-	fk.lport = BPF_CORE_READ(req, __req_common.skc_num);
-	fk.rport = bpf_ntohs(BPF_CORE_READ(req, __req_common.skc_dport));
-	read_addrs((const struct sock *)req, family, fk.laddr, fk.raddr);
+	fk.lport = btf ? rc->skc_num : BPF_CORE_READ(rc, skc_num);
+	fk.rport = bpf_ntohs(btf ? rc->skc_dport : BPF_CORE_READ(rc, skc_dport));
+	read_addrs(rc, family, fk.laddr, fk.raddr, btf);
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {
 		sa->retrans++;
 		return;
 	}
+	/* tcp_request_sock lies beyond the typed request_sock: a probe read in both modes */
 	struct synack_info fresh = {
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
@@ -494,45 +566,45 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 }
 
 SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(rst_recv_btf, struct sock *sk) { on_reset_received(sk); return 0; }
+int BPF_PROG(rst_recv_btf, struct sock *sk) { on_reset_received(sk, true); return 0; }
 SEC("tracepoint/tcp/tcp_receive_reset")
-int rst_recv_tp(struct trace_event_raw_tcp_event_sk *a) { on_reset_received(BPF_CORE_READ(a, skaddr)); return 0; }
+int rst_recv_tp(struct trace_event_raw_tcp_event_sk *a) { on_reset_received(BPF_CORE_READ(a, skaddr), false); return 0; }
 
 SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(rst_sent_btf, const struct sock *sk) { on_reset_sent(sk); return 0; }
+int BPF_PROG(rst_sent_btf, const struct sock *sk) { on_reset_sent(sk, true); return 0; }
 SEC("tracepoint/tcp/tcp_send_reset")
 int rst_sent_tp(void *ctx)
 {
 	/* Newer kernels give this event its own record type; older ones share tcp_event_sk_skb. */
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset))
-		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_send_reset *)ctx, skaddr));
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_send_reset *)ctx, skaddr), false);
 	else
-		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr));
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr), false);
 	return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(retrans_btf, const struct sock *sk) { on_retransmit(sk); return 0; }
+int BPF_PROG(retrans_btf, const struct sock *sk) { on_retransmit(sk, true); return 0; }
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int retrans_tp(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
-		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_retransmit_skb *)ctx, skaddr));
+		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_retransmit_skb *)ctx, skaddr), false);
 	else
-		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr));
+		on_retransmit(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr), false);
 	return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(synack_retrans_btf, const struct sock *sk, const struct request_sock *req)
 {
-	on_synack_retransmit(sk, req);
+	on_synack_retransmit(sk, req, true);
 	return 0;
 }
 SEC("tracepoint/tcp/tcp_retransmit_synack")
 int synack_retrans_tp(struct trace_event_raw_tcp_retransmit_synack *a)
 {
-	on_synack_retransmit(BPF_CORE_READ(a, skaddr), BPF_CORE_READ(a, req));
+	on_synack_retransmit(BPF_CORE_READ(a, skaddr), BPF_CORE_READ(a, req), false);
 	return 0;
 }
 
@@ -542,7 +614,7 @@ int BPF_PROG(sk_error_btf, const struct sock *sk)
 {
 	struct sock_info *si = known_sock(sk);
 	if (si)
-		si->error = BPF_CORE_READ(sk, sk_err);
+		si->error = sk->sk_err;
 	return 0;
 }
 
