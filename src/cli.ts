@@ -4,7 +4,7 @@ import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
 import { ProbeError } from './probe';
-import type { Writer } from './sinks/sink';
+import type { Output, Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 
 const EXIT_USAGE = 2;
@@ -15,6 +15,16 @@ const EXIT_FAILURE = 1;
 function fail(message: string, code: number): never {
   process.stderr.write(`tcptrace: ${message}\n`);
   process.exit(code);
+}
+
+function countLines(chunk: string | Uint8Array): number {
+  let n = 0;
+  if (typeof chunk === 'string') {
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) n++;
+  } else {
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) n++;
+  }
+  return n;
 }
 
 export function summaryLine(c: Counters): string {
@@ -63,13 +73,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // A reader that stops reading must not make us buffer without bound: past the cap, lines
   // are dropped and counted (the summary says how many), like the kernel's own buffer.
   let linesNotWritten = 0;
-  const out: Writer = (text) => {
+  const out: Output = (chunk) => {
     if (!outputOpen) return;
     if (process.stdout.writableLength > OUTPUT_BUFFER_CAP) {
-      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) linesNotWritten++;
+      linesNotWritten += countLines(chunk);
       return;
     }
-    process.stdout.write(text);
+    process.stdout.write(chunk);
   };
   const log: Writer = (line) => process.stderr.write(`tcptrace: ${line}\n`);
   let stats: StatsEngine | undefined;

@@ -54,7 +54,7 @@ export interface JsonEvent {
 let isoMs = NaN;
 let isoText = '';
 
-function isoTime(ms: number): string {
+export function isoTime(ms: number): string {
   const whole = Math.floor(ms);
   if (whole !== isoMs) {
     isoMs = whole;

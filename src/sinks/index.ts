@@ -2,7 +2,7 @@
 import type { Plan } from '../options';
 import type { Tracer } from '../tracer';
 import type { StatsEngine } from '../stats';
-import type { Sink, Writer } from './sink';
+import type { Output, Sink, Writer } from './sink';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
 import { NdjsonSink } from './ndjson';
@@ -15,7 +15,7 @@ export interface SinkContext {
   plan: Plan;
   tracer: Tracer;
   /** stdout */
-  out: Writer;
+  out: Output;
   /** stderr, one line per call */
   log: Writer;
   /** The one shared stats engine (created on first use; fed by the CLI before sinks). */

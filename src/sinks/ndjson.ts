@@ -1,15 +1,21 @@
 // One JSON object per line (docs/SCHEMA.md), written a batch at a time.
 import type { TcpEvent } from '../event';
-import { toJsonEvent } from '../schema';
-import type { Sink, Writer } from './sink';
+import { writeJsonEvent } from '../schema-writer';
+import { ByteWriter } from './bytes';
+import type { Output, Sink } from './sink';
 
 export class NdjsonSink implements Sink {
-  constructor(private readonly out: Writer) {}
+  private readonly bytes = new ByteWriter();
+
+  constructor(private readonly out: Output) {}
 
   write(batch: TcpEvent[]): void {
     if (batch.length === 0) return;
-    let text = '';
-    for (const e of batch) text += `${JSON.stringify(toJsonEvent(e))}\n`;
-    this.out(text);
+    const w = this.bytes;
+    for (const e of batch) {
+      writeJsonEvent(w, e);
+      w.byte(0x0a);
+    }
+    this.out(w.take());
   }
 }

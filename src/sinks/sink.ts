@@ -7,5 +7,8 @@ export interface Sink {
   end?(): void | Promise<void>;
 }
 
-/** Where text goes: the CLI passes a function writing to stdout. */
+/** Where text goes: a line logger, or a sink's output. */
 export type Writer = (text: string) => void;
+
+/** Where event output goes (the CLI's stdout): text, or UTF-8 bytes from a ByteWriter. */
+export type Output = (chunk: string | Uint8Array) => void;

@@ -1,8 +1,9 @@
 // The human table, column-compatible with bcc's tcpstates (owner instead of on-CPU task).
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
-import { causeText, ClockText, msText, RelativeText, type TimeColumn } from './columns';
-import type { Sink, Writer } from './sink';
+import { causeText, ClockText, RelativeText, type TimeColumn } from './columns';
+import { ByteWriter, writeMsFixed3 } from './bytes';
+import type { Output, Sink } from './sink';
 
 export interface TableOptions {
   time: TimeColumn;
@@ -13,22 +14,9 @@ export interface TableOptions {
 }
 
 const padEnd = (s: string | number, n: number) => String(s).padEnd(n);
-
-// Hot path (one line per event): padding by appending a precomputed run of spaces, and the
-// padded state names made once, cost a fraction of String.prototype.padEnd.
-const SPACES = Array.from({ length: 41 }, (_, i) => ' '.repeat(i));
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + SPACES[n - s.length];
-}
-const PADDED_STATES = new Map<number, string>();
-function paddedState(n: number): string {
-  let s = PADDED_STATES.get(n);
-  if (s === undefined) {
-    s = pad(stateName(n), 11);
-    PADDED_STATES.set(n, s);
-  }
-  return s;
-}
+const STATE_WIDTH = 11;
+const SPACE = 0x20;
+const ARROW = ' -> ';
 
 export function tableHeader(o: TableOptions): string {
   const addr = o.wide ? 39 : 15;
@@ -45,29 +33,70 @@ export class TableSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
   private readonly addrWidth: number;
+  private readonly bytes = new ByteWriter();
 
-  constructor(private readonly out: Writer, private readonly o: TableOptions) {
+  constructor(private readonly out: Output, private readonly o: TableOptions) {
     this.addrWidth = o.wide ? 39 : 15;
     out(`${tableHeader(o)}\n`);
   }
 
-  line(e: TcpEvent): string {
-    const o = this.o;
-    let s = o.time === 'clock' ? `${this.clock.format(e.time)} ` : o.time === 'relative' ? `${padEnd(this.relative.format(e.tsNs), 9)} ` : '';
-    const known = e.ownerSource !== 'unknown';
-    s += `${e.skaddr} ${known ? pad(String(e.pid), 7) : '-      '} ${known ? pad(e.comm.length > 10 ? e.comm.slice(0, 10) : e.comm, 10) : '-         '} `;
-    if (o.onCpu) s += `${pad(String(e.cpuPid), 7)} ${pad(e.cpuComm.length > 10 ? e.cpuComm.slice(0, 10) : e.cpuComm, 10)} `;
-    if (o.wide) s += `${e.family}  `;
-    s += `${pad(e.saddr, this.addrWidth)} ${pad(String(e.sport), 5)} ${pad(e.daddr, this.addrWidth)} ${pad(String(e.dport), 5)} `;
-    s += `${paddedState(e.oldState)} -> ${paddedState(e.newState)} ${msText(e)}`;
-    const cause = causeText(e);
-    return cause ? `${s} ${cause}` : s;
-  }
-
   write(batch: TcpEvent[]): void {
     if (batch.length === 0) return;
-    let text = '';
-    for (const e of batch) text += `${this.line(e)}\n`;
-    this.out(text);
+    const w = this.bytes;
+    for (const e of batch) {
+      this.row(e);
+      w.byte(0x0a);
+    }
+    this.out(w.take());
+  }
+
+  private row(e: TcpEvent): void {
+    const { o, bytes: w } = this;
+    if (o.time === 'clock') {
+      w.text(this.clock.format(e.time));
+      w.byte(SPACE);
+    } else if (o.time === 'relative') {
+      w.padded(this.relative.format(e.tsNs), 9);
+      w.byte(SPACE);
+    }
+    w.text(e.skaddr);
+    w.byte(SPACE);
+    if (e.ownerSource !== 'unknown') {
+      w.paddedUint(e.pid, 7);
+      w.byte(SPACE);
+      w.column(e.comm, 10);
+    } else {
+      w.text('-       -         ');
+    }
+    w.byte(SPACE);
+    if (o.onCpu) {
+      w.paddedUint(e.cpuPid, 7);
+      w.byte(SPACE);
+      w.column(e.cpuComm, 10);
+      w.byte(SPACE);
+    }
+    if (o.wide) {
+      w.uint(e.family);
+      w.spaces(2);
+    }
+    w.padded(e.saddr, this.addrWidth);
+    w.byte(SPACE);
+    w.paddedUint(e.sport, 5);
+    w.byte(SPACE);
+    w.padded(e.daddr, this.addrWidth);
+    w.byte(SPACE);
+    w.paddedUint(e.dport, 5);
+    w.byte(SPACE);
+    w.padded(stateName(e.oldState), STATE_WIDTH);
+    w.text(ARROW);
+    w.padded(stateName(e.newState), STATE_WIDTH);
+    w.byte(SPACE);
+    if (e.durationNs === null) w.text('0.000');
+    else writeMsFixed3(w, e.durationNs);
+    const cause = causeText(e);
+    if (cause) {
+      w.byte(SPACE);
+      w.text(cause);
+    }
   }
 }

@@ -5,9 +5,9 @@ import { CsvSink, csvHeader } from '../../src/sinks/csv';
 import { NdjsonSink } from '../../src/sinks/ndjson';
 import { SCHEMA_VERSION } from '../../src/schema';
 
-function collect(): { out: (s: string) => void; text: () => string } {
+function collect(): { out: (s: string | Uint8Array) => void; text: () => string } {
   let buf = '';
-  return { out: (s) => { buf += s; }, text: () => buf };
+  return { out: (s) => { buf += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, text: () => buf };
 }
 
 describe('table', () => {
@@ -22,7 +22,7 @@ describe('table', () => {
 
   it('a row per event, header first, one write per batch', () => {
     const c = collect();
-    const writes: string[] = [];
+    const writes: (string | Uint8Array)[] = [];
     const sink = new TableSink((s) => { writes.push(s); c.out(s); }, { time: 'none', wide: false, onCpu: false });
     sink.write([sampleEvent(), sampleEvent({ oldState: 5, newState: 7, cause: 'normal', timeWait: true, durationNs: null })]);
     const lines = c.text().split('\n');

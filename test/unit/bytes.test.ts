@@ -1,0 +1,116 @@
+// The byte writers on the hot path must print exactly what the string APIs they replace print.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ByteWriter, writeMsFixed3 } from '../../src/sinks/bytes';
+import { writeJsonEvent } from '../../src/schema-writer';
+import { toJsonEvent } from '../../src/schema';
+import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../../src/containers';
+import { TableSink } from '../../src/sinks/table';
+import type { TcpEvent } from '../../src/event';
+import { sampleEvent } from '../helpers/sample';
+
+/** Deterministic pseudo-random numbers (xorshift), so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+function written(fn: (w: ByteWriter) => void): string {
+  const w = new ByteWriter(8); // tiny, so growth is exercised too
+  fn(w);
+  return w.take().toString('utf8');
+}
+
+const INTEGERS = [0, 1, 9, 10, 99, 100, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 1e15 + 7, 2 ** 53 - 1, 2 ** 53, 2 ** 64, -0];
+
+describe('ByteWriter numbers', () => {
+  it('uint and jsonNumber print as String() and JSON.stringify', () => {
+    const r = rng(1);
+    const values = [...INTEGERS];
+    for (let i = 0; i < 2000; i++) values.push(Math.floor(r() * 10 ** Math.floor(r() * 16)));
+    values.push(1.5, -3, NaN, Infinity, 1e21, 5e-7);
+    for (const n of values) {
+      if (n >= 0 && Number.isInteger(n)) expect(written((w) => w.uint(n))).toBe(String(n));
+      expect(written((w) => w.jsonNumber(n))).toBe(JSON.stringify(n));
+    }
+  });
+
+  it('milliseconds with three decimals match toFixed(3), halfway cases included', () => {
+    const r = rng(2);
+    const values = [0, 1, 499, 500, 501, 1500, 2500, 999_999, 1_000_000, 1_234_567, 123_456_789_500, 1e15, 1e16 + 500];
+    for (let i = 0; i < 3000; i++) values.push(Math.floor(r() * 10 ** Math.floor(r() * 13)));
+    for (let i = 0; i < 500; i++) values.push(Math.floor(r() * 1e9) * 1000 + 500);
+    for (const ns of values) expect(written((w) => writeMsFixed3(w, ns))).toBe((ns / 1e6).toFixed(3));
+  });
+
+  it('trimmed thousandths match String(k / 1000)', () => {
+    const r = rng(3);
+    const values = [0, 1, 10, 100, 1000, 1200, 1230, 1234, 999_999_999_999_999];
+    for (let i = 0; i < 3000; i++) values.push(Math.floor(r() * 10 ** Math.floor(r() * 15)));
+    for (const k of values) expect(written((w) => w.thousandths(k, true))).toBe(String(k / 1000));
+  });
+});
+
+describe('ByteWriter text', () => {
+  const samples = ['', 'curl', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0000\u001f\u007f', 'caf\u00e9', 'x\u00ff', '\u4e2d\u6587', '\u{1f600}', 'lone\ud800', '\udc00end'];
+  const latin1 = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
+
+  it('jsonString escapes as JSON.stringify does', () => {
+    for (const s of [...samples, latin1]) expect(written((w) => w.jsonString(s))).toBe(JSON.stringify(s));
+  });
+
+  it('text is UTF-8; column clips and pads by characters like slice + padEnd', () => {
+    const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('utf8'); // lone surrogates → U+FFFD
+    for (const s of [...samples, latin1]) {
+      expect(written((w) => w.text(s))).toBe(utf8(s));
+      expect(written((w) => w.column(s, 10))).toBe(utf8(s.slice(0, 10).padEnd(10)));
+    }
+  });
+});
+
+describe('NDJSON bytes', () => {
+  afterEach(() => setCgroupResolver(undefined));
+
+  function randomEvent(r: () => number): TcpEvent {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+    const int = (max: number) => Math.floor(r() * max);
+    return sampleEvent({
+      tsNs: int(2 ** 53), time: 1.7e12 + r() * 1e10, pid: int(4e6), comm: pick(['curl', 'a"b', 'caf\u00e9', 'x\ny', '', 'sixteen-chars-xx']),
+      ownerSource: pick(['kernel', 'listener', 'proc', 'unknown'] as const), cgroupId: pick([0, 1, int(2 ** 40)]),
+      cpuPid: int(4e6), cpuTid: int(4e6), cpuComm: pick(['swapper/0', 'ksoftirqd/1', 'node']), family: pick([4, 6] as const),
+      saddr: pick(['127.0.0.1', '::1', 'fe80::1']), daddr: pick(['10.0.0.1', '::ffff:1.2.3.4']), sport: int(65536), dport: int(65536),
+      oldState: int(14), newState: int(16), durationNs: pick([null, 0, int(1e6), int(1e12), int(1e6) * 1000 + 500]),
+      netns: int(2 ** 32), sockIno: pick([0, int(2 ** 32)]), rttUs: int(2 ** 32), handshakeUs: pick([0, int(2 ** 32)]),
+      error: pick([0, 104, 110, 111, 999]), cause: pick(['', 'normal', 'reset-received', 'refused'] as const),
+      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256),
+    });
+  }
+
+  it('writeJsonEvent prints JSON.stringify(toJsonEvent(e)) exactly', () => {
+    const paths = new Map<number, string>([[1, '/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope'], [7, '/user.slice/caf\u00e9 "q"']]);
+    const resolver = {
+      resolve: (id: number) => (paths.has(id) ? { path: paths.get(id)!, container: containerFromPath(paths.get(id)!) } : null),
+    } as unknown as CgroupResolver;
+    setCgroupResolver(resolver);
+    const r = rng(4);
+    const events = [sampleEvent(), sampleEvent({ cgroupId: 7 }), sampleEvent({ ownerSource: 'unknown' })];
+    for (let i = 0; i < 3000; i++) events.push(randomEvent(r));
+    const w = new ByteWriter(64);
+    for (const e of events) {
+      writeJsonEvent(w, e);
+      expect(w.take().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+    }
+  });
+});
+
+describe('table bytes', () => {
+  it('clips and pads comm by characters, also non-ASCII, in every column layout', () => {
+    let text = '';
+    const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'none', wide: true, onCpu: true });
+    sink.write([sampleEvent({ comm: 'caf\u00e9-server-long', cpuComm: 'x', pid: 7, family: 6, saddr: '::1', daddr: 'fe80::1' })]);
+    expect(text.split('\n')[1]).toBe(
+      `ffff888102e8ca00 7       caf\u00e9-serve 0       x          6  ${'::1'.padEnd(39)} 40000 ${'fe80::1'.padEnd(39)} 8080  SYN_SENT    -> ESTABLISHED 1.235`);
+  });
+});
