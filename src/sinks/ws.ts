@@ -12,7 +12,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
-import { SCHEMA_VERSION, toJsonEvent } from '../schema';
+import { SCHEMA_VERSION } from '../schema';
+import { writeJsonEvent } from '../schema-writer';
+import { ByteWriter } from './bytes';
 import type { StatsEngine } from '../stats';
 import type { Tracer } from '../tracer';
 import {
@@ -89,6 +91,7 @@ function hostPort(host: string, port: number): string {
 export class StreamSink implements Sink {
   readonly url: string;
   readonly token?: string;
+  private readonly bytes = new ByteWriter();
   private readonly clients = new Set<Client>();
   private readonly wss: WebSocketServer;
   private readonly limits: Required<Omit<StreamOptions, 'listen' | 'token' | 'allowOrigins' | 'options'>>;
@@ -296,32 +299,40 @@ export class StreamSink implements Sink {
     if (this.send(c, JSON.stringify(msg))) c.missed = 0;
   }
 
-  private deliver(c: Client, parts: string[]): void {
+  private deliver(c: Client, message: Buffer, count: number): void {
     if (this.over(c)) {
-      c.missed += parts.length;
-      c.missedTotal += parts.length;
+      c.missed += count;
+      c.missedTotal += count;
       return;
     }
     this.flushLost(c);
-    c.ws.send(`{"type":"events","events":[${parts.join(',')}]}`);
+    c.ws.send(message, { binary: false });
   }
 
   write(batch: TcpEvent[]): void {
     if (this.clients.size === 0 || batch.length === 0) return;
-    const json: (string | undefined)[] = new Array(batch.length);
+    // Each event is serialised once, followed by a comma; clients get slices of that.
+    const w = this.bytes;
+    const ends = new Array<number>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      writeJsonEvent(w, batch[i]);
+      w.byte(0x2c);
+      ends[i] = w.length;
+    }
+    const encoded = w.take();
     const chunk = this.limits.chunkEvents;
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
-      let parts: string[] = [];
+      let picked: number[] = [];
       for (let i = 0; i < batch.length; i++) {
         if (c.match && !c.match(batch[i])) continue;
-        parts.push((json[i] ??= JSON.stringify(toJsonEvent(batch[i]))));
-        if (parts.length >= chunk) {
-          this.deliver(c, parts);
-          parts = [];
+        picked.push(i);
+        if (picked.length >= chunk) {
+          this.deliver(c, eventsMessage(encoded, ends, picked), picked.length);
+          picked = [];
         }
       }
-      if (parts.length) this.deliver(c, parts);
+      if (picked.length) this.deliver(c, eventsMessage(encoded, ends, picked), picked.length);
     }
   }
 
@@ -412,3 +423,27 @@ function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
 }
 
 export { SECURITY_HEADERS };
+
+const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
+const EVENTS_TAIL = Buffer.from(']}');
+
+/**
+ * An `events` message from the picked events (ascending indices) of one encoded batch, where
+ * event i is encoded[ends[i-1] .. ends[i]) and ends with a comma. Consecutive picks are copied
+ * as one run; the last comma becomes the closing bracket.
+ */
+function eventsMessage(encoded: Buffer, ends: number[], picked: number[]): Buffer {
+  const start = (i: number) => (i === 0 ? 0 : ends[i - 1]);
+  let bytes = 0;
+  for (const i of picked) bytes += ends[i] - start(i);
+  const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes - 1 + EVENTS_TAIL.length);
+  let pos = EVENTS_HEAD.copy(msg, 0);
+  for (let k = 0; k < picked.length; ) {
+    let j = k;
+    while (j + 1 < picked.length && picked[j + 1] === picked[j] + 1) j++;
+    pos += encoded.copy(msg, pos, start(picked[k]), ends[picked[j]]);
+    k = j + 1;
+  }
+  EVENTS_TAIL.copy(msg, pos - 1);
+  return msg;
+}
