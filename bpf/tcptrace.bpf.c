@@ -52,6 +52,7 @@ struct sock {
 	struct socket *sk_socket;
 } __attribute__((preserve_access_index));
 struct tcp_sock { __u32 srtt_us; __u32 total_retrans; } __attribute__((preserve_access_index));
+struct task_struct { char comm[TCPTRACE_COMM_LEN]; } __attribute__((preserve_access_index));
 struct request_sock { struct sock_common __req_common; } __attribute__((preserve_access_index));
 struct tcp_request_sock { __u64 snt_synack; } __attribute__((preserve_access_index));
 struct trace_event_raw_inet_sock_set_state {
@@ -112,6 +113,8 @@ struct sock_info {
 	__u8 synack_retrans;
 	__u8 side;             /* TCPTRACE_F_ACTIVE or TCPTRACE_F_PASSIVE */
 	__u8 pad;
+	__u32 netns;           /* read once: ns.inum sits on a line of struct net that is often cold */
+	__u32 pad2;
 };
 
 struct {
@@ -146,6 +149,12 @@ struct {
 	__type(value, struct synack_info);
 } synack_flows SEC(".maps");
 
+/*
+ * Entries added to synack_flows minus those removed. LRU evictions are not subtracted, so
+ * it can only be too high; while it is zero, a new connection skips the flow lookup.
+ */
+__u64 synack_pending = 0;
+
 /* Keeps struct tcptrace_event in the object's BTF for the layout test. */
 struct tcptrace_event *unused_event_type __attribute__((unused));
 
@@ -156,6 +165,9 @@ struct tcptrace_event *unused_event_type __attribute__((unused));
  * fault-safe), false in classic tracepoint programs, where the pointer is untyped and each
  * field costs a bpf_probe_read_kernel call. One body of logic, two specialisations.
  */
+/* Helpers newer than tp_btf itself (5.11, 5.9): the verifier prunes the branch not taken. */
+#define HAVE_HELPER(name) bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_##name)
+
 static __always_inline __u32 sk_netns(const struct sock_common *skc, const bool btf)
 {
 	if (btf)
@@ -206,13 +218,30 @@ static __always_inline __u32 sock_inode(const struct sock *sk, const bool btf)
 	return BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino);
 }
 
+/*
+ * The current task's comm. bpf_get_current_comm pads with strscpy_pad and memset; the
+ * task's own comm is already NUL-terminated and (since 4.x kernels pad it on every rename)
+ * zero-filled, so four plain loads give the same 16 bytes.
+ */
+static __always_inline void current_comm(char *dst, const bool btf)
+{
+	if (btf && HAVE_HELPER(get_current_task_btf)) {
+		const __u32 *src = (const __u32 *)bpf_get_current_task_btf()->comm;
+		__u32 *d = (__u32 *)dst;
+		for (int i = 0; i < TCPTRACE_COMM_LEN / 4; i++)
+			d[i] = src[i];
+	} else {
+		bpf_get_current_comm(dst, TCPTRACE_COMM_LEN);
+	}
+}
+
 /* ---- helpers ---- */
-static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid)
+static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, const bool btf)
 {
 	o->pid = pid_tgid >> 32;
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	o->known = TCPTRACE_F_OWNER_KNOWN;
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	current_comm(o->comm, btf);
 }
 
 /* Transitions that only a system call of the socket's owner makes (see docs/ATTRIBUTION.md). */
@@ -332,7 +361,7 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	if (a->comm_is_owner)
 		__builtin_memcpy(e->cpu_comm, si->owner.comm, sizeof(e->cpu_comm));
 	else
-		bpf_get_current_comm(e->cpu_comm, sizeof(e->cpu_comm));
+		current_comm(e->cpu_comm, btf);
 	__builtin_memcpy(e->owner_comm, si->owner.comm, sizeof(e->owner_comm));
 }
 
@@ -342,7 +371,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	__u16 sport;
 	__u32 srtt_us;
 
-	if (btf) {
+	if (btf && HAVE_HELPER(skc_to_tcp_sock)) {
 		/* NULL unless a full TCP socket (not MPTCP, SCTP...); the typed tcp_sock it
 		 * returns lets plain loads reach the inet_sock and tcp_sock fields */
 		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
@@ -362,36 +391,42 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u16 family = btf ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 dport = bpf_ntohs(btf ? sk->__sk_common.skc_dport : BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__u32 netns = sk_netns(&sk->__sk_common, btf);
+	__u32 netns;
 	__u64 key = (__u64)sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	struct sock_info fresh;
+	bool first_sight = !si;
 	__u8 flags = 0, comm_is_owner = 0;
 	__u64 delta = 0;
 
-	if (!si) {
-		/* First sight of this socket: maybe a child of a listener we know. */
-		struct sock_info fresh = {};
+	if (first_sight) {
+		/*
+		 * Built on the stack and stored once at the end (not at all if this is its CLOSE):
+		 * saves the lookup that would fetch the new entry back. Maybe a child of a
+		 * listener we know.
+		 */
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		si = &fresh;
+		netns = sk_netns(&sk->__sk_common, btf);
+		si->netns = netns;
 		if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
 			struct listen_key lk = { .netns = netns, .port = sport };
 			struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
 			if (lo) {
-				fresh.owner = *lo;
-				fresh.owner.known |= TCPTRACE_F_OWNER_INHERITED;
+				si->owner = *lo;
+				si->owner.known |= TCPTRACE_F_OWNER_INHERITED;
 			}
-			fresh.side = TCPTRACE_F_PASSIVE;
+			si->side = TCPTRACE_F_PASSIVE;
 		}
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
-		si = bpf_map_lookup_elem(&socks, &key);
-		if (!si)
-			return 0;
 	} else {
+		netns = si->netns;
 		delta = now - si->last_ts;
 		flags |= TCPTRACE_F_PREV_SEEN;
 	}
 	si->last_ts = now;
 
 	if (in_owner_context(old, new) && (pid_tgid >> 32)) {
-		owner_from_current(&si->owner, pid_tgid);
+		owner_from_current(&si->owner, pid_tgid, btf);
 		comm_is_owner = 1;
 	}
 	if (new == TCP_SYN_SENT) {
@@ -416,14 +451,18 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			handshake_us = (now - si->syn_sent_ts) / 1000;
 		} else if (old == TCP_SYN_RECV) {
 			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
-			read_addrs(&sk->__sk_common, family, fk.laddr, fk.raddr, btf);
-			struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
+			struct synack_info *sa = 0;
+			if (synack_pending) {
+				read_addrs(&sk->__sk_common, family, fk.laddr, fk.raddr, btf);
+				sa = bpf_map_lookup_elem(&synack_flows, &fk);
+			}
 			if (sa) {
 				/* total_retrans is only copied from the request after the clone's
 				 * state change, so count the SYN-ACK retransmits we saw ourselves */
 				handshake_us = now / 1000 - sa->first_synack_us;
 				si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
-				bpf_map_delete_elem(&synack_flows, &fk);
+				if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
+					__sync_fetch_and_add(&synack_pending, -1);
 			} else {
 				/* no retransmit: the kernel's SYN-ACK RTT sample is the handshake */
 				handshake_us = srtt_us >> 3;
@@ -485,8 +524,11 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		count(0);
 	}
 out:
+	if (first_sight && new != TCP_CLOSE)
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
 	if (new == TCP_CLOSE) {
-		bpf_map_delete_elem(&socks, &key);
+		if (!first_sight)
+			bpf_map_delete_elem(&socks, &key);
 		if (old == TCP_LISTEN) {
 			struct listen_key lk = { .netns = netns, .port = sport };
 			bpf_map_delete_elem(&listeners, &lk);
@@ -562,7 +604,8 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
 	};
-	bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY);
+	if (bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY) == 0)
+		__sync_fetch_and_add(&synack_pending, 1);
 }
 
 SEC("tp_btf/tcp_receive_reset")
