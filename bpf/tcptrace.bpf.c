@@ -219,9 +219,10 @@ static __always_inline __u32 sock_inode(const struct sock *sk, const bool btf)
 }
 
 /*
- * The current task's comm. bpf_get_current_comm pads with strscpy_pad and memset; the
- * task's own comm is already NUL-terminated and (since 4.x kernels pad it on every rename)
- * zero-filled, so four plain loads give the same 16 bytes.
+ * The current task's comm. bpf_get_current_comm copies it with strscpy_pad (a call, a
+ * strnlen and a memset); four plain loads give the same text: the task's comm always ends
+ * in a NUL, and the kernel zero-fills it on rename (older kernels may leave bytes after
+ * the NUL, which the decoder ignores).
  */
 static __always_inline void current_comm(char *dst, const bool btf)
 {
