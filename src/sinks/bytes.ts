@@ -37,11 +37,6 @@ export class ByteWriter {
     return out;
   }
 
-  /** Bytes written since offset `from`, as text (tests, and callers that need a string). */
-  textFrom(from: number): string {
-    return this.buf.toString('utf8', from, this.pos);
-  }
-
   byte(b: number): void {
     this.reserve(1);
     this.buf[this.pos++] = b;

@@ -7,6 +7,7 @@ import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../..
 import { TableSink } from '../../src/sinks/table';
 import type { TcpEvent } from '../../src/event';
 import { sampleEvent } from '../helpers/sample';
+import { stateName } from '../../src/states';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -106,6 +107,41 @@ describe('NDJSON bytes', () => {
 });
 
 describe('table bytes', () => {
+  /** The row as the string formatter before the byte writer printed it. */
+  function oracleRow(e: TcpEvent, wide: boolean, onCpu: boolean): string {
+    const addr = wide ? 39 : 15;
+    const known = e.ownerSource !== 'unknown';
+    let s = `${e.skaddr} ${known ? String(e.pid).padEnd(7) : '-      '} ${known ? e.comm.slice(0, 10).padEnd(10) : '-         '} `;
+    if (onCpu) s += `${String(e.cpuPid).padEnd(7)} ${e.cpuComm.slice(0, 10).padEnd(10)} `;
+    if (wide) s += `${e.family}  `;
+    s += `${e.saddr.padEnd(addr)} ${String(e.sport).padEnd(5)} ${e.daddr.padEnd(addr)} ${String(e.dport).padEnd(5)} `;
+    s += `${stateName(e.oldState).padEnd(11)} -> ${stateName(e.newState).padEnd(11)} `;
+    s += e.durationNs === null ? '0.000' : (e.durationNs / 1e6).toFixed(3);
+    const cause = e.cause ? (e.timeWait ? `${e.cause},time-wait` : e.cause) : '';
+    return cause ? `${s} ${cause}` : s;
+  }
+
+  it('rows match the string formatter while sockets reuse addresses and owners change', () => {
+    const r = rng(5);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+    for (const [wide, onCpu] of [[false, false], [true, false], [false, true]]) {
+      let text = '';
+      const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'none', wide, onCpu });
+      const events: TcpEvent[] = [];
+      for (let i = 0; i < 3000; i++) {
+        events.push(sampleEvent({
+          skaddr: pick(['ffff888102e8ca00', 'ffff888102e8cb00', 'ffff888102e8cc00']), pid: pick([1, 4321]), comm: pick(['curl', 'nginx-worker-proc']),
+          ownerSource: pick(['kernel', 'unknown', 'proc'] as const), saddr: pick(['127.0.0.1', '10.1.2.3']), sport: pick([80, 40000]),
+          daddr: pick(['127.0.0.1', '::1']), dport: pick([443, 8080]), oldState: pick([1, 2, 7, 10]), newState: pick([1, 4, 7]),
+          cpuPid: pick([0, 99]), cpuComm: pick(['swapper/1', 'node']), durationNs: pick([null, 12_345_678, 500]),
+          cause: pick(['', 'normal', 'reset-sent'] as const), timeWait: r() < 0.3,
+        }));
+      }
+      for (let i = 0; i < events.length; i += 100) sink.write(events.slice(i, i + 100));
+      expect(text.split('\n').slice(1, -1)).toEqual(events.map((e) => oracleRow(e, wide, onCpu)));
+    }
+  });
+
   it('clips and pads comm by characters, also non-ASCII, in every column layout', () => {
     let text = '';
     const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'none', wide: true, onCpu: true });
