@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 #include <csignal>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
+#include "ring.h"
 
 namespace {
 
@@ -236,9 +238,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
       if (!perf_buf_) return Fail("perf buffer setup failed", errno);
       fd = perf_buffer__epoll_fd(perf_buf_);
     } else {
-      ring_ = ring_buffer__new(bpf_object__find_map_fd_by_name(obj_, "events"), OnRingSample, this, nullptr);
-      if (!ring_) return Fail("ring buffer setup failed", errno);
-      fd = ring_buffer__epoll_fd(ring_);
+      ring_ = std::make_unique<RingReader>();
+      int err = ring_->Open(bpf_object__find_map_fd_by_name(obj_, "events"));
+      if (err) return Fail("ring buffer setup failed", err);
+      fd = ring_->fd();
     }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
@@ -255,13 +258,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
   }
 
   // ---- draining ----
-  static int OnRingSample(void* ctx, void* data, size_t size) {
-    Probe* self = static_cast<Probe*>(ctx);
-    self->Append(data, size);
-    // A negative return stops libbpf after this record (kept): it bounds one batch.
-    return self->batch_.size() >= self->batch_bytes_ ? -EFBIG : 0;
-  }
-
   static void OnPerfSample(void* ctx, int, void* data, __u32 size) { static_cast<Probe*>(ctx)->Append(data, size); }
   static void OnPerfLost(void* ctx, int, __u64 count) { static_cast<Probe*>(ctx)->perf_lost_ += count; }
 
@@ -286,7 +282,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   // Reads what is queued (at most one batch from the ring) and hands it to JS.
   size_t Drain(bool from_loop) {
     if (perf_buf_) perf_buffer__consume(perf_buf_);
-    if (ring_) ring_buffer__consume(ring_);
+    if (ring_) ring_->Consume(batch_, sizeof(tcptrace_event), batch_bytes_);
     size_t bytes = batch_.size();
     if (bytes == 0) return 0;
     Napi::Env env = Env();
@@ -384,8 +380,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       timer_ = nullptr;
     }
-    if (ring_) ring_buffer__free(ring_);
-    ring_ = nullptr;
+    ring_.reset();
     if (perf_buf_) perf_buffer__free(perf_buf_);
     perf_buf_ = nullptr;
     for (auto* l : links_) bpf_link__destroy(l);
@@ -402,7 +397,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   struct bpf_object* obj_ = nullptr;
   std::vector<struct bpf_link*> links_;
   std::vector<std::string> loaded_;
-  struct ring_buffer* ring_ = nullptr;
+  std::unique_ptr<RingReader> ring_;
   struct perf_buffer* perf_buf_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;

@@ -1,0 +1,64 @@
+#include "ring.h"
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+RingReader::~RingReader() {
+  if (consumer_page_) munmap(consumer_page_, page_size_);
+  if (producer_area_) munmap(producer_area_, producer_len_);
+}
+
+int RingReader::Open(int map_fd) {
+  struct bpf_map_info info;
+  memset(&info, 0, sizeof(info));
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(map_fd, &info, &len) < 0) return -errno;
+  if (info.type != BPF_MAP_TYPE_RINGBUF || info.max_entries == 0) return -EINVAL;
+
+  page_size_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  consumer_page_ = mmap(nullptr, page_size_, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  if (consumer_page_ == MAP_FAILED) {
+    consumer_page_ = nullptr;
+    return -errno;
+  }
+  producer_len_ = page_size_ + 2 * static_cast<size_t>(info.max_entries);
+  producer_area_ = mmap(nullptr, producer_len_, PROT_READ, MAP_SHARED, map_fd, page_size_);
+  if (producer_area_ == MAP_FAILED) {
+    producer_area_ = nullptr;
+    return -errno;
+  }
+  fd_ = map_fd;
+  mask_ = info.max_entries - 1;
+  consumer_pos_ = static_cast<uint64_t*>(consumer_page_);
+  producer_pos_ = static_cast<const uint64_t*>(producer_area_);
+  data_ = static_cast<const uint8_t*>(producer_area_) + page_size_;
+  return 0;
+}
+
+size_t RingReader::Consume(std::vector<uint8_t>& out, size_t record_size, size_t max_bytes) {
+  if (!data_) return 0;
+  const size_t start = out.size();
+  uint64_t cons = *consumer_pos_;  // only we write it
+  uint64_t prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+  while (cons < prod && out.size() < max_bytes) {
+    const uint8_t* rec = data_ + (cons & mask_);
+    // The length word carries the busy bit until the producer commits (release store).
+    uint32_t hdr = __atomic_load_n(reinterpret_cast<const uint32_t*>(rec), __ATOMIC_ACQUIRE);
+    if (hdr & BPF_RINGBUF_BUSY_BIT) break;
+    uint32_t size = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+    if (!(hdr & BPF_RINGBUF_DISCARD_BIT) && size == record_size) {
+      // The data area is mapped twice, so a record that wraps is still contiguous here.
+      const uint8_t* sample = rec + BPF_RINGBUF_HDR_SZ;
+      out.insert(out.end(), sample, sample + size);
+    }
+    cons += (static_cast<uint64_t>(size) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull;
+    if (cons == prod) prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+  }
+  __atomic_store_n(consumer_pos_, cons, __ATOMIC_RELEASE);
+  return out.size() - start;
+}
