@@ -9,7 +9,6 @@ import { NdjsonSink } from './ndjson';
 import { SummarySink } from './summary';
 import { LifetimeSink } from './lifetimes';
 import { fleetSinks } from './fleet';
-import { streamSink } from './ws';
 
 export interface SinkContext {
   plan: Plan;
@@ -43,6 +42,9 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
   }
   if (plan.lifetimes) sinks.push(new LifetimeSink(ctx.out, plan.format === 'json'));
   sinks.push(...(await fleetSinks(ctx)));
-  if (ctx.plan.listen) sinks.push(await streamSink(ctx, ctx.plan.listen, { token: ctx.plan.token, maxClients: ctx.plan.maxClients }));
+  if (plan.listen) {
+    const { streamSink } = await import('./ws'); // the WebSocket server, only when asked for
+    sinks.push(await streamSink(ctx, plan.listen, { token: plan.token, maxClients: plan.maxClients }));
+  }
   return sinks;
 }
