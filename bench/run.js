@@ -19,6 +19,9 @@ const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(__dirname, 'out');
 const STORM = path.join(OUT, 'storm');
 const TCPTRACE = path.join(ROOT, 'bin', 'tcptrace');
+// The node flags bin/tcptrace's `#!/usr/bin/env -S node ...` line gives it, so the harness runs
+// tcptrace as a user's shell would.
+const SHEBANG_FLAGS = fs.readFileSync(TCPTRACE, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
 const CLK_TCK = 100;
 
 // ---- options --------------------------------------------------------------------------------
@@ -281,7 +284,7 @@ async function startTracer(kind, o, runTag) {
   if (kind === 'quiet') args.push('--quiet');
   let port;
   if (kind === 'ws') { port = await freePort(); args.push('--quiet', '--listen', `127.0.0.1:${port}`); }
-  const node = o.perf ? ['--perf-basic-prof-only-functions'] : [];
+  const node = [...SHEBANG_FLAGS, ...(o.perf ? ['--perf-basic-prof-only-functions'] : [])];
   const p = launch(process.execPath, [...node, TCPTRACE, ...args], { stdout, env });
   if (typeof stdout === 'number') fs.closeSync(stdout);
   const seen = await p.waitFor(/tcptrace-stats: (\{.*\})\n/, 'stderr');

@@ -82,7 +82,7 @@ export function buildCommand(): Command {
     .option('--on-cpu', "also show the task on the CPU at the transition (bcc's C-PID/C-COMM)")
     .addOption(new Option('--attach <mode>', 'how to attach').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .option('--perf-buffer', 'deliver through the perf buffer even where a ring buffer exists')
-    .option('--ring-size <bytes>', 'ring buffer size, e.g. 16M (power of two)')
+    .option('--ring-size <bytes>', 'ring buffer size, a power of two (default 4M; 16M with --json, --listen or --journal)')
     .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
     .option('--flush-ms <ms>', 'drain at least this often')
     .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
@@ -137,7 +137,7 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
   if (typeof o.state === 'string') filter.states = parseStates(o.state);
   if (typeof o.netns === 'string') filter.netns = parseInteger(o.netns, '--netns', 1, 2 ** 32 - 1);
   if (typeof o.cgroup === 'string') filter.cgroupId = cgroupFilter(o.cgroup);
-  return {
+  const plan: Plan = {
     format: o.csv ? 'csv' : o.json ? 'json' : 'table',
     time: o.time ? 'clock' : o.timestamp ? 'relative' : 'none',
     wide: Boolean(o.wide),
@@ -158,6 +158,20 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     ...fleetOptions(o),
     ...parseListenOptions(o),
   };
+  plan.ringBytes ??= defaultRingBytes(plan);
+  return plan;
+}
+
+/**
+ * The kernel ring buffer is what absorbs a burst while user space catches up. The table and
+ * CSV keep up with a full loopback storm in 4 MiB; sinks that serialise every event as JSON
+ * (NDJSON, the WebSocket stream, the journal) cost about twice as much per event and need
+ * 16 MiB to ride one out (BENCHMARKS.md). The ring is resident twice (it is mapped twice),
+ * so the smaller one is the default when it is enough.
+ */
+export function defaultRingBytes(plan: Pick<Plan, 'format' | 'quiet' | 'listen' | 'journal'>): number {
+  const perEventJson = (plan.format === 'json' && !plan.quiet) || plan.listen !== undefined || plan.journal !== undefined;
+  return perEventJson ? 16 << 20 : 4 << 20;
 }
 
 export function parsePorts(text: string, flag: string): number[] {

@@ -35,7 +35,9 @@ export interface ProbeOptions {
 }
 
 export const PROBE_DEFAULTS = {
-  ringBytes: 16 << 20,
+  // Enough for the library's consumers and the table to ride out a loopback storm; the CLI
+  // picks 16 MiB for its JSON sinks (src/options.ts).
+  ringBytes: 4 << 20,
   perfPages: 256,
   // 1 MiB rather than 64 KiB: once that much is queued, every further event forces a wakeup
   // (an IRQ-work self-interrupt in the traced task) until the reader catches up; at storm rates
