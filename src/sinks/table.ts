@@ -1,8 +1,8 @@
 // The human table, column-compatible with bcc's tcpstates (owner instead of on-CPU task).
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
-import { causeText, ClockText, RelativeText, type TimeColumn } from './columns';
-import { ByteWriter, writeMsFixed3 } from './bytes';
+import { ClockText, RelativeText, type TimeColumn } from './columns';
+import { ByteWriter, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -16,6 +16,8 @@ export interface TableOptions {
 const padEnd = (s: string | number, n: number) => String(s).padEnd(n);
 const STATE_WIDTH = 11;
 const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const TIME_WAIT = ',time-wait';
 const ARROW = ' -> ';
 
 export function tableHeader(o: TableOptions): string {
@@ -43,60 +45,64 @@ export class TableSink implements Sink {
   write(batch: TcpEvent[]): void {
     if (batch.length === 0) return;
     const w = this.bytes;
-    for (const e of batch) {
-      this.row(e);
-      w.byte(0x0a);
-    }
+    for (const e of batch) this.row(e);
     this.out(w.take());
   }
 
   private row(e: TcpEvent): void {
-    const { o, bytes: w } = this;
+    const o = this.o;
+    const time = o.time === 'clock' ? this.clock.format(e.time) : o.time === 'relative' ? this.relative.format(e.tsNs) : '';
+    // Room for the widest row: fixed columns, padding, the cause, and 3 bytes per character of text.
+    const room = 200 + 2 * this.addrWidth +
+      3 * (time.length + e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length + e.cause.length);
+    const buf = this.bytes.room(room);
+    let p = this.bytes.length;
     if (o.time === 'clock') {
-      w.text(this.clock.format(e.time));
-      w.byte(SPACE);
+      p = putText(buf, p, time);
+      buf[p++] = SPACE;
     } else if (o.time === 'relative') {
-      w.padded(this.relative.format(e.tsNs), 9);
-      w.byte(SPACE);
+      p = putPadded(buf, p, time, 9);
+      buf[p++] = SPACE;
     }
-    w.text(e.skaddr);
-    w.byte(SPACE);
+    p = putText(buf, p, e.skaddr);
+    buf[p++] = SPACE;
     if (e.ownerSource !== 'unknown') {
-      w.paddedUint(e.pid, 7);
-      w.byte(SPACE);
-      w.column(e.comm, 10);
+      p = putPaddedUint(buf, p, e.pid, 7);
+      buf[p++] = SPACE;
+      p = putColumn(buf, p, e.comm, 10);
     } else {
-      w.text('-       -         ');
+      p = putText(buf, p, '-       -         ');
     }
-    w.byte(SPACE);
+    buf[p++] = SPACE;
     if (o.onCpu) {
-      w.paddedUint(e.cpuPid, 7);
-      w.byte(SPACE);
-      w.column(e.cpuComm, 10);
-      w.byte(SPACE);
+      p = putPaddedUint(buf, p, e.cpuPid, 7);
+      buf[p++] = SPACE;
+      p = putColumn(buf, p, e.cpuComm, 10);
+      buf[p++] = SPACE;
     }
     if (o.wide) {
-      w.uint(e.family);
-      w.spaces(2);
+      p = putUint(buf, p, e.family);
+      p = putSpaces(buf, p, 2);
     }
-    w.padded(e.saddr, this.addrWidth);
-    w.byte(SPACE);
-    w.paddedUint(e.sport, 5);
-    w.byte(SPACE);
-    w.padded(e.daddr, this.addrWidth);
-    w.byte(SPACE);
-    w.paddedUint(e.dport, 5);
-    w.byte(SPACE);
-    w.padded(stateName(e.oldState), STATE_WIDTH);
-    w.text(ARROW);
-    w.padded(stateName(e.newState), STATE_WIDTH);
-    w.byte(SPACE);
-    if (e.durationNs === null) w.text('0.000');
-    else writeMsFixed3(w, e.durationNs);
-    const cause = causeText(e);
-    if (cause) {
-      w.byte(SPACE);
-      w.text(cause);
+    p = putPadded(buf, p, e.saddr, this.addrWidth);
+    buf[p++] = SPACE;
+    p = putPaddedUint(buf, p, e.sport, 5);
+    buf[p++] = SPACE;
+    p = putPadded(buf, p, e.daddr, this.addrWidth);
+    buf[p++] = SPACE;
+    p = putPaddedUint(buf, p, e.dport, 5);
+    buf[p++] = SPACE;
+    p = putPadded(buf, p, stateName(e.oldState), STATE_WIDTH);
+    p = putText(buf, p, ARROW);
+    p = putPadded(buf, p, stateName(e.newState), STATE_WIDTH);
+    buf[p++] = SPACE;
+    p = e.durationNs === null ? putText(buf, p, '0.000') : putMsFixed3(buf, p, e.durationNs);
+    if (e.cause) {
+      buf[p++] = SPACE;
+      p = putText(buf, p, e.cause);
+      if (e.timeWait) p = putText(buf, p, TIME_WAIT); // as causeText() has it
     }
+    buf[p++] = NEWLINE;
+    this.bytes.moveTo(p);
   }
 }

@@ -1,6 +1,6 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ByteWriter, writeMsFixed3 } from '../../src/sinks/bytes';
+import { ByteWriter, putMsFixed3 } from '../../src/sinks/bytes';
 import { writeJsonEvent } from '../../src/schema-writer';
 import { toJsonEvent } from '../../src/schema';
 import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../../src/containers';
@@ -43,7 +43,7 @@ describe('ByteWriter numbers', () => {
     const values = [0, 1, 499, 500, 501, 1500, 2500, 999_999, 1_000_000, 1_234_567, 123_456_789_500, 1e15, 1e16 + 500];
     for (let i = 0; i < 3000; i++) values.push(Math.floor(r() * 10 ** Math.floor(r() * 13)));
     for (let i = 0; i < 500; i++) values.push(Math.floor(r() * 1e9) * 1000 + 500);
-    for (const ns of values) expect(written((w) => writeMsFixed3(w, ns))).toBe((ns / 1e6).toFixed(3));
+    for (const ns of values) expect(written((w) => w.moveTo(putMsFixed3(w.room(64), w.length, ns)))).toBe((ns / 1e6).toFixed(3));
   });
 
   it('trimmed thousandths match String(k / 1000)', () => {
