@@ -6,88 +6,124 @@ import type { TcpEvent } from './event';
 import { stateName } from './states';
 import { cgroupResolver } from './containers';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema';
-import type { ByteWriter } from './sinks/bytes';
+import { bytes, putBytes, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './sinks/bytes';
 
-const HEAD = `{"v":${SCHEMA_VERSION},"time":"`;
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
 const EXACT_THOUSANDTHS = 1e15;
+/** room for everything but the strings: keys, numbers, literals */
+const FIXED_ROOM = 1024;
+/** The constant parts of a line, as bytes: copying these beats reading a string's characters. */
+const K = {
+  head: bytes(`{"v":${SCHEMA_VERSION},"time":"`),
+  tsNs: bytes('","ts_ns":'),
+  skaddr: bytes(',"skaddr":'),
+  pid: bytes(',"pid":'),
+  comm: bytes(',"comm":'),
+  owner: bytes(',"owner":'),
+  cgroupId: bytes(',"cgroup_id":'),
+  cpuPid: bytes(',"cpu_pid":'),
+  cpuTid: bytes(',"cpu_tid":'),
+  cpuComm: bytes(',"cpu_comm":'),
+  family: bytes(',"family":'),
+  saddr: bytes(',"saddr":'),
+  sport: bytes(',"sport":'),
+  daddr: bytes(',"daddr":'),
+  dport: bytes(',"dport":'),
+  oldstate: bytes(',"oldstate":'),
+  newstate: bytes(',"newstate":'),
+  ms: bytes(',"ms":'),
+  netns: bytes(',"netns":'),
+  sockIno: bytes(',"sock_ino":'),
+  rttUs: bytes(',"rtt_us":'),
+  handshakeMs: bytes(',"handshake_ms":'),
+  side: bytes(',"side":'),
+  cause: bytes(',"cause":'),
+  error: bytes(',"error":'),
+  synRetrans: bytes(',"syn_retrans":'),
+  synackRetrans: bytes(',"synack_retrans":'),
+  containerId: bytes(',"container_id":'),
+  timeWaitTrue: bytes(',"time_wait":true,"cgroup":'),
+  timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
+  null: bytes('null'),
+};
 
-function thousandthsOrNull(w: ByteWriter, k: number): void {
-  if (k >= 0 && k < EXACT_THOUSANDTHS && k === Math.floor(k)) w.thousandths(k, true);
-  else w.jsonNumber(k / 1000);
+function putThousandthsOrNull(buf: Buffer, p: number, k: number): number {
+  if (k >= 0 && k < EXACT_THOUSANDTHS && k === Math.floor(k)) return putThousandths(buf, p, k, true);
+  return putJsonNumber(buf, p, k / 1000);
 }
 
-function stringOrNull(w: ByteWriter, s: string | null | undefined): void {
-  if (s === null || s === undefined) w.text('null');
-  else w.jsonString(s);
+function putStringOrNull(buf: Buffer, p: number, s: string | null | undefined): number {
+  return s === null || s === undefined ? putBytes(buf, p, K.null) : putJsonString(buf, p, s);
 }
 
 export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   const known = e.ownerSource !== 'unknown';
   const cg = known && e.cgroupId ? cgroupResolver().resolve(e.cgroupId, e.pid) : null;
-  w.text(HEAD);
-  w.text(isoTime(e.time));
-  w.text('","ts_ns":');
-  w.jsonNumber(e.tsNs);
-  w.text(',"skaddr":');
-  w.jsonString(e.skaddr);
-  w.text(',"pid":');
-  if (known) w.jsonNumber(e.pid);
-  else w.text('null');
-  w.text(',"comm":');
-  if (known) w.jsonString(e.comm);
-  else w.text('null');
-  w.text(',"owner":');
-  w.jsonString(e.ownerSource);
-  w.text(',"cgroup_id":');
-  if (known && e.cgroupId) w.jsonNumber(e.cgroupId);
-  else w.text('null');
-  w.text(',"cpu_pid":');
-  w.jsonNumber(e.cpuPid);
-  w.text(',"cpu_tid":');
-  w.jsonNumber(e.cpuTid);
-  w.text(',"cpu_comm":');
-  w.jsonString(e.cpuComm);
-  w.text(',"family":');
-  w.jsonNumber(e.family);
-  w.text(',"saddr":');
-  w.jsonString(e.saddr);
-  w.text(',"sport":');
-  w.jsonNumber(e.sport);
-  w.text(',"daddr":');
-  w.jsonString(e.daddr);
-  w.text(',"dport":');
-  w.jsonNumber(e.dport);
-  w.text(',"oldstate":');
-  w.jsonString(stateName(e.oldState));
-  w.text(',"newstate":');
-  w.jsonString(stateName(e.newState));
-  w.text(',"ms":');
-  if (e.durationNs === null) w.text('null');
-  else thousandthsOrNull(w, Math.round(e.durationNs / 1000));
-  w.text(',"netns":');
-  w.jsonNumber(e.netns);
-  w.text(',"sock_ino":');
-  if (e.sockIno) w.jsonNumber(e.sockIno);
-  else w.text('null');
-  w.text(',"rtt_us":');
-  w.jsonNumber(e.rttUs);
-  w.text(',"handshake_ms":');
-  if (e.handshakeUs) thousandthsOrNull(w, e.handshakeUs);
-  else w.text('null');
-  w.text(',"side":');
-  stringOrNull(w, e.side || null);
-  w.text(',"cause":');
-  stringOrNull(w, e.cause || null);
-  w.text(',"error":');
-  stringOrNull(w, errnoName(e.error));
-  w.text(',"syn_retrans":');
-  w.jsonNumber(e.synRetrans);
-  w.text(',"synack_retrans":');
-  w.jsonNumber(e.synackRetrans);
-  w.text(e.timeWait ? ',"time_wait":true,"cgroup":' : ',"time_wait":false,"cgroup":');
-  stringOrNull(w, cg?.path);
-  w.text(',"container_id":');
-  stringOrNull(w, cg?.container ? cg.container.id : null);
-  w.byte(0x7d); // }
+  const cgroup = cg ? cg.path : null;
+  const container = cg?.container ? cg.container.id : null;
+  // 6 bytes of room per character of a string: the widest JSON escape (\u001f).
+  const strings = e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length +
+    (cgroup === null ? 0 : cgroup.length) + (container === null ? 0 : container.length);
+  const buf = w.room(FIXED_ROOM + 6 * strings);
+  let p = w.length;
+  p = putBytes(buf, p, K.head);
+  p = putText(buf, p, isoTime(e.time));
+  p = putBytes(buf, p, K.tsNs);
+  p = putJsonNumber(buf, p, e.tsNs);
+  p = putBytes(buf, p, K.skaddr);
+  p = putJsonString(buf, p, e.skaddr);
+  p = putBytes(buf, p, K.pid);
+  p = known ? putJsonNumber(buf, p, e.pid) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.comm);
+  p = known ? putJsonString(buf, p, e.comm) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.owner);
+  p = putJsonString(buf, p, e.ownerSource);
+  p = putBytes(buf, p, K.cgroupId);
+  p = known && e.cgroupId ? putJsonNumber(buf, p, e.cgroupId) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.cpuPid);
+  p = putJsonNumber(buf, p, e.cpuPid);
+  p = putBytes(buf, p, K.cpuTid);
+  p = putJsonNumber(buf, p, e.cpuTid);
+  p = putBytes(buf, p, K.cpuComm);
+  p = putJsonString(buf, p, e.cpuComm);
+  p = putBytes(buf, p, K.family);
+  p = putJsonNumber(buf, p, e.family);
+  p = putBytes(buf, p, K.saddr);
+  p = putJsonString(buf, p, e.saddr);
+  p = putBytes(buf, p, K.sport);
+  p = putJsonNumber(buf, p, e.sport);
+  p = putBytes(buf, p, K.daddr);
+  p = putJsonString(buf, p, e.daddr);
+  p = putBytes(buf, p, K.dport);
+  p = putJsonNumber(buf, p, e.dport);
+  p = putBytes(buf, p, K.oldstate);
+  p = putJsonString(buf, p, stateName(e.oldState));
+  p = putBytes(buf, p, K.newstate);
+  p = putJsonString(buf, p, stateName(e.newState));
+  p = putBytes(buf, p, K.ms);
+  p = e.durationNs === null ? putBytes(buf, p, K.null) : putThousandthsOrNull(buf, p, Math.round(e.durationNs / 1000));
+  p = putBytes(buf, p, K.netns);
+  p = putJsonNumber(buf, p, e.netns);
+  p = putBytes(buf, p, K.sockIno);
+  p = e.sockIno ? putJsonNumber(buf, p, e.sockIno) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.rttUs);
+  p = putJsonNumber(buf, p, e.rttUs);
+  p = putBytes(buf, p, K.handshakeMs);
+  p = e.handshakeUs ? putThousandthsOrNull(buf, p, e.handshakeUs) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.side);
+  p = putStringOrNull(buf, p, e.side || null);
+  p = putBytes(buf, p, K.cause);
+  p = putStringOrNull(buf, p, e.cause || null);
+  p = putBytes(buf, p, K.error);
+  p = putStringOrNull(buf, p, errnoName(e.error));
+  p = putBytes(buf, p, K.synRetrans);
+  p = putJsonNumber(buf, p, e.synRetrans);
+  p = putBytes(buf, p, K.synackRetrans);
+  p = putJsonNumber(buf, p, e.synackRetrans);
+  p = putBytes(buf, p, e.timeWait ? K.timeWaitTrue : K.timeWaitFalse);
+  p = putStringOrNull(buf, p, cgroup);
+  p = putBytes(buf, p, K.containerId);
+  p = putStringOrNull(buf, p, container);
+  buf[p++] = 0x7d; // }
+  w.moveTo(p);
 }

@@ -108,6 +108,38 @@ export function putMsFixed3(buf: Buffer, p: number, ns: number): number {
   return putThousandths(buf, p, Math.round(ns / 1000), false);
 }
 
+/** A JSON string literal, escaped exactly as JSON.stringify escapes it. Needs 6 bytes of room per unit. */
+export function putJsonString(buf: Buffer, p: number, s: string): number {
+  const n = s.length;
+  buf[p++] = QUOTE;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    // Rare (escapes, non-ASCII): JSON.stringify the rest; its closing quote ends ours.
+    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return putText(buf, p, JSON.stringify(s.slice(i)).slice(1));
+    buf[p++] = c;
+  }
+  buf[p++] = QUOTE;
+  return p;
+}
+
+/** A number as JSON.stringify writes it (non-finite numbers are null). */
+export function putJsonNumber(buf: Buffer, p: number, n: number): number {
+  if (n >= 0 && n < Number.MAX_SAFE_INTEGER && n === Math.floor(n)) return putUint(buf, p, n);
+  return putText(buf, p, Number.isFinite(n) ? String(n) : 'null');
+}
+
+/** A constant as UTF-8 bytes, for putBytes. */
+export function bytes(s: string): Buffer {
+  return Buffer.from(s, 'utf8');
+}
+
+/** Bytes prepared before (constants from asciiBytes). */
+export function putBytes(buf: Buffer, p: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) buf[p + i] = bytes[i];
+  return p + n;
+}
+
 /** Room a put of this text needs. */
 export function textRoom(s: string): number {
   return 3 * s.length;
@@ -150,51 +182,5 @@ export class ByteWriter {
 
   byte(b: number): void {
     this.room(1)[this.pos++] = b;
-  }
-
-  text(s: string): void {
-    this.pos = putText(this.room(textRoom(s)), this.pos, s);
-  }
-
-  padded(s: string, width: number): void {
-    this.pos = putPadded(this.room(textRoom(s) + width), this.pos, s, width);
-  }
-
-  column(s: string, width: number): void {
-    this.pos = putColumn(this.room(textRoom(s) + width), this.pos, s, width);
-  }
-
-  uint(n: number): void {
-    this.pos = putUint(this.room(32), this.pos, n);
-  }
-
-  thousandths(k: number, trim: boolean): void {
-    this.pos = putThousandths(this.room(40), this.pos, k, trim);
-  }
-
-  /** A JSON string literal, escaped exactly as JSON.stringify escapes it. */
-  jsonString(s: string): void {
-    const n = s.length;
-    const buf = this.room(n + 2);
-    let p = this.pos;
-    buf[p++] = QUOTE;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) {
-        // Rare (escapes, non-ASCII): JSON.stringify the rest; its closing quote ends ours.
-        this.pos = p;
-        this.text(JSON.stringify(s.slice(i)).slice(1));
-        return;
-      }
-      buf[p++] = c;
-    }
-    buf[p++] = QUOTE;
-    this.pos = p;
-  }
-
-  /** A number as JSON.stringify writes it (non-finite numbers are null). */
-  jsonNumber(n: number): void {
-    if (n >= 0 && n < Number.MAX_SAFE_INTEGER && n === Math.floor(n)) this.uint(n);
-    else this.text(Number.isFinite(n) ? String(n) : 'null');
   }
 }

@@ -2,7 +2,7 @@
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
 import { ClockText, RelativeText, type TimeColumn } from './columns';
-import { ByteWriter, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
+import { bytes, ByteWriter, putBytes, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -17,8 +17,17 @@ const padEnd = (s: string | number, n: number) => String(s).padEnd(n);
 const STATE_WIDTH = 11;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-const TIME_WAIT = ',time-wait';
-const ARROW = ' -> ';
+
+// Constant pieces of a row as bytes (copying these beats reading a string's characters).
+const ARROW = bytes(' -> ');
+const NO_OWNER = bytes('-       -         ');
+const NO_DURATION = bytes('0.000');
+const TIME_WAIT = bytes(',time-wait');
+const PADDED_STATES = Array.from({ length: 256 }, (_, n) => bytes(stateName(n).padEnd(STATE_WIDTH)));
+
+function paddedState(n: number): Buffer {
+  return PADDED_STATES[n] ?? bytes(stateName(n).padEnd(STATE_WIDTH));
+}
 
 export function tableHeader(o: TableOptions): string {
   const addr = o.wide ? 39 : 15;
@@ -71,7 +80,7 @@ export class TableSink implements Sink {
       buf[p++] = SPACE;
       p = putColumn(buf, p, e.comm, 10);
     } else {
-      p = putText(buf, p, '-       -         ');
+      p = putBytes(buf, p, NO_OWNER);
     }
     buf[p++] = SPACE;
     if (o.onCpu) {
@@ -92,15 +101,15 @@ export class TableSink implements Sink {
     buf[p++] = SPACE;
     p = putPaddedUint(buf, p, e.dport, 5);
     buf[p++] = SPACE;
-    p = putPadded(buf, p, stateName(e.oldState), STATE_WIDTH);
-    p = putText(buf, p, ARROW);
-    p = putPadded(buf, p, stateName(e.newState), STATE_WIDTH);
+    p = putBytes(buf, p, paddedState(e.oldState));
+    p = putBytes(buf, p, ARROW);
+    p = putBytes(buf, p, paddedState(e.newState));
     buf[p++] = SPACE;
-    p = e.durationNs === null ? putText(buf, p, '0.000') : putMsFixed3(buf, p, e.durationNs);
+    p = e.durationNs === null ? putBytes(buf, p, NO_DURATION) : putMsFixed3(buf, p, e.durationNs);
     if (e.cause) {
       buf[p++] = SPACE;
       p = putText(buf, p, e.cause);
-      if (e.timeWait) p = putText(buf, p, TIME_WAIT); // as causeText() has it
+      if (e.timeWait) p = putBytes(buf, p, TIME_WAIT); // as causeText() has it
     }
     buf[p++] = NEWLINE;
     this.bytes.moveTo(p);
