@@ -140,11 +140,6 @@ export function putBytes(buf: Buffer, p: number, bytes: Uint8Array): number {
   return p + n;
 }
 
-/** Room a put of this text needs. */
-export function textRoom(s: string): number {
-  return 3 * s.length;
-}
-
 export class ByteWriter {
   private buf: Buffer;
   private pos = 0;
