@@ -80,6 +80,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       return;
     }
     process.stdout.write(chunk);
+    // Bytes the stream could not write at once (a full pipe) stay queued: they are kept.
+    return typeof chunk !== 'string' && process.stdout.writableLength > 0;
   };
   const log: Writer = (line) => process.stderr.write(`tcptrace: ${line}\n`);
   let stats: StatsEngine | undefined;

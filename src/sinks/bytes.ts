@@ -7,6 +7,8 @@
 // formatter that makes room once (ByteWriter.room) and keeps the position in a local is the
 // cheapest shape for V8. Each needs 3 bytes of room per UTF-16 unit of text it writes.
 
+import type { Output } from './sink';
+
 const TWO_31 = 2 ** 31;
 const SPACE = 0x20;
 const DIGIT_0 = 0x30;
@@ -165,6 +167,18 @@ export class ByteWriter {
   /** Moves the write position to `p`, after puts into the buffer room() returned. */
   moveTo(p: number): void {
     this.pos = p;
+  }
+
+  /**
+   * Lends the bytes written so far to `out` and starts over. If `out` says it kept them (a
+   * stream queued the chunk), the writer moves to a new buffer so they are never overwritten.
+   * Copying each batch out instead cost ~10% of the table's CPU (a fresh allocation per batch).
+   */
+  lendTo(out: Output): void {
+    if (this.pos === 0) return;
+    const kept = out(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    if (kept === true) this.buf = Buffer.allocUnsafe(this.buf.length);
   }
 
   /** The bytes written since the last take(), as a Buffer of their own; the writer is reset. */

@@ -16,6 +16,6 @@ export class NdjsonSink implements Sink {
       writeJsonEvent(w, e);
       w.byte(0x0a);
     }
-    this.out(w.take());
+    w.lendTo(this.out);
   }
 }

@@ -55,7 +55,7 @@ export class TableSink implements Sink {
     if (batch.length === 0) return;
     const w = this.bytes;
     for (const e of batch) this.row(e);
-    this.out(w.take());
+    w.lendTo(this.out);
   }
 
   private row(e: TcpEvent): void {

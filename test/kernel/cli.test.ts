@@ -66,6 +66,25 @@ describeKernel('tcptrace command', () => {
     await srv.close();
   });
 
+  it('a reader that falls behind still gets every line intact (queued output is never reused)', async () => {
+    const srv = await listen();
+    const r = start(['-j', '-L', String(srv.port)]);
+    await until(() => r.stderr().includes('tracing'), 'attach');
+    r.child.stdout!.pause(); // the pipe fills and tcptrace's stream has to queue what it writes
+    const connections = 300;
+    for (let i = 0; i < connections; i++) await connectAndClose(srv.port);
+    await sleep(300);
+    r.child.stdout!.resume();
+    const closes = () => r.stdout().split('"LAST_ACK","newstate":"CLOSE"').length - 1;
+    await until(() => closes() === connections, 'every close');
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    expect(events).toHaveLength(connections * 5);
+    for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    await srv.close();
+  });
+
   it('exits quietly when the reader of a pipe goes away (| head)', async () => {
     const r = start([], `"${bin}" | head -3`);
     await until(() => r.stderr().includes('tracing'), 'attach');
