@@ -381,22 +381,44 @@ export class StreamSink implements Sink {
   }
 
   /** Stops the stream (the shared HTTP server stays up for the other sinks until exit). */
-  end(): void {
-    if (this.ended) return;
+  /**
+   * Stops the stream. The tracer is closed by now, so its counters are final: loss the last
+   * tick did not report is sent, then each client is closed after what is queued for it. The
+   * promise resolves once every client has closed (the CLI waits at most 2 s), so the last
+   * events are not cut off by the process exiting.
+   */
+  end(): Promise<void> {
+    if (this.ended) return Promise.resolve();
     this.ended = true;
     if (this.timer) clearInterval(this.timer);
+    const counters = this.tracer.counters();
+    const kernelLost = counters.lost - this.lastKernelLost;
+    this.lastKernelLost = counters.lost;
+    const notice: LostMessage | undefined = kernelLost > 0 ? { type: 'lost', source: 'kernel', count: kernelLost, total: counters.lost } : undefined;
+    const closed: Promise<void>[] = [];
     for (const c of this.clients) {
+      // Last words go out past the client's buffer cap: without them its counts would not add up.
+      if (c.ws.readyState === WebSocket.OPEN) {
+        if (notice) c.ws.send(JSON.stringify(notice));
+        if (c.missed) c.ws.send(JSON.stringify({ type: 'lost', source: 'client', count: c.missed, total: c.missedTotal } satisfies LostMessage));
+        c.missed = 0;
+      }
+      closed.push(new Promise((resolve) => {
+        if (c.ws.readyState === WebSocket.CLOSED) resolve();
+        else c.ws.once('close', () => resolve());
+      }));
       try {
         c.ws.close(1001, 'tracer stopped');
       } catch {
         c.ws.terminate();
       }
     }
+    return Promise.all(closed).then(() => undefined);
   }
 
   /** end(), then drops every client and closes the HTTP server (tests, library use). */
   async close(): Promise<void> {
-    this.end();
+    void this.end();
     for (const c of this.clients) c.ws.terminate();
     this.clients.clear();
     this.wss.close();

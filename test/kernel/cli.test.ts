@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
@@ -82,6 +83,43 @@ describeKernel('tcptrace command', () => {
     const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
     expect(events).toHaveLength(connections * 5);
     for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    await srv.close();
+  });
+
+  it('a WebSocket client that fell behind still gets every delivered event, or a loss notice, before tcptrace exits', async () => {
+    const srv = await listen();
+    const probe = await listen();
+    const port = probe.port; // a free port for the stream
+    await probe.close();
+    const r = start(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
+    await until(() => r.stderr().includes('dashboard at'), 'the stream');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    let hello = false;
+    let events = 0;
+    let missed = 0;
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.type === 'hello') hello = true;
+      if (m.type === 'events') events += m.events.length;
+      if (m.type === 'lost' && m.source === 'client') missed += m.count;
+    });
+    const closed = new Promise((resolve) => ws.on('close', resolve));
+    await until(() => hello, 'hello');
+    // Stop reading: the socket buffers fill, then the server queues (up to its cap) and counts
+    // the rest as missed. What it still holds when told to stop must reach us before it exits.
+    const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const connections = 3000;
+    for (let i = 0; i < connections; i++) await connectAndClose(srv.port);
+    await sleep(300);
+    r.child.kill('SIGINT');
+    await sleep(300);
+    socket.resume();
+    await closed;
+    expect(await r.exited).toBe(0);
+    const delivered = Number(/(\d+) delivered/.exec(r.stderr())![1]);
+    expect(delivered).toBe(connections * 5);
+    expect(events + missed).toBe(delivered);
     await srv.close();
   });
 
