@@ -6,14 +6,20 @@ import { Bytes16TextCache } from './text-cache';
 const CACHE_LIMIT = 4096;
 const v4Cache = new Map<number, string>();
 
+let lastV4Key = 0;
+let lastV4 = '0.0.0.0';
+
 export function formatIPv4(buf: Buffer, off: number): string {
   const key = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) | 0;
+  if (key === lastV4Key) return lastV4; // consecutive events mostly repeat an address
   let s = v4Cache.get(key);
   if (s === undefined) {
     s = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
     if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
     v4Cache.set(key, s);
   }
+  lastV4Key = key;
+  lastV4 = s;
   return s;
 }
 

@@ -156,7 +156,7 @@ export class Attributor {
         }
       }
       if (ev.newState === State.CLOSE) {
-        this.bySocket.delete(ev.skaddr);
+        if (this.bySocket.size) this.bySocket.delete(ev.skaddr); // usually empty: the kernel knew the owners
         if (ev.sockIno) this.index.forget(ev.sockIno);
         if (ev.oldState === State.LISTEN) this.listeners.delete(`${ev.netns}:${ev.sport}`);
       }
