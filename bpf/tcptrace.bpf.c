@@ -558,14 +558,14 @@ static __always_inline struct sock_info *known_sock(const struct sock *sk)
 	return sk ? bpf_map_lookup_elem(&socks, &key) : 0;
 }
 
-static __always_inline void on_reset_received(const struct sock *sk, const bool btf)
+static __always_inline void on_reset_received(const struct sock *sk)
 {
 	struct sock_info *si = known_sock(sk);
 	if (si)
 		si->rst_recv = 1;
 }
 
-static __always_inline void on_reset_sent(const struct sock *sk, const bool btf)
+static __always_inline void on_reset_sent(const struct sock *sk)
 {
 	struct sock_info *si = known_sock(sk);
 	if (si)
@@ -610,20 +610,20 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 }
 
 SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(rst_recv_btf, struct sock *sk) { on_reset_received(sk, true); return 0; }
+int BPF_PROG(rst_recv_btf, struct sock *sk) { on_reset_received(sk); return 0; }
 SEC("tracepoint/tcp/tcp_receive_reset")
-int rst_recv_tp(struct trace_event_raw_tcp_event_sk *a) { on_reset_received(BPF_CORE_READ(a, skaddr), false); return 0; }
+int rst_recv_tp(struct trace_event_raw_tcp_event_sk *a) { on_reset_received(BPF_CORE_READ(a, skaddr)); return 0; }
 
 SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(rst_sent_btf, const struct sock *sk) { on_reset_sent(sk, true); return 0; }
+int BPF_PROG(rst_sent_btf, const struct sock *sk) { on_reset_sent(sk); return 0; }
 SEC("tracepoint/tcp/tcp_send_reset")
 int rst_sent_tp(void *ctx)
 {
 	/* Newer kernels give this event its own record type; older ones share tcp_event_sk_skb. */
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset))
-		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_send_reset *)ctx, skaddr), false);
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_send_reset *)ctx, skaddr));
 	else
-		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr), false);
+		on_reset_sent(BPF_CORE_READ((struct trace_event_raw_tcp_event_sk_skb *)ctx, skaddr));
 	return 0;
 }
 

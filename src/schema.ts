@@ -1,6 +1,7 @@
 // The JSON form of a TcpEvent: NDJSON lines, WebSocket `events` messages and the dashboard
 // all read these names. docs/SCHEMA.md documents them; bump SCHEMA_VERSION on any change
-// that is not a pure addition.
+// that is not a pure addition. src/schema-writer.ts prints the same object as bytes on the hot
+// path: change a field here and there (test/unit/bytes.test.ts fails until both agree).
 import { constants } from 'node:os';
 import type { TcpEvent } from './event';
 import { stateName } from './states';

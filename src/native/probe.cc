@@ -315,6 +315,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       *seen += c.seen;
       *dropped += c.dropped;
     }
+    if (ring_) *dropped += ring_->malformed();  // read but not delivered: lost, to keep the sum exact
     missed_ = RecursionMisses();
     return true;
   }

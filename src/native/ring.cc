@@ -46,19 +46,28 @@ size_t RingReader::Consume(std::vector<uint8_t>& out, size_t record_size, size_t
   uint64_t cons = *consumer_pos_;  // only we write it
   uint64_t prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
   while (cons < prod && out.size() < max_bytes) {
-    const uint8_t* rec = data_ + (cons & mask_);
-    // The length word carries the busy bit until the producer commits (release store).
-    uint32_t hdr = __atomic_load_n(reinterpret_cast<const uint32_t*>(rec), __ATOMIC_ACQUIRE);
-    if (hdr & BPF_RINGBUF_BUSY_BIT) break;
-    uint32_t size = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-    if (!(hdr & BPF_RINGBUF_DISCARD_BIT) && size == record_size) {
-      // The data area is mapped twice, so a record that wraps is still contiguous here.
-      const uint8_t* sample = rec + BPF_RINGBUF_HDR_SZ;
-      out.insert(out.end(), sample, sample + size);
+    while (cons < prod && out.size() < max_bytes) {
+      const uint8_t* rec = data_ + (cons & mask_);
+      // The length word carries the busy bit until the producer commits (release store).
+      uint32_t hdr = __atomic_load_n(reinterpret_cast<const uint32_t*>(rec), __ATOMIC_ACQUIRE);
+      if (hdr & BPF_RINGBUF_BUSY_BIT) break;
+      uint32_t size = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+      if (!(hdr & BPF_RINGBUF_DISCARD_BIT)) {
+        if (size == record_size) {
+          // The data area is mapped twice, so a record that wraps is still contiguous here.
+          const uint8_t* sample = rec + BPF_RINGBUF_HDR_SZ;
+          out.insert(out.end(), sample, sample + size);
+        } else {
+          malformed_++;  // an object built from another header: counted, never silent
+        }
+      }
+      cons += (static_cast<uint64_t>(size) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull;
     }
-    cons += (static_cast<uint64_t>(size) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull;
-    if (cons == prod) prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+    if (cons == *consumer_pos_) break;  // nothing read (or the next record is still busy)
+    // Publish, then look again: a producer that committed meanwhile saw the old position and
+    // may not have woken us.
+    __atomic_store_n(consumer_pos_, cons, __ATOMIC_RELEASE);
+    prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
   }
-  __atomic_store_n(consumer_pos_, cons, __ATOMIC_RELEASE);
   return out.size() - start;
 }

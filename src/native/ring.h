@@ -29,6 +29,9 @@ class RingReader {
    */
   size_t Consume(std::vector<uint8_t>& out, size_t record_size, size_t max_bytes);
 
+  /** Records of another size than expected (a BPF object that does not match this addon). */
+  uint64_t malformed() const { return malformed_; }
+
  private:
   int fd_ = -1;
   size_t page_size_ = 0;
@@ -39,4 +42,5 @@ class RingReader {
   uint64_t* consumer_pos_ = nullptr;
   const uint64_t* producer_pos_ = nullptr;
   const uint8_t* data_ = nullptr;
+  uint64_t malformed_ = 0;
 };

@@ -12,6 +12,7 @@ export class NdjsonSink implements Sink {
   write(batch: TcpEvent[]): void {
     if (batch.length === 0) return;
     const w = this.bytes;
+    w.moveTo(0); // nothing half-written survives a batch that threw
     for (const e of batch) {
       writeJsonEvent(w, e);
       w.byte(0x0a);

@@ -54,6 +54,7 @@ export class TableSink implements Sink {
   write(batch: TcpEvent[]): void {
     if (batch.length === 0) return;
     const w = this.bytes;
+    w.moveTo(0); // nothing half-written survives a batch that threw
     for (const e of batch) this.row(e);
     w.lendTo(this.out);
   }

@@ -299,27 +299,20 @@ export class StreamSink implements Sink {
     if (this.send(c, JSON.stringify(msg))) c.missed = 0;
   }
 
-  private deliver(c: Client, message: Buffer, count: number): void {
+  private deliver(c: Client, encoded: EncodedBatch, picked: number[]): void {
     if (this.over(c)) {
-      c.missed += count;
-      c.missedTotal += count;
+      c.missed += picked.length;
+      c.missedTotal += picked.length;
       return;
     }
     this.flushLost(c);
-    c.ws.send(message, { binary: false });
+    c.ws.send(encoded.message(picked), { binary: false });
   }
 
   write(batch: TcpEvent[]): void {
     if (this.clients.size === 0 || batch.length === 0) return;
-    // Each event is serialised once, followed by a comma; clients get slices of that.
-    const w = this.bytes;
-    const ends = new Array<number>(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      writeJsonEvent(w, batch[i]);
-      w.byte(0x2c);
-      ends[i] = w.length;
-    }
-    const encoded = w.take();
+    this.bytes.moveTo(0);
+    const encoded = new EncodedBatch(this.bytes, batch);
     const chunk = this.limits.chunkEvents;
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
@@ -328,12 +321,13 @@ export class StreamSink implements Sink {
         if (c.match && !c.match(batch[i])) continue;
         picked.push(i);
         if (picked.length >= chunk) {
-          this.deliver(c, eventsMessage(encoded, ends, picked), picked.length);
+          this.deliver(c, encoded, picked);
           picked = [];
         }
       }
-      if (picked.length) this.deliver(c, eventsMessage(encoded, ends, picked), picked.length);
+      if (picked.length) this.deliver(c, encoded, picked);
     }
+    this.bytes.moveTo(0);
   }
 
   /** Once per interval: kernel loss notices, pending client loss notices, stats. */
@@ -380,9 +374,8 @@ export class StreamSink implements Sink {
     }
   }
 
-  /** Stops the stream (the shared HTTP server stays up for the other sinks until exit). */
   /**
-   * Stops the stream. The tracer is closed by now, so its counters are final: loss the last
+   * Stops the stream (the shared HTTP server stays up for the other sinks until exit). The tracer is closed by now, so its counters are final: loss the last
    * tick did not report is sent, then each client is closed after what is queued for it. The
    * promise resolves once every client has closed (the CLI waits at most 2 s), so the last
    * events are not cut off by the process exiting.
@@ -450,22 +443,42 @@ const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
 const EVENTS_TAIL = Buffer.from(']}');
 
 /**
- * An `events` message from the picked events (ascending indices) of one encoded batch, where
- * event i is encoded[ends[i-1] .. ends[i]) and ends with a comma. Consecutive picks are copied
- * as one run; the last comma becomes the closing bracket.
+ * One batch's events as JSON, each serialised the first time a client's message needs it and
+ * never twice (clients with filters pick different events), followed by a comma.
  */
-function eventsMessage(encoded: Buffer, ends: number[], picked: number[]): Buffer {
-  const start = (i: number) => (i === 0 ? 0 : ends[i - 1]);
-  let bytes = 0;
-  for (const i of picked) bytes += ends[i] - start(i);
-  const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes - 1 + EVENTS_TAIL.length);
-  let pos = EVENTS_HEAD.copy(msg, 0);
-  for (let k = 0; k < picked.length; ) {
-    let j = k;
-    while (j + 1 < picked.length && picked[j + 1] === picked[j] + 1) j++;
-    pos += encoded.copy(msg, pos, start(picked[k]), ends[picked[j]]);
-    k = j + 1;
+class EncodedBatch {
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+
+  constructor(private readonly w: ByteWriter, private readonly batch: TcpEvent[]) {
+    this.starts = new Int32Array(batch.length).fill(-1);
+    this.ends = new Int32Array(batch.length);
   }
-  EVENTS_TAIL.copy(msg, pos - 1);
-  return msg;
+
+  /** An `events` message of the picked events (ascending indices). */
+  message(picked: number[]): Buffer {
+    const { starts, ends } = this;
+    let bytes = 0;
+    for (const i of picked) {
+      if (starts[i] < 0) {
+        starts[i] = this.w.length;
+        writeJsonEvent(this.w, this.batch[i]);
+        this.w.byte(0x2c);
+        ends[i] = this.w.length;
+      }
+      bytes += ends[i] - starts[i];
+    }
+    const encoded = this.w.written();
+    const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes - 1 + EVENTS_TAIL.length);
+    let pos = EVENTS_HEAD.copy(msg, 0);
+    // Events written one after another are copied as one run; the last comma becomes "]}".
+    for (let k = 0; k < picked.length; ) {
+      let j = k;
+      while (j + 1 < picked.length && starts[picked[j + 1]] === ends[picked[j]]) j++;
+      pos += encoded.copy(msg, pos, starts[picked[k]], ends[picked[j]]);
+      k = j + 1;
+    }
+    EVENTS_TAIL.copy(msg, pos - 1);
+    return msg;
+  }
 }

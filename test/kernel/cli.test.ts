@@ -83,6 +83,8 @@ describeKernel('tcptrace command', () => {
     const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
     expect(events).toHaveLength(connections * 5);
     for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    // A reused buffer could put one batch's lines in place of another's with the count intact.
+    expect(new Set(events.map((e) => `${e.skaddr} ${e.ts_ns} ${e.newstate}`)).size).toBe(events.length);
     await srv.close();
   });
 

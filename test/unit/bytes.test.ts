@@ -110,10 +110,13 @@ describe('NDJSON bytes', () => {
 
 describe('table bytes', () => {
   /** The row as the string formatter before the byte writer printed it. */
-  function oracleRow(e: TcpEvent, wide: boolean, onCpu: boolean): string {
+  function oracleRow(e: TcpEvent, wide: boolean, onCpu: boolean, time: 'none' | 'clock' | 'relative', firstNs: number): string {
     const addr = wide ? 39 : 15;
     const known = e.ownerSource !== 'unknown';
-    let s = `${e.skaddr} ${known ? String(e.pid).padEnd(7) : '-      '} ${known ? e.comm.slice(0, 10).padEnd(10) : '-         '} `;
+    const d = new Date(e.time);
+    const hms = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+    let s = time === 'clock' ? `${hms} ` : time === 'relative' ? `${((e.tsNs - firstNs) / 1e9).toFixed(3).padEnd(9)} ` : '';
+    s += `${e.skaddr} ${known ? String(e.pid).padEnd(7) : '-      '} ${known ? e.comm.slice(0, 10).padEnd(10) : '-         '} `;
     if (onCpu) s += `${String(e.cpuPid).padEnd(7)} ${e.cpuComm.slice(0, 10).padEnd(10)} `;
     if (wide) s += `${e.family}  `;
     s += `${e.saddr.padEnd(addr)} ${String(e.sport).padEnd(5)} ${e.daddr.padEnd(addr)} ${String(e.dport).padEnd(5)} `;
@@ -126,9 +129,10 @@ describe('table bytes', () => {
   it('rows match the string formatter while sockets reuse addresses and owners change', () => {
     const r = rng(5);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-    for (const [wide, onCpu] of [[false, false], [true, false], [false, true]]) {
+    const layouts = [[false, false, 'none'], [true, false, 'relative'], [false, true, 'clock']] as const;
+    for (const [wide, onCpu, time] of layouts) {
       let text = '';
-      const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'none', wide, onCpu });
+      const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time, wide, onCpu });
       const events: TcpEvent[] = [];
       for (let i = 0; i < 3000; i++) {
         events.push(sampleEvent({
@@ -137,10 +141,11 @@ describe('table bytes', () => {
           daddr: pick(['127.0.0.1', '::1']), dport: pick([443, 8080]), oldState: pick([1, 2, 7, 10]), newState: pick([1, 4, 7]),
           cpuPid: pick([0, 99]), cpuComm: pick(['swapper/1', 'node']), durationNs: pick([null, 12_345_678, 500]),
           cause: pick(['', 'normal', 'reset-sent'] as const), timeWait: r() < 0.3,
+          tsNs: 5e9 + i * 7_654_321, time: Date.UTC(2026, 10, 21, 12, 0, 0) + i * 777,
         }));
       }
       for (let i = 0; i < events.length; i += 100) sink.write(events.slice(i, i + 100));
-      expect(text.split('\n').slice(1, -1)).toEqual(events.map((e) => oracleRow(e, wide, onCpu)));
+      expect(text.split('\n').slice(1, -1)).toEqual(events.map((e) => oracleRow(e, wide, onCpu, time, events[0].tsNs)));
     }
   });
 
@@ -150,5 +155,44 @@ describe('table bytes', () => {
     sink.write([sampleEvent({ comm: 'caf\u00e9-server-long', cpuComm: 'x', pid: 7, family: 6, saddr: '::1', daddr: 'fe80::1' })]);
     expect(text.split('\n')[1]).toBe(
       `ffff888102e8ca00 7       caf\u00e9-serve 0       x          6  ${'::1'.padEnd(39)} 40000 ${'fe80::1'.padEnd(39)} 8080  SYN_SENT    -> ESTABLISHED 1.235`);
+  });
+});
+
+describe('room and lending', () => {
+  const nasty = `\u0000"\\\u4e2d\u{1f600}\ud800é`.repeat(60); // escapes, 3- and 4-byte UTF-8, a lone surrogate
+
+  it('rows and JSON lines fit in the room they ask for, from a writer that starts at 1 byte', () => {
+    const e = sampleEvent({ comm: nasty, cpuComm: nasty, saddr: nasty, daddr: nasty, skaddr: nasty, cause: 'reset-received', timeWait: true });
+    const w = new ByteWriter(1);
+    writeJsonEvent(w, e);
+    expect(w.take().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+    let text = '';
+    const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'clock', wide: true, onCpu: true });
+    sink.write([e, e]);
+    const rows = text.split('\n');
+    expect(rows).toHaveLength(4);
+    expect(rows[1]).toBe(rows[2]);
+    expect(rows[1]).toContain(Buffer.from(nasty, 'utf8').toString('utf8'));
+  });
+
+  it('a chunk the output says it kept is never written over; one it keeps silently would be', () => {
+    const fill = (w: ByteWriter, byte: number, n: number) => {
+      const buf = w.room(n);
+      buf.fill(byte, w.length, w.length + n);
+      w.moveTo(w.length + n);
+    };
+    for (const [says, intact] of [[true, true], [false, false]] as const) {
+      const kept: Buffer[] = [];
+      const w = new ByteWriter(64 << 10);
+      for (let i = 0; i < 40; i++) {
+        fill(w, 0x41 + (i % 26), 1000 + i * 997); // sizes that end both inside and past a buffer
+        w.lendTo((chunk) => {
+          kept.push(chunk as Buffer);
+          return says;
+        });
+      }
+      const whole = kept.every((chunk, i) => chunk.every((b) => b === 0x41 + (i % 26)));
+      expect(whole).toBe(intact);
+    }
   });
 });
