@@ -2,7 +2,7 @@
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
 import { ClockText, RelativeText, type TimeColumn } from './columns';
-import { bytes, ByteWriter, putBytes, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
+import { bytes, ByteWriter, type Constant, putBytes, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -25,7 +25,7 @@ const NO_DURATION = bytes('0.000');
 const TIME_WAIT = bytes(',time-wait');
 const PADDED_STATES = Array.from({ length: 256 }, (_, n) => bytes(stateName(n).padEnd(STATE_WIDTH)));
 
-function paddedState(n: number): Buffer {
+function paddedState(n: number): Constant {
   return PADDED_STATES[n] ?? bytes(stateName(n).padEnd(STATE_WIDTH));
 }
 
