@@ -3,10 +3,11 @@
 // the object or the string. NDJSON and the WebSocket stream use it on the hot path; schema.ts
 // stays the definition of the fields.
 import type { TcpEvent } from './event';
+import { CAUSE_NAMES, type CauseName } from './layout';
 import { stateName } from './states';
 import { cgroupResolver } from './containers';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema';
-import { bytes, putBytes, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './sinks/bytes';
+import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './sinks/bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
 const EXACT_THOUSANDTHS = 1e15;
@@ -19,7 +20,6 @@ const K = {
   skaddr: bytes(',"skaddr":'),
   pid: bytes(',"pid":'),
   comm: bytes(',"comm":'),
-  owner: bytes(',"owner":'),
   cgroupId: bytes(',"cgroup_id":'),
   cpuPid: bytes(',"cpu_pid":'),
   cpuTid: bytes(',"cpu_tid":'),
@@ -29,16 +29,11 @@ const K = {
   sport: bytes(',"sport":'),
   daddr: bytes(',"daddr":'),
   dport: bytes(',"dport":'),
-  oldstate: bytes(',"oldstate":'),
-  newstate: bytes(',"newstate":'),
   ms: bytes(',"ms":'),
   netns: bytes(',"netns":'),
   sockIno: bytes(',"sock_ino":'),
   rttUs: bytes(',"rtt_us":'),
   handshakeMs: bytes(',"handshake_ms":'),
-  side: bytes(',"side":'),
-  cause: bytes(',"cause":'),
-  error: bytes(',"error":'),
   synRetrans: bytes(',"syn_retrans":'),
   synackRetrans: bytes(',"synack_retrans":'),
   containerId: bytes(',"container_id":'),
@@ -46,6 +41,43 @@ const K = {
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
   null: bytes('null'),
 };
+
+// Fields whose values come from small closed sets are written with their keys as one constant.
+const OWNER: Record<TcpEvent['ownerSource'], Constant> = {
+  kernel: bytes(',"owner":"kernel"'), listener: bytes(',"owner":"listener"'), proc: bytes(',"owner":"proc"'), unknown: bytes(',"owner":"unknown"'),
+};
+const statePairs = new Map<number, Constant>();
+const outcomes = new Map<number, Constant>();
+const SIDE_INDEX: Record<TcpEvent['side'], number> = { '': 0, active: 1, passive: 2 };
+const CAUSE_INDEX = Object.fromEntries(CAUSE_NAMES.map((name, i) => [name, i])) as Record<CauseName, number>;
+
+/** `,"oldstate":…,"newstate":…` */
+function statePair(oldState: number, newState: number): Constant {
+  const key = oldState * 256 + newState;
+  let c = statePairs.get(key);
+  if (c === undefined) {
+    c = bytes(`,"oldstate":${JSON.stringify(stateName(oldState))},"newstate":${JSON.stringify(stateName(newState))}`);
+    statePairs.set(key, c);
+  }
+  return c;
+}
+
+/** `,"side":…,"cause":…,"error":…` */
+function outcome(e: TcpEvent): Constant {
+  const cause = CAUSE_INDEX[e.cause];
+  const side = SIDE_INDEX[e.side];
+  const cacheable = cause !== undefined && side !== undefined && Number.isInteger(e.error);
+  const key = cacheable ? (e.error * 16 + cause) * 4 + side : NaN;
+  let c = cacheable ? outcomes.get(key) : undefined;
+  if (c === undefined) {
+    c = bytes(`,"side":${JSON.stringify(e.side || null)},"cause":${JSON.stringify(e.cause || null)},"error":${JSON.stringify(errnoName(e.error))}`);
+    if (cacheable) {
+      if (outcomes.size >= 4096) outcomes.clear();
+      outcomes.set(key, c);
+    }
+  }
+  return c;
+}
 
 function putThousandthsOrNull(buf: Buffer, p: number, k: number): number {
   if (k >= 0 && k < EXACT_THOUSANDTHS && k === Math.floor(k)) return putThousandths(buf, p, k, true);
@@ -76,8 +108,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   p = known ? putJsonNumber(buf, p, e.pid) : putBytes(buf, p, K.null);
   p = putBytes(buf, p, K.comm);
   p = known ? putJsonString(buf, p, e.comm) : putBytes(buf, p, K.null);
-  p = putBytes(buf, p, K.owner);
-  p = putJsonString(buf, p, e.ownerSource);
+  p = putBytes(buf, p, OWNER[e.ownerSource] ?? bytes(`,"owner":${JSON.stringify(e.ownerSource)}`));
   p = putBytes(buf, p, K.cgroupId);
   p = known && e.cgroupId ? putJsonNumber(buf, p, e.cgroupId) : putBytes(buf, p, K.null);
   p = putBytes(buf, p, K.cpuPid);
@@ -96,10 +127,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   p = putJsonString(buf, p, e.daddr);
   p = putBytes(buf, p, K.dport);
   p = putJsonNumber(buf, p, e.dport);
-  p = putBytes(buf, p, K.oldstate);
-  p = putJsonString(buf, p, stateName(e.oldState));
-  p = putBytes(buf, p, K.newstate);
-  p = putJsonString(buf, p, stateName(e.newState));
+  p = putBytes(buf, p, statePair(e.oldState, e.newState));
   p = putBytes(buf, p, K.ms);
   p = e.durationNs === null ? putBytes(buf, p, K.null) : putThousandthsOrNull(buf, p, Math.round(e.durationNs / 1000));
   p = putBytes(buf, p, K.netns);
@@ -110,12 +138,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   p = putJsonNumber(buf, p, e.rttUs);
   p = putBytes(buf, p, K.handshakeMs);
   p = e.handshakeUs ? putThousandthsOrNull(buf, p, e.handshakeUs) : putBytes(buf, p, K.null);
-  p = putBytes(buf, p, K.side);
-  p = putStringOrNull(buf, p, e.side || null);
-  p = putBytes(buf, p, K.cause);
-  p = putStringOrNull(buf, p, e.cause || null);
-  p = putBytes(buf, p, K.error);
-  p = putStringOrNull(buf, p, errnoName(e.error));
+  p = putBytes(buf, p, outcome(e));
   p = putBytes(buf, p, K.synRetrans);
   p = putJsonNumber(buf, p, e.synRetrans);
   p = putBytes(buf, p, K.synackRetrans);
