@@ -102,8 +102,13 @@ export class MetricsFeed {
 export class PromMetrics implements MetricsBackend {
   readonly registry = new Registry();
   private readonly transitions: Counter<'old_state' | 'new_state'>;
-  /** Counter increments of the current batch, applied once per label set in flush(). */
-  private readonly pending = new Map<string, { counter: Counter<string>; labels: string[]; n: number }>();
+  /**
+   * Counter increments of the current batch, applied once per label set in flush(). Keyed by
+   * the label values themselves (constant strings): no key string or label array per event.
+   */
+  private readonly pendingTransitions = new Map<string, Map<string, number>>();
+  private readonly pendingByCause = new Map<Counter<'cause'>, Map<string, number>>();
+  private readonly lifetimeBySide = new Map<string, { observe(v: number): void }>();
   private readonly handshakes: Histogram<'direction'>;
   private readonly handshakeByDirection: Record<'active' | 'passive', { observe(v: number): void }>;
   private readonly portHandshakes?: Histogram<'port'>;
@@ -182,19 +187,27 @@ export class PromMetrics implements MetricsBackend {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
-  private count(counter: Counter<string>, key: string, labels: string[]): void {
-    const row = this.pending.get(key);
-    if (row) row.n++;
-    else this.pending.set(key, { counter, labels, n: 1 });
+  private countCause(counter: Counter<'cause'>, cause: string): void {
+    let byCause = this.pendingByCause.get(counter);
+    if (!byCause) this.pendingByCause.set(counter, (byCause = new Map()));
+    byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
   }
 
   flush(): void {
-    for (const row of this.pending.values()) row.counter.labels(...row.labels).inc(row.n);
-    this.pending.clear();
+    for (const [oldState, byNew] of this.pendingTransitions) {
+      for (const [newState, n] of byNew) this.transitions.labels(oldState, newState).inc(n);
+    }
+    this.pendingTransitions.clear();
+    for (const [counter, byCause] of this.pendingByCause) {
+      for (const [cause, n] of byCause) counter.labels(cause).inc(n);
+    }
+    this.pendingByCause.clear();
   }
 
   transition(oldState: string, newState: string): void {
-    this.count(this.transitions, `t|${oldState}|${newState}`, [oldState, newState]);
+    let byNew = this.pendingTransitions.get(oldState);
+    if (!byNew) this.pendingTransitions.set(oldState, (byNew = new Map()));
+    byNew.set(newState, (byNew.get(newState) ?? 0) + 1);
   }
 
   handshake(direction: 'active' | 'passive', seconds: number): void {
@@ -206,12 +219,15 @@ export class PromMetrics implements MetricsBackend {
   }
 
   connectFailed(cause: string): void {
-    this.count(this.failures, `f|${cause}`, [cause]);
+    this.countCause(this.failures, cause);
   }
 
   closed(cause: string, side: string, lifetimeSeconds: number | null): void {
-    this.count(this.closes, `c|${cause}`, [cause]);
-    if (lifetimeSeconds !== null) this.lifetimes.labels(side).observe(lifetimeSeconds);
+    this.countCause(this.closes, cause);
+    if (lifetimeSeconds === null) return;
+    let bySide = this.lifetimeBySide.get(side);
+    if (!bySide) this.lifetimeBySide.set(side, (bySide = this.lifetimes.labels(side)));
+    bySide.observe(lifetimeSeconds);
   }
 
   async render(): Promise<string> {
