@@ -217,14 +217,6 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 
-  /** The bytes written since the last take(), as a Buffer of their own; the writer is reset. */
-  take(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    this.pos = 0;
-    return out;
-  }
-
   byte(b: number): void {
     this.room(1)[this.pos++] = b;
   }

@@ -1,7 +1,7 @@
 // The human table, column-compatible with bcc's tcpstates (owner instead of on-CPU task).
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
-import { ClockText, RelativeText, type TimeColumn } from './columns';
+import { causeText, ClockText, RelativeText, type TimeColumn } from './columns';
 import { bytes, ByteWriter, type Constant, putBytes, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
 import type { Output, Sink } from './sink';
 
@@ -22,7 +22,6 @@ const NEWLINE = 0x0a;
 const ARROW = bytes(' -> ');
 const NO_OWNER = bytes('-       -         ');
 const NO_DURATION = bytes('0.000');
-const TIME_WAIT = bytes(',time-wait');
 const PADDED_STATES = Array.from({ length: 256 }, (_, n) => bytes(stateName(n).padEnd(STATE_WIDTH)));
 
 function paddedState(n: number): Constant {
@@ -62,9 +61,10 @@ export class TableSink implements Sink {
   private row(e: TcpEvent): void {
     const o = this.o;
     const time = o.time === 'clock' ? this.clock.format(e.time) : o.time === 'relative' ? this.relative.format(e.tsNs) : '';
+    const cause = causeText(e);
     // Room for the widest row: fixed columns, padding, the cause, and 3 bytes per character of text.
     const room = 200 + 2 * this.addrWidth +
-      3 * (time.length + e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length + e.cause.length);
+      3 * (time.length + e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length + cause.length);
     const buf = this.bytes.room(room);
     let p = this.bytes.length;
     if (o.time === 'clock') {
@@ -107,10 +107,9 @@ export class TableSink implements Sink {
     p = putBytes(buf, p, paddedState(e.newState));
     buf[p++] = SPACE;
     p = e.durationNs === null ? putBytes(buf, p, NO_DURATION) : putMsFixed3(buf, p, e.durationNs);
-    if (e.cause) {
+    if (cause) {
       buf[p++] = SPACE;
-      p = putText(buf, p, e.cause);
-      if (e.timeWait) p = putBytes(buf, p, TIME_WAIT); // as causeText() has it
+      p = putText(buf, p, cause);
     }
     buf[p++] = NEWLINE;
     this.bytes.moveTo(p);

@@ -292,11 +292,19 @@ export class StreamSink implements Sink {
     return true;
   }
 
-  /** Tells the client how many events it missed, once it has room again. */
-  private flushLost(c: Client): void {
-    if (c.missed === 0 || this.over(c)) return;
+  /** Tells the client how many events it missed, once it has room again (or regardless, at the end). */
+  private flushLost(c: Client, pastCap = false): void {
+    if (c.missed === 0 || c.ws.readyState !== WebSocket.OPEN || (!pastCap && this.over(c))) return;
     const msg: LostMessage = { type: 'lost', source: 'client', count: c.missed, total: c.missedTotal };
-    if (this.send(c, JSON.stringify(msg))) c.missed = 0;
+    c.ws.send(JSON.stringify(msg));
+    c.missed = 0;
+  }
+
+  /** A `lost` notice for kernel loss since the last one, if any. */
+  private kernelLossNotice(lost: number): string | undefined {
+    const count = lost - this.lastKernelLost;
+    this.lastKernelLost = lost;
+    return count > 0 ? JSON.stringify({ type: 'lost', source: 'kernel', count, total: lost } satisfies LostMessage) : undefined;
   }
 
   private deliver(c: Client, encoded: EncodedBatch, picked: number[]): void {
@@ -311,7 +319,7 @@ export class StreamSink implements Sink {
 
   write(batch: TcpEvent[]): void {
     if (this.clients.size === 0 || batch.length === 0) return;
-    this.bytes.moveTo(0);
+    this.bytes.moveTo(0); // nothing half-written survives a batch that threw
     const encoded = new EncodedBatch(this.bytes, batch);
     const chunk = this.limits.chunkEvents;
     for (const c of this.clients) {
@@ -327,7 +335,6 @@ export class StreamSink implements Sink {
       }
       if (picked.length) this.deliver(c, encoded, picked);
     }
-    this.bytes.moveTo(0);
   }
 
   /** Once per interval: kernel loss notices, pending client loss notices, stats. */
@@ -346,11 +353,7 @@ export class StreamSink implements Sink {
     const rate = Math.round(((snap.events - this.lastEvents) / seconds) * 100) / 100;
     this.lastInto = snap.intoState;
     this.lastEvents = snap.events;
-    const kernelLost = counters.lost - this.lastKernelLost;
-    this.lastKernelLost = counters.lost;
-    const kernelNotice = kernelLost > 0
-      ? JSON.stringify({ type: 'lost', source: 'kernel', count: kernelLost, total: counters.lost } satisfies LostMessage)
-      : undefined;
+    const kernelNotice = this.kernelLossNotice(counters.lost);
     const base = {
       type: 'stats',
       time: new Date().toISOString(),
@@ -375,27 +378,22 @@ export class StreamSink implements Sink {
   }
 
   /**
-   * Stops the stream (the shared HTTP server stays up for the other sinks until exit). The tracer is closed by now, so its counters are final: loss the last
-   * tick did not report is sent, then each client is closed after what is queued for it. The
-   * promise resolves once every client has closed (the CLI waits at most 2 s), so the last
-   * events are not cut off by the process exiting.
+   * Stops the stream; the shared HTTP server stays up for the other sinks until exit. The
+   * tracer is closed by now, so its counters are final: loss the last tick did not report is
+   * sent, then each client is closed after what is queued for it. The promise resolves once
+   * every client has closed (the CLI waits at most 2 s), so the last events are not cut off by
+   * the process exiting.
    */
   end(): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
     if (this.timer) clearInterval(this.timer);
-    const counters = this.tracer.counters();
-    const kernelLost = counters.lost - this.lastKernelLost;
-    this.lastKernelLost = counters.lost;
-    const notice: LostMessage | undefined = kernelLost > 0 ? { type: 'lost', source: 'kernel', count: kernelLost, total: counters.lost } : undefined;
+    const notice = this.kernelLossNotice(this.tracer.counters().lost);
     const closed: Promise<void>[] = [];
     for (const c of this.clients) {
       // Last words go out past the client's buffer cap: without them its counts would not add up.
-      if (c.ws.readyState === WebSocket.OPEN) {
-        if (notice) c.ws.send(JSON.stringify(notice));
-        if (c.missed) c.ws.send(JSON.stringify({ type: 'lost', source: 'client', count: c.missed, total: c.missedTotal } satisfies LostMessage));
-        c.missed = 0;
-      }
+      if (notice && c.ws.readyState === WebSocket.OPEN) c.ws.send(notice);
+      this.flushLost(c, true);
       closed.push(new Promise((resolve) => {
         if (c.ws.readyState === WebSocket.CLOSED) resolve();
         else c.ws.once('close', () => resolve());

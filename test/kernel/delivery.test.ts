@@ -28,12 +28,23 @@ async function blockedBurst(port: number, n: number): Promise<void> {
   await sleep(100);
 }
 
-/** Closes the capture and checks that the overflow happened and is accounted for exactly. */
-function expectCountedLoss(cap: Capture): void {
-  const c = cap.close();
-  expect(c.lost).toBeGreaterThan(0);
-  expect(c.seen).toBe(c.delivered + c.filtered + c.lost);
-  expect(cap.events.length).toBe(c.delivered);
+/**
+ * Traces with these options through a blocked burst of 200 connections, then checks that the
+ * buffer overflowed and that the loss is accounted for exactly.
+ */
+async function expectCountedOverflow(options: ConstructorParameters<typeof Capture>[0]): Promise<void> {
+  const cap = new Capture(options);
+  const srv = await listen();
+  try {
+    await blockedBurst(srv.port, 200);
+    const c = cap.close();
+    expect(c.lost).toBeGreaterThan(0);
+    expect(c.seen).toBe(c.delivered + c.filtered + c.lost);
+    expect(cap.events.length).toBe(c.delivered);
+  } finally {
+    if (!cap.tracer.closed) cap.close();
+    await srv.close();
+  }
 }
 
 const UNMOUNT_TRACEFS = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; true';
@@ -65,27 +76,11 @@ describeKernel('attach and delivery modes', () => {
 
   it('overflow: a tiny ring and a burst lose events, counted exactly', async () => {
     // One page of ring, wakeups only when it is full, a slow flush: the burst must overflow.
-    const cap = new Capture({ ringBytes: 4096, wakeupBytes: 1 << 20, flushMs: 2000, batchBytes: 4096 });
-    const srv = await listen();
-    try {
-      await blockedBurst(srv.port, 200);
-      expectCountedLoss(cap);
-    } finally {
-      if (!cap.tracer.closed) cap.close();
-      await srv.close();
-    }
+    await expectCountedOverflow({ ringBytes: 4096, wakeupBytes: 1 << 20, flushMs: 2000, batchBytes: 4096 });
   });
 
   it('perf buffer overflow is counted exactly too', async () => {
-    const cap = new Capture({ delivery: 'perfbuf', perfPages: 1, flushMs: 2000 });
-    const srv = await listen();
-    try {
-      // One page per CPU and a blocked reader: the perf buffer must overflow.
-      await blockedBurst(srv.port, 200);
-      expectCountedLoss(cap);
-    } finally {
-      if (!cap.tracer.closed) cap.close();
-      await srv.close();
-    }
+    // One page per CPU and a blocked reader: the perf buffer must overflow.
+    await expectCountedOverflow({ delivery: 'perfbuf', perfPages: 1, flushMs: 2000 });
   });
 });

@@ -23,7 +23,7 @@ function written(put: (buf: Buffer, p: number) => number): string {
   const w = new ByteWriter(8); // tiny, so growth is exercised too
   w.byte(0x21);
   w.moveTo(put(w.room(64 * 1024), w.length));
-  return w.take().toString('utf8').slice(1);
+  return w.written().toString('utf8').slice(1);
 }
 
 const INTEGERS = [0, 1, 9, 10, 99, 100, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 1e15 + 7, 2 ** 53 - 1, 2 ** 53, 2 ** 64, -0];
@@ -102,8 +102,9 @@ describe('NDJSON bytes', () => {
     for (let i = 0; i < 3000; i++) events.push(randomEvent(r));
     const w = new ByteWriter(64);
     for (const e of events) {
+      w.moveTo(0);
       writeJsonEvent(w, e);
-      expect(w.take().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+      expect(w.written().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
     }
   });
 });
@@ -165,7 +166,7 @@ describe('room and lending', () => {
     const e = sampleEvent({ comm: nasty, cpuComm: nasty, saddr: nasty, daddr: nasty, skaddr: nasty, cause: 'reset-received', timeWait: true });
     const w = new ByteWriter(1);
     writeJsonEvent(w, e);
-    expect(w.take().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+    expect(w.written().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
     let text = '';
     const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'clock', wide: true, onCpu: true });
     sink.write([e, e]);

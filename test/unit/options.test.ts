@@ -15,9 +15,15 @@ describe('option parsing', () => {
   it('formats, duration and delivery', () => {
     expect(parseArgs(['-s', '-t'])).toMatchObject({ format: 'csv', time: 'relative' });
     expect(parseArgs(['--json', '-d', '2.5'])).toMatchObject({ format: 'json', durationSec: 2.5 });
-    expect(parseArgs(['--perf-buffer', '--ring-size', '4M', '--attach', 'tracepoint'])).toMatchObject({
-      perfBuffer: true, ringBytes: 4 << 20, attach: 'tracepoint',
+    expect(parseArgs(['--perf-buffer', '--ring-size', '8M', '--attach', 'tracepoint'])).toMatchObject({
+      perfBuffer: true, ringBytes: 8 << 20, attach: 'tracepoint',
     });
+  });
+
+  it('ring size: 4 MiB for text output, 16 MiB when every event is serialised as JSON', () => {
+    for (const args of [[], ['-s'], ['-q'], ['--json', '-q'], ['--summary', '--json']]) expect(parseArgs(args).ringBytes).toBe(4 << 20);
+    for (const args of [['--json'], ['-q', '--listen', '127.0.0.1:9999'], ['-Y']]) expect(parseArgs(args).ringBytes).toBe(16 << 20);
+    expect(parseArgs(['--json', '--ring-size', '2M']).ringBytes).toBe(2 << 20);
   });
 
   const bad: [string[], RegExp][] = [
