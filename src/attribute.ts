@@ -6,6 +6,7 @@ import type { TcpEvent } from './event';
 import { State } from './states';
 import { cgroup2Root } from './containers';
 import { loadBinding } from './native/binding';
+import { procComm } from './comm';
 
 interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -100,7 +101,7 @@ export class ProcSocketIndex {
   private describe(pid: number): Owner {
     let comm = '';
     let cgroupId = 0;
-    try { comm = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd(); } catch { /* process left */ }
+    try { comm = procComm(readFileSync(`${this.procRoot}/${pid}/comm`)); } catch { /* process left */ }
     try {
       const line = readFileSync(`${this.procRoot}/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
       if (line) cgroupId = statSync(this.cgroupRoot + line.slice(3)).ino;

@@ -6,14 +6,26 @@ import { Tracer, type Counters } from './tracer';
 import { ProbeError } from './probe';
 import type { Output, Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
+import { displayText } from './display';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
 const OUTPUT_BUFFER_CAP = Number(process.env.TCPTRACE_OUTPUT_BUFFER) || 32 << 20;
 const EXIT_FAILURE = 1;
 
+/**
+ * One line on stderr. Messages can carry text from outside (a collector's reply, a path), so
+ * they are escaped like every other human-facing text (src/display.ts). A stderr that fails
+ * (closed, EPIPE) loses its lines but never stops the tracing: see the error handler in main.
+ */
+function note(line: string): void {
+  if (stderrOpen) process.stderr.write(`tcptrace: ${displayText(line)}\n`);
+}
+
+let stderrOpen = true;
+
 function fail(message: string, code: number): never {
-  process.stderr.write(`tcptrace: ${message}\n`);
+  note(message);
   process.exit(code);
 }
 
@@ -34,6 +46,7 @@ export function summaryLine(c: Counters): string {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
+  process.stderr.on('error', () => { stderrOpen = false; });
   let plan: Plan;
   try {
     plan = parseArgs(argv);
@@ -83,7 +96,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // Bytes the stream could not write at once (a full pipe) stay queued: they are kept.
     return typeof chunk !== 'string' && process.stdout.writableLength > 0;
   };
-  const log: Writer = (line) => process.stderr.write(`tcptrace: ${line}\n`);
+  const log: Writer = note;
   let stats: StatsEngine | undefined;
   const sharedStats = () => (stats ??= new StatsEngine(plan.top));
   let sinks;
@@ -114,7 +127,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const finish = (counters: ReturnType<Tracer['close']>, code: number) => {
     outputOpen = false;
     const unwritten = linesNotWritten ? `; ${linesNotWritten} output lines not written: the reader of stdout fell behind` : '';
-    process.stderr.write(`${summaryLine(counters)}${unwritten}\n`);
+    if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}\n`);
     if (benchStats) {
       const r = process.resourceUsage();
       process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),

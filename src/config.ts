@@ -1,5 +1,6 @@
 // Options known before load → struct tcptrace_config bytes for the kernel's .rodata.
 import { COMM_LEN, CONFIG_SIZE, ConfigOffset as O, MAX_PORTS } from './layout';
+import { commBytes } from './comm';
 
 export interface KernelFilter {
   /** 4 or 6 */
@@ -31,7 +32,7 @@ export function encodeConfig(filter: KernelFilter, delivery: { perfBuffer: boole
   writePorts(buf, filter.localPorts ?? [], O.lports, O.n_lports);
   writePorts(buf, filter.remotePorts ?? [], O.rports, O.n_rports);
   buf.writeUInt8(delivery.perfBuffer ? 1 : 0, O.use_perfbuf);
-  if (filter.comm) buf.write(filter.comm.slice(0, COMM_LEN - 1), O.comm, 'latin1');
+  if (filter.comm) commBytes(filter.comm).subarray(0, COMM_LEN - 1).copy(buf, O.comm);
   return buf;
 }
 

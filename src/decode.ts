@@ -6,6 +6,7 @@
 import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag } from './layout';
 import { formatIPv4, formatIPv6 } from './address';
 import { Bytes16TextCache } from './text-cache';
+import { decodeComm } from './comm';
 import type { OwnerSource, TcpEvent } from './event';
 
 const AF_INET = 2;
@@ -50,12 +51,12 @@ function hex64(buf: Buffer, off: number): string {
   return text;
 }
 
-/** NUL-terminated (or full 16-byte) comm as latin1 text */
+/** NUL-terminated (or full 16-byte) comm as text: UTF-8, invalid bytes kept (src/comm.ts) */
 function commText(buf: Buffer, off: number): string {
   let end = off;
   const limit = off + COMM_LEN;
   while (end < limit && buf[end] !== 0) end++;
-  return buf.toString('latin1', off, end);
+  return decodeComm(buf, off, end);
 }
 
 const commCache = new Bytes16TextCache(4096, commText);

@@ -1,6 +1,7 @@
 // Filters that cannot be decided in the kernel: the owner of a socket the kernel side met
 // before it knew who owned it (attributed later from /proc) still has to match --pid/--comm/--cgroup.
 import type { TcpEvent } from './event';
+import { kernelComm } from './comm';
 
 export interface OwnerFilter {
   pid?: number;
@@ -10,7 +11,7 @@ export interface OwnerFilter {
 
 export function ownerMatcher(f: OwnerFilter): ((e: TcpEvent) => boolean) | undefined {
   if (f.pid === undefined && f.comm === undefined && f.cgroupId === undefined) return undefined;
-  const comm = f.comm?.slice(0, 15);
+  const comm = f.comm === undefined ? undefined : kernelComm(f.comm);
   return (e) =>
     (f.pid === undefined || e.pid === f.pid) &&
     (comm === undefined || e.comm === comm) &&

@@ -6,6 +6,7 @@ import type { TimeColumn } from './sinks/columns';
 import { MAX_PORTS } from './layout';
 import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './http';
+import { kernelComm } from './comm';
 
 export class UsageError extends Error {}
 
@@ -132,7 +133,7 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
   if (typeof o.pid === 'string') filter.pid = parseInteger(o.pid, '--pid', 1, 2 ** 32 - 1);
   if (typeof o.comm === 'string') {
     if (!o.comm) throw new UsageError('--comm needs a command name');
-    filter.comm = o.comm.slice(0, 15);
+    filter.comm = kernelComm(o.comm);
   }
   if (typeof o.state === 'string') filter.states = parseStates(o.state);
   if (typeof o.netns === 'string') filter.netns = parseInteger(o.netns, '--netns', 1, 2 ** 32 - 1);

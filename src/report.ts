@@ -2,6 +2,7 @@
 import type { HistogramSummary } from './histogram';
 import type { StatsSnapshot } from './stats';
 import type { Counters } from './tracer';
+import { padColumn } from './display';
 
 const DECADES_MS = [0.01, 0.1, 1, 10, 100, 1000, 10000, Infinity];
 
@@ -30,7 +31,7 @@ export function histogramBars(h: HistogramSummary, indent = '    '): string[] {
 const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3));
 
 function statsRow(label: string, h: HistogramSummary, width = 28): string {
-  return `  ${label.padEnd(width)} ${String(h.count).padStart(7)} ${[h.p50, h.p90, h.p99, h.max].map((v) => num(v).padStart(9)).join(' ')}`;
+  return `  ${padColumn(label, width)} ${String(h.count).padStart(7)} ${[h.p50, h.p90, h.p99, h.max].map((v) => num(v).padStart(9)).join(' ')}`;
 }
 
 function statsHeader(title: string, width = 28): string {
@@ -71,7 +72,7 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
   }
   out.push('');
   out.push(`Failed connects: ${s.failedConnects.total}${s.failedConnects.total ? ` (${counts(s.failedConnects.byCause)})` : ''}`);
-  for (const p of s.failedConnects.byPeer) out.push(`  ${p.peer.padEnd(28)} ${String(p.count).padStart(7)}  ${counts(p.causes)}`);
+  for (const p of s.failedConnects.byPeer) out.push(`  ${padColumn(p.peer, 28)} ${String(p.count).padStart(7)}  ${counts(p.causes)}`);
   out.push(`Closed connections: ${counts(s.closes)}`);
   out.push('');
   out.push(statsHeader('Connection lifetime (ms)'));

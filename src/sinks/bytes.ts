@@ -39,11 +39,6 @@ export function putPadded(buf: Buffer, p: number, s: string, width: number): num
   return putSpaces(buf, putText(buf, p, s), width - s.length);
 }
 
-/** The first `width` characters of `s`, padded to `width`: a fixed-width column. */
-export function putColumn(buf: Buffer, p: number, s: string, width: number): number {
-  return putPadded(buf, p, s.length > width ? s.slice(0, width) : s, width);
-}
-
 /** A non-negative integer in decimal, as String(n) writes it. */
 export function putUint(buf: Buffer, p: number, n: number): number {
   if (!(n >= 0 && n < Number.MAX_SAFE_INTEGER && n === Math.floor(n))) return putText(buf, p, String(n));

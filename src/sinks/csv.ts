@@ -2,6 +2,7 @@
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
 import { causeText, ClockText, msText, RelativeText, type TimeColumn } from './columns';
+import { displayText, TextMemo } from '../display';
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -14,13 +15,22 @@ export function csvHeader(o: CsvOptions): string {
   return `${time}SKADDR,PID,COMM,${o.onCpu ? 'C-PID,C-COMM,' : ''}IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS,CAUSE`;
 }
 
-function field(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/**
+ * A name as one CSV cell: escaped for display (src/display.ts, so no line breaks), then a cell
+ * that a spreadsheet would run as a formula (first character = + - @) gets a leading
+ * apostrophe, as does one that already starts with an apostrophe (so removing one leading
+ * apostrophe always gives the name back); then RFC 4180 quoting when it holds " or ,.
+ */
+export function csvCell(s: string): string {
+  let cell = displayText(s);
+  if (/^[=+\-@']/.test(cell)) cell = `'${cell}`;
+  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
 export class CsvSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
+  private readonly names = new TextMemo(csvCell);
 
   constructor(private readonly out: Writer, private readonly o: CsvOptions) {
     out(`${csvHeader(o)}\n`);
@@ -30,8 +40,8 @@ export class CsvSink implements Sink {
     const o = this.o;
     const time = o.time === 'clock' ? `${this.clock.format(e.time)},` : o.time === 'relative' ? `${this.relative.format(e.tsNs)},` : '';
     const known = e.ownerSource !== 'unknown';
-    const cpu = o.onCpu ? `${e.cpuPid},${field(e.cpuComm)},` : '';
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? field(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

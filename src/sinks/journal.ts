@@ -5,6 +5,7 @@ import type { TcpEvent } from '../event';
 import { cgroupResolver, type CgroupInfo } from '../containers';
 import { errnoName } from '../schema';
 import { stateName } from '../states';
+import { displayText } from '../display';
 import type { Sink, Writer } from './sink';
 
 export const DEFAULT_JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -17,7 +18,7 @@ export function journalFields(e: TcpEvent, cg: CgroupInfo | null = null, asRoot 
   const known = e.ownerSource !== 'unknown' && e.pid > 0;
   const oldState = stateName(e.oldState);
   const newState = stateName(e.newState);
-  const who = known ? e.comm : '-';
+  const who = known ? displayText(e.comm) : '-';
   const why = e.cause ? ` (${e.cause})` : '';
   const f: JournalField[] = [
     ['MESSAGE', `${who} ${e.saddr} ${e.sport} → ${e.daddr} ${e.dport} ${oldState} → ${newState}${why}`],

@@ -3,6 +3,7 @@
 import { ConnectionTracker, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { errnoName } from '../schema';
+import { padColumn } from '../display';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =
@@ -13,7 +14,7 @@ const ms = (v: number | null, w: number) => (v === null ? '-' : v.toFixed(3)).pa
 export function lifetimeLine(c: FinishedConnection): string {
   const end = c.timeWait ? `${c.cause},time-wait` : c.cause || 'normal';
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
-  return `${String(c.pid || '-').padEnd(7)} ${(c.comm || '-').slice(0, 15).padEnd(15)} ${(c.side || '-').padEnd(7)} ` +
+  return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(15)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(15)} ${String(c.dport).padEnd(5)} ` +
     `${ms(c.handshakeMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}`;
 }

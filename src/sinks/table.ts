@@ -2,7 +2,8 @@
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
 import { causeText, ClockText, RelativeText, type TimeColumn } from './columns';
-import { bytes, ByteWriter, type Constant, putBytes, putColumn, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
+import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
+import { shownColumn, TextMemo, type Shown } from '../display';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -15,6 +16,7 @@ export interface TableOptions {
 
 const padEnd = (s: string | number, n: number) => String(s).padEnd(n);
 const STATE_WIDTH = 11;
+const COMM_WIDTH = 10;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 
@@ -44,6 +46,8 @@ export class TableSink implements Sink {
   private readonly relative = new RelativeText();
   private readonly addrWidth: number;
   private readonly bytes = new ByteWriter();
+  /** process names escaped and cut to the column once per distinct name (src/display.ts) */
+  private readonly names = new TextMemo((s) => shownColumn(s, COMM_WIDTH));
 
   constructor(private readonly out: Output, private readonly o: TableOptions) {
     this.addrWidth = o.wide ? 39 : 15;
@@ -62,9 +66,11 @@ export class TableSink implements Sink {
     const o = this.o;
     const time = o.time === 'clock' ? this.clock.format(e.time) : o.time === 'relative' ? this.relative.format(e.tsNs) : '';
     const cause = causeText(e);
+    const comm = this.names.get(e.comm);
+    const cpuComm = o.onCpu ? this.names.get(e.cpuComm) : comm;
     // Room for the widest row: fixed columns, padding, the cause, and 3 bytes per character of text.
     const room = 200 + 2 * this.addrWidth +
-      3 * (time.length + e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length + cause.length);
+      3 * (time.length + e.skaddr.length + comm.text.length + cpuComm.text.length + e.saddr.length + e.daddr.length + cause.length);
     const buf = this.bytes.room(room);
     let p = this.bytes.length;
     if (o.time === 'clock') {
@@ -79,7 +85,7 @@ export class TableSink implements Sink {
     if (e.ownerSource !== 'unknown') {
       p = putPaddedUint(buf, p, e.pid, 7);
       buf[p++] = SPACE;
-      p = putColumn(buf, p, e.comm, 10);
+      p = putShown(buf, p, comm, COMM_WIDTH);
     } else {
       p = putBytes(buf, p, NO_OWNER);
     }
@@ -87,7 +93,7 @@ export class TableSink implements Sink {
     if (o.onCpu) {
       p = putPaddedUint(buf, p, e.cpuPid, 7);
       buf[p++] = SPACE;
-      p = putColumn(buf, p, e.cpuComm, 10);
+      p = putShown(buf, p, cpuComm, COMM_WIDTH);
       buf[p++] = SPACE;
     }
     if (o.wide) {
@@ -114,4 +120,8 @@ export class TableSink implements Sink {
     buf[p++] = NEWLINE;
     this.bytes.moveTo(p);
   }
+}
+
+function putShown(buf: Buffer, p: number, shown: Shown, width: number): number {
+  return putSpaces(buf, putText(buf, p, shown.text), width - shown.columns);
 }

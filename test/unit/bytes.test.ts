@@ -1,6 +1,6 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ByteWriter, putColumn, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/sinks/bytes';
+import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/sinks/bytes';
 import { writeJsonEvent } from '../../src/schema-writer';
 import { toJsonEvent } from '../../src/schema';
 import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../../src/containers';
@@ -64,11 +64,10 @@ describe('ByteWriter text', () => {
     for (const s of [...samples, latin1]) expect(written((b, p) => putJsonString(b, p, s))).toBe(JSON.stringify(s));
   });
 
-  it('text is UTF-8; column clips and pads by characters like slice + padEnd', () => {
+  it('text is UTF-8', () => {
     const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('utf8'); // lone surrogates → U+FFFD
     for (const s of [...samples, latin1]) {
       expect(written((b, p) => putText(b, p, s))).toBe(utf8(s));
-      expect(written((b, p) => putColumn(b, p, s, 10))).toBe(utf8(s.slice(0, 10).padEnd(10)));
     }
   });
 });
