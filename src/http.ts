@@ -2,6 +2,7 @@
 // page and /ws, /metrics). Each sink registers its own paths; none knows the others.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { AccessGate, HTTP_LIMITS, type AccessOptions, type Refusal } from './http-access';
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -17,8 +18,13 @@ export interface SharedServer {
   /** Exact path, or a prefix ending in '/' (longest match wins). */
   route(path: string, handler: RouteHandler): void;
   upgrade(path: string, handler: UpgradeHandler): void;
+  /** Who may use the server: token, Host allow-list (src/http-access.ts). */
+  access: AccessGate;
   close(): Promise<void>;
 }
+
+/** Sent with every response, refusals and 404s included. */
+const NOSNIFF = 'x-content-type-options';
 
 const servers = new Map<string, Promise<SharedServer>>();
 
@@ -31,10 +37,6 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
-function pathOf(req: http.IncomingMessage): string {
-  return new URL(req.url ?? '/', 'http://x').pathname;
-}
-
 function match<T>(table: Map<string, T>, path: string): T | undefined {
   const exact = table.get(path);
   if (exact) return exact;
@@ -43,30 +45,70 @@ function match<T>(table: Map<string, T>, path: string): T | undefined {
   return best === undefined ? undefined : table.get(best);
 }
 
-/** Starts (or returns the already started) server for this address. */
-export function sharedServer(address: ListenAddress): Promise<SharedServer> {
+/**
+ * Starts (or returns the already started) server for this address. `access` adds to its rules
+ * before the caller registers anything; give it before the first request can matter.
+ */
+export async function sharedServer(address: ListenAddress, access?: AccessOptions): Promise<SharedServer> {
   const key = `${address.host}|${address.port}`;
   let pending = servers.get(key);
   if (!pending) {
-    pending = start(address);
+    pending = start(address, access);
     servers.set(key, pending);
     pending.catch(() => servers.delete(key));
   }
-  return pending;
+  const server = await pending;
+  if (access) server.access.configure(access);
+  return server;
 }
 
-async function start(address: ListenAddress): Promise<SharedServer> {
+/** host:port, with brackets around an IPv6 host. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A refusal as a raw HTTP response on a socket that was to be upgraded. */
+export function refuseUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+  const body = `${reason}\n`;
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n${NOSNIFF}: nosniff\r\n${extra}` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function refuse(res: http.ServerResponse, r: Refusal): void {
+  res.writeHead(r.status, { ...r.headers, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${r.reason}\n`);
+}
+
+async function start(address: ListenAddress, options?: AccessOptions): Promise<SharedServer> {
   const routes = new Map<string, RouteHandler>();
   const upgrades = new Map<string, UpgradeHandler>();
-  const server = http.createServer((req, res) => {
-    const handler = match(routes, pathOf(req));
+  const access = new AccessGate(address.host, options);
+  const server = http.createServer({
+    headersTimeout: HTTP_LIMITS.headersTimeoutMs,
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+    // how often the two timeouts above are checked (Node's default, 30 s, would stretch them)
+    connectionsCheckingInterval: 1_000,
+  }, (req, res) => {
+    res.setHeader(NOSNIFF, 'nosniff');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refused = access.check(req, url.pathname, url.searchParams);
+    if (refused) return refuse(res, refused);
+    const cookie = access.cookieFor(url.searchParams);
+    if (cookie) res.setHeader('set-cookie', cookie);
+    const handler = match(routes, url.pathname);
     if (handler) return handler(req, res);
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
   });
+  server.maxConnections = HTTP_LIMITS.maxConnections;
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
-    const handler = match(upgrades, pathOf(req));
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refused = access.check(req, url.pathname, url.searchParams);
+    if (refused) return refuseUpgrade(socket, refused.status, refused.reason, refused.headers);
+    const handler = match(upgrades, url.pathname);
     if (handler) return handler(req, socket, head);
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    refuseUpgrade(socket, 404, 'not found');
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
@@ -81,6 +123,7 @@ async function start(address: ListenAddress): Promise<SharedServer> {
     address: bound,
     route: (path, handler) => void routes.set(path, handler),
     upgrade: (path, handler) => void upgrades.set(path, handler),
+    access,
     close: () => new Promise<void>((r) => { servers.delete(`${address.host}|${address.port}`); server.close(() => r()); server.closeAllConnections?.(); }),
   };
 }

@@ -7,6 +7,7 @@ import { MAX_PORTS } from './layout';
 import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './http';
 import { kernelComm } from './comm';
+import { tokenProblem } from './http-access';
 
 export class UsageError extends Error {}
 
@@ -44,8 +45,13 @@ export interface Plan {
   otlp?: { url: string; intervalMs: number };
   /** --listen: dashboard and WebSocket stream (docs/STREAM.md) */
   listen?: ListenAddress;
+  /** from --token or TCPTRACE_TOKEN, validated alike; a non-loopback --listen makes one up when absent */
   token?: string;
   maxClients?: number;
+  /** --metrics-without-token: /metrics on the --listen port is served without the token */
+  metricsWithoutToken: boolean;
+  /** --allow-host: Host names accepted on a loopback bind besides loopback ones */
+  allowHosts: string[];
 }
 
 const EXAMPLES = `
@@ -92,8 +98,10 @@ export function buildCommand(): Command {
     .option('--lifetimes', 'one line per finished connection: owner, endpoints, handshake, lifetime, cause')
     .option('--top <n>', 'rows in top-N tables of reports', '10')
     .option('--listen <[host:]port>', 'serve the live dashboard and WebSocket stream (default host 127.0.0.1)')
-    .option('--token <token>', 'access token for --listen (generated when binding a non-loopback address)')
+    .option('--token <token>', 'access token for --listen, 8-256 printable characters (default $TCPTRACE_TOKEN; generated on a non-loopback address)')
     .option('--max-clients <n>', 'most WebSocket clients at once for --listen (default 16)')
+    .option('--metrics-without-token', 'serve /metrics on the --listen port without the token (the page and /ws still need it)')
+    .option('--allow-host <names>', 'also accept these Host names on a loopback --listen/--metrics (e.g. a reverse proxy\'s), comma-separated')
     .option('--netns <inode>', 'only sockets in this network namespace (inode, as in `stat -L -c %i /proc/PID/ns/net`)')
     .option('--cgroup <path>', 'only sockets owned by tasks in this cgroup v2 directory')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)')
@@ -108,7 +116,7 @@ export function buildCommand(): Command {
 }
 
 /** Parses argv (without node and script); throws UsageError, or CommanderError for help/version. */
-export function parseArgs(argv: string[], command = buildCommand()): Plan {
+export function parseArgs(argv: string[], command = buildCommand(), env: NodeJS.ProcessEnv = process.env): Plan {
   command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     command.parse(argv, { from: 'user' });
@@ -116,10 +124,10 @@ export function parseArgs(argv: string[], command = buildCommand()): Plan {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw err;
     throw new UsageError((err as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
   }
-  return toPlan(command.opts());
+  return toPlan(command.opts(), env);
 }
 
-function toPlan(o: Record<string, string | boolean | undefined>): Plan {
+function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Plan {
   if (o.csv && o.json) throw new UsageError('choose one of --csv and --json');
   if (o.ipv4 && o.ipv6) throw new UsageError('choose one of -4 and -6');
   if (o.time && o.timestamp) throw new UsageError('choose one of -T and -t');
@@ -157,8 +165,10 @@ function toPlan(o: Record<string, string | boolean | undefined>): Plan {
     lifetimes: Boolean(o.lifetimes),
     top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
     ...fleetOptions(o),
-    ...parseListenOptions(o),
+    ...parseListenOptions(o, env),
+    allowHosts: typeof o.allowHost === 'string' ? listItems(o.allowHost, '--allow-host', 'tcptrace.example.com') : [],
   };
+  if (plan.allowHosts.length && !plan.listen && !plan.metrics) throw new UsageError('--allow-host needs --listen or --metrics');
   plan.ringBytes ??= defaultRingBytes(plan);
   return plan;
 }
@@ -175,20 +185,31 @@ export function defaultRingBytes(plan: Pick<Plan, 'format' | 'quiet' | 'listen' 
   return perEventJson ? 16 << 20 : 4 << 20;
 }
 
+/**
+ * The items of a comma-separated list. Fails closed: an empty list, an empty item or a
+ * trailing comma is a usage error, never "no filter" (`--state ''` must not trace everything).
+ */
+function listItems(text: string, flag: string, example: string): string[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) {
+    throw new UsageError(`${flag} needs a comma-separated list without empty items, e.g. ${flag} ${example}`);
+  }
+  return items;
+}
+
 export function parsePorts(text: string, flag: string): number[] {
-  const ports = text.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+  const ports = listItems(text, flag, '80,443').map((p) => {
     if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) {
       throw new UsageError(`bad port '${p}' in ${flag}: use numbers 1-65535, comma-separated`);
     }
     return Number(p);
   });
-  if (ports.length === 0) throw new UsageError(`${flag} needs at least one port`);
   if (ports.length > MAX_PORTS) throw new UsageError(`${flag} takes at most ${MAX_PORTS} ports`);
   return ports;
 }
 
 export function parseStates(text: string): number[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+  return listItems(text, '--state', 'SYN_SENT,CLOSE').map((s) => {
     const n = parseState(s);
     if (n === undefined) {
       throw new UsageError(`unknown state '${s}' in --state: use ${STATE_NAMES.slice(1, 12).join(', ')}`);
@@ -225,20 +246,25 @@ function parseRingSize(text: string): number {
   return n;
 }
 
-function parseListenOptions(o: Record<string, string | boolean | undefined>): Pick<Plan, 'listen' | 'token' | 'maxClients'> {
+function parseListenOptions(o: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Pick<Plan, 'listen' | 'token' | 'maxClients' | 'metricsWithoutToken'> {
   if (typeof o.listen !== 'string') {
-    if (o.token !== undefined || o.maxClients !== undefined) throw new UsageError('--token and --max-clients need --listen');
-    return {};
+    if (o.token !== undefined || o.maxClients !== undefined || o.metricsWithoutToken) {
+      throw new UsageError('--token, --max-clients and --metrics-without-token need --listen');
+    }
+    return { metricsWithoutToken: false };
   }
   const listen = parseListenAddress(o.listen);
   if (!listen) throw new UsageError(`bad address '${o.listen}' for --listen: use PORT or HOST:PORT, e.g. 8080 or 127.0.0.1:8080`);
-  if (typeof o.token === 'string' && !/^[\x21-\x7e]{8,256}$/.test(o.token)) {
-    throw new UsageError('--token needs 8 to 256 printable characters without spaces');
-  }
+  // One rule for the token wherever it comes from: a weak one in the environment is no better.
+  const token = typeof o.token === 'string' ? o.token : env.TCPTRACE_TOKEN;
+  const source = typeof o.token === 'string' ? '--token' : 'TCPTRACE_TOKEN';
+  const problem = token === undefined ? undefined : tokenProblem(token);
+  if (problem) throw new UsageError(`${source} ${problem}`);
   return {
     listen,
-    token: typeof o.token === 'string' ? o.token : undefined,
+    token,
     maxClients: typeof o.maxClients === 'string' ? parseInteger(o.maxClients, '--max-clients', 1, 1024) : undefined,
+    metricsWithoutToken: Boolean(o.metricsWithoutToken),
   };
 }
 
@@ -262,7 +288,10 @@ function fleetOptions(o: Record<string, string | boolean | undefined>): Pick<Pla
   if (o.metricsPorts !== undefined) {
     plan.metricsPorts = o.metricsPorts === true || o.metricsPorts === 'all' ? 'all' : parsePorts(String(o.metricsPorts), '--metrics-ports');
   }
-  if (o.journal || typeof o.journalSocket === 'string') {
+  // --journal-socket only says where: journal output is switched on by -Y alone.
+  if (typeof o.journalSocket === 'string' && !o.journal) throw new UsageError('--journal-socket needs -Y/--journal');
+  if (typeof o.journalSocket === 'string' && !o.journalSocket) throw new UsageError('--journal-socket needs a path');
+  if (o.journal) {
     const socket = typeof o.journalSocket === 'string' ? o.journalSocket : process.env.TCPTRACE_JOURNAL_SOCKET || '/run/systemd/journal/socket';
     plan.journal = { socket };
   }

@@ -1,7 +1,7 @@
 // The fleet sinks (docs/FLEET.md): Prometheus /metrics, the systemd journal, OTLP. Each is
 // loaded only when asked for: their libraries (prom-client, OpenTelemetry) cost memory and
 // start-up time that a plain `tcptrace` should not pay.
-import type { ListenAddress } from '../http';
+import { hostPort, type ListenAddress } from '../http';
 import type { Sink } from './sink';
 import type { SinkContext } from './index';
 
@@ -12,7 +12,10 @@ export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
   const addresses = [plan.metrics, plan.listen].filter((a): a is ListenAddress => a !== undefined);
   if (addresses.length) {
     const { MetricsSink } = await import('./metrics');
-    sinks.push(await MetricsSink.create(tracer, { addresses, ports: plan.metricsPorts }));
+    const openPaths = plan.metricsWithoutToken ? ['/metrics'] : [];
+    const sink = await MetricsSink.create(tracer, { addresses, ports: plan.metricsPorts, access: { openPaths, allowHosts: plan.allowHosts } });
+    if (plan.metrics) log(`metrics at http://${hostPort(plan.metrics.host, sink.servers[0].address.port)}/metrics`);
+    sinks.push(sink);
   }
   if (plan.journal) {
     const { JournalSink } = await import('./journal');

@@ -41,10 +41,11 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
     sinks.push(new SummarySink(ctx.out, ctx.stats(), () => ctx.tracer.counters(), plan.format === 'json', plan.intervalSec));
   }
   if (plan.lifetimes) sinks.push(new LifetimeSink(ctx.out, plan.format === 'json'));
-  sinks.push(...(await fleetSinks(ctx)));
+  // The stream first: it sets the --listen server's token before /metrics can be served there.
   if (plan.listen) {
     const { streamSink } = await import('./ws'); // the WebSocket server, only when asked for
-    sinks.push(await streamSink(ctx, plan.listen, { token: plan.token, maxClients: plan.maxClients }));
+    sinks.push(await streamSink(ctx, plan.listen));
   }
+  sinks.push(...(await fleetSinks(ctx)));
   return sinks;
 }

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
+import type { AccessOptions } from '../http-access';
 import { State, stateName } from '../states';
 import type { Counters, Tracer } from '../tracer';
 import type { Sink } from './sink';
@@ -240,6 +241,8 @@ export interface MetricsSinkOptions {
   addresses: ListenAddress[];
   ports?: PortSelection;
   processMetrics?: boolean;
+  /** adds to the servers' access rules (src/http-access.ts) */
+  access?: AccessOptions;
 }
 
 /** Feeds PromMetrics and serves them on /metrics. */
@@ -250,7 +253,7 @@ export class MetricsSink implements Sink {
     const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), options);
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
-      const server = await sharedServer(address);
+      const server = await sharedServer(address, options.access);
       server.route('/metrics', (req, res) => {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           res.writeHead(405, { allow: 'GET, HEAD' }).end();

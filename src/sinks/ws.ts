@@ -5,15 +5,16 @@
 // reading is never waited for: once its send buffer (ws bufferedAmount) passes the cap, the
 // events meant for it are counted and dropped, and it gets one `lost` notice with the count
 // as soon as its buffer has room again. Memory per client is bounded by the cap plus one frame.
-import crypto from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { TcpEvent } from '../event';
-import { sharedServer, type ListenAddress, type SharedServer } from '../http';
+import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../http';
+import { generateToken, isLoopbackHost } from '../http-access';
+import { originAllowed } from '../stream/admission';
+import { EncodedBatch } from '../stream/encoded-batch';
 import { SCHEMA_VERSION } from '../schema';
-import { writeJsonEvent } from '../schema-writer';
 import { ByteWriter } from './bytes';
 import type { StatsEngine } from '../stats';
 import type { Tracer } from '../tracer';
@@ -48,6 +49,8 @@ export interface StreamOptions {
   bufferCap?: number;
   statsIntervalMs?: number;
   chunkEvents?: number;
+  /** Host names accepted on a loopback address besides loopback ones (src/http-access.ts). */
+  allowHosts?: string[];
   /** Extra browser origins allowed besides the page's own (e.g. a reverse proxy's). */
   allowOrigins?: string[];
   /** What the `hello` message reports as the tracer's options. */
@@ -65,36 +68,13 @@ interface Client {
   missedTotal: number;
 }
 
-/** 127.0.0.0/8, ::1, localhost (with or without brackets). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = crypto.createHash('sha256').update(given).digest();
-  const b = crypto.createHash('sha256').update(expected).digest();
-  return crypto.timingSafeEqual(a, b);
-}
-
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = `${reason}\n`;
-  socket.on('error', () => {});
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n` +
-    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export class StreamSink implements Sink {
   readonly url: string;
   readonly token?: string;
   private readonly bytes = new ByteWriter();
   private readonly clients = new Set<Client>();
   private readonly wss: WebSocketServer;
-  private readonly limits: Required<Omit<StreamOptions, 'listen' | 'token' | 'allowOrigins' | 'options'>>;
+  private readonly limits: Required<Omit<StreamOptions, 'listen' | 'token' | 'allowHosts' | 'allowOrigins' | 'options'>>;
   private readonly allowOrigins: Set<string>;
   private readonly loopback: boolean;
   private pending = 0;
@@ -121,7 +101,7 @@ export class StreamSink implements Sink {
       chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
     };
     this.loopback = isLoopbackHost(server.address.host);
-    this.token = opts.token || (this.loopback ? undefined : crypto.randomBytes(18).toString('base64url'));
+    this.token = server.access.requiredToken;
     this.allowOrigins = new Set((opts.allowOrigins ?? []).map((o) => o.toLowerCase()));
     const shown = server.address.host === '0.0.0.0' || server.address.host === '::' ? os.hostname() : server.address.host;
     this.url = `http://${hostPort(shown, server.address.port)}/${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
@@ -140,7 +120,9 @@ export class StreamSink implements Sink {
 
   /** Registers the page and /ws on the shared server for `opts.listen` (starting it if needed). */
   static async start(tracer: Tracer, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
-    const server = await sharedServer(opts.listen);
+    // A non-loopback address never goes without a token: one is made up when none was given.
+    const token = opts.token || (isLoopbackHost(opts.listen.host) ? undefined : generateToken());
+    const server = await sharedServer(opts.listen, { token, allowHosts: opts.allowHosts });
     return new StreamSink(server, tracer, stats, opts);
   }
 
@@ -162,14 +144,10 @@ export class StreamSink implements Sink {
   /** Why this upgrade request may not become a client, or undefined if it may. */
   private admissionError(req: http.IncomingMessage): [number, string] | undefined {
     if (this.ended) return [503, 'tracer stopped'];
+    // The token and Host were checked by the server before any route (src/http-access.ts).
     const url = new URL(req.url ?? '/', 'http://x');
-    if (this.token) {
-      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-      const given = url.searchParams.get('token') ?? auth;
-      if (!given || !sameSecret(given, this.token)) return [401, 'missing or wrong token'];
-    }
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return [403, 'origin not allowed'];
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, this.loopback, this.allowOrigins)) return [403, 'origin not allowed'];
     if (this.clients.size + this.pending >= this.limits.maxClients) return [503, `too many clients (at most ${this.limits.maxClients})`];
     try {
       filterFromQuery(url.searchParams);
@@ -179,29 +157,9 @@ export class StreamSink implements Sink {
     return undefined;
   }
 
-  /**
-   * Browsers always send Origin; other clients usually do not (and are not a cross-site
-   * threat). A browser page may connect only from the dashboard's own origin, and on a
-   * loopback address that origin must name loopback too (a DNS-rebinding page would carry
-   * its own host name), unless listed with allowOrigins.
-   */
-  private originAllowed(origin: string, host: string | undefined): boolean {
-    if (this.allowOrigins.has(origin.toLowerCase())) return true;
-    let u: URL;
-    try {
-      u = new URL(origin);
-    } catch {
-      return false;
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
-    if (!host || u.host !== host.toLowerCase()) return false;
-    if (this.loopback && !isLoopbackHost(u.hostname)) return false;
-    return true;
-  }
-
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const refused = this.admissionError(req);
-    if (refused) return refuse(socket, refused[0], refused[1]);
+    if (refused) return refuseUpgrade(socket, refused[0], refused[1]);
     this.pending++;
     let settled = false;
     const settle = () => { if (!settled) { settled = true; this.pending--; } };
@@ -418,15 +376,16 @@ export class StreamSink implements Sink {
 }
 
 /** Builds the sink for `--listen` from the CLI's plan; logs where to point a browser. */
-export async function streamSink(ctx: SinkContext, listen: ListenAddress, extra: { token?: string; maxClients?: number }): Promise<StreamSink> {
+export async function streamSink(ctx: SinkContext, listen: ListenAddress): Promise<StreamSink> {
   const { plan } = ctx;
   const sink = await StreamSink.start(ctx.tracer, ctx.stats(), {
     listen,
-    token: extra.token ?? process.env.TCPTRACE_TOKEN,
-    maxClients: extra.maxClients,
+    token: plan.token,
+    maxClients: plan.maxClients,
+    allowHosts: plan.allowHosts,
     options: { filter: plan.filter, attach: plan.attach, perf_buffer: plan.perfBuffer, ring_bytes: plan.ringBytes ?? null },
   });
-  logStart(ctx.log, sink, Boolean(extra.token ?? process.env.TCPTRACE_TOKEN));
+  logStart(ctx.log, sink, plan.token !== undefined);
   return sink;
 }
 
@@ -435,48 +394,4 @@ function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
   if (sink.token && !tokenGiven) log(`generated access token for a non-loopback address: ${sink.token}`);
 }
 
-export { SECURITY_HEADERS };
-
-const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
-const EVENTS_TAIL = Buffer.from(']}');
-
-/**
- * One batch's events as JSON, each serialised the first time a client's message needs it and
- * never twice (clients with filters pick different events), followed by a comma.
- */
-class EncodedBatch {
-  private readonly starts: Int32Array;
-  private readonly ends: Int32Array;
-
-  constructor(private readonly w: ByteWriter, private readonly batch: TcpEvent[]) {
-    this.starts = new Int32Array(batch.length).fill(-1);
-    this.ends = new Int32Array(batch.length);
-  }
-
-  /** An `events` message of the picked events (ascending indices). */
-  message(picked: number[]): Buffer {
-    const { starts, ends } = this;
-    let bytes = 0;
-    for (const i of picked) {
-      if (starts[i] < 0) {
-        starts[i] = this.w.length;
-        writeJsonEvent(this.w, this.batch[i]);
-        this.w.byte(0x2c);
-        ends[i] = this.w.length;
-      }
-      bytes += ends[i] - starts[i];
-    }
-    const encoded = this.w.written();
-    const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes - 1 + EVENTS_TAIL.length);
-    let pos = EVENTS_HEAD.copy(msg, 0);
-    // Events written one after another are copied as one run; the last comma becomes "]}".
-    for (let k = 0; k < picked.length; ) {
-      let j = k;
-      while (j + 1 < picked.length && starts[picked[j + 1]] === ends[picked[j]]) j++;
-      pos += encoded.copy(msg, pos, starts[picked[k]], ends[picked[j]]);
-      k = j + 1;
-    }
-    EVENTS_TAIL.copy(msg, pos - 1);
-    return msg;
-  }
-}
+export { SECURITY_HEADERS, isLoopbackHost };

@@ -1,0 +1,160 @@
+// Who may use an HTTP server of tcptrace (the dashboard, /ws, /metrics): checked once per
+// request or upgrade, before any route, so every path follows the same rules. The security
+// model is written down in docs/STREAM.md and docs/FLEET.md.
+//
+// - Host allow-list on a loopback bind: a page that rebinds its own DNS name to 127.0.0.1
+//   sends its name as Host, so only loopback names and addresses, the bound address and
+//   names the operator added (--allow-host) are served; anything else gets 403.
+// - A token, when set, is needed on every path but those opened explicitly
+//   (--metrics-without-token): as ?token=, Authorization: Bearer, or the cookie the page sets.
+//   Compared in constant time; an address that keeps sending wrong tokens is told to wait.
+import crypto from 'node:crypto';
+import type http from 'node:http';
+
+export const TOKEN_COOKIE = 'tcptrace_token';
+
+/** Limits of every HTTP server (docs/STREAM.md). */
+export const HTTP_LIMITS = {
+  /** open connections at once (WebSocket clients included); more are closed at once */
+  maxConnections: 64,
+  /** time to send the request headers */
+  headersTimeoutMs: 5_000,
+  /** time to send a whole request */
+  requestTimeoutMs: 10_000,
+  /** an idle kept-alive connection is closed after this */
+  keepAliveTimeoutMs: 5_000,
+};
+
+/** Wrong tokens an address may send before it has to wait; the wait doubles up to the cap. */
+const FREE_FAILURES = 3;
+const FIRST_WAIT_MS = 1_000;
+const MAX_WAIT_MS = 30_000;
+const MAX_TRACKED = 4096;
+
+/** 127.0.0.0/8, ::1, localhost and *.localhost (with or without brackets). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The one rule for a token, from --token or TCPTRACE_TOKEN: 8 to 256 printable ASCII characters, no spaces. */
+export function tokenProblem(token: string): string | undefined {
+  return /^[\x21-\x7e]{8,256}$/.test(token) ? undefined : 'needs 8 to 256 printable characters without spaces';
+}
+
+export function generateToken(): string {
+  return crypto.randomBytes(18).toString('base64url');
+}
+
+/** Constant-time comparison (hashes first, so lengths do not leak either). */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+export interface AccessOptions {
+  /** needed on every path but `openPaths` */
+  token?: string;
+  /** exact paths served without the token */
+  openPaths?: string[];
+  /** Host names accepted on a loopback bind besides loopback ones and the bound address */
+  allowHosts?: string[];
+}
+
+export type Refusal = { status: number; reason: string; headers?: Record<string, string> };
+
+/** Host header → the host name alone, lower case ("[::1]:8080" → "::1"). */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  const v6 = /^\[([^\]]*)\](?::\d+)?$/.exec(h);
+  if (v6) return v6[1];
+  return h.replace(/:\d+$/, '');
+}
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+export class AccessGate {
+  private token?: string;
+  private readonly openPaths = new Set<string>();
+  private readonly hosts = new Set<string>();
+  private readonly failures = new Map<string, { count: number; until: number }>();
+
+  /** `boundHost`: the address the server listens on; the Host check applies when it is loopback. */
+  constructor(private readonly boundHost: string, options: AccessOptions = {}) {
+    this.hosts.add(hostName(boundHost.includes(':') ? `[${boundHost}]` : boundHost));
+    this.configure(options);
+  }
+
+  get loopback(): boolean {
+    return isLoopbackHost(this.boundHost);
+  }
+
+  get requiredToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Adds to the rules (sinks sharing a server each bring theirs; a token, once set, stays). */
+  configure(options: AccessOptions): void {
+    if (options.token) this.token = options.token;
+    for (const p of options.openPaths ?? []) this.openPaths.add(p);
+    for (const h of options.allowHosts ?? []) this.hosts.add(hostName(h));
+  }
+
+  /** Why this request may not be served, or undefined if it may. `path` is its URL path. */
+  check(req: http.IncomingMessage, path: string, query: URLSearchParams): Refusal | undefined {
+    if (this.loopback) {
+      const host = req.headers.host;
+      if (host === undefined) return { status: 403, reason: 'a Host header is required' };
+      const name = hostName(host);
+      if (!isLoopbackHost(name) && !this.hosts.has(name)) {
+        return { status: 403, reason: `host '${name.slice(0, 64)}' not allowed (add it with --allow-host)` };
+      }
+    }
+    if (!this.token || this.openPaths.has(path)) return undefined;
+    const peer = req.socket.remoteAddress ?? '?';
+    const now = Date.now();
+    const record = this.failures.get(peer);
+    if (record && now < record.until) {
+      const seconds = Math.ceil((record.until - now) / 1000);
+      return { status: 429, reason: `too many wrong tokens: retry in ${seconds} s`, headers: { 'retry-after': String(seconds) } };
+    }
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const given = query.get('token') ?? bearer ?? cookie(req, TOKEN_COOKIE);
+    if (given === undefined || given === '') return { status: 401, reason: 'missing token (?token=, Authorization: Bearer, or the page\'s cookie)' };
+    if (!sameSecret(given, this.token)) {
+      this.fail(peer, now);
+      return { status: 401, reason: 'wrong token' };
+    }
+    this.failures.delete(peer);
+    return undefined;
+  }
+
+  /** A Set-Cookie value that lets the page's own files and /ws through after ?token= worked. */
+  cookieFor(query: URLSearchParams): string | undefined {
+    if (!this.token || query.get('token') === null) return undefined;
+    return `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict`;
+  }
+
+  private fail(peer: string, now: number): void {
+    const record = this.failures.get(peer) ?? { count: 0, until: 0 };
+    record.count++;
+    if (record.count >= FREE_FAILURES) record.until = now + Math.min(FIRST_WAIT_MS * 2 ** (record.count - FREE_FAILURES), MAX_WAIT_MS);
+    this.failures.delete(peer); // re-inserted last: the oldest entries go first when full
+    if (this.failures.size >= MAX_TRACKED) this.failures.delete(this.failures.keys().next().value as string);
+    this.failures.set(peer, record);
+  }
+}
