@@ -12,6 +12,9 @@ const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
 const OUTPUT_BUFFER_CAP = Number(process.env.TCPTRACE_OUTPUT_BUFFER) || 32 << 20;
 const EXIT_FAILURE = 1;
+/** From a stop signal to exit at most (README, docs/STREAM.md); the reserve is for the summary and exit. */
+const SHUTDOWN_MS = 2000;
+const EXIT_RESERVE_MS = 300;
 
 /**
  * One line on stderr. Messages can carry text from outside (a collector's reply, a path), so
@@ -118,10 +121,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
+    const asked = performance.now();
     const counters = tracer.close();
     const pending = sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
-    // Sinks that flush over the network (OTLP) get a moment, never more than 2 s.
-    const flushed = pending.length ? Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 2000))]) : undefined;
+    // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
+    // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.
+    const wait = Math.max(0, SHUTDOWN_MS - EXIT_RESERVE_MS - (performance.now() - asked));
+    const flushed = pending.length ? Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, wait))]) : undefined;
     void (flushed ?? Promise.resolve()).then(() => finish(counters, code));
   };
   const finish = (counters: ReturnType<Tracer['close']>, code: number) => {

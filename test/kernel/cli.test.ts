@@ -1,5 +1,6 @@
 // The command as users run it: a subprocess, real output, real signals.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -19,6 +20,12 @@ function start(args: string[], shell?: string): Run {
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function freePort(): Promise<number> {
+  const probe = await listen();
+  await probe.close();
+  return probe.port;
 }
 
 async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -142,9 +149,82 @@ describeKernel('tcptrace command', () => {
     await srv.close();
   });
 
+  it('shuts down within 2 s when a WebSocket client stopped reading for good', async () => {
+    const srv = await listen();
+    const port = await freePort();
+    const r = start(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
+    await until(() => r.stderr().includes('dashboard at'), 'the stream');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    ws.on('error', () => {});
+    await new Promise((resolve) => ws.once('message', resolve));
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    for (let i = 0; i < 2000; i++) await connectAndClose(srv.port);
+    await sleep(300);
+    const asked = Date.now();
+    r.child.kill('SIGINT');
+    expect(await r.exited).toBe(0);
+    // 2 s is the promise; the slack is for measuring from another process on a shared machine.
+    expect(Date.now() - asked).toBeLessThan(2_400);
+    ws.terminate();
+    await srv.close();
+  });
+
+  it('a failing stderr does not stop the tracing while stdout works', async () => {
+    const srv = await listen();
+    // A collector that is not there makes tcptrace write a line to stderr after a moment.
+    const r = start(['-j', '-L', String(srv.port), '--otlp', `http://127.0.0.1:${await freePort()}`, '--otlp-interval', '0.3']);
+    await until(() => r.stderr().includes('tracing'), 'attach');
+    r.child.stderr!.destroy(); // the reader of stderr is gone: writes to it fail with EPIPE
+    await sleep(1500); // the failed export has been reported (into the closed pipe)
+    await connectAndClose(srv.port);
+    await until(() => r.stdout().includes('"LAST_ACK","newstate":"CLOSE"'), 'the first close');
+    await connectAndClose(srv.port);
+    await until(() => r.stdout().split('"LAST_ACK","newstate":"CLOSE"').length === 3, 'the second close');
+    r.child.kill('SIGINT'); // the exit summary goes to the dead stderr: still a clean exit
+    expect(await r.exited).toBe(0);
+    await srv.close();
+  });
+
+  it('--metrics says where it serves; on a non-loopback --listen, /metrics needs the token like every path', async () => {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const r = start(['-q', '--listen', `0.0.0.0:${port}`, '--metrics', `127.0.0.1:${metricsPort}`]);
+    await until(() => r.stderr().includes('generated access token') && r.stderr().includes('metrics at'), 'the servers');
+    expect(r.stderr()).toContain(`metrics at http://127.0.0.1:${metricsPort}/metrics\n`);
+    const token = /generated access token for a non-loopback address: (\S+)/.exec(r.stderr())![1];
+    const get = (p: number, path: string, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${p}${path}`, { headers });
+    for (const path of ['/metrics', '/', '/app.js', '/nope']) {
+      const res = await get(port, path);
+      expect(res.status, path).toBe(401);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const scraped = await get(port, '/metrics', { authorization: `Bearer ${token}` });
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await scraped.text()).toContain('tcptrace_');
+    // --metrics on its own (loopback) port keeps Prometheus conventions: no token.
+    expect((await get(metricsPort, '/metrics')).status).toBe(200);
+    // fetch() may not set Host; a DNS-rebinding page's request carries its own name there.
+    const rebound = await new Promise<number>((resolve, reject) => http.get(
+      { host: '127.0.0.1', port: metricsPort, path: '/metrics', headers: { host: 'rebound.example' } },
+      (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject));
+    expect(rebound).toBe(403);
+    r.child.kill('SIGINT');
+    expect(await r.exited).toBe(0);
+
+    const open = start(['-q', '--listen', `0.0.0.0:${port}`, '--metrics-without-token']);
+    await until(() => open.stderr().includes('dashboard at'), 'the server');
+    expect((await get(port, '/metrics')).status).toBe(200);
+    expect((await get(port, '/')).status).toBe(401);
+    open.child.kill('SIGINT');
+    expect(await open.exited).toBe(0);
+  });
+
   it('usage errors: one line, exit 2', () => {
-    for (const args of [['--nope'], ['-L', 'x'], ['--state', 'WAT']]) {
-      const r = spawnSync(bin, args, { encoding: 'utf8' });
+    const env = { ...process.env, TCPTRACE_TOKEN: 'x' };
+    for (const args of [['--nope'], ['-L', 'x'], ['--state', 'WAT'], ['--state', ''], ['-L', '80,,81'], ['-L', '80,'], ['--listen', '0', '--token', 'a b'],
+      ['--journal-socket', '/tmp/x'], ['--listen', '0']]) {
+      const r = spawnSync(bin, args, { encoding: 'utf8', env });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^tcptrace: /);

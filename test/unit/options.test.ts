@@ -37,9 +37,37 @@ describe('option parsing', () => {
     [['--ring-size', '3000'], /power of two/],
     [['--attach', 'kprobe'], /Allowed choices/],
     [['-d', '-1'], /--duration|unknown option/],
+    // fail closed: an empty list never means "everything"
+    [['--state', ''], /--state needs a comma-separated list without empty items/],
+    [['--state', 'CLOSE,'], /--state needs a comma-separated list/],
+    [['-L', '80,,81'], /--localport needs a comma-separated list without empty items/],
+    [['-L', '80,'], /--localport needs/],
+    [['-L', ''], /--localport needs/],
+    [['-D', ',443'], /--remoteport needs/],
+    [['--metrics', '9100', '--metrics-ports', '80,'], /--metrics-ports needs/],
+    [['--listen', '8080', '--allow-host', 'a.example,'], /--allow-host needs/],
+    [['--allow-host', 'a.example'], /--allow-host needs --listen or --metrics/],
+    [['--journal-socket', '/tmp/j'], /--journal-socket needs -Y\/--journal/],
+    [['--listen', '8080', '--token', 'short'], /--token needs 8 to 256 printable characters/],
+    [['--listen', '8080', '--token', 'has a space'], /--token needs 8 to 256/],
+    [['--metrics-without-token'], /need --listen/],
   ];
   it.each(bad)('%j is a usage error', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);
+  });
+
+  it('TCPTRACE_TOKEN follows the same rule as --token; --token wins', () => {
+    for (const bad of ['x', '', '1234567', 'with space 1']) {
+      expect(() => parseArgs(['--listen', '8080'], undefined, { TCPTRACE_TOKEN: bad })).toThrow(/^TCPTRACE_TOKEN needs 8 to 256 printable characters/);
+    }
+    expect(parseArgs(['--listen', '8080'], undefined, { TCPTRACE_TOKEN: 'good-token' }).token).toBe('good-token');
+    expect(parseArgs(['--listen', '8080', '--token', 'flag-token'], undefined, { TCPTRACE_TOKEN: 'x' }).token).toBe('flag-token');
+    expect(parseArgs(['-q'], undefined, { TCPTRACE_TOKEN: 'x' }).token).toBeUndefined(); // no server, nothing to protect
+  });
+
+  it('journal output only with -Y; --journal-socket says where', () => {
+    expect(parseArgs(['-Y', '--journal-socket', '/tmp/j']).journal).toEqual({ socket: '/tmp/j' });
+    expect(parseArgs([]).journal).toBeUndefined();
   });
 });

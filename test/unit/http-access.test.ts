@@ -1,0 +1,146 @@
+// The HTTP gate every tcptrace server applies before any route (src/http-access.ts): real
+// servers on loopback, real requests.
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sharedServer, type SharedServer } from '../../src/http';
+import { HTTP_LIMITS, tokenProblem } from '../../src/http-access';
+
+const started: SharedServer[] = [];
+afterEach(async () => { for (const s of started.splice(0)) await s.close(); });
+
+async function server(host: string, access?: Parameters<typeof sharedServer>[1]): Promise<SharedServer> {
+  const s = await sharedServer({ host, port: 0 }, access);
+  started.push(s);
+  s.route('/metrics', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('up 1\n'));
+  s.route('/', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<p>page</p>'));
+  return s;
+}
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('token', () => {
+  it('one rule: 8 to 256 printable characters without spaces', () => {
+    for (const t of ['12345678', 'a'.repeat(256), '!~abc-._XYZ']) expect(tokenProblem(t), t).toBeUndefined();
+    for (const t of ['', 'x', '1234567', 'a'.repeat(257), 'with space1', 'tab\there12', 'caf\u00e9caf\u00e9']) expect(tokenProblem(t), t).toBeDefined();
+  });
+
+  it('is needed on every path when set; query, bearer and the page cookie all work', async () => {
+    const s = await server('127.0.0.1', { token: 'sesame-123' });
+    const port = s.address.port;
+    for (const path of ['/', '/metrics', '/nope']) expect((await get(port, path)).status, path).toBe(401);
+    expect((await get(port, '/metrics', { authorization: 'Bearer sesame-123' })).status).toBe(200);
+    const page = await get(port, '/?token=sesame-123');
+    expect(page.status).toBe(200);
+    const cookie = String(page.headers['set-cookie']);
+    expect(cookie).toMatch(/^tcptrace_token=sesame-123; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect((await get(port, '/metrics', { cookie: 'other=1; tcptrace_token=sesame-123' })).status).toBe(200);
+    expect((await get(port, '/metrics', { cookie: 'tcptrace_token=wrong-wrong' })).status).toBe(401);
+  });
+
+  it('an explicitly opened path is served without it', async () => {
+    const s = await server('127.0.0.1', { token: 'sesame-123', openPaths: ['/metrics'] });
+    expect((await get(s.address.port, '/metrics')).status).toBe(200);
+    expect((await get(s.address.port, '/')).status).toBe(401);
+  });
+
+  it('an address that keeps guessing is told to wait (429, Retry-After), even with the right token', async () => {
+    const s = await server('127.0.0.1', { token: 'sesame-123' });
+    const port = s.address.port;
+    for (let i = 0; i < 3; i++) expect((await get(port, '/?token=guess-000')).status).toBe(401);
+    const blocked = await get(port, '/?token=sesame-123');
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await get(port, '/?token=sesame-123')).status).toBe(200);
+  });
+});
+
+describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
+  it('serves loopback names and the bound address, refuses other names on every path', async () => {
+    const s = await server('127.0.0.1');
+    const port = s.address.port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, 'app.localhost', '127.0.0.2']) {
+      expect((await get(port, '/metrics', { host })).status, host).toBe(200);
+    }
+    for (const host of [`evil.example:${port}`, 'evil.example', '127.0.0.1.evil.example', '10.0.0.1']) {
+      for (const path of ['/', '/metrics', '/nope']) {
+        const r = await get(port, path, { host });
+        expect(r.status, `${host} ${path}`).toBe(403);
+        expect(r.headers['x-content-type-options']).toBe('nosniff');
+      }
+    }
+  });
+
+  it('names added by the operator are accepted', async () => {
+    const s = await server('127.0.0.1', { allowHosts: ['Tcptrace.Example'] });
+    expect((await get(s.address.port, '/metrics', { host: 'tcptrace.example:443' })).status).toBe(200);
+    expect((await get(s.address.port, '/metrics', { host: 'other.example' })).status).toBe(403);
+  });
+
+  it('a WebSocket upgrade with a foreign Host is refused before any route', async () => {
+    const s = await server('127.0.0.1');
+    s.upgrade('/ws', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+    const reply = await new Promise<string>((resolve) => {
+      const c = net.connect(s.address.port, '127.0.0.1', () => c.write(
+        'GET /ws HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+      let text = '';
+      c.on('data', (d) => (text += d));
+      c.on('close', () => resolve(text));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 403 /);
+    expect(reply).toMatch(/x-content-type-options: nosniff/i);
+  });
+});
+
+describe('limits', () => {
+  it('every response says nosniff (404 too)', async () => {
+    const s = await server('127.0.0.1');
+    expect((await get(s.address.port, '/nope')).headers['x-content-type-options']).toBe('nosniff');
+    expect((await get(s.address.port, '/metrics')).headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it(`at most ${HTTP_LIMITS.maxConnections} connections at once; more are closed at once`, async () => {
+    const s = await server('127.0.0.1');
+    const port = s.address.port;
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < HTTP_LIMITS.maxConnections; i++) {
+        held.push(await new Promise<net.Socket>((r) => { const c = net.connect(port, '127.0.0.1', () => r(c)); c.on('error', () => {}); }));
+      }
+      await new Promise((r) => setTimeout(r, 100)); // the server has accepted them all
+      const extra = net.connect(port, '127.0.0.1');
+      extra.on('error', () => {});
+      const closedMs = await new Promise<number>((r) => { const t = Date.now(); extra.on('close', () => r(Date.now() - t)); });
+      expect(closedMs).toBeLessThan(1000);
+    } finally {
+      for (const c of held) c.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await get(port, '/metrics')).status).toBe(200);
+  });
+
+  it('a connection that sends no request is closed after the header timeout', async () => {
+    const s = await server('127.0.0.1');
+    const c = net.connect(s.address.port, '127.0.0.1');
+    c.on('error', () => {});
+    const t = Date.now();
+    await new Promise((r) => c.on('close', r));
+    const ms = Date.now() - t;
+    expect(ms).toBeGreaterThanOrEqual(HTTP_LIMITS.headersTimeoutMs - 100);
+    expect(ms).toBeLessThan(HTTP_LIMITS.headersTimeoutMs + 2500);
+  }, 15_000);
+});
