@@ -67,7 +67,9 @@
       scheduleReconnect();
       return;
     }
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       backoff = 500;
       setStatus('open', 'live');
       if (subscription) send({ type: 'subscribe', filter: subscription });
@@ -79,16 +81,35 @@
     };
     ws.onclose = () => {
       ws = null;
-      scheduleReconnect();
+      if (opened) scheduleReconnect();
+      else explainRefusal();
     };
     ws.onerror = () => {};
   }
 
-  function scheduleReconnect() {
+  // The browser does not tell a page why a WebSocket handshake failed; a plain GET of the same
+  // URL does (the server answers with the reason). A bad URL is not retried: retrying cannot fix it.
+  function explainRefusal() {
+    const httpUrl = location.protocol + '//' + location.host + '/ws' + (wsQuery.toString() ? '?' + wsQuery.toString() : '');
+    fetch(httpUrl, { cache: 'no-store', credentials: 'same-origin' }).then((res) => {
+      if (res.status === 426) return scheduleReconnect(); // it would be accepted now
+      return res.text().then((text) => {
+        const reason = text.trim().slice(0, 200);
+        if (res.status === 400 || res.status === 401 || res.status === 403) {
+          clearTimeout(retryTimer);
+          setStatus('closed', 'refused by the server: ' + reason + ' (fix the URL and reload)');
+        } else {
+          scheduleReconnect(reason);
+        }
+      });
+    }, () => scheduleReconnect());
+  }
+
+  function scheduleReconnect(reason) {
     clearTimeout(retryTimer);
     const wait = backoff;
     backoff = Math.min(backoff * 2, 10000);
-    setStatus('closed', 'disconnected, retrying in ' + Math.ceil(wait / 1000) + ' s');
+    setStatus('closed', (reason ? reason + '; ' : 'disconnected, ') + 'retrying in ' + Math.ceil(wait / 1000) + ' s');
     retryTimer = setTimeout(connect, wait);
   }
 

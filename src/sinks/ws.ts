@@ -110,7 +110,14 @@ export class StreamSink implements Sink {
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
-    server.route('/ws', (_req, res) => {
+    server.route('/ws', (req, res) => {
+      // A plain GET says why an upgrade with this query would be refused: browsers hide the
+      // status of a failed WebSocket handshake, so the dashboard asks here (web/app.js).
+      const refused = this.admissionError(req);
+      if (refused) {
+        res.writeHead(refused[0], { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+        return res.end(`${refused[1]}\n`);
+      }
       res.writeHead(426, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade' });
       res.end('this is a WebSocket endpoint (docs/STREAM.md)\n');
     });

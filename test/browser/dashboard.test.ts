@@ -208,20 +208,34 @@ describeBrowser('dashboard in chromium', () => {
     await other.close();
   });
 
-  it('passes the token from its own URL to /ws, and stays disconnected without it', async () => {
+  it('passes the token from its own URL to /ws and its files (a cookie); without it nothing is served', async () => {
     const guarded = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.2', port: 0 }, token: 'browser-token-42' });
     const base = `http://127.0.0.2:${guarded.address.port}/`;
     const other = await browser.newPage();
+    const stranger = await browser.newContext(); // no cookie from the visit with the token
     try {
       await other.goto(`${base}?token=browser-token-42&ports=1`);
       await other.waitForSelector('#status[data-state="open"]', { timeout: 10_000 });
-      await other.goto(base);
-      await other.waitForSelector('#status[data-state="closed"]', { timeout: 10_000 });
-      await sleep(1500);
-      expect(await other.getAttribute('#status', 'data-state')).not.toBe('open');
+      const page401 = await stranger.newPage();
+      const res = await page401.goto(base);
+      expect(res?.status()).toBe(401);
+      expect(await page401.textContent('body')).toContain('missing token');
     } finally {
       await other.close();
+      await stranger.close();
       await guarded.close();
+    }
+  });
+
+  it('says why the server refused its filter instead of retrying for ever', async () => {
+    const other = await browser.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${port}/?ports=99999`);
+      await other.waitForFunction(() => /refused by the server: .*ports/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 10_000 });
+      await sleep(1500); // no retry replaces the reason
+      expect(await other.textContent('#status')).toMatch(/refused by the server: .*ports/);
+    } finally {
+      await other.close();
     }
   });
 
@@ -254,7 +268,7 @@ describeBrowser('dashboard in chromium', () => {
     await server.close();
     // No CSP violation, script error or dialog along the way (the reconnect's own failed
     // attempts are the only console errors a browser logs by itself).
-    expect(problems.filter((p) => !/WebSocket connection to .* failed/.test(p))).toEqual([]);
+    expect(problems.filter((p) => !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(p))).toEqual([]);
     expect(dialogs).toEqual([]);
   });
 });
