@@ -23,6 +23,7 @@ const NEWLINE = 0x0a;
 // Constant pieces of a row as bytes (copying these beats reading a string's characters).
 const ARROW = bytes(' -> ');
 const NO_OWNER = bytes('-       -         ');
+const NO_NAME: Shown = { text: '', columns: 0 };
 const NO_DURATION = bytes('0.000');
 const PADDED_STATES = Array.from({ length: 256 }, (_, n) => bytes(stateName(n).padEnd(STATE_WIDTH)));
 
@@ -66,8 +67,8 @@ export class TableSink implements Sink {
     const o = this.o;
     const time = o.time === 'clock' ? this.clock.format(e.time) : o.time === 'relative' ? this.relative.format(e.tsNs) : '';
     const cause = causeText(e);
-    const comm = this.names.get(e.comm);
-    const cpuComm = o.onCpu ? this.names.get(e.cpuComm) : comm;
+    const comm = e.ownerSource !== 'unknown' ? this.names.get(e.comm) : NO_NAME;
+    const cpuComm = o.onCpu ? this.names.get(e.cpuComm) : NO_NAME;
     // Room for the widest row: fixed columns, padding, the cause, and 3 bytes per character of text.
     const room = 200 + 2 * this.addrWidth +
       3 * (time.length + e.skaddr.length + comm.text.length + cpuComm.text.length + e.saddr.length + e.daddr.length + cause.length);
