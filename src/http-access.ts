@@ -38,6 +38,12 @@ export function isLoopbackHost(host: string): boolean {
     /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/** A numeric loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z); names are not trusted here. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, '');
+  return a === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
 /** The one rule for a token, from --token or TCPTRACE_TOKEN: 8 to 256 printable ASCII characters, no spaces. */
 export function tokenProblem(token: string): string | undefined {
   return /^[\x21-\x7e]{8,256}$/.test(token) ? undefined : 'needs 8 to 256 printable characters without spaces';
@@ -93,14 +99,28 @@ export class AccessGate {
   private readonly hosts = new Set<string>();
   private readonly failures = new Map<string, { count: number; until: number }>();
 
-  /** `boundHost`: the address the server listens on; the Host check applies when it is loopback. */
-  constructor(private readonly boundHost: string, options: AccessOptions = {}) {
-    this.hosts.add(hostName(boundHost.includes(':') ? `[${boundHost}]` : boundHost));
+  /** Whether the server listens on a loopback address (decided by the address, not by a name). */
+  private boundLoopback: boolean;
+
+  /** `listenHost`: the host it was asked to listen on (an address or a name). */
+  constructor(listenHost: string, options: AccessOptions = {}) {
+    this.boundLoopback = isLoopbackAddress(listenHost);
+    this.allowHost(listenHost);
     this.configure(options);
   }
 
+  /** The address the server actually listens on, once it does. */
+  bound(address: string): void {
+    this.boundLoopback = isLoopbackAddress(address);
+    this.allowHost(address);
+  }
+
   get loopback(): boolean {
-    return isLoopbackHost(this.boundHost);
+    return this.boundLoopback;
+  }
+
+  private allowHost(host: string): void {
+    this.hosts.add(hostName(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host));
   }
 
   get requiredToken(): string | undefined {

@@ -100,7 +100,7 @@ export class StreamSink implements Sink {
       statsIntervalMs: opts.statsIntervalMs ?? STREAM_DEFAULTS.statsIntervalMs,
       chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
     };
-    this.loopback = isLoopbackHost(server.address.host);
+    this.loopback = server.access.loopback;
     this.token = server.access.requiredToken;
     this.allowOrigins = new Set((opts.allowOrigins ?? []).map((o) => o.toLowerCase()));
     const shown = server.address.host === '0.0.0.0' || server.address.host === '::' ? os.hostname() : server.address.host;
@@ -127,9 +127,10 @@ export class StreamSink implements Sink {
 
   /** Registers the page and /ws on the shared server for `opts.listen` (starting it if needed). */
   static async start(tracer: Tracer, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
+    const server = await sharedServer(opts.listen, { token: opts.token, allowHosts: opts.allowHosts });
     // A non-loopback address never goes without a token: one is made up when none was given.
-    const token = opts.token || (isLoopbackHost(opts.listen.host) ? undefined : generateToken());
-    const server = await sharedServer(opts.listen, { token, allowHosts: opts.allowHosts });
+    // (The CLI starts the stream first, so until now that server had no routes: only 404s.)
+    if (!server.access.requiredToken && !server.access.loopback) server.access.configure({ token: generateToken() });
     return new StreamSink(server, tracer, stats, opts);
   }
 

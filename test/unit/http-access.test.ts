@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedServer, type SharedServer } from '../../src/http';
-import { HTTP_LIMITS, tokenProblem } from '../../src/http-access';
+import { HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
 
 const started: SharedServer[] = [];
 afterEach(async () => { for (const s of started.splice(0)) await s.close(); });
@@ -19,9 +19,9 @@ async function server(host: string, access?: Parameters<typeof sharedServer>[1])
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+function get(port: number, path: string, headers: Record<string, string> = {}, host = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+    const req = http.get({ host, port, path, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -82,6 +82,19 @@ describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
         expect(r.headers['x-content-type-options']).toBe('nosniff');
       }
     }
+  });
+
+  it('loopback is decided by the address bound, never by a name', async () => {
+    for (const a of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ['localhost', 'x.localhost', '0.0.0.0', '::', '10.0.0.1', '127.0.0.1.example']) expect(isLoopbackAddress(a), a).toBe(false);
+    const named = await server('localhost'); // resolves to a loopback address: Host is checked
+    expect(named.access.loopback).toBe(true);
+    const ip = (named.server.address() as { address: string }).address; // 127.0.0.1 or ::1
+    expect((await get(named.address.port, '/metrics', { host: 'evil.example' }, ip)).status).toBe(403);
+    expect((await get(named.address.port, '/metrics', { host: 'localhost' }, ip)).status).toBe(200);
+    const wide = await server('0.0.0.0'); // not loopback: the token is the guard, not Host
+    expect(wide.access.loopback).toBe(false);
+    expect((await get(wide.address.port, '/metrics', { host: 'tcptrace.example' })).status).toBe(200);
   });
 
   it('names added by the operator are accepted', async () => {
