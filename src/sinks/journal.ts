@@ -6,6 +6,7 @@ import { cgroupResolver, type CgroupInfo } from '../containers';
 import { errnoName } from '../schema';
 import { stateName } from '../states';
 import { displayText } from '../display';
+import { commBytes, decodeComm } from '../comm';
 import type { Sink, Writer } from './sink';
 
 export const DEFAULT_JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -65,16 +66,21 @@ export function journalFields(e: TcpEvent, cg: CgroupInfo | null = null, asRoot 
 
 const FIELD_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
 
+/** A process name's bytes that are not UTF-8 (src/comm.ts): sent as they are, in the binary form. */
+const RAW_BYTE = /[\udc80-\udcff]/;
+
 /**
  * journald's native datagram: "NAME=value\n" per field, or, for a value containing a
- * newline, "NAME\n" + its byte length as a little-endian u64 + the bytes + "\n".
+ * newline (or bytes that are not UTF-8), "NAME\n" + its byte length as a little-endian u64 +
+ * the bytes + "\n".
  */
 export function encodeEntry(fields: JournalField[]): Buffer {
   const parts: Buffer[] = [];
   for (const [name, value] of fields) {
     if (!FIELD_NAME.test(name)) throw new RangeError(`bad journal field name '${name}'`);
-    if (value.includes('\n')) {
-      const bytes = Buffer.from(value, 'utf8');
+    const raw = RAW_BYTE.test(value);
+    if (raw || value.includes('\n')) {
+      const bytes = raw ? commBytes(value) : Buffer.from(value, 'utf8');
       const len = Buffer.alloc(8);
       len.writeBigUInt64LE(BigInt(bytes.length));
       parts.push(Buffer.from(`${name}\n`), len, bytes, Buffer.from('\n'));
@@ -100,7 +106,7 @@ export function decodeEntry(buf: Buffer): JournalField[] {
     } else {
       const len = Number(buf.readBigUInt64LE(nl + 1));
       const start = nl + 9;
-      out.push([line, buf.subarray(start, start + len).toString('utf8')]);
+      out.push([line, decodeComm(buf, start, start + len)]);
       if (buf[start + len] !== 0x0a) throw new RangeError('journal entry: binary field not followed by a newline');
       at = start + len + 1;
     }

@@ -76,6 +76,13 @@ describe('native protocol encoding', () => {
     expect(buf.subarray(0, 8).toString()).toBe('MESSAGE\n');
     expect(buf.readBigUInt64LE(8)).toBe(9n);
     expect(decodeEntry(buf)).toEqual([['MESSAGE', 'two\nlines'], ['X', 'y']]);
+    // a name that is not UTF-8 goes as its exact bytes; MESSAGE shows it escaped
+    const odd = 'caf\udce9\x1b';
+    const entry = encodeEntry(journalFields(sampleEvent({ comm: odd }), null, false));
+    expect(entry.includes(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x1b]))).toBe(true);
+    const fields = new Map(decodeEntry(entry));
+    expect(fields.get('TCPTRACE_COMM')).toBe(odd);
+    expect(fields.get('MESSAGE')).toMatch(/^caf\\xe9\\x1b 127/);
   });
 
   it('refuses invalid field names', () => {
