@@ -227,11 +227,28 @@
     return family === 6 ? '[' + addr + ']:' + port : addr + ':' + port;
   }
 
+  // The escaping rule of tcptrace's text outputs (src/display.ts, README): a process name is
+  // chosen by any local user; controls and bytes that are not UTF-8 (lone U+DC80..U+DCFF in
+  // the JSON) are shown as escapes, a backslash as \\.
+  function shownName(s) {
+    return s.replace(/[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, (c) => {
+      if (c.length === 2) return c; // a whole surrogate pair: a valid character
+      const n = c.charCodeAt(0);
+      if (c === '\\') return '\\\\';
+      if (c === '\n') return '\\n';
+      if (c === '\r') return '\\r';
+      if (c === '\t') return '\\t';
+      if (n < 0x20 || n === 0x7f) return '\\x' + n.toString(16).padStart(2, '0');
+      if (n >= 0xdc80 && n <= 0xdcff) return '\\x' + (n - 0xdc00).toString(16);
+      return '\\u' + n.toString(16).padStart(4, '0');
+    });
+  }
+
   function rowText(e) {
     return [
       typeof e.time === 'string' ? e.time.slice(11, 23) : '',
       e.pid == null ? '' : String(e.pid),
-      e.comm == null ? '' : String(e.comm),
+      e.comm == null ? '' : shownName(String(e.comm)),
       String(e.family),
       endpoint(e.saddr, e.sport, e.family),
       endpoint(e.daddr, e.dport, e.family),
