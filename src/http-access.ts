@@ -134,13 +134,19 @@ export class AccessGate {
     for (const h of options.allowHosts ?? []) this.hosts.add(hostName(h));
   }
 
+  /** Whether a host name (no port; IPv6 with or without brackets) may appear in Host on a loopback bind. */
+  hostAllowed(name: string): boolean {
+    const h = name.toLowerCase().replace(/^\[|\]$/g, '');
+    return isLoopbackHost(h) || this.hosts.has(h);
+  }
+
   /** Why this request may not be served, or undefined if it may. `path` is its URL path. */
   check(req: http.IncomingMessage, path: string, query: URLSearchParams): Refusal | undefined {
     if (this.loopback) {
       const host = req.headers.host;
       if (host === undefined) return { status: 403, reason: 'a Host header is required' };
       const name = hostName(host);
-      if (!isLoopbackHost(name) && !this.hosts.has(name)) {
+      if (!this.hostAllowed(name)) {
         return { status: 403, reason: `host '${name.slice(0, 64)}' not allowed (add it with --allow-host)` };
       }
     }

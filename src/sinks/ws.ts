@@ -76,7 +76,6 @@ export class StreamSink implements Sink {
   private readonly wss: WebSocketServer;
   private readonly limits: Required<Omit<StreamOptions, 'listen' | 'token' | 'allowHosts' | 'allowOrigins' | 'options'>>;
   private readonly allowOrigins: Set<string>;
-  private readonly loopback: boolean;
   private pending = 0;
   private timer?: NodeJS.Timeout;
   private lastTick = performance.now();
@@ -100,7 +99,6 @@ export class StreamSink implements Sink {
       statsIntervalMs: opts.statsIntervalMs ?? STREAM_DEFAULTS.statsIntervalMs,
       chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
     };
-    this.loopback = server.access.loopback;
     this.token = server.access.requiredToken;
     this.allowOrigins = new Set((opts.allowOrigins ?? []).map((o) => o.toLowerCase()));
     const shown = server.address.host === '0.0.0.0' || server.address.host === '::' ? os.hostname() : server.address.host;
@@ -155,7 +153,7 @@ export class StreamSink implements Sink {
     // The token and Host were checked by the server before any route (src/http-access.ts).
     const url = new URL(req.url ?? '/', 'http://x');
     const origin = req.headers.origin;
-    if (origin !== undefined && !originAllowed(origin, req.headers.host, this.loopback, this.allowOrigins)) return [403, 'origin not allowed'];
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, this.server.access, this.allowOrigins)) return [403, 'origin not allowed'];
     if (this.clients.size + this.pending >= this.limits.maxClients) return [503, `too many clients (at most ${this.limits.maxClients})`];
     try {
       filterFromQuery(url.searchParams);

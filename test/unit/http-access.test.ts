@@ -4,7 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedServer, type SharedServer } from '../../src/http';
-import { HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
+import { AccessGate, HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
+import { originAllowed } from '../../src/stream/admission';
 
 const started: SharedServer[] = [];
 afterEach(async () => { for (const s of started.splice(0)) await s.close(); });
@@ -101,6 +102,16 @@ describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
     const s = await server('127.0.0.1', { allowHosts: ['Tcptrace.Example'] });
     expect((await get(s.address.port, '/metrics', { host: 'tcptrace.example:443' })).status).toBe(200);
     expect((await get(s.address.port, '/metrics', { host: 'other.example' })).status).toBe(403);
+  });
+
+  it('a browser Origin on a loopback bind must name a host the allow-list accepts', () => {
+    const gate = new AccessGate('127.0.0.1', { allowHosts: ['proxy.example'] });
+    const none = new Set<string>();
+    expect(originAllowed('http://127.0.0.1:8080', '127.0.0.1:8080', gate, none)).toBe(true);
+    expect(originAllowed('http://[::1]:8080', '[::1]:8080', gate, none)).toBe(true);
+    expect(originAllowed('https://proxy.example', 'proxy.example', gate, none)).toBe(true);
+    expect(originAllowed('http://evil.example:8080', 'evil.example:8080', gate, none)).toBe(false);
+    expect(originAllowed('http://127.0.0.1:8080', 'localhost:8080', gate, none)).toBe(false); // not the page's own origin
   });
 
   it('a WebSocket upgrade with a foreign Host is refused before any route', async () => {
