@@ -27,6 +27,18 @@ const CLK_TCK = 100;
 // ---- options --------------------------------------------------------------------------------
 
 const ALL_TRACERS = ['quiet', 'table', 'ndjson', 'ws', 'bpftrace-count', 'bpftrace-print'];
+/**
+ * Storm shapes. fin/rst: our own storm (each thread both connects and accepts, tracer idle
+ * 200 ms first). burst: issue 12's shape, the tracer idle 1 s, then T blocking connect threads
+ * closing with RST and T accept threads on one listener (backlog 4096): more busy threads than
+ * CPUs. burst-hogs: the same with one busy-looping process per CPU at normal priority.
+ */
+const STORM_SHAPES = {
+  fin: { args: ['--close', 'fin'], idleMs: 200, hogs: false },
+  rst: { args: ['--close', 'rst'], idleMs: 200, hogs: false },
+  burst: { args: ['--close', 'rst', '--split', '1'], idleMs: 1000, hogs: false },
+  'burst-hogs': { args: ['--close', 'rst', '--split', '1'], idleMs: 1000, hogs: true },
+};
 
 function parseOptions(argv) {
   const o = {
@@ -55,11 +67,13 @@ function parseOptions(argv) {
       case '--perf': o.perf = path.resolve(next()); break;
       // extra tcptrace flags for every tcptrace run, e.g. --tcptrace-args "--wakeup-bytes 0"
       case '--tcptrace-args': o.extra = next().split(/\s+/).filter(Boolean); break;
+      // how tcptrace reads its ring: thread (default), thread-normal (no priority boost), loop
+      case '--drain': o.drain = next(); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown option ${a}`);
     }
   }
-  for (const m of o.modes) if (m !== 'fin' && m !== 'rst') usage(`--modes: fin or rst, not ${m}`);
+  for (const m of o.modes) if (!STORM_SHAPES[m]) usage(`--modes: one of ${Object.keys(STORM_SHAPES).join(',')}, not ${m}`);
   for (const t of o.only) if (!ALL_TRACERS.includes(t)) usage(`--only: one of ${ALL_TRACERS.join(',')}, not ${t}`);
   return o;
 }
@@ -73,7 +87,7 @@ function posInt(flag, v) {
 function usage(err) {
   const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst]\n' +
     `         [--only ${ALL_TRACERS.join(',')}] [--soak SECONDS] [--soak-rate CONN_PER_S]\n` +
-    '         [--tcptrace-args "FLAGS"] [--perf DIR] [--json FILE] [--md FILE]\n';
+    '         [--tcptrace-args "FLAGS"] [--drain thread|thread-normal|loop] [--perf DIR] [--json FILE] [--md FILE]\n';
   if (err) { process.stderr.write(`bench: ${err}\n${text}`); process.exit(2); }
   process.stdout.write(text);
   process.exit(0);
@@ -156,11 +170,38 @@ function launch(cmd, args, opts = {}) {
 }
 
 async function storm(mode, o, extra = []) {
-  const args = ['--connections', String(o.connections), '--threads', String(o.threads), '--close', mode, ...extra];
+  const shape = STORM_SHAPES[mode];
+  const args = ['--connections', String(o.connections), '--threads', String(o.threads), ...shape.args, ...extra];
+  // CPU hogs: one busy loop per CPU, started just before the storm, stopped right after it.
+  const hogs = shape.hogs ? os.cpus().map(() => launch(STORM, ['--spin', '600'])) : [];
+  if (hogs.length) await sleep(200);
   const p = launch(STORM, args);
   const code = await p.done;
+  for (const h of hogs) await h.stop('SIGKILL');
   if (code !== 0) throw new Error(`storm failed (${code}): ${p.stderr}`);
   return JSON.parse(p.stdout.trim().split('\n').pop());
+}
+
+/** Run delay (ns runnable but not running) and run time of every thread of `pid`, by tid. */
+function schedstats(pid) {
+  const out = {};
+  let tids = [];
+  try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').trim().split(' ').map(Number);
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim();
+      out[tid] = { run, wait, comm };
+    } catch { /* thread gone */ }
+  }
+  return out;
+}
+
+/** The reader's threads during the storm: main thread and drain thread, ms waiting for a CPU. */
+function readerDelay(before, after, pid) {
+  const d = (tid) => after[tid] && before[tid] ? { waitMs: (after[tid].wait - before[tid].wait) / 1e6, runMs: (after[tid].run - before[tid].run) / 1e6 } : undefined;
+  const drainTid = Object.keys(after).find((tid) => after[tid].comm === 'tcptrace-drain');
+  return { main: d(String(pid)), drain: drainTid ? d(drainTid) : undefined };
 }
 
 function freePort() {
@@ -262,7 +303,7 @@ function enableBpfStats() {
 
 /** Starts the tracer of `kind`; resolves once it is attached. */
 async function startTracer(kind, o, runTag) {
-  const env = { TCPTRACE_STATS: '1' };
+  const env = { TCPTRACE_STATS: '1', ...(o.drain ? { TCPTRACE_DRAIN: o.drain } : {}) };
   if (kind.startsWith('bpftrace')) {
     const filter = '/args->protocol == 6/';
     const prog = kind === 'bpftrace-count'
@@ -369,6 +410,7 @@ async function stopTracer(t) {
   r.streamCpuMs = r.cpuMs - t.cpuAtAttachMs;
   r.peakRssKb = s.max_rss_kb;
   r.selfAttachMs = t.selfAttachedMs;
+  r.delivery = s.delivery;
   if (t.kind === 'ndjson') {
     r.lines = Number(execFileSync('wc', ['-l', t.file], { encoding: 'utf8' }).split(' ')[0]);
     fs.rmSync(t.file, { force: true });
@@ -387,16 +429,19 @@ async function stopTracer(t) {
 
 async function tracedRun(kind, mode, o, runTag) {
   const t = await startTracer(kind, o, runTag);
-  await sleep(200);
+  await sleep(STORM_SHAPES[mode].idleMs);
   let res;
+  const schedBefore = schedstats(t.p.child.pid);
   try {
     res = await storm(mode, o);
   } catch (err) {
     await t.p.stop('SIGKILL');
     throw err;
   }
+  const delay = readerDelay(schedBefore, schedstats(t.p.child.pid), t.p.child.pid);
   await sleep(300); // let the flush timer deliver the tail before stopping
   const r = await stopTracer(t);
+  r.reader = delay;
   r.rate = res.rate;
   r.connections = res.connections;
   r.failed = res.failed;
@@ -432,7 +477,10 @@ async function matrix(o) {
         log(`${mode} ${kind} run ${i + 1}/${o.runs}: ${Math.round(base.rate)} → ${Math.round(r.rate)} conn/s, ` +
           `seen ${r.seen} delivered ${r.delivered} lost ${r.lost}` +
           (r.wsEvents !== undefined ? ` ws ${r.wsEvents} (client-dropped ${r.wsLostClient})` : '') +
-          `, cpu ${Math.round(r.cpuMs)} ms, rss ${Math.round(r.peakRssKb / 1024)} MB, attach ${Math.round(r.attachMs)} ms`);
+          `, cpu ${Math.round(r.cpuMs)} ms, rss ${Math.round(r.peakRssKb / 1024)} MB, attach ${Math.round(r.attachMs)} ms` +
+          (r.delivery ? `, ring peak ${pct(r.delivery.ringPeak)} backlog peak ${fmt(r.delivery.backlogPeakBytes / 2 ** 20, 1)} MiB, max drain gap ${fmt(r.delivery.maxGapMs, 1)} ms` : '') +
+          (r.reader?.main ? `, main thread waited ${fmt(r.reader.main.waitMs)} ms` : '') +
+          (r.reader?.drain ? `, drain thread waited ${fmt(r.reader.drain.waitMs, 1)} ms` : ''));
       }
       rows.push(summarise(mode, kind, runs));
     }
@@ -461,6 +509,9 @@ function summarise(mode, kind, runs) {
     bpfNsPerEvent: m((r) => (r.seen ? r.bpfNs / r.seen : NaN)),
     bpfMisses: m((r) => r.bpfMisses),
     load: m((r) => r.load),
+    ringPeak: Math.max(...runs.map((r) => r.delivery?.ringPeak ?? NaN)),
+    maxGapMs: Math.max(...runs.map((r) => r.delivery?.maxGapMs ?? NaN)),
+    mainWaitMs: m((r) => r.reader?.main?.waitMs),
   };
 }
 
@@ -516,17 +567,19 @@ const LABEL = {
   ws: 'tcptrace -q --listen, 1 WS client', 'bpftrace-count': 'bpftrace count() in kernel', 'bpftrace-print': 'bpftrace printf > file',
 };
 
+function pct(x) { return Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : 'n/a'; }
+
 function fmt(n, d = 0) { return Number.isFinite(n) ? n.toFixed(d).replace(/\B(?=(\d{3})+(?!\d))/g, (m) => (d ? m : ',')) : 'n/a'; }
 
 function table(rows) {
-  const head = '| close | tracer | conn/s without | conn/s with | ratio | events/conn | seen (kernel) | delivered | lost (max) | not run (recursion) | CPU µs/event (incl. start) | BPF ns/event | avg batch | peak RSS MB | attach ms | load |';
-  const sep = '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
+  const head = '| close | tracer | conn/s without | conn/s with | ratio | events/conn | seen (kernel) | delivered | lost (max) | not run (recursion) | CPU µs/event (incl. start) | BPF ns/event | avg batch | peak RSS MB | attach ms | ring peak (max) | max drain gap ms | main thread run delay ms | load |';
+  const sep = '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
   const lines = rows.map((r) => {
     const tcp = !r.kind.startsWith('bpftrace');
     return `| ${r.mode} | ${LABEL[r.kind]} | ${fmt(r.baseRate)} | ${fmt(r.rate)} | ${fmt(r.ratio, 2)} | ${fmt(r.eventsPerConn, 2)} | ${fmt(r.seen)} | ` +
       `${r.kind === 'bpftrace-count' ? '(in kernel)' : fmt(r.delivered)} | ${fmt(r.lost)} (${fmt(r.lostMax)}) | ${fmt(r.bpfMisses)} | ` +
       `${fmt(r.usPerEvent, 2)}${tcp ? ` (${fmt(r.usPerEventTotal, 2)})` : ''} | ${fmt(r.bpfNsPerEvent)} | ${tcp ? fmt(r.avgBatch, 0) : '-'} | ` +
-      `${fmt(r.peakRssMB, 1)} | ${fmt(r.attachMs)} | ${fmt(r.load, 1)} |`;
+      `${fmt(r.peakRssMB, 1)} | ${fmt(r.attachMs)} | ${tcp ? pct(r.ringPeak) : '-'} | ${tcp ? fmt(r.maxGapMs, 1) : '-'} | ${tcp ? fmt(r.mainWaitMs) : '-'} | ${fmt(r.load, 1)} |`;
   });
   return [head, sep, ...lines].join('\n');
 }

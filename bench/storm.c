@@ -57,6 +57,17 @@
  *        it.  Workers interleave accepting with connecting in small
  *        batches, so the accept queues stay short.
  *
+ * --split (the shape of an ordinary threaded server and its clients, as
+ * issue 12's independent storm): T client threads each connect() blocking
+ * to ONE listener (backlog 4096), then close at once (RST via SO_LINGER 0
+ * with --close rst; FIN otherwise), and T separate accept threads accept
+ * and close.  2T busy threads on a small VM, with a cross-thread wakeup
+ * for every accept: the tracer's reader competes with more runnable
+ * threads than CPUs, which is what keeps it off the CPU.
+ *
+ * --spin S: no connections; burn one CPU for S seconds (a competing "CPU
+ * hog" at normal priority; the harness starts one per CPU).
+ *
  * Output: exactly one JSON line on stdout,
  *   {"connections":N_done,"failed":F,"seconds":elapsed,"rate":conn_per_s,
  *    "threads":T,"close":"fin|rst","port_base":P,"ports":K}
@@ -90,6 +101,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -111,6 +123,7 @@
 #endif
 #define EVENT_BATCH 128
 #define LISTEN_BACKLOG 65535 /* clamped by net.core.somaxconn */
+#define SPLIT_BACKLOG 4096
 #define DRAIN_TIMEOUT_NS (30ull * 1000000000ull)
 #define LISTENER_TAG (1ull << 32) /* epoll data: listener vs client slot */
 
@@ -124,6 +137,8 @@ struct options {
 	int ports;
 	double rate; /* connections/s, 0 = unlimited */
 	double duration; /* seconds, 0 = run for N connections */
+	int split; /* separate blocking connect and accept threads */
+	double spin; /* seconds of busy loop, no connections */
 	int family;
 	struct sockaddr_storage addr; /* the port is set per connection */
 	socklen_t addr_len;
@@ -318,6 +333,12 @@ static void parse_args(int argc, char **argv)
 		} else if (strcmp(name, "--duration") == 0) {
 			if (parse_double(val, &opt.duration) || opt.duration > 1e7)
 				arg_error("--duration must be a number of seconds >= 0, got '%s'", val);
+		} else if (strcmp(name, "--split") == 0) {
+			opt.split = strcmp(val, "0") != 0;
+		} else if (strcmp(name, "--spin") == 0) {
+			if (parse_double(val, &opt.spin) || opt.spin <= 0.0)
+				arg_error("--spin must be a number of seconds > 0, got '%s'", val);
+			return;
 		} else if (strcmp(name, "--addr") == 0) {
 			parse_addr(val);
 			have_addr = 1;
@@ -357,7 +378,7 @@ static int open_listener(int port)
 		fatal("setsockopt(SO_REUSEADDR)", errno);
 	set_port(&ss, port);
 	if (bind(fd, (struct sockaddr *)&ss, opt.addr_len) == 0 &&
-	    listen(fd, LISTEN_BACKLOG) == 0)
+	    listen(fd, opt.split ? SPLIT_BACKLOG : LISTEN_BACKLOG) == 0)
 		return fd;
 	err = errno;
 	close(fd);
@@ -743,6 +764,125 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
+/* ------------------------------------------------------------ --split */
+
+static atomic_int split_clients_left;
+
+struct split_stats {
+	pthread_t tid;
+	uint64_t done, failed, accepted;
+	int first_errno;
+};
+
+static void *split_client(void *p)
+{
+	struct split_stats *st = p;
+	struct sockaddr_storage dst = opt.addr;
+	struct linger lg = { 1, 0 };
+	uint64_t wait_ns;
+
+	set_port(&dst, opt.port_base);
+	pthread_barrier_wait(&start_barrier);
+	for (;;) {
+		enum claim_result c = claim(now_ns(), &wait_ns);
+		int fd;
+
+		if (c == CLAIM_DONE)
+			break;
+		if (c == CLAIM_WAIT) {
+			struct timespec ts = { (time_t)(wait_ns / 1000000000ull), (long)(wait_ns % 1000000000ull) };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		fd = socket(opt.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			st->failed++;
+			if (!st->first_errno)
+				st->first_errno = errno;
+			continue;
+		}
+		if (connect(fd, (struct sockaddr *)&dst, opt.addr_len) == 0) {
+			st->done++;
+			if (opt.close_mode == CLOSE_RST)
+				setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		} else {
+			st->failed++;
+			if (!st->first_errno)
+				st->first_errno = errno;
+		}
+		close(fd);
+	}
+	atomic_fetch_sub(&split_clients_left, 1);
+	return NULL;
+}
+
+static void *split_acceptor(void *p)
+{
+	struct split_stats *st = p;
+	int lfd = listen_fds[0];
+	struct pollfd pfd = { lfd, POLLIN, 0 };
+
+	pthread_barrier_wait(&start_barrier);
+	for (;;) {
+		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0) {
+			st->accepted++;
+			close(c);
+			continue;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+			break;
+		/* queue empty: stop once every client is done, else block until the next one */
+		if (atomic_load(&split_clients_left) == 0)
+			break;
+		poll(&pfd, 1, 20);
+	}
+	return NULL;
+}
+
+/* Runs the --split storm; fills the totals main() prints. */
+static void split_storm(uint64_t *done, uint64_t *failed, uint64_t *accepted, int *first_errno)
+{
+	int n = opt.threads, i, err;
+	struct split_stats *st = calloc((size_t)n * 2, sizeof(*st));
+
+	if (!st)
+		fatal("calloc", ENOMEM);
+	atomic_store(&split_clients_left, n);
+	err = pthread_barrier_init(&start_barrier, NULL, (unsigned int)(2 * n) + 1);
+	if (err)
+		fatal("pthread_barrier_init", err);
+	for (i = 0; i < 2 * n; i++) {
+		err = pthread_create(&st[i].tid, NULL, i < n ? split_client : split_acceptor, &st[i]);
+		if (err)
+			fatal("pthread_create", err);
+	}
+	t0_ns = now_ns();
+	pthread_barrier_wait(&start_barrier);
+	for (i = 0; i < 2 * n; i++) {
+		pthread_join(st[i].tid, NULL);
+		*done += st[i].done;
+		*failed += st[i].failed;
+		*accepted += st[i].accepted;
+		if (!*first_errno)
+			*first_errno = st[i].first_errno;
+	}
+	free(st);
+}
+
+static void spin(double seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+	volatile uint64_t x = 0;
+
+	while (now_ns() < end)
+		for (int k = 0; k < 100000; k++)
+			x += (uint64_t)k;
+	printf("{\"spun\":%.1f}\n", seconds);
+}
+
 /* ------------------------------------------------------------ main */
 
 static void raise_nofile(void)
@@ -764,9 +904,21 @@ int main(int argc, char **argv)
 	int i, err;
 
 	parse_args(argc, argv);
+	if (opt.spin > 0.0) {
+		spin(opt.spin);
+		return 0;
+	}
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
+	if (opt.split)
+		opt.ports = 1;
 	setup_listeners();
+	if (opt.split) {
+		/* the listener is polled, accepts never block past the end */
+		split_storm(&done, &failed, &accepted, &first_errno);
+		end_ns = now_ns();
+		goto report;
+	}
 
 	workers = calloc((size_t)opt.threads, sizeof(*workers));
 	if (!workers)
@@ -799,6 +951,8 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < opt.threads; i++)
 		free(workers[i].ports);
+	free(workers);
+report:
 	for (i = 0; i < opt.ports; i++)
 		close(listen_fds[i]);
 
@@ -819,7 +973,6 @@ int main(int argc, char **argv)
 	       opt.ports);
 	fflush(stdout);
 
-	free(workers);
 	free(listen_fds);
 	return done == 0 && failed > 0 ? 1 : 0;
 }

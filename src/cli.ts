@@ -7,6 +7,7 @@ import { ProbeError } from './probe';
 import type { Output, Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 import { displayText } from './display';
+import { deliveryText, ringPeakFraction } from './delivery';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -133,11 +134,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const finish = (counters: ReturnType<Tracer['close']>, code: number) => {
     outputOpen = false;
     const unwritten = linesNotWritten ? `; ${linesNotWritten} output lines not written: the reader of stdout fell behind` : '';
-    if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}\n`);
+    const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
+    if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
     if (benchStats) {
       const r = process.resourceUsage();
       process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
-        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters })}\n`);
+        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters, delivery: { ...tracer.deliveryStats(), ringPeak: ringPeakFraction(tracer.deliveryStats()) } })}\n`);
     }
     process.exit(code);
   };

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadBinding } from './native/binding';
-import type { NativeCounters, NativeError, Probe } from './native/addon';
+import type { NativeError, Probe } from './native/addon';
 import { encodeConfig, type KernelFilter } from './config';
 import { ensureTracefs } from './tracefs';
 
@@ -26,6 +26,13 @@ export interface ProbeOptions {
   flushMs?: number;
   /** Upper bound of one batch handed to JS. */
   batchBytes?: number;
+  /**
+   * Bytes read from the ring but not yet handed to JS that the drain thread may hold while the
+   * event loop is busy; past it, records stay in the ring (and the kernel counts what it drops).
+   */
+  backlogBytes?: number;
+  /** Read the ring from a native thread with a scheduling boost (default), or on the event loop. */
+  drain?: 'thread' | 'loop';
   /** Sockets remembered in the kernel (LRU). */
   maxSockets?: number;
   /** Print libbpf's debug output on stderr. */
@@ -46,6 +53,8 @@ export const PROBE_DEFAULTS = {
   wakeupBytes: 1 << 20,
   flushMs: 50,
   batchBytes: 256 << 10,
+  // Costs nothing until the event loop falls behind; 64 MiB is ~440 000 events.
+  backlogBytes: 64 << 20,
   maxSockets: 131072,
 };
 
@@ -97,6 +106,9 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
           maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
           flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
           batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
+          backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
+          drainThread: (options.drain ?? drainFromEnv()) === 'thread',
+          drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
           verbose: options.verbose ?? false,
         },
         onBatch,
@@ -109,6 +121,11 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
     }
   }
   throw explain(lastError);
+}
+
+// TCPTRACE_DRAIN=loop|thread|thread-normal: for bench/run.js's comparisons only.
+function drainFromEnv(): 'thread' | 'loop' {
+  return process.env.TCPTRACE_DRAIN === 'loop' ? 'loop' : 'thread';
 }
 
 function isPermissionError(err: unknown): boolean {
@@ -137,4 +154,4 @@ function explain(err: unknown): Error {
   return new ProbeError(e.message ?? String(err), log);
 }
 
-export type { NativeCounters };
+export type { NativeCounters, NativeDelivery } from './native/addon';

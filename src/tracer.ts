@@ -7,7 +7,7 @@ import { Attributor } from './attribute';
 import { Clock, decodeBatch } from './decode';
 import type { TcpEvent } from './event';
 import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './probe';
-import type { Probe } from './native/addon';
+import type { NativeDelivery, Probe } from './native/addon';
 import { keep, ownerMatcher } from './filter';
 
 export interface TracerOptions extends ProbeOptions {
@@ -75,6 +75,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.filtered += decoded.length - batch.length;
     this.delivered += batch.length;
     this.emit('events', batch);
+  }
+
+  /** How close delivery came to loss (ring high-water mark, drain thread); valid after close(). */
+  deliveryStats(): NativeDelivery {
+    return this.probe.delivery();
   }
 
   counters(): Counters {

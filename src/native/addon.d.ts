@@ -11,7 +11,30 @@ export interface NativeProbeOptions {
   maxSockets: number;
   flushMs: number;
   batchBytes: number;
+  /** Read the ring from a native thread (else on the event loop); perf buffers always use the loop. */
+  drainThread: boolean;
+  /** Ask for SCHED_FIFO 1 (else nice -20) for the drain thread where permitted. */
+  drainBoost: boolean;
+  /** Bytes the drain thread may hold for JS before it leaves records in the ring. */
+  backlogBytes: number;
   verbose: boolean;
+}
+
+/** How close delivery came to loss. */
+export interface NativeDelivery {
+  /** Ring buffer data size and the most bytes ever queued in it (ring buffer mode). */
+  ringBytes?: number;
+  ringPeakBytes?: number;
+  /** Longest interval between two reads of the kernel buffer. */
+  maxGapMs: number;
+  /** Whether a native thread reads the ring. */
+  thread: boolean;
+  /** Drain thread only: peak bytes read but not yet handed to JS, its limit, times it was reached. */
+  backlogPeakBytes?: number;
+  backlogLimitBytes?: number;
+  backlogFull?: number;
+  /** Drain thread only: "SCHED_FIFO 1", "nice -20" or "normal priority". */
+  priority?: string;
 }
 
 export interface NativeCounters {
@@ -28,6 +51,8 @@ export declare class Probe {
   counters(): NativeCounters;
   /** Detaches, delivers what is still queued (synchronously), frees; returns final counters. */
   close(): NativeCounters;
+  /** Delivery figures (still valid after close()). */
+  delivery(): NativeDelivery;
   /** Names of the BPF programs that were loaded. */
   programs(): string[];
 }

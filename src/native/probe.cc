@@ -1,5 +1,6 @@
-// The native half of the probe: libbpf open/configure/load/attach, and a drain of the
-// ring (or perf) buffer on Node's event loop that hands JS one Buffer per batch.
+// The native half of the probe: libbpf open/configure/load/attach, and the drain of the ring
+// buffer (a native thread, drain.cc; or on Node's event loop, as the perf buffer always is)
+// that hands JS one Buffer per batch.
 // Decoding happens in TypeScript (src/decode.ts); nothing here knows the record's fields.
 #include <napi.h>
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
+#include "drain.h"
 #include "ring.h"
 
 namespace {
@@ -83,6 +85,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       InstanceMethod("counters", &Probe::Counters),
       InstanceMethod("close", &Probe::Close),
       InstanceMethod("programs", &Probe::Programs),
+      InstanceMethod("delivery", &Probe::Delivery),
     });
     exports.Set("Probe", ctor);
     exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
@@ -113,6 +116,9 @@ class Probe : public Napi::ObjectWrap<Probe> {
     flush_ms_ = opts.Get("flushMs").As<Napi::Number>().Uint32Value();
     batch_bytes_ = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
     g_verbose = opts.Get("verbose").ToBoolean();
+    drain_thread_ = opts.Get("drainThread").ToBoolean();
+    drain_boost_ = opts.Get("drainBoost").ToBoolean();
+    backlog_bytes_ = static_cast<size_t>(opts.Get("backlogBytes").As<Napi::Number>().DoubleValue());
     perf_mode_ = delivery == "perfbuf";
     batch_.reserve(batch_bytes_ + sizeof(tcptrace_event));
 
@@ -245,6 +251,14 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
+    if (ring_ && drain_thread_) {
+      drain_ = new DrainThread(ring_.get(), sizeof(tcptrace_event), batch_bytes_, backlog_bytes_, flush_ms_, drain_boost_);
+      int err = drain_->Start(loop, [this](const uint8_t* data, size_t bytes, bool from_loop) {
+        return Deliver(data, bytes, from_loop);
+      });
+      if (err) return Fail("cannot start the drain thread", err);
+      return "";
+    }
     poll_ = new uv_poll_t;
     poll_->data = this;
     uv_poll_init(loop, poll_, fd);
@@ -281,14 +295,21 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   // Reads what is queued (at most one batch from the ring) and hands it to JS.
   size_t Drain(bool from_loop) {
+    loop_gaps_.Note(MonotonicNs());
     if (perf_buf_) perf_buffer__consume(perf_buf_);
     if (ring_) ring_->Consume(batch_, sizeof(tcptrace_event), batch_bytes_);
     size_t bytes = batch_.size();
     if (bytes == 0) return 0;
+    Deliver(batch_.data(), bytes, from_loop);
+    batch_.clear();
+    return bytes;
+  }
+
+  // One Buffer to JS; false if the callback threw (in close(), where it is rethrown).
+  bool Deliver(const uint8_t* data, size_t bytes, bool from_loop) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
-    batch_.clear();
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, data, bytes);
     if (from_loop) {
       // MakeCallback runs microtasks afterwards, so promise-based consumers keep up.
       on_batch_.MakeCallback(env.Global(), {buf}, *async_context_);
@@ -299,7 +320,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       Napi::Error e = env.GetAndClearPendingException();
       napi_fatal_exception(env, e.Value());
     }
-    return bytes;
+    return !env.IsExceptionPending();
   }
 
   // ---- JS methods ----
@@ -350,6 +371,40 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return CountersObject(info.Env());
   }
 
+  // How close delivery came to loss: the ring's high-water mark, the user-side backlog's peak,
+  // the longest interval between two reads of the ring, and the drain thread's scheduling.
+  Napi::Value Delivery(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+    if (ring_) {
+      num("ringBytes", static_cast<double>(ring_->size()));
+      num("ringPeakBytes", static_cast<double>(ring_->peak()));
+      ring_peak_ = ring_->peak();
+      ring_size_ = ring_->size();
+    } else if (ring_size_) {  // after close(): the last values read
+      num("ringBytes", static_cast<double>(ring_size_));
+      num("ringPeakBytes", static_cast<double>(ring_peak_));
+    }
+    uint64_t gap_ns = drain_stats_gap_ns_;
+    if (drain_) {
+      drain_backlog_peak_ = drain_->backlog_peak();
+      drain_throttled_ = drain_->throttled();
+      gap_ns = drain_stats_gap_ns_ = drain_->max_gap_ns();
+      drain_priority_ = drain_->priority();
+    }
+    if (!drain_thread_ || perf_mode_) gap_ns = loop_gaps_.max_ns;
+    num("maxGapMs", static_cast<double>(gap_ns) / 1e6);
+    o.Set("thread", Napi::Boolean::New(env, drain_thread_ && !perf_mode_));
+    if (drain_thread_ && !perf_mode_) {
+      num("backlogPeakBytes", static_cast<double>(drain_backlog_peak_));
+      num("backlogLimitBytes", static_cast<double>(backlog_bytes_));
+      num("backlogFull", static_cast<double>(drain_throttled_));
+      o.Set("priority", Napi::String::New(env, drain_priority_));
+    }
+    return o;
+  }
+
   Napi::Value Programs(const Napi::CallbackInfo& info) {
     Napi::Array a = Napi::Array::New(info.Env(), loaded_.size());
     for (size_t i = 0; i < loaded_.size(); i++) a.Set(i, Napi::String::New(info.Env(), loaded_[i]));
@@ -362,15 +417,25 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (obj_) {
       for (auto* l : links_) bpf_link__destroy(l);
       links_.clear();
-      while (Drain(false) > 0 && !info.Env().IsExceptionPending()) {
+      if (drain_) {
+        drain_->Stop();
+        Delivery(info);  // keep the final delivery figures past Teardown
+        drain_->DeliverAll();
+      } else {
+        while (Drain(false) > 0 && !info.Env().IsExceptionPending()) {
+        }
       }
+      if (ring_) Delivery(info);
       ReadCounters(&seen_, &dropped_);
     }
     Teardown();
     return CountersObject(info.Env());
   }
 
+  // Stop the drain thread, free the ring, detach, close.
   void Teardown() {
+    DrainThread::Dispose(drain_);
+    drain_ = nullptr;
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -399,6 +464,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
   std::vector<struct bpf_link*> links_;
   std::vector<std::string> loaded_;
   std::unique_ptr<RingReader> ring_;
+  DrainThread* drain_ = nullptr;  // freed by DrainThread::Dispose
+  bool drain_thread_ = true;
+  bool drain_boost_ = true;
+  size_t backlog_bytes_ = 64 << 20;
+  DrainGaps loop_gaps_;
+  uint64_t ring_peak_ = 0, ring_size_ = 0, drain_backlog_peak_ = 0, drain_throttled_ = 0, drain_stats_gap_ns_ = 0;
+  std::string drain_priority_;
   struct perf_buffer* perf_buf_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;

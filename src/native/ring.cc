@@ -45,6 +45,7 @@ size_t RingReader::Consume(std::vector<uint8_t>& out, size_t record_size, size_t
   const size_t start = out.size();
   uint64_t cons = *consumer_pos_;  // only we write it
   uint64_t prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+  if (prod - cons > peak_) __atomic_store_n(&peak_, prod - cons, __ATOMIC_RELAXED);
   while (cons < prod && out.size() < max_bytes) {
     while (cons < prod && out.size() < max_bytes) {
       const uint8_t* rec = data_ + (cons & mask_);

@@ -32,6 +32,15 @@ class RingReader {
   /** Records of another size than expected (a BPF object that does not match this addon). */
   uint64_t malformed() const { return malformed_; }
 
+  /** Data area size in bytes. */
+  uint64_t size() const { return mask_ + 1; }
+
+  /**
+   * Most bytes ever found queued when a read began: the ring's high-water mark (only the
+   * reader lowers the fill, so the fill at the start of a read is the peak since the last).
+   */
+  uint64_t peak() const { return __atomic_load_n(&peak_, __ATOMIC_RELAXED); }
+
  private:
   int fd_ = -1;
   size_t page_size_ = 0;
@@ -43,4 +52,5 @@ class RingReader {
   const uint64_t* producer_pos_ = nullptr;
   const uint8_t* data_ = nullptr;
   uint64_t malformed_ = 0;
+  uint64_t peak_ = 0;
 };
