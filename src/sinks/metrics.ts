@@ -9,6 +9,7 @@ import { sharedServer, type ListenAddress, type SharedServer } from '../http';
 import type { AccessOptions } from '../http-access';
 import { State, stateName } from '../states';
 import type { Counters, Tracer } from '../tracer';
+import { ringPeakFraction, type NativeDelivery } from '../delivery';
 import type { Sink } from './sink';
 
 export const METRIC_PREFIX = 'tcptrace_';
@@ -117,7 +118,11 @@ export class PromMetrics implements MetricsBackend {
   private readonly closes: Counter<'cause'>;
   private readonly lifetimes: Histogram<'side'>;
 
-  constructor(counters: () => Counters, info: TracerInfo, options: { ports?: PortSelection; processMetrics?: boolean } = {}) {
+  constructor(
+    counters: () => Counters,
+    info: TracerInfo,
+    options: { ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery } = {},
+  ) {
     const registers = [this.registry];
     this.transitions = new Counter({
       name: `${METRIC_PREFIX}transitions_total`,
@@ -179,6 +184,21 @@ export class PromMetrics implements MetricsBackend {
     counterFrom('events_delivered_total', 'Transitions delivered to user space.', (c) => c.delivered);
     counterFrom('events_lost_total', 'Transitions lost because the kernel buffer was full.', (c) => c.lost);
     counterFrom('events_missed_total', 'State changes the kernel skipped: the BPF program was already running on that CPU.', (c) => c.missed);
+    const delivery = options.delivery;
+    if (delivery) {
+      new Gauge({
+        name: `${METRIC_PREFIX}ring_high_water_ratio`,
+        help: 'Highest fill of the kernel ring buffer since start, as a fraction of its size (at 1, events are lost).',
+        registers,
+        collect() { this.set(ringPeakFraction(delivery()) ?? 0); },
+      });
+      new Gauge({
+        name: `${METRIC_PREFIX}backlog_high_water_bytes`,
+        help: 'Most bytes the drain thread held read from the ring but not yet processed (lost past its limit).',
+        registers,
+        collect() { this.set(delivery().backlogPeakBytes ?? 0); },
+      });
+    }
     new Gauge({
       name: `${METRIC_PREFIX}tracer_info`,
       help: 'The running tracer: tcptrace version, kernel release, attach mode and delivery.',
@@ -250,7 +270,7 @@ export class MetricsSink implements Sink {
   private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
 
   static async create(tracer: Tracer, options: MetricsSinkOptions): Promise<MetricsSink> {
-    const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), options);
+    const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), { ...options, delivery: () => tracer.deliveryStats() });
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
       const server = await sharedServer(address, options.access);

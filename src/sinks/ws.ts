@@ -16,6 +16,7 @@ import { originAllowed } from '../stream/admission';
 import { EncodedBatch } from '../stream/encoded-batch';
 import { SCHEMA_VERSION } from '../schema';
 import { ByteWriter } from './bytes';
+import { ringPeakFraction } from '../delivery';
 import type { StatsEngine } from '../stats';
 import type { Tracer } from '../tracer';
 import {
@@ -330,7 +331,7 @@ export class StreamSink implements Sink {
       handshake: { active: snap.handshake.active, passive: snap.handshake.passive },
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
-      kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed },
+      kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed, ring_peak: ringPeak(this.tracer) },
       clients: this.clients.size,
     };
     this.lastStats = base;
@@ -401,3 +402,9 @@ function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
 }
 
 export { SECURITY_HEADERS, isLoopbackHost };
+
+/** The ring's high-water mark (fraction full, 3 decimals), null with a perf buffer. */
+function ringPeak(tracer: Tracer): number | null {
+  const peak = ringPeakFraction(tracer.deliveryStats());
+  return peak === undefined ? null : Math.round(peak * 1000) / 1000;
+}
