@@ -78,11 +78,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
 
-  // TCPTRACE_STATS=1 (used by bench/run.js): attach time and batch counts as JSON on stderr.
-  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: performance.now(), batches: 0, events: 0 } : undefined;
+  // TCPTRACE_STATS=1 (bench/): attach time (BPF attached; ready: the tracer's /proc scan done
+  // too), CPU so far, and batch counts as JSON on stderr; milliseconds since the process started.
+  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: tracer.attachedAt, batches: 0, events: 0 } : undefined;
   if (benchStats) {
     const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), user_us: c.user, sys_us: c.system })}\n`);
+    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
   }
 
   let stopping = false;

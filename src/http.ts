@@ -3,14 +3,13 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AccessGate, HTTP_LIMITS, type AccessOptions, type Refusal } from './http-access';
+import type { ListenAddress } from './listen-address';
+
+// Re-exported: option parsing imports them without loading node:http (start-up time).
+export { parseListenAddress, type ListenAddress } from './listen-address';
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
 
 export interface SharedServer {
   server: http.Server;
@@ -27,15 +26,6 @@ export interface SharedServer {
 const NOSNIFF = 'x-content-type-options';
 
 const servers = new Map<string, Promise<SharedServer>>();
-
-/** Parses "[HOST:]PORT" ("9090", "0.0.0.0:9090", "[::1]:9090"); default host 127.0.0.1. */
-export function parseListenAddress(text: string): ListenAddress | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]:|([^:[\]]+):)?(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
-}
 
 function match<T>(table: Map<string, T>, path: string): T | undefined {
   const exact = table.get(path);

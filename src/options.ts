@@ -5,7 +5,7 @@ import { parseState, STATE_NAMES } from './states';
 import type { TimeColumn } from './sinks/columns';
 import { MAX_PORTS } from './layout';
 import { cgroupIdOf } from './containers';
-import { parseListenAddress, type ListenAddress } from './http';
+import { parseListenAddress, type ListenAddress } from './listen-address';
 import { kernelComm } from './comm';
 import { tokenProblem } from './http-access';
 

@@ -38,6 +38,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly attach: AttachMode;
   readonly delivery: Delivery;
   readonly programs: string[];
+  /** performance.now() when the BPF programs were attached (events are captured from then on). */
+  readonly attachedAt: number;
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
@@ -51,6 +53,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     const f = options.filter ?? {};
     this.ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     const opened = openProbe(options, (records) => this.onRecords(records));
+    this.attachedAt = performance.now();
     // After attach: every socket older than this snapshot is now covered by /proc.
     if (options.procAttribution !== false) {
       this.attributor = new Attributor();

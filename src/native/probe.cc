@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
+#include "btf-names.h"
 #include "drain.h"
 #include "ring.h"
 
@@ -58,11 +59,10 @@ bool TracefsEventExists(const std::string& category, const std::string& name) {
 
 // Whether the program's target exists on this kernel, so optional programs can be skipped
 // instead of failing the whole load.
-bool TargetExists(const std::string& section, const struct btf* vmlinux) {
+bool TargetExists(const std::string& section, const KernelBtfNames* vmlinux) {
   if (section.rfind("tp_btf/", 0) == 0) {
-    if (!vmlinux) return false;
-    std::string type = "btf_trace_" + section.substr(7);
-    return btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) > 0;
+    // The kernel names the type of each raw tracepoint btf_trace_<name>.
+    return vmlinux && vmlinux->Has("btf_trace_" + section.substr(7));
   }
   if (section.rfind("tracepoint/", 0) == 0) {
     std::string rest = section.substr(11);
@@ -171,8 +171,12 @@ class Probe : public Napi::ObjectWrap<Probe> {
     perf_pages_ = perf_pages;
 
     const char* wanted = attach == "tp_btf" ? "_btf" : "_tp";
-    struct btf* vmlinux = attach == "tp_btf" ? btf__load_vmlinux_btf() : nullptr;
-    if (attach == "tp_btf" && !vmlinux) return Fail("kernel BTF (/sys/kernel/btf/vmlinux) not available", errno);
+    KernelBtfNames names;
+    const KernelBtfNames* vmlinux = nullptr;
+    if (attach == "tp_btf") {
+      if (!names.Load()) return Fail("kernel BTF (/sys/kernel/btf/vmlinux) not available", errno ? errno : ENOENT);
+      vmlinux = &names;
+    }
     struct bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
       std::string name = bpf_program__name(prog);
@@ -181,7 +185,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
       bpf_program__set_autoload(prog, keep);
       if (keep) loaded_.push_back(name);
     }
-    btf__free(vmlinux);
 
     // A profiler's SIGPROF (node --cpu-prof) or an interval timer would interrupt the
     // verifier and fail the load with EAGAIN: keep them pending until it is done.
