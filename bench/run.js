@@ -2,7 +2,7 @@
 // tcptrace benchmark harness: loopback connection storms with and without a tracer, side by
 // side, several runs each, medians reported. See BENCHMARKS.md for what the columns mean.
 //
-//   npm run bench                       # default matrix (~5-8 minutes)
+//   npm run bench                       # default matrix (~15-30 minutes)
 //   npm run bench -- --runs 5 --connections 100000
 //   npm run bench -- --soak 600         # also a 10-minute steady-rate soak
 //   npm run bench -- --only table,ndjson --modes fin
@@ -42,7 +42,7 @@ const STORM_SHAPES = {
 
 function parseOptions(argv) {
   const o = {
-    connections: 50000, threads: 2, runs: 3, modes: ['fin', 'rst'], only: ALL_TRACERS,
+    connections: 50000, threads: 2, runs: 3, modes: Object.keys(STORM_SHAPES), only: ALL_TRACERS,
     soak: 0, soakRate: 20000, json: path.join(OUT, 'results.json'), md: path.join(OUT, 'results.md'),
     env: {}, extra: [],
   };
@@ -85,7 +85,7 @@ function posInt(flag, v) {
 }
 
 function usage(err) {
-  const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst]\n' +
+  const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst,burst,burst-hogs]\n' +
     `         [--only ${ALL_TRACERS.join(',')}] [--soak SECONDS] [--soak-rate CONN_PER_S]\n` +
     '         [--tcptrace-args "FLAGS"] [--drain thread|thread-normal|loop] [--perf DIR] [--json FILE] [--md FILE]\n';
   if (err) { process.stderr.write(`bench: ${err}\n${text}`); process.exit(2); }

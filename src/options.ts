@@ -89,7 +89,7 @@ export function buildCommand(): Command {
     .option('--on-cpu', "also show the task on the CPU at the transition (bcc's C-PID/C-COMM)")
     .addOption(new Option('--attach <mode>', 'how to attach').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .option('--perf-buffer', 'deliver through the perf buffer even where a ring buffer exists')
-    .option('--ring-size <bytes>', 'ring buffer size, a power of two (default 4M; 16M with --json, --listen or --journal)')
+    .option('--ring-size <bytes>', 'ring buffer size, a power of two (default 4M)')
     .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
     .option('--flush-ms <ms>', 'drain at least this often')
     .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
@@ -169,21 +169,18 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     allowHosts: typeof o.allowHost === 'string' ? listItems(o.allowHost, '--allow-host', 'tcptrace.example.com') : [],
   };
   if (plan.allowHosts.length && !plan.listen && !plan.metrics) throw new UsageError('--allow-host needs --listen or --metrics');
-  plan.ringBytes ??= defaultRingBytes(plan);
+  plan.ringBytes ??= DEFAULT_RING_BYTES;
   return plan;
 }
 
 /**
- * The kernel ring buffer is what absorbs a burst while user space catches up. The table and
- * CSV keep up with a full loopback storm in 4 MiB; sinks that serialise every event as JSON
- * (NDJSON, the WebSocket stream, the journal) cost about twice as much per event and need
- * 16 MiB to ride one out (BENCHMARKS.md). The ring is resident twice (it is mapped twice),
- * so the smaller one is the default when it is enough.
+ * The kernel ring only has to cover the moments the drain thread is off the CPU (it empties
+ * the ring into user memory whatever the sinks are doing); in the storms of BENCHMARKS.md it
+ * never got past 13% of 4 MiB with the drain thread's priority boost. Sinks slower than the
+ * storm (JSON) lean on the drain thread's backlog, which is only resident while used; the ring
+ * is resident twice over (the kernel maps it twice), so it stays small for every output.
  */
-export function defaultRingBytes(plan: Pick<Plan, 'format' | 'quiet' | 'listen' | 'journal'>): number {
-  const perEventJson = (plan.format === 'json' && !plan.quiet) || plan.listen !== undefined || plan.journal !== undefined;
-  return perEventJson ? 16 << 20 : 4 << 20;
-}
+export const DEFAULT_RING_BYTES = 4 << 20;
 
 /**
  * The items of a comma-separated list. Fails closed: an empty list, an empty item or a

@@ -20,9 +20,10 @@ describe('option parsing', () => {
     });
   });
 
-  it('ring size: 4 MiB for text output, 16 MiB when every event is serialised as JSON', () => {
-    for (const args of [[], ['-s'], ['-q'], ['--json', '-q'], ['--summary', '--json']]) expect(parseArgs(args).ringBytes).toBe(4 << 20);
-    for (const args of [['--json'], ['-q', '--listen', '127.0.0.1:9999'], ['-Y']]) expect(parseArgs(args).ringBytes).toBe(16 << 20);
+  it('ring size: 4 MiB for every output, the JSON sinks included (the drain thread absorbs their pace)', () => {
+    for (const args of [[], ['-s'], ['-q'], ['--json'], ['-q', '--listen', '127.0.0.1:9999'], ['-Y'], ['--summary', '--json']]) {
+      expect(parseArgs(args).ringBytes).toBe(4 << 20);
+    }
     expect(parseArgs(['--json', '--ring-size', '2M']).ringBytes).toBe(2 << 20);
   });
 
