@@ -2,7 +2,8 @@
 // Start-up: exec → BPF attached, median of N runs, interleaved with bare `node` runs (the floor
 // on this machine at the same moment).
 //
-//   node bench/startup.js [--runs 15] [-- TCPTRACE_ARGS...]     (default args: -q)
+//   node bench/startup.js [--runs 15] [--compare OTHER/bin/tcptrace] [-- TCPTRACE_ARGS...]
+//   (default args: -q; --compare interleaves another build, e.g. the main checkout)
 //
 // Columns: wall = spawn → attach as this harness sees it (its line, less the /proc scan); self = the tracer's own
 // performance.now() at attach (ms since its process started); ready = after its /proc scan;
@@ -19,7 +20,9 @@ const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
 const own = dash < 0 ? argv : argv.slice(0, dash);
 const extra = dash < 0 ? ['-q'] : argv.slice(dash + 1);
-const runs = own[0] === '--runs' ? Number(own[1]) : 15;
+const flag = (name) => { const i = own.indexOf(name); return i < 0 ? undefined : own[i + 1]; };
+const runs = Number(flag('--runs') ?? 15);
+const other = flag('--compare');
 
 function timed(args, env, ready) {
   return new Promise((resolve, reject) => {
@@ -38,26 +41,39 @@ function timed(args, env, ready) {
   });
 }
 
+// The line comes after the /proc scan; builds that report ready_ms say how long that took.
+const attachWall = (x) => x.wall - (x.info.ready_ms === undefined ? 0 : x.info.ready_ms - x.info.attached_ms);
 const median = (xs) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; };
 
 (async () => {
   const tr = [];
   const floor = [];
+  const ot = [];
   for (let i = 0; i < runs; i++) {
     floor.push((await timed([...SHEBANG_FLAGS, '-e', "process.stderr.write('up\\n')"], {}, /up\n/)).wall);
     tr.push(await timed([...SHEBANG_FLAGS, TCPTRACE, ...extra], { TCPTRACE_STATS: '1' }, /tcptrace-stats: (\{.*\})\n/));
+    if (other) ot.push(await timed([...SHEBANG_FLAGS, other, ...extra], { TCPTRACE_STATS: '1' }, /tcptrace-stats: (\{.*\})\n/));
   }
   const r = {
     runs, args: extra.join(' '),
     nodeFloorMs: median(floor),
     // the line comes after the /proc scan: take that out to get exec → attached
-    wallMs: median(tr.map((x) => x.wall - (x.info.ready_ms - x.info.attached_ms))),
+    wallMs: median(tr.map(attachWall)),
     selfAttachedMs: median(tr.map((x) => x.info.attached_ms)),
     readyMs: median(tr.map((x) => x.info.ready_ms)),
     cpuAtAttachMs: median(tr.map((x) => (x.info.user_us + x.info.sys_us) / 1000)),
     load: require('node:os').loadavg()[0],
   };
+  if (other) {
+    r.compare = {
+      path: other,
+      wallMs: median(ot.map(attachWall)),
+      selfAttachedMs: median(ot.map((x) => x.info.attached_ms)),
+      cpuAtLineMs: median(ot.map((x) => (x.info.user_us + x.info.sys_us) / 1000)),
+    };
+  }
   process.stdout.write(`${JSON.stringify(r)}\n`);
   process.stderr.write(`startup (${extra.join(' ')}), median of ${runs}: exec → attached ${r.wallMs.toFixed(0)} ms (self ${r.selfAttachedMs} ms, ` +
-    `ready ${r.readyMs} ms, CPU ${r.cpuAtAttachMs.toFixed(0)} ms); bare node ${r.nodeFloorMs.toFixed(0)} ms; load ${r.load.toFixed(1)}\n`);
+    `ready ${r.readyMs} ms, CPU ${r.cpuAtAttachMs.toFixed(0)} ms); bare node ${r.nodeFloorMs.toFixed(0)} ms; load ${r.load.toFixed(1)}\n` +
+    (r.compare ? `  ${other}: exec → attached ${r.compare.wallMs.toFixed(0)} ms (self ${r.compare.selfAttachedMs} ms, CPU ${r.compare.cpuAtLineMs.toFixed(0)} ms)\n` : ''));
 })();
