@@ -59,7 +59,7 @@ size_t RingReader::Consume(std::vector<uint8_t>& out, size_t record_size, size_t
           const uint8_t* sample = rec + BPF_RINGBUF_HDR_SZ;
           out.insert(out.end(), sample, sample + size);
         } else {
-          malformed_++;  // an object built from another header: counted, never silent
+          __atomic_fetch_add(&malformed_, 1, __ATOMIC_RELAXED);  // another header's object: counted, never silent
         }
       }
       cons += (static_cast<uint64_t>(size) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull;

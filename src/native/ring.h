@@ -30,7 +30,7 @@ class RingReader {
   size_t Consume(std::vector<uint8_t>& out, size_t record_size, size_t max_bytes);
 
   /** Records of another size than expected (a BPF object that does not match this addon). */
-  uint64_t malformed() const { return malformed_; }
+  uint64_t malformed() const { return __atomic_load_n(&malformed_, __ATOMIC_RELAXED); }  // read while the drain thread runs
 
   /** Data area size in bytes. */
   uint64_t size() const { return mask_ + 1; }
