@@ -42,8 +42,8 @@ export interface ProbeOptions {
 }
 
 export const PROBE_DEFAULTS = {
-  // Enough for the library's consumers and the table to ride out a loopback storm; the CLI
-  // picks 16 MiB for its JSON sinks (src/options.ts).
+  // The drain thread keeps it near empty (13% at most in BENCHMARKS.md's storms); the ring
+  // alone must only cover a stall of the whole process (~27 000 records).
   ringBytes: 4 << 20,
   perfPages: 256,
   // 1 MiB rather than 64 KiB: once that much is queued, every further event forces a wakeup
