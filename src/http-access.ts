@@ -44,10 +44,8 @@ export function isLoopbackAddress(address: string): boolean {
   return a === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-/** The one rule for a token, from --token or TCPTRACE_TOKEN: 8 to 256 printable ASCII characters, no spaces. */
-export function tokenProblem(token: string): string | undefined {
-  return /^[\x21-\x7e]{8,256}$/.test(token) ? undefined : 'needs 8 to 256 printable characters without spaces';
-}
+// In its own module so that option parsing checks a token without loading node:crypto.
+export { tokenProblem } from './access-token';
 
 export function generateToken(): string {
   return crypto.randomBytes(18).toString('base64url');

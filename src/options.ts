@@ -7,7 +7,7 @@ import { MAX_PORTS } from './layout';
 import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './listen-address';
 import { kernelComm } from './comm';
-import { tokenProblem } from './http-access';
+import { tokenProblem } from './access-token';
 
 export class UsageError extends Error {}
 
