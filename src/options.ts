@@ -156,7 +156,7 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     attach: (o.attach as Plan['attach']) ?? 'auto',
     perfBuffer: Boolean(o.perfBuffer),
     ringBytes: typeof o.ringSize === 'string' ? parseRingSize(o.ringSize) : undefined,
-    wakeupBytes: typeof o.wakeupBytes === 'string' ? parseSize(o.wakeupBytes, '--wakeup-bytes') : undefined,
+    wakeupBytes: typeof o.wakeupBytes === 'string' ? parseWakeupBytes(o.wakeupBytes) : undefined,
     flushMs: typeof o.flushMs === 'string' ? parseInteger(o.flushMs, '--flush-ms', 1, 10000) : undefined,
     verbose: Boolean(o.verbose),
     quiet: Boolean(o.quiet) || Boolean(o.summary) || Boolean(o.lifetimes),
@@ -222,9 +222,15 @@ function parseInteger(text: string, flag: string, min: number, max: number): num
   return Number(text);
 }
 
-function parseNumber(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad value '${text}' for ${flag}: use a positive number of seconds`);
+/** Node's timers hold at most 2^31 - 1 ms; a longer one fires at once (after a warning). */
+const MAX_TIMER_SECONDS = 2147483;
+
+/** A positive decimal number of seconds that a timer can wait (at least `minSec`). */
+function parseNumber(text: string, flag: string, minSec = 0): number {
+  const n = /^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
+  if (!(minSec > 0 ? n >= minSec : n > 0) || n > MAX_TIMER_SECONDS) {
+    throw new UsageError(`bad value '${text}' for ${flag}: use a positive number of seconds${minSec ? ` from ${minSec}` : ''} up to ${MAX_TIMER_SECONDS} (24 days)`);
+  }
   return n;
 }
 
@@ -233,6 +239,12 @@ function parseSize(text: string, flag: string): number {
   if (!m) throw new UsageError(`bad size '${text}' for ${flag}: use bytes, or a number with K, M or G`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
   return Number(m[1]) * unit;
+}
+
+function parseWakeupBytes(text: string): number {
+  const n = parseSize(text, '--wakeup-bytes');
+  if (n > 0xffffffff) throw new UsageError(`bad value '${text}' for --wakeup-bytes: use at most 4G - 1 bytes`);
+  return n;
 }
 
 function parseRingSize(text: string): number {
@@ -302,7 +314,7 @@ function fleetOptions(o: Record<string, string | boolean | undefined>): Pick<Pla
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`bad URL '${o.otlp}' for --otlp: use http:// or https://`);
     // A bare collector address gets the standard metrics path.
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/metrics';
-    plan.otlp = { url: url.toString(), intervalMs: Math.round(parseNumber(String(o.otlpInterval ?? '10'), '--otlp-interval') * 1000) };
+    plan.otlp = { url: url.toString(), intervalMs: Math.round(parseNumber(String(o.otlpInterval ?? '10'), '--otlp-interval', 0.001) * 1000) };
   } else if (o.otlpInterval !== undefined) {
     throw new UsageError('--otlp-interval needs --otlp');
   }

@@ -15,6 +15,11 @@ describe('option parsing', () => {
   it('formats, duration and delivery', () => {
     expect(parseArgs(['-s', '-t'])).toMatchObject({ format: 'csv', time: 'relative' });
     expect(parseArgs(['--json', '-d', '2.5'])).toMatchObject({ format: 'json', durationSec: 2.5 });
+    expect(parseArgs(['-d', '2147483']).durationSec).toBe(2147483);
+    expect(parseArgs(['-d', '.5']).durationSec).toBe(0.5);
+    expect(parseArgs(['-d', '1e3']).durationSec).toBe(1000);
+    expect(parseArgs(['--otlp', 'http://127.0.0.1:4318', '--otlp-interval', '0.001']).otlp?.intervalMs).toBe(1);
+    expect(parseArgs(['--wakeup-bytes', '4294967295']).wakeupBytes).toBe(4294967295);
     expect(parseArgs(['--perf-buffer', '--ring-size', '8M', '--attach', 'tracepoint'])).toMatchObject({
       perfBuffer: true, ringBytes: 8 << 20, attach: 'tracepoint',
     });
@@ -52,6 +57,14 @@ describe('option parsing', () => {
     [['--listen', '8080', '--token', 'short'], /--token needs 8 to 256 printable characters/],
     [['--listen', '8080', '--token', 'has a space'], /--token needs 8 to 256/],
     [['--metrics-without-token'], /need --listen/],
+    // timers: Node fires one longer than 2^31 - 1 ms at once, which would stop a long -d at the start
+    [['-d', '3000000'], /bad value '3000000' for --duration: .*up to 2147483/],
+    [['--summary', '--interval', '2147484'], /bad value '2147484' for --interval/],
+    [['-d', '0x10'], /bad value '0x10' for --duration/],
+    [['-d', ''], /bad value '' for --duration/],
+    [['--otlp', 'http://127.0.0.1:4318', '--otlp-interval', '0.0001'], /bad value '0.0001' for --otlp-interval: .*from 0.001/],
+    [['--otlp', 'http://127.0.0.1:4318', '--otlp-interval', '1e12'], /bad value '1e12' for --otlp-interval/],
+    [['--wakeup-bytes', '5G'], /bad value '5G' for --wakeup-bytes: use at most 4G - 1 bytes/],
   ];
   it.each(bad)('%j is a usage error', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
