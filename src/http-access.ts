@@ -47,6 +47,23 @@ export function isLoopbackAddress(address: string): boolean {
 // In its own module so that option parsing checks a token without loading node:crypto.
 export { tokenProblem } from './access-token';
 
+/**
+ * Whose wrong tokens count together: one address, but all of loopback (127.0.0.0/8 and ::1,
+ * which any local user may pick from) as one, an IPv6 client by its /64 (the block one host is
+ * usually given), and an IPv4-mapped IPv6 address as the IPv4 address it is.
+ */
+export function guesserKey(address: string): string {
+  const a = address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  if (isLoopbackAddress(a)) return 'loopback';
+  if (!a.includes(':')) return a;
+  const halves = a.split('%')[0].split('::');
+  const groups = (s: string | undefined) => (s ? s.split(':') : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const all = halves.length > 1 ? [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail] : head;
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export function generateToken(): string {
   return crypto.randomBytes(18).toString('base64url');
 }
@@ -117,8 +134,10 @@ export class AccessGate {
     return this.boundLoopback;
   }
 
+  /** A name, a name:port, an IPv4 address, or an IPv6 address with or without brackets. */
   private allowHost(host: string): void {
-    this.hosts.add(hostName(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host));
+    const bareIpv6 = !host.startsWith('[') && host.indexOf(':') !== host.lastIndexOf(':');
+    this.hosts.add(hostName(bareIpv6 ? `[${host}]` : host));
   }
 
   get requiredToken(): string | undefined {
@@ -129,7 +148,7 @@ export class AccessGate {
   configure(options: AccessOptions): void {
     if (options.token) this.token = options.token;
     for (const p of options.openPaths ?? []) this.openPaths.add(p);
-    for (const h of options.allowHosts ?? []) this.hosts.add(hostName(h));
+    for (const h of options.allowHosts ?? []) this.allowHost(h);
   }
 
   /** Whether a host name (no port; IPv6 with or without brackets) may appear in Host on a loopback bind. */
@@ -149,7 +168,7 @@ export class AccessGate {
       }
     }
     if (!this.token || this.openPaths.has(path)) return undefined;
-    const peer = req.socket.remoteAddress ?? '?';
+    const peer = guesserKey(req.socket.remoteAddress ?? '?');
     const now = Date.now();
     const record = this.failures.get(peer);
     if (record && now < record.until) {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedServer, type SharedServer } from '../../src/http';
-import { AccessGate, HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
+import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
 import { originAllowed } from '../../src/stream/admission';
 
 const started: SharedServer[] = [];
@@ -67,6 +67,25 @@ describe('token', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect((await get(port, '/?token=sesame-123')).status).toBe(200);
   });
+
+  it('the wait holds for the guesser, not for one address it picked (loopback, an IPv6 /64)', async () => {
+    const s = await server('127.0.0.1', { token: 'sesame-123' });
+    const port = s.address.port;
+    const from = (localAddress: string) => new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/?token=guess-000', localAddress, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      }).on('error', reject);
+    });
+    for (const a of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) expect(await from(a), a).toBe(401);
+    expect(await from('127.0.0.4')).toBe(429); // any user may pick any of 127.0.0.0/8
+    expect(guesserKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(guesserKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(guesserKey('2001:db8:1:2:aaaa::1')).toBe(guesserKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
+    expect(guesserKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(guesserKey('2001:db8:0:3::1')).not.toBe(guesserKey('2001:db8::1'));
+    expect(guesserKey('::1')).toBe(guesserKey('127.0.0.1'));
+  });
 });
 
 describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
@@ -99,8 +118,12 @@ describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
   });
 
   it('names added by the operator are accepted', async () => {
-    const s = await server('127.0.0.1', { allowHosts: ['Tcptrace.Example'] });
+    const s = await server('127.0.0.1', { allowHosts: ['Tcptrace.Example', 'proxy.example:8443', '2001:db8::1', '[2001:db8::2]'] });
     expect((await get(s.address.port, '/metrics', { host: 'tcptrace.example:443' })).status).toBe(200);
+    expect((await get(s.address.port, '/metrics', { host: 'proxy.example' })).status).toBe(200);
+    expect((await get(s.address.port, '/metrics', { host: '[2001:db8::1]:8080' })).status).toBe(200);
+    expect((await get(s.address.port, '/metrics', { host: '[2001:db8::2]' })).status).toBe(200);
+    expect((await get(s.address.port, '/metrics', { host: '[2001:db8:]' })).status).toBe(403);
     expect((await get(s.address.port, '/metrics', { host: 'other.example' })).status).toBe(403);
   });
 
