@@ -101,5 +101,11 @@ describe('CSV cells', () => {
     expect(csvCell('a,"b"')).toBe('"a,""b"""');
     expect(csvCell('=a,b')).toBe(`"'=a,b"`);
     expect(csvCell('\n=x')).toBe('\\n=x');
+    // spaces and double quotes before a starter: some importers trim them and run the rest
+    expect(csvCell(' =1+1')).toBe("' =1+1");
+    expect(csvCell('  @SUM(1)')).toBe("'  @SUM(1)");
+    expect(csvCell('"=1+1"')).toBe(`"'""=1+1"""`);
+    expect(csvCell('\u3000=1')).toBe("'\u3000=1");
+    expect(csvCell(' x=1')).toBe(' x=1');
   });
 });
