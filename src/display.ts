@@ -73,15 +73,20 @@ export function displayText(s: string): string {
   return out;
 }
 
-/** Terminal columns of one code point (East Asian wide: 2, combining and zero-width: 0). */
+// Terminal columns, as glibc's wcwidth counts them (all but 27 assigned code points agree):
+// combining marks, format characters (zero-width spaces, joiners, BOM, tag characters) and
+// Hangul medial/final jamo take none; East Asian wide/fullwidth and emoji presentation take two.
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}\u1160-\u11ff\ud7b0-\ud7ff]/u;
+/** Format characters shown with a width of their own (prepended concatenation marks). */
+const VISIBLE_FORMAT = /[\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u{110bd}\u{110cd}]/u;
+const WIDE = /[\p{Emoji_Presentation}\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{16fe0}-\u{18d7f}\u{1aff0}-\u{1b2ff}\u{1f200}-\u{1f2ff}\u{20000}-\u{3fffd}]/u;
+
+/** Terminal columns of one code point (0, 1 or 2). */
 function codePointColumns(cp: number): number {
   if (cp < 0x300) return 1;
-  if ((cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200d) || (cp >= 0x20d0 && cp <= 0x20ff) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
-  if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) || (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)) return 2;
-  return 1;
+  const ch = String.fromCodePoint(cp);
+  if (ZERO_WIDTH.test(ch) && !VISIBLE_FORMAT.test(ch)) return 0;
+  return WIDE.test(ch) ? 2 : 1;
 }
 
 /**

@@ -71,6 +71,13 @@ describe('display rule', () => {
   it('columns count displayed width; cuts never split an escape or a character', () => {
     expect(displayColumns('中文')).toBe(4);
     expect(displayColumns('e\u0301')).toBe(1);
+    // as wcwidth counts them: emoji outside the old ranges, invisible format characters
+    expect(displayColumns('\u{1f680}rock')).toBe(6);
+    expect(displayColumns('\u231a')).toBe(2);
+    expect(displayColumns('\ufeffbom')).toBe(3);
+    expect(displayColumns('t\u{e0041}\u{e0042}\u{e0043}')).toBe(1);
+    expect(displayColumns('w\u2060j')).toBe(2);
+    expect(displayColumns('\u0600')).toBe(1);
     expect(shownColumn('\x1b\x1b\x1b', 10)).toEqual({ text: '\\x1b\\x1b', columns: 8 });
     expect(shownColumn('中文中文中文', 5)).toEqual({ text: '中文', columns: 4 });
     expect(padColumn('a\nb', 6)).toBe('a\\nb  ');
