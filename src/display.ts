@@ -73,6 +73,18 @@ export function displayText(s: string): string {
   return out;
 }
 
+// JSON.stringify escapes C0 controls but leaves these raw, and a terminal acts on them too
+// (NDJSON is often read on one): DEL, C1 and the controls that reorder or break lines.
+const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text (JSON.stringify's output) with those characters written as \uNNNN escapes: valid
+ * JSON of the same value (they only occur inside strings, never within an escape).
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(RAW_IN_JSON, (c) => `\\u${hex4(c.charCodeAt(0))}`);
+}
+
 // Terminal columns, as glibc's wcwidth counts them (all but 27 assigned code points agree):
 // combining marks, format characters (zero-width spaces, joiners, BOM, tag characters) and
 // Hangul medial/final jamo take none; East Asian wide/fullwidth and emoji presentation take two.

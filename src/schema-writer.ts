@@ -1,5 +1,6 @@
 // toJsonEvent(e) serialised straight to UTF-8 bytes: the same text JSON.stringify(toJsonEvent(e))
-// gives (test/unit/bytes.test.ts proves it on random and edge-case events), without building
+// gives, with the characters a terminal acts on escaped too (terminalSafeJson, src/display.ts;
+// test/unit/bytes.test.ts proves it on random and edge-case events), without building
 // the object or the string. NDJSON and the WebSocket stream use it on the hot path; schema.ts
 // stays the definition of the fields.
 import type { TcpEvent } from './event';

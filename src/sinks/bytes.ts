@@ -8,6 +8,7 @@
 // cheapest shape for V8. Each needs 3 bytes of room per UTF-16 unit of text it writes.
 
 import type { Output } from './sink';
+import { terminalSafeJson } from '../display';
 
 const TWO_31 = 2 ** 31;
 const SPACE = 0x20;
@@ -110,14 +111,17 @@ export function putMsFixed3(buf: Buffer, p: number, ns: number): number {
   return putThousandths(buf, p, Math.round(ns / 1000), false);
 }
 
-/** A JSON string literal, escaped exactly as JSON.stringify escapes it. Needs 6 bytes of room per unit. */
+/**
+ * A JSON string literal, escaped as JSON.stringify escapes it and then as terminalSafeJson
+ * (src/display.ts) does. Needs 6 bytes of room per unit.
+ */
 export function putJsonString(buf: Buffer, p: number, s: string): number {
   const n = s.length;
   buf[p++] = QUOTE;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     // Rare (escapes, non-ASCII): JSON.stringify the rest; its closing quote ends ours.
-    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return putText(buf, p, JSON.stringify(s.slice(i)).slice(1));
+    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return putText(buf, p, terminalSafeJson(JSON.stringify(s.slice(i))).slice(1));
     buf[p++] = c;
   }
   buf[p++] = QUOTE;

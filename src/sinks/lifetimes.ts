@@ -3,7 +3,7 @@
 import { ConnectionTracker, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { errnoName } from '../schema';
-import { padColumn } from '../display';
+import { padColumn, terminalSafeJson } from '../display';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =
@@ -20,13 +20,13 @@ export function lifetimeLine(c: FinishedConnection): string {
 }
 
 export function lifetimeJson(c: FinishedConnection): string {
-  return JSON.stringify({
+  return terminalSafeJson(JSON.stringify({
     type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr, pid: c.pid || null, comm: c.comm || null,
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
     handshake_ms: c.handshakeMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
     last_state: c.lastState,
-  });
+  }));
 }
 
 export class LifetimeSink implements Sink {

@@ -29,6 +29,7 @@ const NAMES: Buffer[] = [
   Buffer.from('-2-2'),
   Buffer.from('@SUM(1)'),
   Buffer.from('café 中'),
+  Buffer.from('rlo\u202eABC\u2028x'), // reverses the rest of the line; a line separator
 ];
 
 const SINKS: Record<string, string[]> = {
@@ -38,6 +39,7 @@ const SINKS: Record<string, string[]> = {
   lifetimes: ['--lifetimes'],
   summary: ['--summary'],
   json: ['-j'],
+  lifetimesJson: ['--lifetimes', '-j'],
 };
 
 const running: ChildProcess[] = [];
@@ -103,13 +105,15 @@ describeKernel('hostile process names', () => {
     }
 
     for (const [sink, run] of Object.entries(runs)) {
-      if (sink === 'json') continue;
       const bytes = Buffer.concat(run.out);
-      // No control byte but the line terminator, no DEL, no C1 character, nothing invalid.
+      // No control byte but the line terminator, no DEL, no C1 character, nothing invalid, no
+      // bidi or line-separator control: not in the JSON either (it is read on terminals too).
       for (const b of bytes) if (b !== 0x0a) expect(b >= 0x20 && b !== 0x7f, `${sink}: raw byte 0x${b.toString(16)}`).toBe(true);
       const text = bytes.toString('utf8');
       expect(Buffer.from(text, 'utf8').equals(bytes), `${sink}: invalid UTF-8`).toBe(true);
       expect(/[\u0080-\u009f]/.test(text), `${sink}: a C1 control`).toBe(false);
+      expect(/[\u202a-\u202e\u2066-\u2069\u2028\u2029]/.test(text), `${sink}: a bidi or line-separator control`).toBe(false);
+      if (sink === 'json') continue;
       const lines = text.split('\n');
       expect(lines.pop()).toBe('');
       if (sink === 'table' || sink === 'wide' || sink === 'csv') {
@@ -135,5 +139,6 @@ describeKernel('hostile process names', () => {
     const lifetimes = Buffer.concat(runs.lifetimes.out).toString('utf8');
     expect(lifetimes).toContain('aaaaaaaaaaaaa   active'); // the next escape would not fit whole
     expect(lifetimes).toContain('c1\\u009b2J');
+    expect(table).toContain('rlo\\u202eA');
   }, 60_000);
 });

@@ -8,6 +8,7 @@ import { TableSink } from '../../src/sinks/table';
 import type { TcpEvent } from '../../src/event';
 import { sampleEvent } from '../helpers/sample';
 import { stateName } from '../../src/states';
+import { terminalSafeJson } from '../../src/display';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -59,9 +60,16 @@ describe('ByteWriter numbers', () => {
 describe('ByteWriter text', () => {
   const samples = ['', 'curl', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0000\u001f\u007f', 'caf\u00e9', 'x\u00ff', '\u4e2d\u6587', '\u{1f600}', 'lone\ud800', '\udc00end'];
   const latin1 = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
+  const bidi = 'a\u202eb\u2028c\u2066d\u061c';
 
-  it('jsonString escapes as JSON.stringify does', () => {
-    for (const s of [...samples, latin1]) expect(written((b, p) => putJsonString(b, p, s))).toBe(JSON.stringify(s));
+  it('jsonString escapes as JSON.stringify does, plus DEL, C1 and bidi/line-separator controls', () => {
+    for (const s of [...samples, latin1, bidi]) {
+      const json = written((b, p) => putJsonString(b, p, s));
+      expect(json).toBe(terminalSafeJson(JSON.stringify(s)));
+      expect(JSON.parse(json)).toBe(s);
+      expect(/[\u007f-\u009f\u2028\u202e]/.test(json), json).toBe(false);
+    }
+    expect(written((b, p) => putJsonString(b, p, 'c1\u009b2J\\\u0085'))).toBe('"c1\\u009b2J\\\\\\u0085"');
   });
 
   it('text is UTF-8', () => {
@@ -90,7 +98,7 @@ describe('NDJSON bytes', () => {
     });
   }
 
-  it('writeJsonEvent prints JSON.stringify(toJsonEvent(e)) exactly', () => {
+  it('writeJsonEvent prints terminalSafeJson(JSON.stringify(toJsonEvent(e))) exactly', () => {
     const paths = new Map<number, string>([[1, '/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope'], [7, '/user.slice/caf\u00e9 "q"']]);
     const resolver = {
       resolve: (id: number) => (paths.has(id) ? { path: paths.get(id)!, container: containerFromPath(paths.get(id)!) } : null),
@@ -103,7 +111,7 @@ describe('NDJSON bytes', () => {
     for (const e of events) {
       w.moveTo(0);
       writeJsonEvent(w, e);
-      expect(w.written().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+      expect(w.written().toString('utf8')).toBe(terminalSafeJson(JSON.stringify(toJsonEvent(e))));
     }
   });
 });
@@ -165,7 +173,7 @@ describe('room and lending', () => {
     const e = sampleEvent({ comm: nasty, cpuComm: nasty, saddr: nasty, daddr: nasty, skaddr: nasty, cause: 'reset-received', timeWait: true });
     const w = new ByteWriter(1);
     writeJsonEvent(w, e);
-    expect(w.written().toString('utf8')).toBe(JSON.stringify(toJsonEvent(e)));
+    expect(w.written().toString('utf8')).toBe(terminalSafeJson(JSON.stringify(toJsonEvent(e))));
     let text = '';
     const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'clock', wide: true, onCpu: true });
     sink.write([e, e]);
