@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import type http from 'node:http';
 
+/** The page's cookie is named per port: browsers send a host's cookies to all of its ports. */
 export const TOKEN_COOKIE = 'tcptrace_token';
 
 /** Limits of every HTTP server (docs/STREAM.md). */
@@ -124,8 +125,12 @@ export class AccessGate {
     this.configure(options);
   }
 
-  /** The address the server actually listens on, once it does. */
-  bound(address: string): void {
+  /** The cookie that carries the token: TOKEN_COOKIE, then _PORT once bound. */
+  private cookieName = TOKEN_COOKIE;
+
+  /** The address and port the server actually listens on, once it does. */
+  bound(address: string, port?: number): void {
+    if (port !== undefined) this.cookieName = `${TOKEN_COOKIE}_${port}`;
     this.boundLoopback = isLoopbackAddress(address);
     this.allowHost(address);
   }
@@ -176,7 +181,7 @@ export class AccessGate {
       return { status: 429, reason: `too many wrong tokens: retry in ${seconds} s`, headers: { 'retry-after': String(seconds) } };
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const given = query.get('token') ?? bearer ?? cookie(req, TOKEN_COOKIE);
+    const given = query.get('token') ?? bearer ?? cookie(req, this.cookieName);
     if (given === undefined || given === '') return { status: 401, reason: 'missing token (?token=, Authorization: Bearer, or the page\'s cookie)' };
     if (!sameSecret(given, this.token)) {
       this.fail(peer, now);
@@ -189,7 +194,7 @@ export class AccessGate {
   /** A Set-Cookie value that lets the page's own files and /ws through after ?token= worked. */
   cookieFor(query: URLSearchParams): string | undefined {
     if (!this.token || query.get('token') === null) return undefined;
-    return `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict`;
+    return `${this.cookieName}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict`;
   }
 
   private fail(peer: string, now: number): void {

@@ -107,7 +107,7 @@ async function start(address: ListenAddress, options?: AccessOptions): Promise<S
     server.listen(address.port, address.host, () => resolve());
   });
   const actual = server.address();
-  if (typeof actual === 'object' && actual) access.bound(actual.address);
+  if (typeof actual === 'object' && actual) access.bound(actual.address, actual.port);
   const bound = typeof actual === 'object' && actual ? { host: address.host, port: actual.port } : address;
   return {
     server,

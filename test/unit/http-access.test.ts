@@ -46,9 +46,25 @@ describe('token', () => {
     const page = await get(port, '/?token=sesame-123');
     expect(page.status).toBe(200);
     const cookie = String(page.headers['set-cookie']);
-    expect(cookie).toMatch(/^tcptrace_token=sesame-123; Path=\/; HttpOnly; SameSite=Strict$/);
-    expect((await get(port, '/metrics', { cookie: 'other=1; tcptrace_token=sesame-123' })).status).toBe(200);
-    expect((await get(port, '/metrics', { cookie: 'tcptrace_token=wrong-wrong' })).status).toBe(401);
+    // named per port: a browser sends one host's cookies to every port, so two tcptraces on
+    // one host would each get the other's token (a wrong one, counted towards the back-off)
+    expect(cookie).toBe(`tcptrace_token_${port}=sesame-123; Path=/; HttpOnly; SameSite=Strict`);
+    expect((await get(port, '/metrics', { cookie: `other=1; tcptrace_token_${port}=sesame-123` })).status).toBe(200);
+    expect((await get(port, '/metrics', { cookie: `tcptrace_token_1=other-token; tcptrace_token_${port}=sesame-123` })).status).toBe(200);
+    expect((await get(port, '/metrics', { cookie: `tcptrace_token_${port}=wrong-wrong` })).status).toBe(401);
+  });
+
+  it('two servers on one host each keep their own page cookie (browsers ignore the port)', async () => {
+    const a = await server('127.0.0.1', { token: 'token-of-a' });
+    const b = await server('127.0.0.2', { token: 'token-of-b' }); // another server (one per address)
+    const jar = new Map<string, string>(); // one host's cookies, by name, as a browser keeps them
+    for (const [s, token] of [[a, 'token-of-a'], [b, 'token-of-b']] as const) {
+      const [pair] = String((await get(s.address.port, `/?token=${token}`, {}, s.address.host)).headers['set-cookie']).split(';');
+      jar.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+    }
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    expect((await get(a.address.port, '/metrics', { cookie }, a.address.host)).status).toBe(200);
+    expect((await get(b.address.port, '/metrics', { cookie }, b.address.host)).status).toBe(200);
   });
 
   it('an explicitly opened path is served without it', async () => {
