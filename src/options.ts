@@ -69,6 +69,9 @@ EXAMPLES:
   tcptrace --summary --interval 10  # handshake/failure/lifetime report every 10 s and at exit
   tcptrace --lifetimes -D 443 # one line per finished connection to port 443`;
 
+/** A list option given twice adds to the list (commander would keep only the last one). */
+const addToList = (value: string, previous: string | undefined) => (previous === undefined ? value : `${previous},${value}`);
+
 export function buildCommand(): Command {
   return new Command('tcptrace')
     .description('Trace TCP state transitions system-wide, with the process that owns each socket.')
@@ -78,13 +81,13 @@ export function buildCommand(): Command {
     .option('-w, --wide', 'wide address columns for IPv6, plus an IP version column')
     .option('-s, --csv', 'comma-separated values')
     .option('-j, --json', 'one JSON object per line (NDJSON, schema in docs/SCHEMA.md)')
-    .option('-L, --localport <ports>', 'only these local ports (comma-separated)')
-    .option('-D, --remoteport <ports>', 'only these remote ports (comma-separated)')
+    .option('-L, --localport <ports>', 'only these local ports (comma-separated)', addToList)
+    .option('-D, --remoteport <ports>', 'only these remote ports (comma-separated)', addToList)
     .option('-4, --ipv4', 'only IPv4')
     .option('-6, --ipv6', 'only IPv6')
     .option('-p, --pid <pid>', 'only sockets owned by this process')
     .option('--comm <name>', 'only sockets owned by processes with this command name')
-    .option('--state <states>', 'only transitions into these states (comma-separated, e.g. ESTABLISHED,CLOSE)')
+    .option('--state <states>', 'only transitions into these states (comma-separated, e.g. ESTABLISHED,CLOSE)', addToList)
     .option('-d, --duration <seconds>', 'stop after this many seconds')
     .option('--on-cpu', "also show the task on the CPU at the transition (bcc's C-PID/C-COMM)")
     .addOption(new Option('--attach <mode>', 'how to attach').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
@@ -101,7 +104,7 @@ export function buildCommand(): Command {
     .option('--token <token>', 'access token for --listen, 8-256 printable characters (default $TCPTRACE_TOKEN; generated on a non-loopback address)')
     .option('--max-clients <n>', 'most WebSocket clients at once for --listen (default 16)')
     .option('--metrics-without-token', 'serve /metrics on the --listen port without the token (the page and /ws still need it)')
-    .option('--allow-host <names>', 'also accept these Host names on a loopback --listen/--metrics (e.g. a reverse proxy\'s), comma-separated')
+    .option('--allow-host <names>', 'also accept these Host names on a loopback --listen/--metrics (e.g. a reverse proxy\'s), comma-separated', addToList)
     .option('--netns <inode>', 'only sockets in this network namespace (inode, as in `stat -L -c %i /proc/PID/ns/net`)')
     .option('--cgroup <path>', 'only sockets owned by tasks in this cgroup v2 directory')
     .option('--metrics <[host:]port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)')

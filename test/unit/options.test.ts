@@ -12,6 +12,13 @@ describe('option parsing', () => {
     expect(p.filter).toEqual({ localPorts: [80, 443], remotePorts: [5432], family: 6, pid: 123, comm: 'nginx', states: [1, 2, 7] });
   });
 
+  it('a list option given twice adds to the list (not only the last one)', () => {
+    const p = parseArgs(['-L', '80', '-L', '443,8443', '-D', '53', '-D', '5353', '--state', 'CLOSE', '--state', 'LISTEN']);
+    expect(p.filter).toMatchObject({ localPorts: [80, 443, 8443], remotePorts: [53, 5353], states: [7, 10] });
+    expect(parseArgs(['--listen', '8080', '--allow-host', 'a.example', '--allow-host', 'b.example']).allowHosts).toEqual(['a.example', 'b.example']);
+    expect(() => parseArgs(['-L', '80', '-L', ''])).toThrow(/--localport needs a comma-separated list without empty items/);
+  });
+
   it('formats, duration and delivery', () => {
     expect(parseArgs(['-s', '-t'])).toMatchObject({ format: 'csv', time: 'relative' });
     expect(parseArgs(['--json', '-d', '2.5'])).toMatchObject({ format: 'json', durationSec: 2.5 });
