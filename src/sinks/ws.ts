@@ -396,8 +396,13 @@ export async function streamSink(ctx: SinkContext, listen: ListenAddress): Promi
   return sink;
 }
 
+/** The URL on stderr (often a log others read): with a token only when tcptrace made it up. */
+export function startMessage(url: string, tokenGiven: boolean): string {
+  return tokenGiven ? `dashboard at ${url.split('?')[0]}?token=… (your token; WebSocket at /ws)` : `dashboard at ${url} (WebSocket at /ws)`;
+}
+
 function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
-  log(`dashboard at ${sink.url} (WebSocket at /ws)`);
+  log(startMessage(sink.url, tokenGiven && sink.token !== undefined));
   if (sink.token && !tokenGiven) log(`generated access token for a non-loopback address: ${sink.token}`);
 }
 

@@ -185,6 +185,17 @@ describeKernel('tcptrace command', () => {
     await srv.close();
   });
 
+  it('a token the operator gave never reaches stderr (often a log others read)', async () => {
+    const port = await freePort();
+    const r = start([], `TCPTRACE_TOKEN=given-secret-1 exec ${bin} -q --listen 127.0.0.1:${port}`);
+    await until(() => r.stderr().includes('dashboard at') && r.stderr().includes('tracing TCP'), 'the server');
+    expect(r.stderr()).toContain(`dashboard at http://127.0.0.1:${port}/?token=… (your token; WebSocket at /ws)`);
+    expect(r.stderr()).not.toContain('given-secret-1');
+    expect((await fetch(`http://127.0.0.1:${port}/?token=given-secret-1`)).status).toBe(200);
+    r.child.kill('SIGINT');
+    expect(await r.exited).toBe(0);
+  });
+
   it('--metrics says where it serves; on a non-loopback --listen, /metrics needs the token like every path', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
