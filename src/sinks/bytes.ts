@@ -120,8 +120,8 @@ export function putJsonString(buf: Buffer, p: number, s: string): number {
   buf[p++] = QUOTE;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    // Rare (escapes, non-ASCII): JSON.stringify the rest; its closing quote ends ours.
-    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return putText(buf, p, terminalSafeJson(JSON.stringify(s.slice(i))).slice(1));
+    // Rare (escapes, DEL, non-ASCII): JSON.stringify the rest; its closing quote ends ours.
+    if (c < 0x20 || c >= 0x7f || c === QUOTE || c === BACKSLASH) return putText(buf, p, terminalSafeJson(JSON.stringify(s.slice(i))).slice(1));
     buf[p++] = c;
   }
   buf[p++] = QUOTE;

@@ -29,6 +29,7 @@ const NAMES: Buffer[] = [
   Buffer.from('-2-2'),
   Buffer.from('@SUM(1)'),
   Buffer.from('café 中'),
+  Buffer.from('del\x7f'), // DEL after plain ASCII
   Buffer.from('rlo\u202eABC\u2028x'), // reverses the rest of the line; a line separator
 ];
 

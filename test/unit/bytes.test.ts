@@ -61,9 +61,10 @@ describe('ByteWriter text', () => {
   const samples = ['', 'curl', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0000\u001f\u007f', 'caf\u00e9', 'x\u00ff', '\u4e2d\u6587', '\u{1f600}', 'lone\ud800', '\udc00end'];
   const latin1 = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
   const bidi = 'a\u202eb\u2028c\u2066d\u061c';
+  const del = 'del\u007f';
 
   it('jsonString escapes as JSON.stringify does, plus DEL, C1 and bidi/line-separator controls', () => {
-    for (const s of [...samples, latin1, bidi]) {
+    for (const s of [...samples, latin1, bidi, del]) {
       const json = written((b, p) => putJsonString(b, p, s));
       expect(json).toBe(terminalSafeJson(JSON.stringify(s)));
       expect(JSON.parse(json)).toBe(s);
