@@ -97,7 +97,9 @@ struct {
 struct owner {
 	__u64 cgroup_id;
 	__u32 pid;
-	__u32 known; /* 0 or TCPTRACE_F_OWNER_KNOWN [| TCPTRACE_F_OWNER_INHERITED] */
+	__u8 known; /* 0 or TCPTRACE_F_OWNER_KNOWN [| TCPTRACE_F_OWNER_INHERITED] */
+	__u8 how;   /* enum tcptrace_owner_how */
+	__u16 pad;
 	char comm[TCPTRACE_COMM_LEN];
 };
 
@@ -114,7 +116,8 @@ struct sock_info {
 	__u8 side;             /* TCPTRACE_F_ACTIVE or TCPTRACE_F_PASSIVE */
 	__u8 pad;
 	__u32 netns;           /* read once: ns.inum sits on a line of struct net that is often cold */
-	__u32 pad2;
+	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
+	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 };
 
 struct {
@@ -237,11 +240,12 @@ static __always_inline void current_comm(char *dst, const bool btf)
 }
 
 /* ---- helpers ---- */
-static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, const bool btf)
+static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, __u8 how, const bool btf)
 {
 	o->pid = pid_tgid >> 32;
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	o->known = TCPTRACE_F_OWNER_KNOWN;
+	o->how = how;
 	current_comm(o->comm, btf);
 }
 
@@ -355,8 +359,9 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	e->flags = flags | si->owner.known | si->side;
 	e->syn_retrans = si->syn_retrans;
 	e->synack_retrans = si->synack_retrans;
-	e->reserved[0] = e->reserved[1] = 0;
-	e->reserved2 = 0;
+	e->owner_how = si->owner.how;
+	e->reserved = 0;
+	e->accept_wait_us = si->accept_wait_us;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
 	read_addrs(&sk->__sk_common, a->family, e->saddr, e->daddr, btf);
 	if (a->comm_is_owner)
@@ -364,6 +369,38 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	else
 		current_comm(e->cpu_comm, btf);
 	__builtin_memcpy(e->owner_comm, si->owner.comm, sizeof(e->owner_comm));
+}
+
+/* Sends one record to user space (ring buffer, or perf buffer) and counts it. */
+static __always_inline void emit_event(void *ctx, const struct fill_args *a, const bool btf)
+{
+	if (cfg.use_perfbuf) {
+		struct tcptrace_event ev;
+		fill_event(&ev, a, btf);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0);
+		return;
+	}
+	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(1);
+		return;
+	}
+	fill_event(e, a, btf);
+	/*
+	 * Batched wakeups: wake the reader once, on the record that crosses wakeup_bytes (a
+	 * wakeup per record above it would be an IRQ-work interrupt per event). The reader's
+	 * epoll is level-triggered, so it keeps reading while data stays queued, and its
+	 * flush timer collects what arrives below the threshold.
+	 */
+	__u64 wake = 0;
+	if (cfg.wakeup_bytes) {
+		__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes e */
+		__u64 before = queued > RECORD_BYTES ? queued - RECORD_BYTES : 0;
+		wake = queued >= cfg.wakeup_bytes && before < cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, wake);
+	count(0);
 }
 
 /* ---- the state change ---- */
@@ -416,18 +453,22 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			if (lo) {
 				si->owner = *lo;
 				si->owner.known |= TCPTRACE_F_OWNER_INHERITED;
+				si->owner.how = TCPTRACE_OWNER_LISTENER;
 			}
 			si->side = TCPTRACE_F_PASSIVE;
 		}
 	} else {
 		netns = si->netns;
-		delta = now - si->last_ts;
-		flags |= TCPTRACE_F_PREV_SEEN;
+		/* 0 when the entry was made by accept() or a send/recv, not by a transition */
+		if (si->last_ts) {
+			delta = now - si->last_ts;
+			flags |= TCPTRACE_F_PREV_SEEN;
+		}
 	}
 	si->last_ts = now;
 
 	if (in_owner_context(old, new) && (pid_tgid >> 32)) {
-		owner_from_current(&si->owner, pid_tgid, btf);
+		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_SYSCALL, btf);
 		comm_is_owner = 1;
 	}
 	if (new == TCP_SYN_SENT) {
@@ -451,6 +492,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		if (old == TCP_SYN_SENT && si->syn_sent_ts) {
 			handshake_us = (now - si->syn_sent_ts) / 1000;
 		} else if (old == TCP_SYN_RECV) {
+			si->established_ts = now;
 			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
 			struct synack_info *sa = 0;
 			if (synack_pending) {
@@ -482,7 +524,11 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		goto out;
 	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
 		goto out;
-	if (si->owner.known) {
+	/*
+	 * Before accept the owner is only the listener's (a guess when several processes share
+	 * it): user space holds these until accept() or CLOSE decides whose connection it is.
+	 */
+	if (si->owner.known && si->owner.how != TCPTRACE_OWNER_LISTENER) {
 		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
 			goto out;
 		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
@@ -497,33 +543,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		.sport = sport, .dport = dport, .old = old, .new = new, .flags = flags,
 		.comm_is_owner = comm_is_owner,
 	};
-	if (cfg.use_perfbuf) {
-		struct tcptrace_event ev;
-		fill_event(&ev, &a, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0);
-	} else {
-		struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (!e) {
-			count(1);
-			goto out;
-		}
-		fill_event(e, &a, btf);
-		/*
-		 * Batched wakeups: wake the reader once, on the record that crosses wakeup_bytes (a
-		 * wakeup per record above it would be an IRQ-work interrupt per event). The reader's
-		 * epoll is level-triggered, so it keeps reading while data stays queued, and its
-		 * flush timer collects what arrives below the threshold.
-		 */
-		__u64 wake = 0;
-		if (cfg.wakeup_bytes) {
-			__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes e */
-			__u64 before = queued > RECORD_BYTES ? queued - RECORD_BYTES : 0;
-			wake = queued >= cfg.wakeup_bytes && before < cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-											 : BPF_RB_NO_WAKEUP;
-		}
-		bpf_ringbuf_submit(e, wake);
-		count(0);
-	}
+	emit_event(ctx, &a, btf);
 out:
 	if (first_sight && new != TCP_CLOSE)
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
@@ -661,5 +681,7 @@ int BPF_PROG(sk_error_btf, const struct sock *sk)
 		si->error = sk->sk_err;
 	return 0;
 }
+
+#include "owner.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

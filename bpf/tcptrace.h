@@ -29,6 +29,16 @@ enum tcptrace_flags {
 	TCPTRACE_F_PREV_SEEN = 1 << 3,       /* delta_ns is measured (else 0: old state entry unseen) */
 	TCPTRACE_F_PASSIVE = 1 << 4,         /* socket was accepted from a listener */
 	TCPTRACE_F_ACTIVE = 1 << 5,          /* socket called connect() */
+	TCPTRACE_F_ACCEPT = 1 << 6,          /* not a transition: accept() returned this socket */
+};
+
+/* event.owner_how: which mechanism named the owner (docs/ATTRIBUTION.md). */
+enum tcptrace_owner_how {
+	TCPTRACE_OWNER_NONE = 0,
+	TCPTRACE_OWNER_SYSCALL = 1,  /* a transition only the owner's system call makes */
+	TCPTRACE_OWNER_LISTENER = 2, /* before accept: the listening socket's owner */
+	TCPTRACE_OWNER_ACCEPT = 3,   /* the task whose accept() returned the socket */
+	TCPTRACE_OWNER_USE = 4,      /* the last process that sent or received on it */
 };
 
 struct tcptrace_event {
@@ -53,12 +63,13 @@ struct tcptrace_event {
 	__u8 flags;         /* enum tcptrace_flags */
 	__u8 syn_retrans;   /* SYN retransmits of an active open */
 	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
-	__u8 reserved[2];
+	__u8 owner_how;     /* enum tcptrace_owner_how */
+	__u8 reserved;
 	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
 	__u8 daddr[16];     /* remote address */
 	char cpu_comm[TCPTRACE_COMM_LEN];
 	char owner_comm[TCPTRACE_COMM_LEN];
-	__u32 reserved2;
+	__u32 accept_wait_us; /* passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
 };
 
 /* Kernel-side counters, one per CPU: seen = delivered + dropped. */

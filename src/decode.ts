@@ -3,7 +3,7 @@
 // the strings that repeat across events (socket address, comm, IP addresses) come from small
 // caches keyed by their raw bytes, so a storm of short connections allocates little besides
 // the event objects themselves. bench/ measures it.
-import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag } from './layout';
+import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag, OWNER_HOW } from './layout';
 import { formatIPv4, formatIPv6 } from './address';
 import { Bytes16TextCache } from './text-cache';
 import { decodeComm } from './comm';
@@ -65,8 +65,9 @@ function readComm(buf: Buffer, off: number): string {
   return commCache.get(buf, off);
 }
 
-function ownerSource(flags: number): OwnerSource {
+function ownerSource(flags: number, how: number): OwnerSource {
   if (!(flags & Flag.OWNER_KNOWN)) return 'unknown';
+  if (how) return OWNER_HOW[how] ?? 'kernel';
   return flags & Flag.OWNER_INHERITED ? 'listener' : 'kernel';
 }
 
@@ -81,7 +82,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     skaddr: hex64(buf, off + O.skaddr),
     pid: known ? u32(buf, off + O.ownerPid) : 0,
     comm: known ? readComm(buf, off + O.ownerComm) : '',
-    ownerSource: ownerSource(flags),
+    ownerSource: ownerSource(flags, buf[off + O.ownerHow]),
     cgroupId: known ? readU64(buf, off + O.cgroupId) : 0,
     cpuPid: u32(buf, off + O.cpuPid),
     cpuTid: u32(buf, off + O.cpuTid),
@@ -104,6 +105,9 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     side: flags & Flag.ACTIVE ? 'active' : flags & Flag.PASSIVE ? 'passive' : '',
     synRetrans: buf[off + O.synRetrans],
     synackRetrans: buf[off + O.synackRetrans],
+    acceptWaitUs: u32(buf, off + O.acceptWaitUs),
+    holders: null,
+    isAccept: (flags & Flag.ACCEPT) !== 0,
   };
 }
 

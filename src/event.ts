@@ -1,7 +1,7 @@
 import type { CauseName } from './layout';
 
 /** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
-export type OwnerSource = 'kernel' | 'listener' | 'proc' | 'unknown';
+export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';
 
 /** The one in-memory shape of a transition; every sink formats this. */
 export interface TcpEvent {
@@ -43,4 +43,10 @@ export interface TcpEvent {
   side: 'active' | 'passive' | '';
   synRetrans: number;
   synackRetrans: number;
+  /** Passive sockets after accept(): µs from ESTABLISHED to accept() returning it; 0 if unmeasured. */
+  acceptWaitUs: number;
+  /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
+  holders: number[] | null;
+  /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
+  isAccept: boolean;
 }

@@ -25,10 +25,12 @@ export const EventOffset = {
   flags: 71,
   synRetrans: 72,
   synackRetrans: 73,
+  ownerHow: 74,
   saddr: 76,
   daddr: 92,
   cpuComm: 108,
   ownerComm: 124,
+  acceptWaitUs: 140,
 } as const;
 
 /** C field name for each EventOffset key (the test maps one onto the other). */
@@ -37,7 +39,8 @@ export const EventCField: Record<keyof typeof EventOffset, string> = {
   cpuTid: 'cpu_tid', ownerPid: 'owner_pid', netns: 'netns', sockIno: 'sock_ino', rttUs: 'rtt_us',
   handshakeUs: 'handshake_us', family: 'family', sport: 'sport', dport: 'dport', error: 'error',
   oldstate: 'oldstate', newstate: 'newstate', cause: 'cause', flags: 'flags', synRetrans: 'syn_retrans',
-  synackRetrans: 'synack_retrans', saddr: 'saddr', daddr: 'daddr', cpuComm: 'cpu_comm', ownerComm: 'owner_comm',
+  synackRetrans: 'synack_retrans', ownerHow: 'owner_how', saddr: 'saddr', daddr: 'daddr', cpuComm: 'cpu_comm',
+  ownerComm: 'owner_comm', acceptWaitUs: 'accept_wait_us',
 };
 
 export const COMM_LEN = 16;
@@ -68,7 +71,11 @@ export const Flag = {
   PREV_SEEN: 1 << 3,
   PASSIVE: 1 << 4,
   ACTIVE: 1 << 5,
+  ACCEPT: 1 << 6,
 } as const;
+
+/** enum tcptrace_owner_how → the `owner` source it reports (indexed by value) */
+export const OWNER_HOW = ['unknown', 'kernel', 'listener', 'accept', 'use'] as const;
 
 /** enum tcptrace_cause, indexed by value */
 export const CAUSE_NAMES = ['', 'normal', 'reset-received', 'reset-sent', 'refused', 'timeout', 'error'] as const;

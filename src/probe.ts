@@ -88,12 +88,12 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
     options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
   const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes });
 
+  // Classic tracepoints need tracefs in every mode: the accept hooks (syscalls:sys_exit_accept*)
+  // are classic ones even under tp_btf, and are skipped where tracefs cannot be mounted.
+  const tracefsMissing = ensureTracefs();
   let lastError: unknown;
   for (const attach of modes) {
-    if (attach === 'tracepoint') {
-      const why = ensureTracefs();
-      if (why) { lastError = new ProbeError(why); continue; }
-    }
+    if (attach === 'tracepoint' && tracefsMissing) { lastError = new ProbeError(tracefsMissing); continue; }
     try {
       const probe = new binding.Probe(
         {

@@ -38,6 +38,8 @@ const K = {
   synRetrans: bytes(',"syn_retrans":'),
   synackRetrans: bytes(',"synack_retrans":'),
   containerId: bytes(',"container_id":'),
+  acceptWaitMs: bytes(',"accept_wait_ms":'),
+  holders: bytes(',"holders":'),
   timeWaitTrue: bytes(',"time_wait":true,"cgroup":'),
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
   null: bytes('null'),
@@ -45,7 +47,8 @@ const K = {
 
 // Fields whose values come from small closed sets are written with their keys as one constant.
 const OWNER: Record<TcpEvent['ownerSource'], Constant> = {
-  kernel: bytes(',"owner":"kernel"'), listener: bytes(',"owner":"listener"'), proc: bytes(',"owner":"proc"'), unknown: bytes(',"owner":"unknown"'),
+  kernel: bytes(',"owner":"kernel"'), listener: bytes(',"owner":"listener"'), accept: bytes(',"owner":"accept"'),
+  use: bytes(',"owner":"use"'), proc: bytes(',"owner":"proc"'), unknown: bytes(',"owner":"unknown"'),
 };
 const statePairs = new Map<number, Constant>();
 const outcomes = new Map<number, Constant>();
@@ -97,7 +100,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   // 6 bytes of room per character of a string: the widest JSON escape (\u001f).
   const strings = e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length +
     (cgroup === null ? 0 : cgroup.length) + (container === null ? 0 : container.length);
-  const buf = w.room(FIXED_ROOM + 6 * strings);
+  const buf = w.room(FIXED_ROOM + 6 * strings + (e.holders ? 17 * e.holders.length : 0));
   let p = w.length;
   p = putBytes(buf, p, K.head);
   p = putText(buf, p, isoTime(e.time));
@@ -148,6 +151,19 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   p = putStringOrNull(buf, p, cgroup);
   p = putBytes(buf, p, K.containerId);
   p = putStringOrNull(buf, p, container);
+  p = putBytes(buf, p, K.acceptWaitMs);
+  p = e.acceptWaitUs ? putThousandthsOrNull(buf, p, e.acceptWaitUs) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.holders);
+  if (e.holders) {
+    buf[p++] = 0x5b; // [
+    for (let i = 0; i < e.holders.length; i++) {
+      if (i) buf[p++] = 0x2c; // ,
+      p = putJsonNumber(buf, p, e.holders[i]);
+    }
+    buf[p++] = 0x5d; // ]
+  } else {
+    p = putBytes(buf, p, K.null);
+  }
   buf[p++] = 0x7d; // }
   w.moveTo(p);
 }

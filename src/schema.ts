@@ -49,6 +49,10 @@ export interface JsonEvent {
   cgroup: string | null;
   /** container id read from that path (Docker, containerd, CRI-O, Podman), else null */
   container_id: string | null;
+  /** passive sockets after accept(): ms from ESTABLISHED to accept() returning it */
+  accept_wait_ms: number | null;
+  /** before accept, when several live processes hold the listener: all of them (pid is the first) */
+  holders: number[] | null;
 }
 
 // Events come in bursts within one millisecond: format that millisecond once.
@@ -99,5 +103,7 @@ export function toJsonEvent(e: TcpEvent): JsonEvent {
     time_wait: e.timeWait,
     cgroup: cg ? cg.path : null,
     container_id: cg?.container ? cg.container.id : null,
+    accept_wait_ms: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
+    holders: e.holders,
   };
 }

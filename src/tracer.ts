@@ -10,6 +10,14 @@ import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './
 import type { NativeDelivery, Probe } from './native/addon';
 import { keep, ownerMatcher } from './filter';
 
+/** Accept records are not transitions: they go out on their own channel. */
+function splitAccepts(records: TcpEvent[]): { transitions: TcpEvent[]; accepts: TcpEvent[] } {
+  let n = 0;
+  for (const r of records) if (r.isAccept) n++;
+  if (n === 0) return { transitions: records, accepts: [] };
+  return { transitions: records.filter((r) => !r.isAccept), accepts: records.filter((r) => r.isAccept) };
+}
+
 export interface TracerOptions extends ProbeOptions {
   /** Look up owners of sockets that predate the tracer in /proc (default true). */
   procAttribution?: boolean;
@@ -23,7 +31,9 @@ export interface Counters {
   /** Events the kernel passed because their owner was unknown there, then dropped here by
    *  the owner filter (pid/comm/cgroup) once user space attributed them. */
   filtered: number;
-  /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
+  /** Records of accept() returning a socket (emitted as 'accepts', not as transitions). */
+  accepts: number;
+  /** Records the kernel buffer had no room for (seen = delivered + filtered + accepts + lost once closed). */
   lost: number;
   /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
   missed: number;
@@ -31,6 +41,8 @@ export interface Counters {
 
 export interface TracerEvents {
   events: [TcpEvent[]];
+  /** accept() returned these sockets: owner = the accepting process, acceptWaitUs = queue wait */
+  accepts: [TcpEvent[]];
   close: [Counters];
 }
 
@@ -46,6 +58,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private readonly ownerOk: ReturnType<typeof ownerMatcher>;
   private delivered = 0;
   private filtered = 0;
+  private accepts = 0;
   private final?: Counters;
 
   private constructor(options: TracerOptions) {
@@ -72,12 +85,15 @@ export class Tracer extends EventEmitter<TracerEvents> {
   }
 
   private onRecords(records: Buffer): void {
-    const decoded = decodeBatch(records, this.clock);
-    this.attributor?.resolve(decoded);
+    const records_ = decodeBatch(records, this.clock);
+    this.attributor?.resolve(records_);
+    const { transitions: decoded, accepts } = splitAccepts(records_);
     const batch = keep(decoded, this.ownerOk);
     this.filtered += decoded.length - batch.length;
     this.delivered += batch.length;
+    this.accepts += accepts.length;
     this.emit('events', batch);
+    if (accepts.length) this.emit('accepts', accepts);
   }
 
   /** How close delivery came to loss (ring high-water mark, drain thread); valid after close(). */
@@ -88,7 +104,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, accepts: this.accepts, lost: c.dropped, missed: c.missed };
   }
 
   get closed(): boolean {
@@ -99,7 +115,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   close(): Counters {
     if (this.final) return this.final;
     const c = this.probe.close();
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, accepts: this.accepts, lost: c.dropped, missed: c.missed };
     this.emit('close', this.final);
     return this.final;
   }

@@ -76,6 +76,19 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Which programs to load: the state change always (in the chosen mode); optional ones only
+// where their target exists. Programs named *_btf or *_tp belong to one attach mode; the
+// accept hooks (classic syscall tracepoints, *_exit_tp) load in both. The receive hook on
+// tcp_rcv_space_adjust is the fallback for kernels without sock:sock_recv_length (< 6.3): both
+// would cost twice on every receive.
+bool KeepProgram(const std::string& name, const std::string& section, const char* wanted, const struct btf* vmlinux) {
+  if (name.rfind("set_state", 0) == 0) return EndsWith(name, wanted);
+  bool any_mode = EndsWith(name, "_exit_tp");
+  if (!any_mode && !EndsWith(name, wanted)) return false;
+  if (name == "rcv_space_btf" && TargetExists("tp_btf/sock_recv_length", vmlinux)) return false;
+  return TargetExists(section, vmlinux);
+}
+
 }  // namespace
 
 class Probe : public Napi::ObjectWrap<Probe> {
@@ -180,8 +193,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     struct bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
       std::string name = bpf_program__name(prog);
-      bool main = name.rfind("set_state", 0) == 0;
-      bool keep = EndsWith(name, wanted) && (main || TargetExists(bpf_program__section_name(prog), vmlinux));
+      bool keep = KeepProgram(name, bpf_program__section_name(prog), wanted, vmlinux);
       bpf_program__set_autoload(prog, keep);
       if (keep) loaded_.push_back(name);
     }

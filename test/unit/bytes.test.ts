@@ -89,13 +89,13 @@ describe('NDJSON bytes', () => {
     const int = (max: number) => Math.floor(r() * max);
     return sampleEvent({
       tsNs: int(2 ** 53), time: 1.7e12 + r() * 1e10, pid: int(4e6), comm: pick(['curl', 'a"b', 'caf\u00e9', 'x\ny', '', 'sixteen-chars-xx']),
-      ownerSource: pick(['kernel', 'listener', 'proc', 'unknown'] as const), cgroupId: pick([0, 1, int(2 ** 40)]),
+      ownerSource: pick(['kernel', 'listener', 'accept', 'use', 'proc', 'unknown'] as const), cgroupId: pick([0, 1, int(2 ** 40)]),
       cpuPid: int(4e6), cpuTid: int(4e6), cpuComm: pick(['swapper/0', 'ksoftirqd/1', 'node']), family: pick([4, 6] as const),
       saddr: pick(['127.0.0.1', '::1', 'fe80::1']), daddr: pick(['10.0.0.1', '::ffff:1.2.3.4']), sport: int(65536), dport: int(65536),
       oldState: int(14), newState: int(16), durationNs: pick([null, 0, int(1e6), int(1e12), int(1e6) * 1000 + 500]),
       netns: int(2 ** 32), sockIno: pick([0, int(2 ** 32)]), rttUs: int(2 ** 32), handshakeUs: pick([0, int(2 ** 32)]),
       error: pick([0, 104, 110, 111, 999]), cause: pick(['', 'normal', 'reset-received', 'refused'] as const),
-      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256),
+      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256), acceptWaitUs: int(2) ? int(1e6) : 0, holders: r() < 0.2 ? [int(1e6), int(1e6)] : null, isAccept: false,
     });
   }
 

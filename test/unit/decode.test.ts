@@ -17,12 +17,14 @@ const records = runC(`
   e[0].oldstate = 2; e[0].newstate = 7; e[0].cause = TCPTRACE_CAUSE_REFUSED;
   e[0].flags = TCPTRACE_F_OWNER_KNOWN | TCPTRACE_F_PREV_SEEN | TCPTRACE_F_ACTIVE;
   e[0].syn_retrans = 2; e[0].synack_retrans = 0;
+  e[0].owner_how = TCPTRACE_OWNER_SYSCALL; e[0].accept_wait_us = 300123;
   inet_pton(AF_INET, "127.0.0.1", e[0].saddr);
   inet_pton(AF_INET, "10.1.2.3", e[0].daddr);
   strcpy(e[0].cpu_comm, "swapper/1");
   strcpy(e[0].owner_comm, "curl");
   e[1].family = 10; e[1].oldstate = 5; e[1].newstate = 7; e[1].cause = TCPTRACE_CAUSE_NORMAL;
-  e[1].flags = TCPTRACE_F_TIME_WAIT | TCPTRACE_F_PASSIVE;
+  e[1].flags = TCPTRACE_F_TIME_WAIT | TCPTRACE_F_PASSIVE | TCPTRACE_F_ACCEPT | TCPTRACE_F_OWNER_KNOWN;
+  e[1].owner_how = TCPTRACE_OWNER_USE;
   inet_pton(AF_INET6, "2001:db8::1", e[1].saddr);
   inet_pton(AF_INET6, "::ffff:192.0.2.7", e[1].daddr);
   strcpy(e[1].cpu_comm, "0123456789abcdef"); /* 16 bytes: no terminator */
@@ -61,6 +63,8 @@ describe('decodeBatch', () => {
       side: 'active',
       synRetrans: 2,
       timeWait: false,
+      acceptWaitUs: 300123,
+      isAccept: false,
     });
     expect(a.time).toBeCloseTo(clock.offsetMs + 12345678.901234, 3);
   });
@@ -70,9 +74,9 @@ describe('decodeBatch', () => {
       family: 6,
       saddr: '2001:db8::1',
       daddr: '::ffff:192.0.2.7',
-      pid: 0,
-      comm: '',
-      ownerSource: 'unknown',
+      ownerSource: 'use',
+      isAccept: true,
+      acceptWaitUs: 0,
       durationNs: null,
       cpuComm: '0123456789abcdef',
       timeWait: true,

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Who owns an accepted socket (docs/ATTRIBUTION.md), included by tcptrace.bpf.c:
+ *  - accept(): the task whose accept()/accept4() returned the socket owns it from then on,
+ *    and a record with TCPTRACE_F_ACCEPT carries the time it waited in the accept queue;
+ *  - use: a process that sends or receives on a socket it does not own yet (an fd inherited
+ *    by a forked child, or passed over a unix socket) owns it from its first use.
+ * Each program is optional: the loader skips those whose tracepoint this kernel lacks.
+ */
+
+/* Flavours (the ___ suffix is ignored by CO-RE) of types the main file declares too. */
+struct file___own { void *private_data; } __attribute__((preserve_access_index));
+struct fdtable___own { unsigned int max_fds; struct file___own **fd; } __attribute__((preserve_access_index));
+struct files_struct___own { struct fdtable___own *fdt; } __attribute__((preserve_access_index));
+struct task_struct___own { struct files_struct___own *files; } __attribute__((preserve_access_index));
+struct socket___own { struct sock *sk; } __attribute__((preserve_access_index));
+
+/* syscalls:sys_exit_* records: 8 bytes of common fields, int __syscall_nr, long ret at 16. */
+struct syscall_exit_record {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/* The struct sock behind one of the current task's file descriptors (a socket's fd). */
+static __always_inline const struct sock *current_fd_sock(long fd)
+{
+	struct task_struct___own *task = (void *)bpf_get_current_task();
+	struct fdtable___own *fdt = BPF_CORE_READ(task, files, fdt);
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file___own **fds = BPF_CORE_READ(fdt, fd);
+	struct file___own *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	struct socket___own *so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : 0;
+}
+
+static __always_inline int on_accept_exit(void *ctx, long fd)
+{
+	if (fd < 0)
+		return 0;
+	const struct sock *sk = current_fd_sock(fd);
+	if (!sk)
+		return 0;
+	/* accept() also returns unix sockets: only TCP over IPv4/IPv6 */
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	struct sock_info fresh;
+	__u64 wait_ns = 0;
+
+	if (si) {
+		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, false);
+		if (si->established_ts && now > si->established_ts) {
+			wait_ns = now - si->established_ts;
+			__u64 us = wait_ns / 1000;
+			si->accept_wait_us = us == 0 ? 1 : us > 0xffffffff ? 0xffffffff : us;
+		}
+	} else {
+		/* accepted before its birth was traced (older than tcptrace, or evicted) */
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		fresh.netns = sk_netns(&sk->__sk_common, false);
+		fresh.side = TCPTRACE_F_PASSIVE;
+		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, false);
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		si = &fresh;
+	}
+
+	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Same filters as transitions, except state and owner: user space needs every accept
+	 * of a shown socket to decide its owner filter and learn the listener's holders. */
+	if (cfg.family && family != cfg.family)
+		return 0;
+	if (cfg.netns && si->netns != cfg.netns)
+		return 0;
+	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
+		return 0;
+	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
+		return 0;
+
+	int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	struct fill_args a = {
+		.sk = sk, .si = si, .now = now, .delta = wait_ns, .pid_tgid = pid_tgid, .netns = si->netns,
+		.rtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3, .family = family,
+		.sport = sport, .dport = dport, .old = state, .new = state,
+		.flags = TCPTRACE_F_ACCEPT | (wait_ns ? TCPTRACE_F_PREV_SEEN : 0), .comm_is_owner = 1,
+	};
+	emit_event(ctx, &a, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int accept4_exit_tp(struct syscall_exit_record *r) { return on_accept_exit(r, r->ret); }
+SEC("tracepoint/syscalls/sys_exit_accept")
+int accept_exit_tp(struct syscall_exit_record *r) { return on_accept_exit(r, r->ret); }
+
+/*
+ * Send/receive hooks run on every sendmsg/recvmsg of the host: the settled case (the socket
+ * already names this process) is one map lookup and a compare. Everything else is rare and
+ * lives in its own function so the hot path stays short.
+ */
+static __noinline int take_over(const struct sock *sk, struct sock_info *si, __u64 pid_tgid)
+{
+	if (si) {
+		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
+		return 0;
+	}
+	/* a socket older than tcptrace (or evicted): remember its user from now on */
+	struct sock_info fresh;
+	__builtin_memset(&fresh, 0, sizeof(fresh));
+	fresh.netns = sk_netns(&sk->__sk_common, true);
+	owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_USE, true);
+	__u64 key = (__u64)sk;
+	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+	return 0;
+}
+
+static __always_inline int on_use(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (si && si->owner.pid == (__u32)(pid_tgid >> 32))
+		return 0;
+	return take_over(sk, si, pid_tgid);
+}
+
+/* sock_recvmsg/sock_sendmsg of every socket family (6.3+): TCP only. */
+static __always_inline int on_sock_length(const struct sock *sk)
+{
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	return on_use(sk);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(recv_length_btf, const struct sock *sk) { return on_sock_length(sk); }
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(send_length_btf, const struct sock *sk) { return on_sock_length(sk); }
+/* Older kernels: tcp_recvmsg's receive-window update, TCP only and in process context. */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(rcv_space_btf, const struct sock *sk) { return sk ? on_use(sk) : 0; }
