@@ -7,8 +7,8 @@ import { State } from './states';
 import { cgroup2Root } from './containers';
 import { loadBinding } from './native/binding';
 import { procComm } from './comm';
+import { ListenerHolders, type Owner } from './listener-holders';
 
-interface Owner { pid: number; comm: string; cgroupId: number }
 
 // A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
 // socket created after tracing starts and prime() covers the ones before.
@@ -18,6 +18,9 @@ const MAX_REMEMBERED = 65536;
 /** socket inode → owning process, from /proc/PID/fd; refreshed at most every RESCAN_MS. */
 export class ProcSocketIndex {
   private byInode = new Map<number, Owner>();
+  /** listening socket inode → every process holding it (filled for watched inodes only) */
+  private holders = new Map<number, Owner[]>();
+  private readonly watched = new Set<number>();
   /** listening port → socket inode, in tcptrace's own network namespace */
   private listeners = new Map<number, number>();
   private scannedAt = -Infinity;
@@ -46,14 +49,24 @@ export class ProcSocketIndex {
     this.byInode.delete(inode);
   }
 
-  /**
-   * Owner of a socket that listened on `port` in namespace `netns` when tracing started
-   * (own namespace only). Later listeners are the kernel's business (CLOSE->LISTEN).
-   */
-  listener(netns: number, port: number): Owner | undefined {
-    if (netns !== this.ownNetns) return undefined;
-    const inode = this.listeners.get(port);
-    return inode === undefined ? undefined : this.lookup(inode);
+  /** Whether a /proc scan ran in the last `ms` milliseconds. */
+  scannedWithin(ms: number): boolean {
+    return performance.now() - this.scannedAt < ms;
+  }
+
+  /** Every process holding listening socket `inode`, from a fresh /proc scan. */
+  holdersOf(inode: number): Owner[] {
+    if (!this.watched.has(inode)) {
+      if (this.watched.size >= MAX_REMEMBERED) this.watched.clear();
+      this.watched.add(inode);
+    }
+    this.scan();
+    return this.holders.get(inode) ?? [];
+  }
+
+  /** Inode of the socket listening on `port` when tracing started (own namespace only). */
+  listenerInode(netns: number, port: number): number | undefined {
+    return netns === this.ownNetns ? this.listeners.get(port) : undefined;
   }
 
   private scanListeners(): void {
@@ -83,6 +96,7 @@ export class ProcSocketIndex {
     // Merge rather than replace: a socket seen at startup keeps its owner even if the
     // process closes its fd before the socket's last transitions reach us.
     const next = this.byInode.size > MAX_REMEMBERED * 4 ? new Map<number, Owner>() : this.byInode;
+    const holders = new Map<number, Owner[]>();
     for (const entry of safeReaddir(this.procRoot)) {
       const pid = Number(entry);
       if (!Number.isInteger(pid) || pid <= 0) continue;
@@ -92,10 +106,17 @@ export class ProcSocketIndex {
         try { target = readlinkSync(`${this.procRoot}/${pid}/fd/${fd}`); } catch { continue; }
         if (!target.startsWith('socket:[')) continue;
         owner ??= this.describe(pid);
-        next.set(Number(target.slice(8, -1)), owner);
+        const inode = Number(target.slice(8, -1));
+        next.set(inode, owner);
+        if (this.watched.has(inode)) {
+          const list = holders.get(inode);
+          if (!list) holders.set(inode, [owner]);
+          else if (!list.includes(owner)) list.push(owner);
+        }
       }
     }
     this.byInode = next;
+    this.holders = holders;
   }
 
   private describe(pid: number): Owner {
@@ -126,12 +147,13 @@ function safeReaddir(dir: string): string[] {
 /** Fills in owners the kernel could not know, and keeps them for the socket's later events. */
 export class Attributor {
   private bySocket = new Map<string, Owner>();
-  /** "netns:port" → owner of listeners we saw start (any namespace) */
-  private listeners = new Map<string, Owner>();
+  private readonly holders: ListenerHolders;
 
   private primed = false;
 
-  constructor(private readonly index = new ProcSocketIndex()) {}
+  constructor(private readonly index = new ProcSocketIndex()) {
+    this.holders = new ListenerHolders(index);
+  }
 
   /** Snapshot /proc (idempotent): right after attach, or at the first batch if that is sooner. */
   prime(): void {
@@ -143,38 +165,60 @@ export class Attributor {
   resolve(events: TcpEvent[]): void {
     this.prime();
     for (const ev of events) {
+      if (ev.isAccept) {
+        this.holders.noteAccept(ev);
+        continue;
+      }
       if (ev.newState === State.LISTEN && ev.ownerSource !== 'unknown') {
-        this.rememberListener(ev);
+        this.holders.noteListen(ev);
+      } else if (beforeAccept(ev)) {
+        this.fromListener(ev);
       } else if (ev.ownerSource === 'unknown') {
-        const fromListener = ev.side === 'passive' ? this.listenerOwner(ev.netns, ev.sport) : undefined;
-        const owner = this.bySocket.get(ev.skaddr) ?? (ev.sockIno ? this.index.lookup(ev.sockIno) : undefined) ?? fromListener;
+        const owner = this.bySocket.get(ev.skaddr) ?? (ev.sockIno ? this.index.lookup(ev.sockIno) : undefined);
         if (owner) {
-          ev.pid = owner.pid;
-          ev.comm = owner.comm;
-          ev.cgroupId = owner.cgroupId;
-          ev.ownerSource = owner === fromListener ? 'listener' : 'proc';
+          setOwner(ev, owner, 'proc');
           this.remember(ev.skaddr, owner);
         }
       }
       if (ev.newState === State.CLOSE) {
         if (this.bySocket.size) this.bySocket.delete(ev.skaddr); // usually empty: the kernel knew the owners
         if (ev.sockIno) this.index.forget(ev.sockIno);
-        if (ev.oldState === State.LISTEN) this.listeners.delete(`${ev.netns}:${ev.sport}`);
+        if (ev.oldState === State.LISTEN) this.holders.forget(ev.netns, ev.sport);
       }
     }
   }
 
-  private rememberListener(ev: TcpEvent): void {
-    if (this.listeners.size >= MAX_REMEMBERED) this.listeners.clear();
-    this.listeners.set(`${ev.netns}:${ev.sport}`, { pid: ev.pid, comm: ev.comm, cgroupId: ev.cgroupId });
-  }
-
-  private listenerOwner(netns: number, port: number): Owner | undefined {
-    return this.listeners.get(`${netns}:${port}`) ?? this.index.listener(netns, port);
+  /** Before accept, the socket is its listener's: named after the listener's current holders. */
+  private fromListener(ev: TcpEvent): void {
+    const answer = this.holders.resolve(ev);
+    if (answer) {
+      setOwner(ev, answer.owner, 'listener');
+      ev.holders = answer.holders;
+    } else {
+      setOwner(ev, { pid: 0, comm: '', cgroupId: 0 }, 'unknown');
+    }
   }
 
   private remember(skaddr: string, owner: Owner): void {
     if (this.bySocket.size >= MAX_REMEMBERED) this.bySocket.clear();
     this.bySocket.set(skaddr, owner);
   }
+}
+
+/**
+ * A passive socket nobody has accepted (or used) yet: the kernel gave it the listener's owner,
+ * or none when the listener predates tcptrace. Its first transitions: SYN_RECV, ESTABLISHED,
+ * and a CLOSE or CLOSE_WAIT while it still waits in the queue.
+ */
+function beforeAccept(ev: TcpEvent): boolean {
+  if (ev.side !== 'passive') return false;
+  if (ev.ownerSource === 'listener') return true;
+  return ev.ownerSource === 'unknown' && (ev.newState === State.SYN_RECV || ev.oldState === State.SYN_RECV);
+}
+
+function setOwner(ev: TcpEvent, owner: Owner, source: TcpEvent['ownerSource']): void {
+  ev.pid = owner.pid;
+  ev.comm = owner.comm;
+  ev.cgroupId = owner.cgroupId;
+  ev.ownerSource = source;
 }

@@ -42,7 +42,8 @@ export class CsvSink implements Sink {
     const time = o.time === 'clock' ? `${this.clock.format(e.time)},` : o.time === 'relative' ? `${this.relative.format(e.tsNs)},` : '';
     const known = e.ownerSource !== 'unknown';
     const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    // `+`: a listener several processes hold, shown by its master (docs/ATTRIBUTION.md)
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(e.holders ? `${e.comm}+` : e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

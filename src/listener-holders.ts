@@ -1,0 +1,150 @@
+// Who holds a listening socket now: the owner of a connection before accept() (docs/ATTRIBUTION.md).
+// The kernel only knows who called listen(), and that process may be gone (a daemon that
+// forked and exited) or share the listener with others (a master and its workers). Holders are
+// learned from accept() records (the accepting process holds the listener) and from /proc scans
+// (rate-limited, only when a listener's holders are unknown or all known ones have died); the
+// answer is the live holders, never a dead pid, and never one of several presented as the only one.
+import { readFileSync } from 'node:fs';
+import type { TcpEvent } from './event';
+
+export interface Owner { pid: number; comm: string; cgroupId: number }
+
+/** What a /proc scan tells (ProcSocketIndex in src/attribute.ts). */
+export interface HolderSource {
+  /** every process holding socket `inode`, from a fresh scan */
+  holdersOf(inode: number): Owner[];
+  /** inode of the socket that listened on `port` when tracing started, if known */
+  listenerInode(netns: number, port: number): number | undefined;
+}
+
+/** /proc scans (each reads every process's fds, ~30 ms for 120 processes): at most one per
+ *  listener per second, and one per 250 ms overall. */
+const LISTENER_SCAN_MS = 1000;
+const SCAN_INTERVAL_MS = 250;
+/** How long a resolved answer (and a pid's liveness) is reused: pre-accept events come in bursts. */
+const REUSE_MS = 200;
+const MAX_LISTENERS = 8192;
+const MAX_HOLDERS = 256;
+
+export interface HolderAnswer {
+  /** the master (the listen() caller if alive, else the holder whose parent holds none) */
+  owner: Owner;
+  /** all live holders when there are several (owner first), else null */
+  holders: number[] | null;
+}
+
+interface Listener {
+  inode: number;
+  /** process that called listen(), as the kernel saw it */
+  caller?: Owner;
+  holders: Map<number, Owner>;
+  scanned: boolean;
+  scannedAt: number;
+  answer?: HolderAnswer | null;
+  answeredAt: number;
+}
+
+export class ListenerHolders {
+  private listeners = new Map<string, Listener>();
+  private liveness = new Map<number, { alive: boolean; at: number }>();
+  private lastScan = -Infinity;
+
+  constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc') {}
+
+  /** CLOSE->LISTEN with a known owner: the caller holds it, maybe not alone. */
+  noteListen(ev: TcpEvent): void {
+    const l = this.entry(ev.netns, ev.sport, true)!;
+    l.inode = ev.sockIno || l.inode;
+    l.caller = { pid: ev.pid, comm: ev.comm, cgroupId: ev.cgroupId };
+    l.holders.set(ev.pid, l.caller);
+    l.answer = undefined;
+  }
+
+  /** accept() returned a child of this listener: the accepting process holds the listener. */
+  noteAccept(ev: TcpEvent): void {
+    const l = this.entry(ev.netns, ev.sport, true)!;
+    if (l.holders.has(ev.pid) || l.holders.size >= MAX_HOLDERS) return;
+    l.holders.set(ev.pid, { pid: ev.pid, comm: ev.comm, cgroupId: ev.cgroupId });
+    l.answer = undefined;
+  }
+
+  forget(netns: number, port: number): void {
+    this.listeners.delete(`${netns}:${port}`);
+  }
+
+  /** The current holders of the listener a pre-accept event's socket came from; undefined if none is known alive. */
+  resolve(ev: TcpEvent): HolderAnswer | undefined {
+    const l = this.entry(ev.netns, ev.sport, false);
+    if (!l) return undefined;
+    const now = performance.now();
+    if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
+    let live = this.live(l, now);
+    // Scan when we never did for this listener (others may share it) or nobody known is alive.
+    const scanDue = !l.scanned || (live.length === 0 && now - l.scannedAt >= LISTENER_SCAN_MS);
+    if (scanDue && l.inode && now - this.lastScan >= SCAN_INTERVAL_MS) {
+      this.lastScan = l.scannedAt = now;
+      l.scanned = true;
+      for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);
+      live = this.live(l, now);
+    }
+    l.answer = live.length ? this.answer(l, live) : null;
+    l.answeredAt = now;
+    return l.answer ?? undefined;
+  }
+
+  private entry(netns: number, port: number, create: boolean): Listener | undefined {
+    const key = `${netns}:${port}`;
+    let l = this.listeners.get(key);
+    if (!l) {
+      // A listener older than tcptrace: its inode from the start-up snapshot.
+      const inode = this.procs.listenerInode(netns, port);
+      if (!create && inode === undefined) return undefined;
+      if (this.listeners.size >= MAX_LISTENERS) this.listeners.clear();
+      l = { inode: inode ?? 0, holders: new Map(), scanned: false, scannedAt: 0, answeredAt: 0 };
+      this.listeners.set(key, l);
+    }
+    return l;
+  }
+
+  private live(l: Listener, now: number): Owner[] {
+    const out: Owner[] = [];
+    for (const [pid, o] of l.holders) {
+      if (this.alive(pid, now)) out.push(o);
+      else l.holders.delete(pid);
+    }
+    return out;
+  }
+
+  private answer(l: Listener, live: Owner[]): HolderAnswer {
+    if (live.length === 1) return { owner: live[0], holders: null };
+    const pids = new Set(live.map((o) => o.pid));
+    const callerAlive = l.caller && pids.has(l.caller.pid);
+    // The master: the listen() caller if alive, else a holder whose parent holds none.
+    const roots = callerAlive ? [l.caller!] : live.filter((o) => !pids.has(this.parentOf(o.pid)));
+    const owner = (roots.length ? roots : live).reduce((a, b) => (b.pid < a.pid ? b : a));
+    return { owner, holders: [owner.pid, ...[...pids].filter((p) => p !== owner.pid).sort((a, b) => a - b)] };
+  }
+
+  private alive(pid: number, now: number): boolean {
+    const known = this.liveness.get(pid);
+    if (known && now - known.at < REUSE_MS) return known.alive;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+    if (this.liveness.size >= MAX_LISTENERS) this.liveness.clear();
+    this.liveness.set(pid, { alive, at: now });
+    return alive;
+  }
+
+  private parentOf(pid: number): number {
+    try {
+      const stat = readFileSync(`${this.procRoot}/${pid}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return 0;
+    }
+  }
+}
