@@ -64,6 +64,9 @@ static __always_inline int on_accept_exit(void *ctx, long fd)
 			__u64 us = wait_ns / 1000;
 			si->accept_wait_us = us == 0 ? 1 : us > 0xffffffff ? 0xffffffff : us;
 		}
+	} else if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE) {
+		/* closed in the queue: no transition will come to forget an entry made now */
+		return 0;
 	} else {
 		/* accepted before its birth was traced (older than tcptrace, or evicted) */
 		__builtin_memset(&fresh, 0, sizeof(fresh));
@@ -114,7 +117,10 @@ static __noinline int take_over(const struct sock *sk, struct sock_info *si, __u
 		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
 		return 0;
 	}
-	/* a socket older than tcptrace (or evicted): remember its user from now on */
+	/* a socket older than tcptrace (or evicted): remember its user from now on, unless it is
+	 * closed (no transition would come to forget the entry) */
+	if (sk->__sk_common.skc_state == TCP_CLOSE)
+		return 0;
 	struct sock_info fresh;
 	__builtin_memset(&fresh, 0, sizeof(fresh));
 	fresh.netns = sk_netns(&sk->__sk_common, true);

@@ -253,6 +253,7 @@ static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, 
 static __always_inline int in_owner_context(int old, int new)
 {
 	return (old == TCP_CLOSE && (new == TCP_SYN_SENT || new == TCP_LISTEN)) ||
+	       (old == TCP_LISTEN && new == TCP_CLOSE) || /* the last holder's close or exit */
 	       (old == TCP_ESTABLISHED && new == TCP_FIN_WAIT1) ||
 	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
 }
@@ -433,7 +434,8 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	__u64 key = (__u64)sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
 	struct sock_info fresh;
-	bool first_sight = !si;
+	/* a new child socket: an entry under its address belonged to a freed socket */
+	bool first_sight = !si || (old == TCP_LISTEN && new == TCP_SYN_RECV);
 	__u8 flags = 0, comm_is_owner = 0;
 	__u64 delta = 0;
 

@@ -7,7 +7,7 @@ import { State } from './states';
 import { cgroup2Root } from './containers';
 import { loadBinding } from './native/binding';
 import { procComm } from './comm';
-import { ListenerHolders, type Owner } from './listener-holders';
+import { beforeAccept, ListenerHolders, type Owner } from './listener-holders';
 
 
 // A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
@@ -203,17 +203,6 @@ export class Attributor {
     if (this.bySocket.size >= MAX_REMEMBERED) this.bySocket.clear();
     this.bySocket.set(skaddr, owner);
   }
-}
-
-/**
- * A passive socket nobody has accepted (or used) yet: the kernel gave it the listener's owner,
- * or none when the listener predates tcptrace. Its first transitions: SYN_RECV, ESTABLISHED,
- * and a CLOSE or CLOSE_WAIT while it still waits in the queue.
- */
-function beforeAccept(ev: TcpEvent): boolean {
-  if (ev.side !== 'passive') return false;
-  if (ev.ownerSource === 'listener') return true;
-  return ev.ownerSource === 'unknown' && (ev.newState === State.SYN_RECV || ev.oldState === State.SYN_RECV);
 }
 
 function setOwner(ev: TcpEvent, owner: Owner, source: TcpEvent['ownerSource']): void {

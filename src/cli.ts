@@ -119,6 +119,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     stats?.observe(batch);
     for (const sink of sinks) sink.write(batch);
   });
+  tracer.on('accepts', (accepts) => stats?.observeAccepts(accepts));
 
   const stop = (code = 0) => {
     if (stopping) return;

@@ -12,6 +12,12 @@ export interface TopEntry {
   handshake: HistogramSummary;
 }
 
+export interface PortWait {
+  /** listening port */
+  key: string;
+  wait: HistogramSummary;
+}
+
 export interface FailureEntry {
   peer: string;
   count: number;
@@ -41,6 +47,11 @@ export interface StatsSnapshot {
     byPeer: FailureEntry[];
   };
   closes: Record<string, number>;
+  /** ms from ESTABLISHED to accept() returning the socket, per listening port */
+  acceptWait: {
+    all: HistogramSummary;
+    byListenPort: PortWait[];
+  };
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
@@ -81,6 +92,8 @@ export class StatsEngine {
   private readonly active = new Histogram();
   private readonly passive = new Histogram();
   private readonly lifetime = new Histogram();
+  private readonly acceptWait = new Histogram();
+  private readonly acceptWaitByPort: TopTable<Histogram>;
   private readonly byRemote: TopTable<Histogram>;
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
@@ -100,6 +113,7 @@ export class StatsEngine {
   constructor(readonly topN = 10, private readonly maxTracked = 65536) {
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
+    this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
   }
 
@@ -112,6 +126,16 @@ export class StatsEngine {
     const done = this.connections.observe(batch);
     for (const c of done) this.finish(c);
     if (done.length && this.onFinished) this.onFinished(done);
+  }
+
+  /** Accept records (Tracer 'accepts'): the accept-queue wait, as soon as accept() returns. */
+  observeAccepts(batch: TcpEvent[]): void {
+    for (const a of batch) {
+      if (!a.acceptWaitUs) continue;
+      const ms = a.acceptWaitUs / 1000;
+      this.acceptWait.record(ms);
+      this.acceptWaitByPort.get(String(a.sport)).record(ms);
+    }
   }
 
   private observeOne(e: TcpEvent): void {
@@ -179,6 +203,10 @@ export class StatsEngine {
         byPeer: this.failuresByPeer.top().map(([peer, r]) => ({ peer, count: r.count, causes: { ...r.causes } })),
       },
       closes: { ...this.closeCauses },
+      acceptWait: {
+        all: this.acceptWait.summary(),
+        byListenPort: this.acceptWaitByPort.top().map(([key, h]) => ({ key, wait: h.summary() })),
+      },
       lifetime: this.lifetime.summary(),
       stateTime,
     };

@@ -8,7 +8,8 @@ import { Clock, decodeBatch } from './decode';
 import type { TcpEvent } from './event';
 import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './probe';
 import type { NativeDelivery, Probe } from './native/addon';
-import { keep, ownerMatcher } from './filter';
+import { OwnerGate, ownerMatcher } from './filter';
+import { beforeAccept } from './listener-holders';
 
 /** Accept records are not transitions: they go out on their own channel. */
 function splitAccepts(records: TcpEvent[]): { transitions: TcpEvent[]; accepts: TcpEvent[] } {
@@ -55,16 +56,17 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
-  private readonly ownerOk: ReturnType<typeof ownerMatcher>;
+  /** the owner filter (--pid/--comm/--cgroup) finished in user space, if one is set */
+  private readonly gate?: OwnerGate;
   private delivered = 0;
-  private filtered = 0;
   private accepts = 0;
   private final?: Counters;
 
   private constructor(options: TracerOptions) {
     super();
     const f = options.filter ?? {};
-    this.ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
+    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
+    if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
     const opened = openProbe(options, (records) => this.onRecords(records));
     this.attachedAt = performance.now();
     // After attach: every socket older than this snapshot is now covered by /proc.
@@ -85,11 +87,10 @@ export class Tracer extends EventEmitter<TracerEvents> {
   }
 
   private onRecords(records: Buffer): void {
-    const records_ = decodeBatch(records, this.clock);
-    this.attributor?.resolve(records_);
-    const { transitions: decoded, accepts } = splitAccepts(records_);
-    const batch = keep(decoded, this.ownerOk);
-    this.filtered += decoded.length - batch.length;
+    const decoded = decodeBatch(records, this.clock);
+    this.attributor?.resolve(decoded);
+    const { transitions, accepts } = splitAccepts(decoded);
+    const batch = this.gate ? this.gate.pass(decoded) : transitions;
     this.delivered += batch.length;
     this.accepts += accepts.length;
     this.emit('events', batch);
@@ -99,6 +100,10 @@ export class Tracer extends EventEmitter<TracerEvents> {
   /** How close delivery came to loss (ring high-water mark, drain thread); valid after close(). */
   deliveryStats(): NativeDelivery {
     return this.probe.delivery();
+  }
+
+  private get filtered(): number {
+    return this.gate?.filtered ?? 0;
   }
 
   counters(): Counters {
@@ -115,6 +120,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
   close(): Counters {
     if (this.final) return this.final;
     const c = this.probe.close();
+    const undecided = this.gate?.flush() ?? [];
+    if (undecided.length) {
+      this.delivered += undecided.length;
+      this.emit('events', undecided);
+    }
     this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, accepts: this.accepts, lost: c.dropped, missed: c.missed };
     this.emit('close', this.final);
     return this.final;

@@ -16,11 +16,14 @@ export const describeKernel: typeof describe = isRoot
 /** A tracer plus everything it delivered, searchable by port. */
 export class Capture {
   readonly events: TcpEvent[] = [];
+  /** accept records (not transitions) */
+  readonly accepts: TcpEvent[] = [];
   readonly tracer: Tracer;
 
   constructor(options: TracerOptions = {}) {
     this.tracer = Tracer.open(options);
     this.tracer.on('events', (batch) => { for (const e of batch) this.events.push(e); });
+    this.tracer.on('accepts', (batch) => { for (const e of batch) this.accepts.push(e); });
   }
 
   /** Every event of any socket with `port` at either end. */

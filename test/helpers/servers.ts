@@ -1,0 +1,53 @@
+// Real server shapes (test/fixtures/servers.py) and a client in its own process, for the
+// owner tests: which pid served which client port, and the traced events of those sockets.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Peer } from './process';
+import type { Capture } from './kernel';
+import type { TcpEvent } from '../../src/event';
+import { State } from '../../src/states';
+
+const script = path.resolve(__dirname, '../fixtures/servers.py');
+
+export function startServer(...args: string[]): Peer {
+  return new Peer(spawn('python3', [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+}
+
+/** Runs `n` connections from a separate process; resolves with their local ports. */
+export async function runClient(port: number, n: number, http = false): Promise<number[]> {
+  const client = new Peer(spawn('python3', [script, 'client', String(port), String(n), ...(http ? ['http'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  await client.next('done', 60_000);
+  return client.messages.filter((m) => 'client' in m).map((m) => m.client as number);
+}
+
+/** Waits until the server reported serving every one of `ports`; client port → serving pid. */
+export async function servedBy(server: Peer, ports: number[], timeoutMs = 15_000): Promise<Map<number, number>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const served = new Map(server.messages.filter((m) => 'served' in m).map((m) => [m.served as number, m.pid as number]));
+    if (ports.every((p) => served.has(p))) return served;
+    if (Date.now() > end) throw new Error(`server did not report serving ${ports.filter((p) => !served.has(p))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The accepted socket's events for one client port, in time order, once it reached CLOSE. */
+export async function serverSide(cap: Capture, port: number, clientPort: number): Promise<TcpEvent[]> {
+  const mine = (e: TcpEvent) => e.sport === port && e.dport === clientPort;
+  await cap.waitFor((evs) => evs.some((e) => mine(e) && e.newState === State.CLOSE));
+  return cap.events.filter(mine).sort((a, b) => a.tsNs - b.tsNs);
+}
+
+/** The accept record of the connection from `clientPort` to `port`. */
+export function acceptOf(cap: Capture, port: number, clientPort: number): TcpEvent | undefined {
+  return cap.accepts.find((a) => a.sport === port && a.dport === clientPort);
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,149 @@
+// The real owner of accepted sockets on the server shapes people run (test/fixtures/servers.py):
+// pre-forked workers, fork-per-connection, a daemon whose listen() caller exits; the accept-queue
+// wait; and --pid/--comm agreeing with the owner shown.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Capture, describeKernel, states } from '../helpers/kernel';
+import type { Peer } from '../helpers/process';
+import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer } from '../helpers/servers';
+import { StatsEngine } from '../../src/stats';
+import type { TcpEvent } from '../../src/event';
+
+const SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
+const N = 6;
+
+describeKernel('owners of accepted sockets on real server shapes', () => {
+  let cap: Capture;
+  const servers: Peer[] = [];
+  beforeAll(() => { cap = new Capture(); });
+  afterAll(() => { cap.close(); for (const s of servers) s.stop(); });
+
+  /** Every connection's transitions, split at its accept record. */
+  async function connections(port: number, clients: number[]) {
+    return Promise.all(clients.map(async (cp) => {
+      const evs = await serverSide(cap, port, cp);
+      const accept = acceptOf(cap, port, cp);
+      expect(accept, `accept record of client port ${cp}`).toBeDefined();
+      return { cp, evs, accept: accept!, before: evs.filter((e) => e.tsNs < accept!.tsNs), after: evs.filter((e) => e.tsNs > accept!.tsNs) };
+    }));
+  }
+
+  it('pre-forked workers: every transition after accept names the worker that served it', async () => {
+    const server = startServer('prefork', '2');
+    servers.push(server);
+    const { port, pid: parent, workers } = (await server.next('port')) as { port: number; pid: number; workers: number[] };
+    const clients = await runClient(port, N);
+    const served = await servedBy(server, clients);
+    for (const c of await connections(port, clients)) {
+      expect(states(c.evs)).toEqual(SERVER);
+      expect(c.accept.pid).toBe(served.get(c.cp));
+      expect(c.after.map((e) => e.pid)).toEqual(c.after.map(() => served.get(c.cp)));
+      expect(c.after.length).toBe(3);
+      // Before accept: a live holder of the listener, the parent (listen() caller) as master;
+      // once a /proc scan has seen the listener, all holders are listed.
+      for (const e of c.before) {
+        expect(e.ownerSource).toBe('listener');
+        expect(e.pid).toBe(parent);
+        if (e.holders) expect([...e.holders].sort()).toEqual([parent, ...workers].sort());
+      }
+    }
+  });
+
+  it('fork per connection: the child that served the connection owns it from its first use', async () => {
+    const server = startServer('forkper');
+    servers.push(server);
+    const { port, pid: parent } = (await server.next('port')) as { port: number; pid: number };
+    const clients = await runClient(port, N);
+    const served = await servedBy(server, clients);
+    for (const c of await connections(port, clients)) {
+      expect(states(c.evs)).toEqual(SERVER);
+      expect(c.accept.pid).toBe(parent);
+      const child = served.get(c.cp)!;
+      expect(child).not.toBe(parent);
+      expect(c.after.map((e) => e.pid)).toEqual(c.after.map(() => child));
+      // softirq's CLOSE_WAIT names the child from its first read ('use'), the rest are its close
+      expect(c.after[0].ownerSource).toBe('use');
+      for (const e of c.before) expect(e.pid).toBe(parent);
+    }
+  });
+
+  it('a daemon whose listen() caller exited: no event names the dead pid', async () => {
+    const server = startServer('daemon');
+    const { listener_pid: dead } = (await server.next('listener_pid')) as { listener_pid: number };
+    const { port, pid: daemon } = (await server.next('pid')) as { port: number; pid: number };
+    try {
+      const clients = await runClient(port, N);
+      await servedBy(server, clients);
+      expect(pidAlive(dead)).toBe(false);
+      for (const c of await connections(port, clients)) {
+        expect(states(c.evs)).toEqual(SERVER);
+        expect(c.evs.map((e) => e.pid)).toEqual(c.evs.map(() => daemon));
+      }
+      // only its own listen() names it, made while it was alive
+      expect(states(cap.onPort(port).filter((e) => e.pid === dead))).toEqual(['CLOSE->LISTEN']);
+    } finally {
+      try { process.kill(daemon); } catch { /* gone */ }
+    }
+  });
+
+  it('accept-queue wait: a server that sleeps 300 ms before accept()', async () => {
+    const server = startServer('sleepaccept', '300');
+    servers.push(server);
+    const { port } = (await server.next('port')) as { port: number };
+    const clients = await runClient(port, 3);
+    await servedBy(server, clients);
+    const stats = new StatsEngine();
+    for (const c of await connections(port, clients)) {
+      const waitMs = c.accept.acceptWaitUs / 1000;
+      expect(waitMs).toBeGreaterThanOrEqual(300);
+      expect(waitMs).toBeLessThan(340);
+      // the later transitions carry it too (JSON accept_wait_ms)
+      expect(c.after.map((e) => e.acceptWaitUs)).toEqual(c.after.map(() => c.accept.acceptWaitUs));
+      stats.observeAccepts([c.accept]);
+    }
+    const row = stats.snapshot().acceptWait.byListenPort.find((r) => r.key === String(port))!;
+    expect(row.wait.count).toBe(3);
+    expect(row.wait.p50).toBeGreaterThanOrEqual(300);
+    expect(row.wait.max).toBeLessThan(340);
+  });
+});
+
+describeKernel('--pid and --comm agree with the owner shown (pre-forked server)', () => {
+  let server: Peer;
+  let port: number;
+  let workers: number[];
+  beforeAll(async () => {
+    server = startServer('prefork', '2');
+    ({ port, workers } = (await server.next('port')) as { port: number; workers: number[] });
+  });
+  afterAll(() => server.stop());
+
+  async function filtered(filter: { pid?: number; comm?: string }, worker: number) {
+    const cap = new Capture({ filter });
+    try {
+      const clients = await runClient(port, N);
+      const served = await servedBy(server, clients);
+      const mine = clients.filter((cp) => served.get(cp) === worker);
+      // the connections of the other worker must not show up at all: wait for ours, then settle
+      for (const cp of mine) await serverSide(cap, port, cp);
+      await new Promise((r) => setTimeout(r, 300));
+      const shown = cap.events.filter((e) => e.sport === port && clients.includes(e.dport));
+      const byClient = new Map<number, TcpEvent[]>();
+      for (const e of shown) byClient.set(e.dport, [...(byClient.get(e.dport) ?? []), e]);
+      expect([...byClient.keys()].sort()).toEqual([...mine].sort());
+      for (const cp of mine) expect(states(byClient.get(cp)!.sort((a, b) => a.tsNs - b.tsNs))).toEqual(SERVER);
+      // nothing of the client, nothing of the other worker
+      expect(cap.events.filter((e) => e.dport === port).length).toBe(0);
+      return mine.length;
+    } finally {
+      cap.close();
+    }
+  }
+
+  it('-p WORKER: all of that worker\'s connections (with their pre-accept transitions), nothing else', async () => {
+    await filtered({ pid: workers[0] }, workers[0]);
+  });
+
+  it('--comm WORKER: the same by name', async () => {
+    await filtered({ comm: 'pfw-2' }, workers[1]);
+  });
+});
