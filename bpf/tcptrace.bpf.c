@@ -310,13 +310,19 @@ static __always_inline __u8 close_cause(const struct sock_info *si, int old, __u
 	return TCPTRACE_CAUSE_NORMAL;
 }
 
-static __always_inline void count(int dropped)
+static __always_inline void count(int dropped, bool accept)
 {
 	__u32 zero = 0;
 	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &zero);
 
 	if (!c)
 		return;
+	if (accept) {
+		c->accepts_seen++;
+		if (dropped)
+			c->accepts_dropped++;
+		return;
+	}
 	c->seen++;
 	if (dropped)
 		c->dropped++;
@@ -375,15 +381,17 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 /* Sends one record to user space (ring buffer, or perf buffer) and counts it. */
 static __always_inline void emit_event(void *ctx, const struct fill_args *a, const bool btf)
 {
+	const bool accept = a->flags & TCPTRACE_F_ACCEPT;
+
 	if (cfg.use_perfbuf) {
 		struct tcptrace_event ev;
 		fill_event(&ev, a, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept);
 		return;
 	}
 	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(1);
+		count(1, accept);
 		return;
 	}
 	fill_event(e, a, btf);
@@ -401,7 +409,7 @@ static __always_inline void emit_event(void *ctx, const struct fill_args *a, con
 										 : BPF_RB_NO_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, wake);
-	count(0);
+	count(0, accept);
 }
 
 /* ---- the state change ---- */

@@ -76,6 +76,8 @@ struct tcptrace_event {
 struct tcptrace_counters {
 	__u64 seen;    /* events that passed the kernel filters */
 	__u64 dropped; /* of those, events the buffer had no room for */
+	__u64 accepts_seen;    /* accept records (TCPTRACE_F_ACCEPT), apart from the transitions */
+	__u64 accepts_dropped;
 };
 
 /*

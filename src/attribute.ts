@@ -21,6 +21,9 @@ export class ProcSocketIndex {
   /** listening socket inode → every process holding it (filled for watched inodes only) */
   private holders = new Map<number, Owner[]>();
   private readonly watched = new Set<number>();
+  /** network namespace inode → a process in it, from the last scan (for its /proc/PID/net) */
+  private netnsPid = new Map<number, number>();
+  private foreignListeners = new Map<number, { at: number; ports: Map<number, number> }>();
   /** listening port → socket inode, in tcptrace's own network namespace */
   private listeners = new Map<number, number>();
   private scannedAt = -Infinity;
@@ -64,31 +67,28 @@ export class ProcSocketIndex {
     return this.holders.get(inode) ?? [];
   }
 
-  /** Inode of the socket listening on `port` when tracing started (own namespace only). */
+  /**
+   * Inode of the socket listening on `port` in namespace `netns`: ours from the start-up
+   * snapshot, another's from /proc/PID/net/tcp of a process the last scan found in it.
+   */
   listenerInode(netns: number, port: number): number | undefined {
-    return netns === this.ownNetns ? this.listeners.get(port) : undefined;
+    if (netns === this.ownNetns) return this.listeners.get(port);
+    const now = performance.now();
+    let known = this.foreignListeners.get(netns);
+    if (!known || now - known.at > RESCAN_MS) {
+      if (!this.netnsPid.has(netns) && !this.scannedWithin(RESCAN_MS / 5)) this.scan();
+      const pid = this.netnsPid.get(netns);
+      if (pid === undefined) return undefined;
+      if (this.foreignListeners.size >= MAX_REMEMBERED) this.foreignListeners.clear();
+      known = { at: now, ports: listenersInProcNet(`${this.procRoot}/${pid}/net`) };
+      this.foreignListeners.set(netns, known);
+    }
+    return known.ports.get(port);
   }
 
   private scanListeners(): void {
-    const next = new Map<number, number>();
     const viaNetlink = this.procRoot === '/proc' ? listeningSocketsViaNetlink() : null;
-    if (viaNetlink) {
-      for (const l of viaNetlink) next.set(l.port, l.inode);
-      this.listeners = next;
-      return;
-    }
-    for (const file of ['net/tcp', 'net/tcp6']) {
-      let text = '';
-      try { text = readFileSync(`${this.procRoot}/${file}`, 'latin1'); } catch { continue; }
-      for (const line of text.split('\n')) {
-        if (!line.includes(' 0A ')) continue; // most lines are not listeners: skip them cheaply
-        const f = line.trim().split(/\s+/);
-        // sl local_address rem_address st ... inode: state 0A is LISTEN
-        if (f.length < 10 || f[3] !== '0A') continue;
-        next.set(parseInt(f[1].split(':')[1], 16), Number(f[9]));
-      }
-    }
-    this.listeners = next;
+    this.listeners = viaNetlink ? new Map(viaNetlink.map((l) => [l.port, l.inode])) : listenersInProcNet(`${this.procRoot}/net`);
   }
 
   private scan(): void {
@@ -97,9 +97,12 @@ export class ProcSocketIndex {
     // process closes its fd before the socket's last transitions reach us.
     const next = this.byInode.size > MAX_REMEMBERED * 4 ? new Map<number, Owner>() : this.byInode;
     const holders = new Map<number, Owner[]>();
+    const netnsPid = new Map<number, number>();
     for (const entry of safeReaddir(this.procRoot)) {
       const pid = Number(entry);
       if (!Number.isInteger(pid) || pid <= 0) continue;
+      const netns = netnsOf(`${this.procRoot}/${pid}`);
+      if (netns && netns !== this.ownNetns && !netnsPid.has(netns)) netnsPid.set(netns, pid);
       let owner: Owner | undefined;
       for (const fd of safeReaddir(`${this.procRoot}/${pid}/fd`)) {
         let target: string;
@@ -117,6 +120,7 @@ export class ProcSocketIndex {
     }
     this.byInode = next;
     this.holders = holders;
+    this.netnsPid = netnsPid;
   }
 
   private describe(pid: number): Owner {
@@ -137,6 +141,32 @@ function listeningSocketsViaNetlink(): { port: number; inode: number }[] | null 
     return loadBinding().listeningSockets();
   } catch {
     return null;
+  }
+}
+
+/** LISTEN sockets (port → inode) in /proc/net/tcp{,6} of one namespace's view. */
+function listenersInProcNet(dir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const file of ['tcp', 'tcp6']) {
+    let text = '';
+    try { text = readFileSync(`${dir}/${file}`, 'latin1'); } catch { continue; }
+    for (const line of text.split('\n')) {
+      if (!line.includes(' 0A ')) continue; // most lines are not listeners: skip them cheaply
+      const f = line.trim().split(/\s+/);
+      // sl local_address rem_address st ... inode: state 0A is LISTEN
+      if (f.length < 10 || f[3] !== '0A') continue;
+      out.set(parseInt(f[1].split(':')[1], 16), Number(f[9]));
+    }
+  }
+  return out;
+}
+
+function netnsOf(procPid: string): number {
+  try {
+    const link = readlinkSync(`${procPid}/ns/net`); // net:[4026531840]
+    return Number(link.slice(5, -1));
+  } catch {
+    return 0;
   }
 }
 

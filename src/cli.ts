@@ -46,7 +46,8 @@ function countLines(chunk: string | Uint8Array): number {
 export function summaryLine(c: Counters): string {
   const filtered = c.filtered ? `, ${c.filtered} filtered after attribution` : '';
   const missed = c.missed ? ` (+${c.missed} not seen: the kernel skipped them, BPF program busy on that CPU)` : '';
-  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}`;
+  const accepts = c.acceptsLost ? `; ${c.acceptsLost} accept records lost (their accept-queue waits and owners are missing)` : '';
+  return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

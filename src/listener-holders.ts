@@ -29,9 +29,11 @@ export interface HolderSource {
   listenerInode(netns: number, port: number): number | undefined;
 }
 
-/** /proc scans (each reads every process's fds, ~30 ms for 120 processes): at most one per
- *  listener per second, and one per 250 ms overall. */
+/** /proc scans (each reads every process's fds, ~30 ms for 120 processes): a listener's first
+ *  at most every 100 ms overall, a rescan (all known holders died) once per listener per
+ *  second and every 250 ms overall. */
 const LISTENER_SCAN_MS = 1000;
+const FIRST_SCAN_INTERVAL_MS = 100;
 const SCAN_INTERVAL_MS = 250;
 /** How long a resolved answer (and a pid's liveness) is reused: pre-accept events come in bursts. */
 const REUSE_MS = 200;
@@ -93,7 +95,7 @@ export class ListenerHolders {
     let live = this.live(l, now);
     // Scan when we never did for this listener (others may share it) or nobody known is alive.
     const scanDue = !l.scanned || (live.length === 0 && now - l.scannedAt >= LISTENER_SCAN_MS);
-    if (scanDue && l.inode && now - this.lastScan >= SCAN_INTERVAL_MS) {
+    if (scanDue && l.inode && now - this.lastScan >= (l.scanned ? SCAN_INTERVAL_MS : FIRST_SCAN_INTERVAL_MS)) {
       this.lastScan = l.scannedAt = now;
       l.scanned = true;
       for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);

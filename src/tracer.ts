@@ -32,10 +32,12 @@ export interface Counters {
   /** Events the kernel passed because their owner was unknown there, then dropped here by
    *  the owner filter (pid/comm/cgroup) once user space attributed them. */
   filtered: number;
-  /** Records of accept() returning a socket (emitted as 'accepts', not as transitions). */
-  accepts: number;
-  /** Records the kernel buffer had no room for (seen = delivered + filtered + accepts + lost once closed). */
+  /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
   lost: number;
+  /** Records of accept() returning a socket, delivered as 'accepts' (not transitions, not in seen). */
+  accepts: number;
+  /** Accept records the kernel buffer had no room for. */
+  acceptsLost: number;
   /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
   missed: number;
 }
@@ -109,7 +111,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, accepts: this.accepts, lost: c.dropped, missed: c.missed };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
   get closed(): boolean {
@@ -125,7 +127,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, accepts: this.accepts, lost: c.dropped, missed: c.missed };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
     this.emit('close', this.final);
     return this.final;
   }

@@ -40,6 +40,8 @@ export interface NativeDelivery {
 export interface NativeCounters {
   seen: number;
   dropped: number;
+  /** accept records the buffer had no room for (counted apart from transitions) */
+  acceptsLost: number;
   /** perf buffer mode: samples the kernel reported lost (equals dropped) */
   perfLost: number;
   /** state changes the kernel skipped because our program was already running on that CPU */

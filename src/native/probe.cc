@@ -347,9 +347,11 @@ class Probe : public Napi::ObjectWrap<Probe> {
     uint32_t zero = 0;
     if (bpf_map_lookup_elem(counters_fd_, &zero, per_cpu.data())) return false;
     *seen = *dropped = 0;
+    accepts_lost_ = 0;
     for (const auto& c : per_cpu) {
       *seen += c.seen;
       *dropped += c.dropped;
+      accepts_lost_ += c.accepts_dropped;  // accept records, counted apart from transitions
     }
     if (ring_) *dropped += ring_->malformed();  // read but not delivered: lost, to keep the sum exact
     missed_ = RecursionMisses();
@@ -376,6 +378,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("seen", Napi::Number::New(env, static_cast<double>(seen_)));
     o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_)));
+    o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(accepts_lost_)));
     o.Set("perfLost", Napi::Number::New(env, static_cast<double>(perf_lost_)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(missed_)));
     return o;
@@ -498,7 +501,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   bool perf_mode_ = false;
   int counters_fd_ = -1;
   int last_errno_ = 0;
-  uint64_t seen_ = 0, dropped_ = 0, perf_lost_ = 0, missed_ = 0;
+  uint64_t seen_ = 0, dropped_ = 0, perf_lost_ = 0, missed_ = 0, accepts_lost_ = 0;
 };
 
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc

@@ -2,20 +2,26 @@
 // owner tests: which pid served which client port, and the traced events of those sockets.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Peer } from './process';
+import { Peer, type NetNamespace } from './process';
 import type { Capture } from './kernel';
 import type { TcpEvent } from '../../src/event';
 import { State } from '../../src/states';
 
 const script = path.resolve(__dirname, '../fixtures/servers.py');
 
-export function startServer(...args: string[]): Peer {
-  return new Peer(spawn('python3', [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+/** Runs the fixture in the test's namespace (the tracer filters on it: other tests' and other
+ *  users' connection storms on this host never fill its buffer). `ip netns exec` keeps the pid. */
+function fixture(ns: NetNamespace, args: string[]): Peer {
+  return new Peer(spawn('ip', ['netns', 'exec', ns.name, 'python3', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+}
+
+export function startServer(ns: NetNamespace, ...args: string[]): Peer {
+  return fixture(ns, args);
 }
 
 /** Runs `n` connections from a separate process; resolves with their local ports. */
-export async function runClient(port: number, n: number, http = false): Promise<number[]> {
-  const client = new Peer(spawn('python3', [script, 'client', String(port), String(n), ...(http ? ['http'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] }));
+export async function runClient(ns: NetNamespace, port: number, n: number, http = false): Promise<number[]> {
+  const client = fixture(ns, ['client', String(port), String(n), ...(http ? ['http'] : [])]);
   await client.next('done', 60_000);
   return client.messages.filter((m) => 'client' in m).map((m) => m.client as number);
 }
@@ -34,7 +40,12 @@ export async function servedBy(server: Peer, ports: number[], timeoutMs = 15_000
 /** The accepted socket's events for one client port, in time order, once it reached CLOSE. */
 export async function serverSide(cap: Capture, port: number, clientPort: number): Promise<TcpEvent[]> {
   const mine = (e: TcpEvent) => e.sport === port && e.dport === clientPort;
-  await cap.waitFor((evs) => evs.some((e) => mine(e) && e.newState === State.CLOSE));
+  try {
+    await cap.waitFor((evs) => evs.some((e) => mine(e) && e.newState === State.CLOSE));
+  } catch (err) {
+    const seen = cap.events.filter(mine).map((e) => `${e.oldState}->${e.newState}`);
+    throw new Error(`${(err as Error).message}: ${port}<-${clientPort} got [${seen}], counters ${JSON.stringify(cap.tracer.counters())}`);
+  }
   return cap.events.filter(mine).sort((a, b) => a.tsNs - b.tsNs);
 }
 
