@@ -17,6 +17,8 @@ export interface FinishedConnection {
   side: 'active' | 'passive' | '';
   /** ms from SYN_SENT/first SYN-ACK to ESTABLISHED; null if the handshake was not seen or failed */
   handshakeMs: number | null;
+  /** passive: ms from ESTABLISHED to accept() returning it; null if not accepted or unmeasured */
+  acceptWaitMs: number | null;
   /** ms from the first transition seen to CLOSE; null if the open was not seen */
   lifetimeMs: number | null;
   established: boolean;
@@ -69,6 +71,7 @@ export class ConnectionTracker {
         done.push({
           skaddr: e.skaddr, pid: e.pid, comm: e.comm, family: e.family, saddr: e.saddr, sport: e.sport,
           daddr: e.daddr, dport: e.dport, side: e.side, handshakeMs: c.handshakeMs,
+          acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
           lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
           cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
           synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time,

@@ -70,6 +70,12 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
     out.push(statsHeader('Top listening ports (passive, ms)'));
     for (const r of s.handshake.byListenPort) out.push(statsRow(`port ${r.key}`, r.handshake));
   }
+  if (s.acceptWait.all.count) {
+    out.push('');
+    out.push(statsHeader('Accept-queue wait (ms)'));
+    out.push(statsRow('ESTABLISHED→accept()', s.acceptWait.all));
+    for (const r of s.acceptWait.byListenPort) out.push(statsRow(`port ${r.key}`, r.wait));
+  }
   out.push('');
   out.push(`Failed connects: ${s.failedConnects.total}${s.failedConnects.total ? ` (${counts(s.failedConnects.byCause)})` : ''}`);
   for (const p of s.failedConnects.byPeer) out.push(`  ${padColumn(p.peer, 28)} ${String(p.count).padStart(7)}  ${counts(p.causes)}`);

@@ -378,7 +378,7 @@
     const current = STATES.map((st) => [st, Number((s.current || {})[st]) || 0]).filter((x) => x[1] > 0);
     kvRows(el.current, current.length ? current : [['(none tracked)', 0]], true);
     drawRateChart();
-    drawHandshake(s.handshake || {});
+    drawHandshake(s.handshake || {}, s.accept_wait);
   }
 
   // ---- charts --------------------------------------------------------------------------------
@@ -439,7 +439,7 @@
     return short(ms / 1000) + ' s';
   }
 
-  function drawHandshake(hs) {
+  function drawHandshake(hs, wait) {
     if (typeof uPlot === 'undefined') return;
     const active = new Map();
     const passive = new Map();
@@ -483,6 +483,7 @@
     const parts = [];
     if (hs.active && hs.active.count) parts.push('connect: ' + hs.active.count + ', p50 ' + fmtMs(hs.active.p50) + ', p99 ' + fmtMs(hs.active.p99));
     if (hs.passive && hs.passive.count) parts.push('accept: ' + hs.passive.count + ', p50 ' + fmtMs(hs.passive.p50) + ', p99 ' + fmtMs(hs.passive.p99));
+    if (wait && wait.count) parts.push('accept-queue wait: ' + wait.count + ', p50 ' + fmtMs(wait.p50) + ', p99 ' + fmtMs(wait.p99) + ', max ' + fmtMs(wait.max));
     el.hsSummary.textContent = parts.join(' · ');
   }
 

@@ -7,7 +7,7 @@ import { padColumn, terminalSafeJson } from '../display';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =
-  `${'PID'.padEnd(7)} ${'COMM'.padEnd(15)} ${'SIDE'.padEnd(7)} ${'LADDR'.padEnd(15)} ${'LPORT'.padEnd(5)} ${'RADDR'.padEnd(15)} ${'RPORT'.padEnd(5)} ${'HS_MS'.padStart(9)} ${'LIFE_MS'.padStart(10)} END`;
+  `${'PID'.padEnd(7)} ${'COMM'.padEnd(15)} ${'SIDE'.padEnd(7)} ${'LADDR'.padEnd(15)} ${'LPORT'.padEnd(5)} ${'RADDR'.padEnd(15)} ${'RPORT'.padEnd(5)} ${'HS_MS'.padStart(9)} ${'WAIT_MS'.padStart(9)} ${'LIFE_MS'.padStart(10)} END`;
 
 const ms = (v: number | null, w: number) => (v === null ? '-' : v.toFixed(3)).padStart(w);
 
@@ -16,14 +16,14 @@ export function lifetimeLine(c: FinishedConnection): string {
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
   return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(15)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(15)} ${String(c.dport).padEnd(5)} ` +
-    `${ms(c.handshakeMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}`;
+    `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}`;
 }
 
 export function lifetimeJson(c: FinishedConnection): string {
   return terminalSafeJson(JSON.stringify({
     type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr, pid: c.pid || null, comm: c.comm || null,
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
-    handshake_ms: c.handshakeMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
+    handshake_ms: c.handshakeMs, accept_wait_ms: c.acceptWaitMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
     last_state: c.lastState,
   }));

@@ -32,6 +32,8 @@ export interface MetricsBackend {
   /** Only for listening ports selected by the opt-in. */
   listenPortHandshake?(port: string, seconds: number): void;
   connectFailed(cause: string): void;
+  /** Accept-queue wait of one connection; `port` only for ports selected by the opt-in. */
+  acceptWait?(seconds: number, port: string | undefined): void;
   closed(cause: string, side: string, lifetimeSeconds: number | null): void;
   /** End of a batch: apply what was accumulated. */
   flush?(): void;
@@ -80,6 +82,15 @@ export class MetricsFeed {
     for (const b of this.backends) b.flush?.();
   }
 
+  /** Accept records (Tracer 'accepts'). */
+  observeAccepts(batch: TcpEvent[]): void {
+    for (const a of batch) {
+      if (!a.acceptWaitUs) continue;
+      const port = this.portLabel(a.sport);
+      for (const b of this.backends) b.acceptWait?.(a.acceptWaitUs / 1e6, port);
+    }
+  }
+
   private finish(c: FinishedConnection): void {
     const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
     for (const b of this.backends) b.closed(closeLabel(c), c.side || 'unknown', lifetime);
@@ -114,6 +125,8 @@ export class PromMetrics implements MetricsBackend {
   private readonly handshakes: Histogram<'direction'>;
   private readonly handshakeByDirection: Record<'active' | 'passive', { observe(v: number): void }>;
   private readonly portHandshakes?: Histogram<'port'>;
+  private readonly acceptWaits: Histogram;
+  private readonly portAcceptWaits?: Histogram<'port'>;
   private readonly failures: Counter<'cause'>;
   private readonly closes: Counter<'cause'>;
   private readonly lifetimes: Histogram<'side'>;
@@ -139,14 +152,17 @@ export class PromMetrics implements MetricsBackend {
     });
     this.handshakeByDirection = { active: this.handshakes.labels('active'), passive: this.handshakes.labels('passive') };
     if (options.ports) {
-      this.portHandshakes = new Histogram({
-        name: `${METRIC_PREFIX}listen_port_handshake_duration_seconds`,
-        help: 'Passive handshake time per listening port (opt-in with --metrics-ports).',
-        labelNames: ['port'],
-        buckets: HANDSHAKE_BUCKETS,
-        registers,
-      });
+      const perPort = (name: string, help: string) =>
+        new Histogram({ name: `${METRIC_PREFIX}${name}`, help, labelNames: ['port'], buckets: HANDSHAKE_BUCKETS, registers });
+      this.portHandshakes = perPort('listen_port_handshake_duration_seconds', 'Passive handshake time per listening port (opt-in with --metrics-ports).');
+      this.portAcceptWaits = perPort('listen_port_accept_wait_seconds', 'Accept-queue wait per listening port (opt-in with --metrics-ports).');
     }
+    this.acceptWaits = new Histogram({
+      name: `${METRIC_PREFIX}accept_wait_seconds`,
+      help: 'Time accepted connections waited in the accept queue: ESTABLISHED to accept() returning them.',
+      buckets: HANDSHAKE_BUCKETS,
+      registers,
+    });
     this.failures = new Counter({
       name: `${METRIC_PREFIX}connect_failures_total`,
       help: 'Active opens that closed without reaching ESTABLISHED, by cause (refused, timeout, reset, aborted, ...).',
@@ -243,6 +259,11 @@ export class PromMetrics implements MetricsBackend {
     this.countCause(this.failures, cause);
   }
 
+  acceptWait(seconds: number, port: string | undefined): void {
+    this.acceptWaits.observe(seconds);
+    if (port) this.portAcceptWaits?.labels(port).observe(seconds);
+  }
+
   closed(cause: string, side: string, lifetimeSeconds: number | null): void {
     this.countCause(this.closes, cause);
     if (lifetimeSeconds === null) return;
@@ -286,7 +307,9 @@ export class MetricsSink implements Sink {
       });
       servers.push(server);
     }
-    return new MetricsSink(metrics, new MetricsFeed([metrics], options.ports), servers);
+    const feed = new MetricsFeed([metrics], options.ports);
+    tracer.on('accepts', (accepts) => feed.observeAccepts(accepts));
+    return new MetricsSink(metrics, feed, servers);
   }
 
   write(batch: TcpEvent[]): void {

@@ -329,6 +329,7 @@ export class StreamSink implements Sink {
       into_state: snap.intoState,
       current: snap.current,
       handshake: { active: snap.handshake.active, passive: snap.handshake.passive },
+      accept_wait: snap.acceptWait.all,
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
       kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed, ring_peak: ringPeak(this.tracer) },

@@ -6,6 +6,9 @@ import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, type Peer } from '../helpers/process';
 import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer } from '../helpers/servers';
 import { StatsEngine } from '../../src/stats';
+import { formatSummary } from '../../src/report';
+import { ConnectionTracker } from '../../src/connections';
+import { MetricsFeed, PromMetrics } from '../../src/sinks/metrics';
 import type { TcpEvent } from '../../src/event';
 
 const SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
@@ -96,6 +99,9 @@ describeKernel('owners of accepted sockets on real server shapes', () => {
     const clients = await runClient(ns, port, 3);
     await servedBy(server, clients);
     const stats = new StatsEngine();
+    const metrics = new PromMetrics(() => cap.tracer.counters(), { version: '0', kernel: '', attach: '', delivery: '' }, { ports: 'all', processMetrics: false });
+    const feed = new MetricsFeed([metrics], 'all');
+    const lifetimes = new ConnectionTracker();
     for (const c of await connections(port, clients)) {
       const waitMs = c.accept.acceptWaitUs / 1000;
       expect(waitMs).toBeGreaterThanOrEqual(300);
@@ -103,11 +109,19 @@ describeKernel('owners of accepted sockets on real server shapes', () => {
       // the later transitions carry it too (JSON accept_wait_ms)
       expect(c.after.map((e) => e.acceptWaitUs)).toEqual(c.after.map(() => c.accept.acceptWaitUs));
       stats.observeAccepts([c.accept]);
+      feed.observeAccepts([c.accept]);
+      // --lifetimes: the finished connection carries it
+      const [done] = lifetimes.observe(c.evs);
+      expect(done.acceptWaitMs).toBe(waitMs);
     }
     const row = stats.snapshot().acceptWait.byListenPort.find((r) => r.key === String(port))!;
     expect(row.wait.count).toBe(3);
     expect(row.wait.p50).toBeGreaterThanOrEqual(300);
     expect(row.wait.max).toBeLessThan(340);
+    expect(formatSummary(stats.snapshot(), cap.tracer.counters())).toMatch(new RegExp(`port ${port} +3 +3\\d\\d\\.\\d+`));
+    const text = await metrics.render();
+    expect(text).toMatch(/^tcptrace_accept_wait_seconds_count 3$/m);
+    expect(text).toMatch(new RegExp(`^tcptrace_listen_port_accept_wait_seconds_count\\{port="${port}"\\} 3$`, 'm'));
   });
 });
 
