@@ -107,42 +107,54 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit_tp(struct syscall_exit_record *r) { return on_accept_exit(r, r->ret); }
 
 /*
- * Send/receive hooks run on every sendmsg/recvmsg of the host: the settled case (the socket
- * already names this process) is one map lookup and a compare. Everything else is rare and
- * lives in its own function so the hot path stays short.
+ * Send/receive hooks run on every sendmsg/recvmsg of the host. The settled case (this process
+ * already took the socket over) is one socket-local storage lookup — a few loads from the
+ * socket the system call has just touched, cheaper than a hash lookup in `socks` — and a
+ * compare. The rest is rare and lives in its own function so the hot path stays short.
  */
-static __noinline int take_over(const struct sock *sk, struct sock_info *si, __u64 pid_tgid)
-{
-	if (si) {
-		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
-		return 0;
-	}
-	/* a socket older than tcptrace (or evicted): remember its user from now on, unless it is
-	 * closed (no transition would come to forget the entry) */
-	if (sk->__sk_common.skc_state == TCP_CLOSE)
-		return 0;
-	struct sock_info fresh;
-	__builtin_memset(&fresh, 0, sizeof(fresh));
-	fresh.netns = sk_netns(&sk->__sk_common, true);
-	owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_USE, true);
-	__u64 key = (__u64)sk;
-	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
-	return 0;
-}
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32); /* tgid of the process that took the socket over */
+} settled SEC(".maps");
 
-static __always_inline int on_use(const struct sock *sk)
+static __noinline int take_over(struct sock *sk, __u64 pid_tgid)
 {
 	__u64 key = (__u64)sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (si && si->owner.pid == (__u32)(pid_tgid >> 32))
+	if (si) {
+		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
+	} else {
+		/* a socket older than tcptrace (or evicted): remember its user from now on, unless it
+		 * is closed (no transition would come to forget the entry) */
+		if (sk->__sk_common.skc_state == TCP_CLOSE)
+			return 0;
+		struct sock_info fresh;
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		fresh.netns = sk_netns(&sk->__sk_common, true);
+		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_USE, true);
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+	}
+	__u32 *who = bpf_sk_storage_get(&settled, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (who)
+		*who = pid_tgid >> 32;
+	return 0;
+}
+
+static __always_inline int on_use(struct sock *sk)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 *who = bpf_sk_storage_get(&settled, sk, 0, 0);
+
+	if (who && *who == (__u32)(pid_tgid >> 32))
 		return 0;
-	return take_over(sk, si, pid_tgid);
+	return take_over(sk, pid_tgid);
 }
 
 /* sock_recvmsg/sock_sendmsg of every socket family (6.3+): TCP only. */
-static __always_inline int on_sock_length(const struct sock *sk)
+static __always_inline int on_sock_length(struct sock *sk)
 {
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -150,9 +162,9 @@ static __always_inline int on_sock_length(const struct sock *sk)
 }
 
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(recv_length_btf, const struct sock *sk) { return on_sock_length(sk); }
+int BPF_PROG(recv_length_btf, struct sock *sk) { return on_sock_length(sk); }
 SEC("tp_btf/sock_send_length")
-int BPF_PROG(send_length_btf, const struct sock *sk) { return on_sock_length(sk); }
+int BPF_PROG(send_length_btf, struct sock *sk) { return on_sock_length(sk); }
 /* Older kernels: tcp_recvmsg's receive-window update, TCP only and in process context. */
 SEC("tp_btf/tcp_rcv_space_adjust")
-int BPF_PROG(rcv_space_btf, const struct sock *sk) { return sk ? on_use(sk) : 0; }
+int BPF_PROG(rcv_space_btf, struct sock *sk) { return sk ? on_use(sk) : 0; }

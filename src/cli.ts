@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
-import { ProbeError } from './probe';
+import { ownerHooks, ProbeError } from './probe';
 import type { Output, Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 import { displayText } from './display';
@@ -160,5 +160,5 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
-  log(`tracing TCP state changes (${tracer.attach}, ${via}); Ctrl-C to stop`);
+  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}); Ctrl-C to stop`);
 }

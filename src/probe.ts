@@ -128,6 +128,14 @@ function drainFromEnv(): 'thread' | 'loop' {
   return process.env.TCPTRACE_DRAIN === 'loop' ? 'loop' : 'thread';
 }
 
+/** Which owner mechanisms this kernel gave us (docs/ATTRIBUTION.md), for the start-up line. */
+export function ownerHooks(programs: string[]): string {
+  const has = (name: string) => programs.includes(name);
+  const accept = has('accept4_exit_tp') || has('accept_exit_tp') ? 'accept' : 'no accept hook';
+  const use = has('recv_length_btf') && has('send_length_btf') ? 'send/recv' : has('rcv_space_btf') ? 'recv' : 'no send/recv hook';
+  return `owners from ${accept}, ${use}`;
+}
+
 function isPermissionError(err: unknown): boolean {
   const e = err as Partial<NativeError>;
   const verifierRejected = (e.libbpfLog ?? '').includes('BEGIN PROG LOAD LOG');

@@ -81,7 +81,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // accept hooks (classic syscall tracepoints, *_exit_tp) load in both. The receive hook on
 // tcp_rcv_space_adjust is the fallback for kernels without sock:sock_recv_length (< 6.3): both
 // would cost twice on every receive.
-bool KeepProgram(const std::string& name, const std::string& section, const char* wanted, const struct btf* vmlinux) {
+bool KeepProgram(const std::string& name, const std::string& section, const char* wanted, const KernelBtfNames* vmlinux) {
   if (name.rfind("set_state", 0) == 0) return EndsWith(name, wanted);
   bool any_mode = EndsWith(name, "_exit_tp");
   if (!any_mode && !EndsWith(name, wanted)) return false;
@@ -197,6 +197,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       bpf_program__set_autoload(prog, keep);
       if (keep) loaded_.push_back(name);
     }
+    SkipUnusedOwnerStorage();
 
     // A profiler's SIGPROF (node --cpu-prof) or an interval timer would interrupt the
     // verifier and fail the load with EAGAIN: keep them pending until it is done.
@@ -222,6 +223,16 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     counters_fd_ = bpf_object__find_map_fd_by_name(obj_, "counters");
     return "";
+  }
+
+  // The send/receive owner hooks keep a socket-local storage map, which kernels without them
+  // (or without BPF_MAP_TYPE_SK_STORAGE) need not, or cannot, create.
+  void SkipUnusedOwnerStorage() {
+    for (const auto& name : loaded_) {
+      if (name == "recv_length_btf" || name == "send_length_btf" || name == "rcv_space_btf") return;
+    }
+    struct bpf_map* settled = bpf_object__find_map_by_name(obj_, "settled");
+    if (settled) bpf_map__set_autocreate(settled, false);
   }
 
   // Copies the TS-encoded struct tcptrace_config over the `cfg` variable in .rodata.
