@@ -46,7 +46,7 @@ function countLines(chunk: string | Uint8Array): number {
 export function summaryLine(c: Counters): string {
   const filtered = c.filtered ? `, ${c.filtered} filtered after attribution` : '';
   const missed = c.missed ? ` (+${c.missed} not seen: the kernel skipped them, BPF program busy on that CPU)` : '';
-  const accepts = c.acceptsLost ? `; ${c.acceptsLost} accept records lost (their accept-queue waits and owners are missing)` : '';
+  const accepts = c.acceptsLost ? `; ${c.acceptsLost} accept records lost (missing from the accept-queue wait statistics)` : '';
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
 

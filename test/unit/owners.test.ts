@@ -1,0 +1,88 @@
+// The user-space halves of owner attribution: the listener's holders before accept, and the
+// owner filter that holds pre-accept events until accept() decides.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ListenerHolders, type HolderSource, type Owner } from '../../src/listener-holders';
+import { OwnerGate, ownerMatcher } from '../../src/filter';
+import { beforeAccept } from '../../src/listener-holders';
+import { State } from '../../src/states';
+import { sampleEvent } from '../helpers/sample';
+import type { TcpEvent } from '../../src/event';
+
+const deadPid = spawnSync('true').pid!; // exited and reaped
+const live = (pid: number, comm = 'srv'): Owner => ({ pid, comm, cgroupId: 0 });
+
+function source(holders: Owner[], inode = 7): HolderSource & { scans: number } {
+  return {
+    scans: 0,
+    holdersOf(i: number) { this.scans++; return i === inode ? holders : []; },
+    listenerInode: () => undefined,
+  };
+}
+
+const listen = (pid: number) => sampleEvent({ oldState: State.CLOSE, newState: State.LISTEN, pid, sport: 80, dport: 0, netns: 1, sockIno: 7, ownerSource: 'kernel' });
+const synRecv = (skaddr = 'a') => sampleEvent({ skaddr, oldState: State.LISTEN, newState: State.SYN_RECV, sport: 80, dport: 5000, netns: 1, side: 'passive', ownerSource: 'listener' });
+const accept = (pid: number, skaddr = 'a') => sampleEvent({ skaddr, isAccept: true, pid, sport: 80, dport: 5000, netns: 1, side: 'passive', ownerSource: 'accept', oldState: 1, newState: 1 });
+
+describe('listener holders', () => {
+  it('never names the dead listen() caller: a scan finds the live holder', () => {
+    const src = source([live(process.pid, 'daemon')]);
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(deadPid));
+    expect(h.resolve(synRecv())).toEqual({ owner: live(process.pid, 'daemon'), holders: null });
+    expect(src.scans).toBe(1);
+  });
+
+  it('several holders: the live listen() caller is the master, all are listed', () => {
+    const me = process.pid;
+    const h = new ListenerHolders(source([live(me), live(process.ppid)]));
+    h.noteListen(listen(me));
+    const a = h.resolve(synRecv())!;
+    expect(a.owner.pid).toBe(me);
+    expect(a.holders).toEqual([me, process.ppid]);
+  });
+
+  it('unknown when every holder is gone', () => {
+    const h = new ListenerHolders(source([]));
+    h.noteListen(listen(deadPid));
+    expect(h.resolve(synRecv())).toBeUndefined();
+  });
+
+  it('learns holders from accept records', () => {
+    const h = new ListenerHolders(source([]));
+    h.noteListen(listen(deadPid));
+    h.noteAccept(accept(process.pid));
+    expect(h.resolve(synRecv())?.owner.pid).toBe(process.pid);
+  });
+});
+
+describe('owner gate (--pid/--comm before accept)', () => {
+  const pre = (skaddr: string) => sampleEvent({ skaddr, side: 'passive', ownerSource: 'listener', pid: 1, oldState: State.SYN_RECV, newState: State.ESTABLISHED });
+  const post = (skaddr: string, pid: number) => sampleEvent({ skaddr, side: 'passive', ownerSource: 'accept', pid, oldState: State.ESTABLISHED, newState: State.CLOSE_WAIT });
+  const gate = () => new OwnerGate(ownerMatcher({ pid: 42 })!, beforeAccept);
+
+  it('holds pre-accept events until the accept says whose they are', () => {
+    const g = gate();
+    const a = [synRecv('x'), pre('x')];
+    expect(g.pass(a)).toEqual([]);
+    const later: TcpEvent[] = [accept(42, 'x'), post('x', 42)];
+    expect(g.pass(later)).toEqual([...a, later[1]]);
+    expect(g.filtered).toBe(0);
+  });
+
+  it('drops them with the connection when another process accepts it', () => {
+    const g = gate();
+    expect(g.pass([synRecv('y'), pre('y'), accept(43, 'y'), post('y', 43)])).toEqual([]);
+    expect(g.filtered).toBe(3);
+  });
+
+  it('a connection closed in the queue goes by its listener owner; close() flushes the rest', () => {
+    const g = gate();
+    const closed = sampleEvent({ skaddr: 'z', side: 'passive', ownerSource: 'listener', pid: 42, oldState: State.SYN_RECV, newState: State.CLOSE });
+    const held = sampleEvent({ ...synRecv('z'), pid: 42 });
+    expect(g.pass([held, closed])).toEqual([held, closed]);
+    const w = sampleEvent({ ...synRecv('w'), pid: 42 });
+    expect(g.pass([w])).toEqual([]);
+    expect(g.flush()).toEqual([w]);
+  });
+});
