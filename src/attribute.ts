@@ -27,6 +27,8 @@ export class ProcSocketIndex {
   /** listening port → socket inode, in tcptrace's own network namespace */
   private listeners = new Map<number, number>();
   private scannedAt = -Infinity;
+  /** how long the last scan took */
+  private scanMs = 0;
   readonly ownNetns: number;
 
   constructor(private readonly procRoot = '/proc', private readonly cgroupRoot = cgroup2Root() ?? '/sys/fs/cgroup') {
@@ -76,7 +78,8 @@ export class ProcSocketIndex {
     const now = performance.now();
     let known = this.foreignListeners.get(netns);
     if (!known || now - known.at > RESCAN_MS) {
-      if (!this.netnsPid.has(netns) && !this.scannedWithin(RESCAN_MS / 5)) this.scan();
+      // a scan costs more with every fd on the host: at most 5 % of the time
+      if (!this.netnsPid.has(netns) && !this.scannedWithin(Math.max(RESCAN_MS / 5, 20 * this.scanMs))) this.scan();
       const pid = this.netnsPid.get(netns);
       if (pid === undefined) return undefined;
       if (this.foreignListeners.size >= MAX_REMEMBERED) this.foreignListeners.clear();
@@ -121,6 +124,7 @@ export class ProcSocketIndex {
     this.byInode = next;
     this.holders = holders;
     this.netnsPid = netnsPid;
+    this.scanMs = performance.now() - this.scannedAt;
   }
 
   private describe(pid: number): Owner {

@@ -29,12 +29,16 @@ export interface HolderSource {
   listenerInode(netns: number, port: number): number | undefined;
 }
 
-/** /proc scans (each reads every process's fds, ~30 ms for 120 processes): a listener's first
- *  at most every 100 ms overall, a rescan (all known holders died) once per listener per
- *  second and every 250 ms overall. */
+/**
+ * /proc scans read every process's fds (~30 ms for 120 processes, far more when a server holds
+ * thousands of connections), so they run only when no live holder is known: for a listener
+ * older than tcptrace, and when every known holder has died. At most one per listener per
+ * second, and overall at most one per 250 ms and 5 % of the time (the pause after a scan is
+ * 20 times what it took).
+ */
 const LISTENER_SCAN_MS = 1000;
-const FIRST_SCAN_INTERVAL_MS = 100;
 const SCAN_INTERVAL_MS = 250;
+const SCAN_PAUSE_FACTOR = 20;
 /** How long a resolved answer (and a pid's liveness) is reused: pre-accept events come in bursts. */
 const REUSE_MS = 200;
 const MAX_LISTENERS = 8192;
@@ -61,7 +65,7 @@ interface Listener {
 export class ListenerHolders {
   private listeners = new Map<string, Listener>();
   private liveness = new Map<number, { alive: boolean; at: number }>();
-  private lastScan = -Infinity;
+  private nextScanAt = 0;
 
   constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc') {}
 
@@ -93,12 +97,15 @@ export class ListenerHolders {
     const now = performance.now();
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
-    // Scan when we never did for this listener (others may share it) or nobody known is alive.
-    const scanDue = !l.scanned || (live.length === 0 && now - l.scannedAt >= LISTENER_SCAN_MS);
-    if (scanDue && l.inode && now - this.lastScan >= (l.scanned ? SCAN_INTERVAL_MS : FIRST_SCAN_INTERVAL_MS)) {
-      this.lastScan = l.scannedAt = now;
+    // Scan when nobody known is alive (a daemon's listen() caller exited; a listener older
+    // than tcptrace): the holders found then, and the acceptors learned later, are the list.
+    const scanDue = live.length === 0 && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
+    if (scanDue && l.inode && now >= this.nextScanAt) {
+      l.scannedAt = now;
       l.scanned = true;
       for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);
+      const took = performance.now() - now;
+      this.nextScanAt = now + Math.max(SCAN_INTERVAL_MS, SCAN_PAUSE_FACTOR * took);
       live = this.live(l, now);
     }
     l.answer = live.length ? this.answer(l, live) : null;
