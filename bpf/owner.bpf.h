@@ -22,15 +22,34 @@ struct syscall_exit_record {
 	long ret;
 };
 
-/* The struct sock behind one of the current task's file descriptors (a socket's fd). */
+/*
+ * The struct sock behind one of the current task's file descriptors (a socket's fd). The task's
+ * fd table is read through its BTF pointer where the kernel has one (5.11+: plain loads); the
+ * file array entry and what lies behind it are untyped, so those stay probe reads.
+ */
 static __always_inline const struct sock *current_fd_sock(long fd)
 {
-	struct task_struct___own *task = (void *)bpf_get_current_task();
-	struct fdtable___own *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable___own *fdt;
+	unsigned int max_fds;
+	struct file___own **fds;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (HAVE_HELPER(get_current_task_btf)) {
+		struct task_struct___own *task = (void *)bpf_get_current_task_btf();
+		fdt = task->files->fdt;
+		if (!fdt)
+			return 0;
+		max_fds = fdt->max_fds;
+		fds = fdt->fd;
+	} else {
+		struct task_struct___own *task = (void *)bpf_get_current_task();
+		fdt = BPF_CORE_READ(task, files, fdt);
+		if (!fdt)
+			return 0;
+		max_fds = BPF_CORE_READ(fdt, max_fds);
+		fds = BPF_CORE_READ(fdt, fd);
+	}
+	if (fd >= max_fds)
 		return 0;
-	struct file___own **fds = BPF_CORE_READ(fdt, fd);
 	struct file___own *f = 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
@@ -38,16 +57,24 @@ static __always_inline const struct sock *current_fd_sock(long fd)
 	return so ? BPF_CORE_READ(so, sk) : 0;
 }
 
+/* accept() also returns unix sockets: only TCP over IPv4/IPv6. */
+static __always_inline bool inet_tcp(const struct sock *sk, __u16 *family)
+{
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return (*family == AF_INET || *family == AF_INET6) && BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/*
+ * Every probe read counts here (each accept of the host pays it): a socket we saw born is TCP,
+ * so only an unknown one has its family and protocol checked. The record is lean: owner,
+ * ports and the wait (states, family and addresses are not read when nothing needs them).
+ */
 static __always_inline int on_accept_exit(void *ctx, long fd)
 {
 	if (fd < 0)
 		return 0;
 	const struct sock *sk = current_fd_sock(fd);
 	if (!sk)
-		return 0;
-	/* accept() also returns unix sockets: only TCP over IPv4/IPv6 */
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
 	__u64 now = bpf_ktime_get_ns();
@@ -56,46 +83,49 @@ static __always_inline int on_accept_exit(void *ctx, long fd)
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
 	struct sock_info fresh;
 	__u64 wait_ns = 0;
+	__u16 family = 0;
 
 	if (si) {
-		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, false);
+		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
 		if (si->established_ts && now > si->established_ts) {
 			wait_ns = now - si->established_ts;
 			__u64 us = wait_ns / 1000;
 			si->accept_wait_us = us == 0 ? 1 : us > 0xffffffff ? 0xffffffff : us;
 		}
-	} else if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE) {
-		/* closed in the queue: no transition will come to forget an entry made now */
-		return 0;
 	} else {
-		/* accepted before its birth was traced (older than tcptrace, or evicted) */
+		/* accepted before its birth was traced (older than tcptrace, or evicted); not when
+		 * closed in the queue: no transition would come to forget an entry made now */
+		if (!inet_tcp(sk, &family) || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+			return 0;
 		__builtin_memset(&fresh, 0, sizeof(fresh));
 		fresh.netns = sk_netns(&sk->__sk_common, false);
 		fresh.side = TCPTRACE_F_PASSIVE;
-		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, false);
+		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 		si = &fresh;
 	}
 
-	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	/* Same filters as transitions, except state and owner: user space needs every accept
 	 * of a shown socket to decide its owner filter and learn the listener's holders. */
-	if (cfg.family && family != cfg.family)
-		return 0;
+	if (cfg.family) {
+		if (!family)
+			family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (family != cfg.family)
+			return 0;
+	}
 	if (cfg.netns && si->netns != cfg.netns)
 		return 0;
+	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
 		return 0;
 	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
 		return 0;
 
-	int state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	struct fill_args a = {
 		.sk = sk, .si = si, .now = now, .delta = wait_ns, .pid_tgid = pid_tgid, .netns = si->netns,
-		.rtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3, .family = family,
-		.sport = sport, .dport = dport, .old = state, .new = state,
-		.flags = TCPTRACE_F_ACCEPT | (wait_ns ? TCPTRACE_F_PREV_SEEN : 0), .comm_is_owner = 1,
+		.family = family, .sport = sport, .dport = dport, .old = TCP_ESTABLISHED, .new = TCP_ESTABLISHED,
+		.flags = TCPTRACE_F_ACCEPT | (wait_ns ? TCPTRACE_F_PREV_SEEN : 0), .comm_is_owner = 1, .lean = 1,
 	};
 	emit_event(ctx, &a, false);
 	return 0;

@@ -337,6 +337,7 @@ struct fill_args {
 	int old, new;
 	__u8 flags;
 	__u8 comm_is_owner; /* the owner was just taken from the current task */
+	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
 };
 
 static __always_inline void fill_event(struct tcptrace_event *e, const struct fill_args *a, const bool btf)
@@ -353,7 +354,7 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	e->cpu_tid = (__u32)a->pid_tgid;
 	e->owner_pid = si->owner.pid;
 	e->netns = a->netns;
-	e->sock_ino = sock_inode(sk, btf);
+	e->sock_ino = a->lean ? 0 : sock_inode(sk, btf);
 	e->rtt_us = a->rtt_us;
 	e->handshake_us = a->handshake_us;
 	e->family = a->family;
@@ -370,7 +371,8 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	e->reserved = 0;
 	e->accept_wait_us = si->accept_wait_us;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
-	read_addrs(&sk->__sk_common, a->family, e->saddr, e->daddr, btf);
+	if (!a->lean)
+		read_addrs(&sk->__sk_common, a->family, e->saddr, e->daddr, btf);
 	if (a->comm_is_owner)
 		__builtin_memcpy(e->cpu_comm, si->owner.comm, sizeof(e->cpu_comm));
 	else

@@ -33,13 +33,23 @@ describe('listener holders', () => {
     expect(src.scans).toBe(1);
   });
 
-  it('several holders: the live listen() caller is the master, all are listed', () => {
+  it('several holders: the live listen() caller is the master, the acceptors are listed, no scan', () => {
     const me = process.pid;
-    const h = new ListenerHolders(source([live(me), live(process.ppid)]));
+    const src = source([]);
+    const h = new ListenerHolders(src);
     h.noteListen(listen(me));
+    h.noteAccept(accept(process.ppid));
     const a = h.resolve(synRecv())!;
     expect(a.owner.pid).toBe(me);
     expect(a.holders).toEqual([me, process.ppid]);
+    expect(src.scans).toBe(0);
+  });
+
+  it('a listener older than tcptrace: the holders a scan finds, the parent of the others first', () => {
+    const h = new ListenerHolders({ holdersOf: () => [live(process.pid), live(process.ppid)], listenerInode: () => 7 });
+    const a = h.resolve(synRecv())!;
+    expect(a.owner.pid).toBe(process.ppid);
+    expect(a.holders).toEqual([process.ppid, process.pid]);
   });
 
   it('unknown when every holder is gone', () => {
