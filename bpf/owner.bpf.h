@@ -115,8 +115,11 @@ static __always_inline int on_accept_exit(void *ctx, long fd)
 	}
 	if (cfg.netns && si->netns != cfg.netns)
 		return 0;
-	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 sport = si->sport, dport = si->dport;
+	if (!sport) {
+		sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	}
 	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
 		return 0;
 	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))

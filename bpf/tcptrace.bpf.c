@@ -118,6 +118,8 @@ struct sock_info {
 	__u32 netns;           /* read once: ns.inum sits on a line of struct net that is often cold */
 	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
+	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
+	__u32 pad3;
 };
 
 struct {
@@ -505,6 +507,8 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			handshake_us = (now - si->syn_sent_ts) / 1000;
 		} else if (old == TCP_SYN_RECV) {
 			si->established_ts = now;
+			si->sport = sport;
+			si->dport = dport;
 			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
 			struct synack_info *sa = 0;
 			if (synack_pending) {

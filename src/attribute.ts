@@ -198,6 +198,7 @@ export class Attributor {
 
   resolve(events: TcpEvent[]): void {
     this.prime();
+    const now = performance.now(); // one clock read per batch: answers are reused for 200 ms
     for (const ev of events) {
       if (ev.isAccept) {
         this.holders.noteAccept(ev);
@@ -206,7 +207,7 @@ export class Attributor {
       if (ev.newState === State.LISTEN && ev.ownerSource !== 'unknown') {
         this.holders.noteListen(ev);
       } else if (beforeAccept(ev)) {
-        this.fromListener(ev);
+        this.fromListener(ev, now);
       } else if (ev.ownerSource === 'unknown') {
         const owner = this.bySocket.get(ev.skaddr) ?? (ev.sockIno ? this.index.lookup(ev.sockIno) : undefined);
         if (owner) {
@@ -223,8 +224,8 @@ export class Attributor {
   }
 
   /** Before accept, the socket is its listener's: named after the listener's current holders. */
-  private fromListener(ev: TcpEvent): void {
-    const answer = this.holders.resolve(ev);
+  private fromListener(ev: TcpEvent, now: number): void {
+    const answer = this.holders.resolve(ev, now);
     if (answer) {
       setOwner(ev, answer.owner, 'listener');
       ev.holders = answer.holders;

@@ -63,7 +63,8 @@ interface Listener {
 }
 
 export class ListenerHolders {
-  private listeners = new Map<string, Listener>();
+  /** by netns * 65536 + port (exact below 2^53: no string key per event) */
+  private listeners = new Map<number, Listener>();
   private liveness = new Map<number, { alive: boolean; at: number }>();
   private nextScanAt = 0;
 
@@ -87,14 +88,13 @@ export class ListenerHolders {
   }
 
   forget(netns: number, port: number): void {
-    this.listeners.delete(`${netns}:${port}`);
+    this.listeners.delete(netns * 65536 + port);
   }
 
   /** The current holders of the listener a pre-accept event's socket came from; undefined if none is known alive. */
-  resolve(ev: TcpEvent): HolderAnswer | undefined {
+  resolve(ev: TcpEvent, now = performance.now()): HolderAnswer | undefined {
     const l = this.entry(ev.netns, ev.sport, false);
     if (!l) return undefined;
-    const now = performance.now();
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
     // Scan when nobody known is alive (a daemon's listen() caller exited; a listener older
@@ -114,7 +114,7 @@ export class ListenerHolders {
   }
 
   private entry(netns: number, port: number, create: boolean): Listener | undefined {
-    const key = `${netns}:${port}`;
+    const key = netns * 65536 + port;
     let l = this.listeners.get(key);
     if (!l) {
       // A listener older than tcptrace: its inode from the start-up snapshot.

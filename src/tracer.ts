@@ -13,10 +13,18 @@ import { beforeAccept } from './listener-holders';
 
 /** Accept records are not transitions: they go out on their own channel. */
 function splitAccepts(records: TcpEvent[]): { transitions: TcpEvent[]; accepts: TcpEvent[] } {
-  let n = 0;
-  for (const r of records) if (r.isAccept) n++;
-  if (n === 0) return { transitions: records, accepts: [] };
-  return { transitions: records.filter((r) => !r.isAccept), accepts: records.filter((r) => r.isAccept) };
+  const accepts: TcpEvent[] = [];
+  let transitions = records;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r.isAccept) {
+      if (transitions === records) transitions = records.slice(0, i);
+      accepts.push(r);
+    } else if (transitions !== records) {
+      transitions.push(r);
+    }
+  }
+  return { transitions, accepts };
 }
 
 export interface TracerOptions extends ProbeOptions {
