@@ -107,6 +107,8 @@ static __always_inline int on_accept_exit(void *ctx, long fd)
 
 	/* Same filters as transitions, except state and owner: user space needs every accept
 	 * of a shown socket to decide its owner filter and learn the listener's holders. */
+	if (!cfg.accept_records)
+		return 0;
 	if (cfg.family) {
 		if (!family)
 			family = BPF_CORE_READ(sk, __sk_common.skc_family);

@@ -70,6 +70,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       wakeupBytes: plan.wakeupBytes,
       flushMs: plan.flushMs,
       verbose: plan.verbose,
+      // accept records feed the accept-queue wait statistics (and the holders list before
+      // accept); a plain event stream carries the wait on later transitions and skips their cost
+      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
     });
   } catch (err) {
     if (err instanceof ProbeError) {

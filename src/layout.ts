@@ -58,6 +58,7 @@ export const ConfigOffset = {
   n_lports: 26,
   n_rports: 27,
   use_perfbuf: 28,
+  accept_records: 29,
   lports: 32,
   rports: 64,
   comm: 96,

@@ -35,6 +35,12 @@ export interface ProbeOptions {
   drain?: 'thread' | 'loop';
   /** Sockets remembered in the kernel (LRU). */
   maxSockets?: number;
+  /**
+   * A record per accept() (default true): the accept-queue wait as it happens, the listener's
+   * holders before accept, owner filters. Without them (one ring record less per connection)
+   * the wait still rides on the socket's later transitions (docs/ATTRIBUTION.md).
+   */
+  acceptRecords?: boolean;
   /** Print libbpf's debug output on stderr. */
   verbose?: boolean;
   /** Path of the compiled BPF object. */
@@ -86,7 +92,7 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
     wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
   const wakeupBytes =
     options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
-  const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes });
+  const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes, acceptRecords: options.acceptRecords });
 
   // Classic tracepoints need tracefs in every mode: the accept hooks (syscalls:sys_exit_accept*)
   // are classic ones even under tp_btf, and are skipped where tracefs cannot be mounted.

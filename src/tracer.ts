@@ -77,7 +77,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
     const f = options.filter ?? {};
     const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
-    const opened = openProbe(options, (records) => this.onRecords(records));
+    // the owner filter decides held connections by their accept records
+    const opened = openProbe(ownerOk ? { ...options, acceptRecords: true } : options, (records) => this.onRecords(records));
     this.attachedAt = performance.now();
     // After attach: every socket older than this snapshot is now covered by /proc.
     if (options.procAttribution !== false) {
