@@ -160,7 +160,9 @@ static __noinline int take_over(struct sock *sk, __u64 pid_tgid)
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
 
 	if (si) {
-		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
+		/* the accepting (or connecting) process's own first use settles it as it is */
+		if (si->owner.pid != (__u32)(pid_tgid >> 32) || !si->owner.known)
+			owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
 	} else {
 		/* a socket older than tcptrace (or evicted): remember its user from now on, unless it
 		 * is closed (no transition would come to forget the entry) */
