@@ -1,6 +1,8 @@
 // The real owner of accepted sockets on the server shapes people run (test/fixtures/servers.py):
 // pre-forked workers, fork-per-connection, a daemon whose listen() caller exits; the accept-queue
 // wait; and --pid/--comm agreeing with the owner shown.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, type Peer } from '../helpers/process';
@@ -122,6 +124,50 @@ describeKernel('owners of accepted sockets on real server shapes', () => {
     const text = await metrics.render();
     expect(text).toMatch(/^tcptrace_accept_wait_seconds_count 3$/m);
     expect(text).toMatch(new RegExp(`^tcptrace_listen_port_accept_wait_seconds_count\\{port="${port}"\\} 3$`, 'm'));
+  });
+});
+
+describeKernel('the command: accept-queue wait in --summary and --lifetimes', () => {
+  let ns: NetNamespace;
+  let server: Peer;
+  let port: number;
+  beforeAll(async () => {
+    ns = new NetNamespace();
+    server = startServer(ns, 'sleepaccept', '300');
+    ({ port } = (await server.next('port')) as { port: number });
+  });
+  afterAll(() => { server.stop(); ns.delete(); });
+
+  /** tcptrace ARGS --json -q in the test's namespace while two clients connect; its JSON lines. */
+  async function traced(args: string[]): Promise<Record<string, any>[]> {
+    const child = spawn(path.resolve(__dirname, '../../bin/tcptrace'), [...args, '--json', '-q', '--netns', String(ns.inode)]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    for (let i = 0; !err.includes('tracing TCP'); i++) {
+      if (i > 500) throw new Error(`tcptrace did not attach: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await servedBy(server, await runClient(ns, port, 2));
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    return out.trim().split('\n').map((l) => JSON.parse(l));
+  }
+
+  it('--summary --json: the wait per listening port (server sleeps 300 ms before accept)', async () => {
+    const summary = (await traced(['--summary'])).find((r) => r.type === 'summary')!;
+    const wait = summary.acceptWait.byListenPort.find((r: { key: string }) => r.key === String(port)).wait;
+    expect(wait.count).toBe(2);
+    expect(wait.p50).toBeGreaterThanOrEqual(300);
+    expect(wait.max).toBeLessThan(340);
+  });
+
+  it('--lifetimes --json: the wait of each passive connection', async () => {
+    const passive = (await traced(['--lifetimes'])).filter((r) => r.type === 'connection' && r.sport === port);
+    expect(passive.length).toBe(2);
+    for (const c of passive) expect(c.accept_wait_ms).toBeGreaterThanOrEqual(300);
   });
 });
 
