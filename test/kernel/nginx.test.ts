@@ -122,8 +122,8 @@ describeNginx('nginx (master + 2 workers, daemon on)', () => {
         for (const h of e.holders ?? []) expect(holders).toContain(h);
       }
     }
-    // both workers served some: the test shows they are told apart
-    expect(new Set(clients.map((cp) => served.get(cp))).size).toBeGreaterThanOrEqual(1);
+    // every connection was served by one of the two workers (often both take some)
+    for (const cp of clients) expect(nginx.workers).toContain(served.get(cp));
   }
 
   it('started after tcptrace (its listen() ran in a process that exited)', async () => {
