@@ -422,6 +422,8 @@ async function stopTracer(t) {
     const c = JSON.parse(t.client.stdout.trim().split('\n').pop() || '{}');
     r.wsEvents = c.events;
     r.wsLostClient = c.lost_client;
+    r.wsOf = c.of;
+    r.wsMaxSample = c.max_sample;
     r.wsLostKernel = c.lost_kernel;
   }
   return r;
@@ -476,7 +478,7 @@ async function matrix(o) {
         runs.push(r);
         log(`${mode} ${kind} run ${i + 1}/${o.runs}: ${Math.round(base.rate)} → ${Math.round(r.rate)} conn/s, ` +
           `seen ${r.seen} delivered ${r.delivered} lost ${r.lost}` +
-          (r.wsEvents !== undefined ? ` ws ${r.wsEvents} (client-dropped ${r.wsLostClient})` : '') +
+          (r.wsEvents !== undefined ? ` ws ${r.wsEvents} standing for ${r.wsOf} (sample up to 1 in ${r.wsMaxSample}, client-dropped ${r.wsLostClient})` : '') +
           `, cpu ${Math.round(r.cpuMs)} ms, rss ${Math.round(r.peakRssKb / 1024)} MB, attach ${Math.round(r.attachMs)} ms` +
           (r.delivery ? `, ring peak ${pct(r.delivery.ringPeak)} backlog peak ${fmt(r.delivery.backlogPeakBytes / 2 ** 20, 1)} MiB, max drain gap ${fmt(r.delivery.maxGapMs, 1)} ms` : '') +
           (r.reader?.main ? `, main thread waited ${fmt(r.reader.main.waitMs)} ms` : '') +
@@ -498,6 +500,8 @@ function summarise(mode, kind, runs) {
     ratio: m((r) => r.ratio),
     seen: m((r) => r.seen),
     delivered: m((r) => r.wsEvents ?? r.delivered),
+    wsOf: m((r) => r.wsOf),
+    wsMaxSample: Math.max(...runs.map((r) => r.wsMaxSample ?? NaN)),
     lost: m((r) => r.lost + (r.wsLostClient || 0)),
     lostMax: Math.max(...runs.map((r) => r.lost + (r.wsLostClient || 0))),
     eventsPerConn: m((r) => r.seen / r.connections),
@@ -577,7 +581,7 @@ function table(rows) {
   const lines = rows.map((r) => {
     const tcp = !r.kind.startsWith('bpftrace');
     return `| ${r.mode} | ${LABEL[r.kind]} | ${fmt(r.baseRate)} | ${fmt(r.rate)} | ${fmt(r.ratio, 2)} | ${fmt(r.eventsPerConn, 2)} | ${fmt(r.seen)} | ` +
-      `${r.kind === 'bpftrace-count' ? '(in kernel)' : fmt(r.delivered)} | ${fmt(r.lost)} (${fmt(r.lostMax)}) | ${fmt(r.bpfMisses)} | ` +
+      `${r.kind === 'bpftrace-count' ? '(in kernel)' : fmt(r.delivered)}${r.kind === 'ws' ? ` of ${fmt(r.wsOf)} (1 in ≤${fmt(r.wsMaxSample)})` : ''} | ${fmt(r.lost)} (${fmt(r.lostMax)}) | ${fmt(r.bpfMisses)} | ` +
       `${fmt(r.usPerEvent, 2)}${tcp ? ` (${fmt(r.usPerEventTotal, 2)})` : ''} | ${fmt(r.bpfNsPerEvent)} | ${tcp ? fmt(r.avgBatch, 0) : '-'} | ` +
       `${fmt(r.peakRssMB, 1)} | ${fmt(r.attachMs)} | ${tcp ? pct(r.ringPeak) : '-'} | ${tcp ? fmt(r.maxGapMs, 1) : '-'} | ${tcp ? fmt(r.mainWaitMs) : '-'} | ${fmt(r.load, 1)} |`;
   });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmark WebSocket consumer: connects to tcptrace --listen's /ws endpoint, counts the
-// events it receives and the loss notices, and prints one JSON line when told to stop
+// events it receives, the events they stand for (`of`, with the largest 1-in-N `sample` the
+// server announced) and the loss notices, and prints one JSON line when told to stop
 // (SIGINT/SIGTERM) or when the server closes. Prints "ready" on stderr once the hello arrived.
 // Usage: node bench/ws-client.js ws://127.0.0.1:PORT/ws
 'use strict';
@@ -14,7 +15,8 @@ if (!url) {
 
 const EVENTS_PREFIX = Buffer.from('{"type":"events","events":[');
 const EVENT_START = Buffer.from('{"v":');
-const totals = { events: 0, frames: 0, bytes: 0, lost_kernel: 0, lost_client: 0, hello: false };
+const SAMPLE_KEY = Buffer.from('"sample":');
+const totals = { events: 0, of: 0, max_sample: 1, frames: 0, bytes: 0, lost_kernel: 0, lost_client: 0, hello: false };
 let done = false;
 
 function finish(code) {
@@ -41,6 +43,10 @@ function connect(attempt) {
         finish(1);
       }
       totals.events += n;
+      // The tail is ,"sample":N,"of":M} (docs/STREAM.md).
+      const [sample, of] = data.subarray(data.lastIndexOf(SAMPLE_KEY) + SAMPLE_KEY.length, data.length - 1).toString().split(',"of":').map(Number);
+      totals.of += of;
+      if (sample > totals.max_sample) totals.max_sample = sample;
       return;
     }
     const msg = JSON.parse(data.toString());

@@ -21,6 +21,7 @@
     pause: $('pause'), filter: $('filter'), cap: $('cap'), shown: $('shown'), rows: document.querySelector('#events tbody'),
     subPorts: $('sub-ports'), subStates: $('sub-states'), subComm: $('sub-comm'), subPid: $('sub-pid'),
     subFamily: $('sub-family'), subscribe: $('subscribe'), subStatus: $('sub-status'),
+    sampleBanner: $('sample-banner'),
   };
 
   // ---- state ---------------------------------------------------------------------------------
@@ -35,6 +36,7 @@
   let statsDirty = false;
   let lostKernel = 0;
   let lostClient = 0;
+  let sample = 1; // the server sends 1 connection in `sample` (docs/STREAM.md, Sampling)
   let subscription = null;
   const rateX = [];
   const rateY = STATES.map(() => []);
@@ -120,12 +122,18 @@
   function onMessage(m) {
     switch (m.type) {
       case 'hello':
+        sample = 1;
+        drawSample();
         el.source.textContent = [m.host, 'kernel ' + m.kernel, m.attach + ' / ' + m.delivery, 'tcptrace ' + m.version].join(' · ');
         break;
       case 'events':
         if (Array.isArray(m.events)) {
           for (const e of m.events) incoming.push(e);
           received += m.events.length;
+        }
+        if (Number(m.sample) >= 1 && Number(m.sample) !== sample) {
+          sample = Number(m.sample);
+          drawSample();
         }
         break;
       case 'stats':
@@ -357,6 +365,12 @@
       frag.appendChild(tr);
     }
     body.replaceChildren(frag);
+  }
+
+  function drawSample() {
+    el.sampleBanner.hidden = sample <= 1;
+    el.sampleBanner.textContent = sample <= 1 ? '' : 'showing 1 in ' + sample + ' connections: this page cannot keep up ' +
+      'with the event rate, so the table gets every transition of 1 connection in ' + sample + '; counts and charts stay exact';
   }
 
   function drawStats() {

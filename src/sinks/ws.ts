@@ -1,10 +1,12 @@
 // `--listen`: the dashboard page and a WebSocket stream of events, stats and loss notices on
 // the shared HTTP server. Protocol and security model: docs/STREAM.md.
 //
-// Every client has its own server-side filter and its own loss account. A client that stops
-// reading is never waited for: once its send buffer (ws bufferedAmount) passes the cap, the
-// events meant for it are counted and dropped, and it gets one `lost` notice with the count
-// as soon as its buffer has room again. Memory per client is bounded by the cap plus one frame.
+// Every client has its own server-side filter, sample and loss account. A client that drains
+// slower than its events arrive gets 1 connection in N (src/stream/sampler.ts), announced in
+// every `events` message; stats stay exact. A client that stops reading is never waited for:
+// once its send buffer (ws bufferedAmount) passes the cap, the events meant for it are counted
+// and dropped, and it gets one `lost` notice with the count as soon as its buffer has room
+// again. Memory per client is bounded by the cap plus one frame.
 import http from 'node:http';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -14,6 +16,7 @@ import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedS
 import { generateToken, isLoopbackHost } from '../http-access';
 import { originAllowed } from '../stream/admission';
 import { EncodedBatch } from '../stream/encoded-batch';
+import { inSample, Sampler, skaddrHash } from '../stream/sampler';
 import { SCHEMA_VERSION } from '../schema';
 import { ByteWriter } from './bytes';
 import { ringPeakFraction } from '../delivery';
@@ -36,6 +39,8 @@ export const STREAM_DEFAULTS = {
   statsIntervalMs: 1000,
   /** events per `events` frame at most */
   chunkEvents: 512,
+  /** the largest 1-in-N sample a slow client is given (1: never sample) */
+  maxSample: 1024,
 };
 
 /** How far past the cap replies to a client's own messages may go. */
@@ -50,6 +55,7 @@ export interface StreamOptions {
   bufferCap?: number;
   statsIntervalMs?: number;
   chunkEvents?: number;
+  maxSample?: number;
   /** Host names accepted on a loopback address besides loopback ones (src/http-access.ts). */
   allowHosts?: string[];
   /** Extra browser origins allowed besides the page's own (e.g. a reverse proxy's). */
@@ -67,6 +73,9 @@ interface Client {
   /** events dropped and not yet reported */
   missed: number;
   missedTotal: number;
+  sampler: Sampler;
+  /** events the filter took but the sample left out, not yet counted in a message's `of` */
+  unsent: number;
 }
 
 export class StreamSink implements Sink {
@@ -99,6 +108,7 @@ export class StreamSink implements Sink {
       bufferCap: opts.bufferCap ?? STREAM_DEFAULTS.bufferCap,
       statsIntervalMs: opts.statsIntervalMs ?? STREAM_DEFAULTS.statsIntervalMs,
       chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
+      maxSample: opts.maxSample ?? STREAM_DEFAULTS.maxSample,
     };
     this.token = server.access.requiredToken;
     this.allowOrigins = new Set((opts.allowOrigins ?? []).map((o) => o.toLowerCase()));
@@ -142,8 +152,10 @@ export class StreamSink implements Sink {
   }
 
   /** Per-client send buffer and loss account (for tests and diagnostics). */
-  clientStats(): { peer: string; buffered: number; missed: number; missedTotal: number; filter: ClientFilter }[] {
-    return [...this.clients].map((c) => ({ peer: c.peer, buffered: c.ws.bufferedAmount, missed: c.missed, missedTotal: c.missedTotal, filter: c.filter }));
+  clientStats(): { peer: string; buffered: number; missed: number; missedTotal: number; sample: number; filter: ClientFilter }[] {
+    return [...this.clients].map((c) => ({
+      peer: c.peer, buffered: c.ws.bufferedAmount, missed: c.missed, missedTotal: c.missedTotal, sample: c.sampler.n, filter: c.filter,
+    }));
   }
 
   // ---- admission ----------------------------------------------------------------------------
@@ -182,14 +194,17 @@ export class StreamSink implements Sink {
   }
 
   private accept(ws: WebSocket, peer: string, filter: ClientFilter): void {
-    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0 };
+    // N rises once an eighth of the cap is queued, leaving room for the frames of a batch
+    // already under way, and falls after 2 s under 1/64 of it.
+    const sampler = new Sampler({ high: this.limits.bufferCap / 8, low: this.limits.bufferCap / 64, maxN: this.limits.maxSample }, performance.now());
+    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, sampler, unsent: 0 };
     if (this.ended) return ws.close(1001, 'tracer stopped');
     this.clients.add(c);
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
     ws.on('close', () => this.clients.delete(c));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
     this.send(c, JSON.stringify({ ...this.hello(), filter: c.filter }));
-    if (this.lastStats) this.send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, filter: c.filter } }));
+    if (this.lastStats) this.send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, sample: 1, filter: c.filter } }));
   }
 
   private hello(): HelloMessage {
@@ -208,6 +223,7 @@ export class StreamSink implements Sink {
         max_payload: this.limits.maxPayload,
         buffer_cap: this.limits.bufferCap,
         stats_interval_ms: this.limits.statsIntervalMs,
+        max_sample: this.limits.maxSample,
       },
       time: new Date().toISOString(),
     };
@@ -272,14 +288,17 @@ export class StreamSink implements Sink {
     return count > 0 ? JSON.stringify({ type: 'lost', source: 'kernel', count, total: lost } satisfies LostMessage) : undefined;
   }
 
-  private deliver(c: Client, encoded: EncodedBatch, picked: number[]): void {
+  /** Sends the picked events, standing for `of` events of the client's filter, or counts them lost. */
+  private deliver(c: Client, encoded: EncodedBatch, picked: number[], sample: number, of: number): void {
     if (this.over(c)) {
       c.missed += picked.length;
       c.missedTotal += picked.length;
       return;
     }
     this.flushLost(c);
-    c.ws.send(encoded.message(picked), { binary: false });
+    const msg = encoded.message(picked, sample, of);
+    c.sampler.sent(msg.length);
+    c.ws.send(msg, { binary: false });
   }
 
   write(batch: TcpEvent[]): void {
@@ -287,19 +306,40 @@ export class StreamSink implements Sink {
     this.bytes.moveTo(0); // nothing half-written survives a batch that threw
     const encoded = new EncodedBatch(this.bytes, batch);
     const chunk = this.limits.chunkEvents;
+    const now = performance.now();
+    let hashes: Uint32Array | undefined; // of each event's skaddr, made when a sample needs it
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
+      let n = c.sampler.adjust(c.ws.bufferedAmount, now);
       let picked: number[] = [];
+      let of = c.unsent;
       for (let i = 0; i < batch.length; i++) {
         if (c.match && !c.match(batch[i])) continue;
+        of++;
+        if (n > 1) {
+          hashes ??= batch.reduce((h, e, k) => ((h[k] = skaddrHash(e.skaddr)), h), new Uint32Array(batch.length));
+          if (!inSample(hashes[i], n)) continue;
+        }
         picked.push(i);
         if (picked.length >= chunk) {
-          this.deliver(c, encoded, picked);
+          this.deliver(c, encoded, picked, n, of);
           picked = [];
+          of = 0;
+          n = c.sampler.adjust(c.ws.bufferedAmount, now); // one batch can be many frames
         }
       }
-      if (picked.length) this.deliver(c, encoded, picked);
+      c.unsent = 0;
+      if (picked.length) this.deliver(c, encoded, picked, n, of);
+      else c.unsent = of;
     }
+  }
+
+  /** Sends an empty `events` message for events the sample left out, so `of` adds up. */
+  private flushUnsent(c: Client, pastCap = false): void {
+    if (c.unsent === 0 || c.ws.readyState !== WebSocket.OPEN || (!pastCap && this.over(c))) return;
+    this.bytes.moveTo(0);
+    c.ws.send(new EncodedBatch(this.bytes, []).message([], c.sampler.n, c.unsent), { binary: false });
+    c.unsent = 0;
   }
 
   /** Once per interval: kernel loss notices, pending client loss notices, stats. */
@@ -339,7 +379,8 @@ export class StreamSink implements Sink {
     for (const c of this.clients) {
       if (kernelNotice) this.send(c, kernelNotice);
       this.flushLost(c);
-      this.send(c, JSON.stringify({ ...base, client: { missed: c.missedTotal, filter: c.filter } }));
+      this.flushUnsent(c);
+      this.send(c, JSON.stringify({ ...base, client: { missed: c.missedTotal, sample: c.sampler.n, filter: c.filter } }));
     }
   }
 
@@ -360,6 +401,7 @@ export class StreamSink implements Sink {
       // Last words go out past the client's buffer cap: without them its counts would not add up.
       if (notice && c.ws.readyState === WebSocket.OPEN) c.ws.send(notice);
       this.flushLost(c, true);
+      this.flushUnsent(c, true);
       closed.push(new Promise((resolve) => {
         if (c.ws.readyState === WebSocket.CLOSED) resolve();
         else c.ws.once('close', () => resolve());

@@ -4,7 +4,6 @@ import { writeJsonEvent } from '../schema-writer';
 import type { ByteWriter } from '../sinks/bytes';
 
 const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
-const EVENTS_TAIL = Buffer.from(']}');
 
 /**
  * One batch's events as JSON, each serialised the first time a client's message needs it and
@@ -19,8 +18,11 @@ export class EncodedBatch {
     this.ends = new Int32Array(batch.length);
   }
 
-  /** An `events` message of the picked events (ascending indices). */
-  message(picked: number[]): Buffer {
+  /**
+   * An `events` message of the picked events (ascending indices), saying they are the 1 in
+   * `sample` connections' share of `of` events the client's filter took (docs/STREAM.md).
+   */
+  message(picked: number[], sample: number, of: number): Buffer {
     const { starts, ends } = this;
     let bytes = 0;
     for (const i of picked) {
@@ -33,16 +35,18 @@ export class EncodedBatch {
       bytes += ends[i] - starts[i];
     }
     const encoded = this.w.written();
-    const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes - 1 + EVENTS_TAIL.length);
+    const tail = `],"sample":${sample},"of":${of}}`;
+    const msg = Buffer.allocUnsafe(EVENTS_HEAD.length + bytes + tail.length);
     let pos = EVENTS_HEAD.copy(msg, 0);
-    // Events written one after another are copied as one run; the last comma becomes "]}".
+    // Events written one after another are copied as one run; the last comma becomes "]".
     for (let k = 0; k < picked.length; ) {
       let j = k;
       while (j + 1 < picked.length && starts[picked[j + 1]] === ends[picked[j]]) j++;
       pos += encoded.copy(msg, pos, starts[picked[k]], ends[picked[j]]);
       k = j + 1;
     }
-    EVENTS_TAIL.copy(msg, pos - 1);
-    return msg;
+    if (picked.length > 0) pos--;
+    pos += msg.write(tail, pos, 'latin1');
+    return msg.subarray(0, pos);
   }
 }

@@ -139,7 +139,7 @@ export interface HelloMessage {
   delivery: string;
   /** the tracer's own options (kernel filters etc.), and this server's limits */
   options: Record<string, unknown>;
-  limits: { max_clients: number; max_payload: number; buffer_cap: number; stats_interval_ms: number };
+  limits: { max_clients: number; max_payload: number; buffer_cap: number; stats_interval_ms: number; max_sample: number };
   time: string;
   /** this client's filter, from the /ws URL ({} when none) */
   filter?: ClientFilter;
@@ -148,6 +148,10 @@ export interface HelloMessage {
 export interface EventsMessage {
   type: 'events';
   events: JsonEvent[];
+  /** the events are those of 1 connection in `sample` (src/stream/sampler.ts; 1: all) */
+  sample: number;
+  /** how many events the client's filter took that this message stands for */
+  of: number;
 }
 
 export interface LostMessage {

@@ -239,6 +239,34 @@ describeBrowser('dashboard in chromium', () => {
     }
   });
 
+  it('shows "showing 1 in N" when the server samples the page because it cannot keep up', async () => {
+    const server = await listen();
+    const other = await browser.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${port}/?ports=${server.port}`);
+      await other.waitForSelector('#status[data-state="open"]', { timeout: 10_000 });
+      expect(await other.isVisible('#sample-banner')).toBe(false);
+      const sampled = () => sink.clientStats().some((c) => c.filter.ports?.[0] === server.port && c.sample > 1);
+      // A page whose main thread is busy stops reading its socket: storm while it spins.
+      const deadline = Date.now() + 60_000;
+      while (!sampled() && Date.now() < deadline) {
+        const busy = other.evaluate(() => { const until = Date.now() + 1500; while (Date.now() < until); });
+        for (let r = 0; r < 5 && !sampled(); r++) await Promise.all(Array.from({ length: 100 }, () => connectAndClose(server.port)));
+        await busy;
+      }
+      expect(sampled(), 'the server never sampled the page').toBe(true);
+      await Promise.all(Array.from({ length: 50 }, () => connectAndClose(server.port)));
+      await other.waitForSelector('#sample-banner', { state: 'visible', timeout: 10_000 });
+      const text = await other.textContent('#sample-banner');
+      const n = Number(/showing 1 in (\d+) connections/.exec(text ?? '')?.[1]);
+      expect(n, String(text)).toBeGreaterThan(1);
+      expect(Math.log2(n) % 1).toBe(0);
+    } finally {
+      await other.close();
+      await server.close();
+    }
+  }, 90_000);
+
   it('saves a screenshot of the live dashboard', async () => {
     const server = await listen();
     const dead = await closedPort();

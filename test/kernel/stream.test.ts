@@ -5,77 +5,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { SCHEMA_VERSION, type JsonEvent } from '../../src/schema';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
-
-type Message = Record<string, any>;
-
-const opened: Client[] = [];
-afterEach(() => { for (const c of opened.splice(0)) c.close(); });
-
-/** A ws client that records every message. */
-class Client {
-  readonly messages: Message[] = [];
-  private constructor(readonly ws: WebSocket) {
-    opened.push(this);
-    ws.on('message', (data) => this.messages.push(JSON.parse(String(data))));
-  }
-
-  /** Opens and resolves once `hello` arrived. */
-  static open(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, options);
-      const c = new Client(ws);
-      ws.on('error', reject);
-      ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-      ws.on('message', () => { if (c.messages[0]?.type === 'hello') resolve(c); });
-    });
-  }
-
-  /** Resolves with the first message after index `from` that pred accepts. */
-  async waitFor(pred: (m: Message) => boolean, timeoutMs = 5000, from = 0): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.messages.slice(from).find(pred);
-      if (m) return m;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a message (have ${this.messages.length}: ${[...new Set(this.messages.map((x) => x.type))].join(',')})`);
-      await sleep(20);
-    }
-  }
-
-  events(from = 0): JsonEvent[] {
-    return this.messages.slice(from).filter((m) => m.type === 'events').flatMap((m) => m.events as JsonEvent[]);
-  }
-
-  async waitForEvents(pred: (e: JsonEvent) => boolean, count = 1, timeoutMs = 5000, from = 0): Promise<JsonEvent[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const got = this.events(from).filter(pred);
-      if (got.length >= count) return got;
-      if (Date.now() > deadline) throw new Error(`timed out: ${got.length} of ${count} matching events`);
-      await sleep(20);
-    }
-  }
-
-  /** Sends a subscribe and resolves with the index just after the server's acknowledgement. */
-  async subscribe(filter: object): Promise<number> {
-    const from = this.messages.length;
-    this.ws.send(JSON.stringify({ type: 'subscribe', filter }));
-    await this.waitFor((m) => m.type === 'subscribed' || m.type === 'error', 5000, from);
-    const i = this.messages.findIndex((m, k) => k >= from && (m.type === 'subscribed' || m.type === 'error'));
-    if (this.messages[i].type === 'error') throw new Error(this.messages[i].message);
-    return i + 1;
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
-}
+import { Client } from '../helpers/ws-client';
 
 /** Resolves with the HTTP status of a refused upgrade (or 101). */
 function upgradeStatus(url: string, options: WebSocket.ClientOptions = {}): Promise<number> {
@@ -104,7 +41,9 @@ describeKernel('WebSocket stream (--listen)', () => {
     tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
     open = await StreamSink.start(tracer, stats, {
-      listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64,
+      // maxSample 1: a stopped reader here is dropped and counted, not sampled (that is
+      // stream-sampling.test.ts)
+      listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64, maxSample: 1,
       options: { test: true },
     });
     guarded = await StreamSink.start(tracer, stats, {

@@ -6,6 +6,7 @@ import { parseArgs, UsageError } from '../../src/options';
 import { isLoopbackHost } from '../../src/sinks/ws';
 import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } from '../../src/stream/protocol';
 import { staticFiles } from '../../src/stream/static';
+import { inSample, Sampler, skaddrHash } from '../../src/stream/sampler';
 import fs from 'node:fs';
 
 function ev(over: Partial<TcpEvent>): TcpEvent {
@@ -102,5 +103,52 @@ describe('static files', () => {
   it('keeps event data out of innerHTML in the page script', () => {
     const app = fs.readFileSync(`${__dirname}/../../web/app.js`, 'utf8').replace(/\/\/.*$/gm, '');
     expect(app).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+  });
+});
+
+describe('sampling a slow client', () => {
+  const limits = { high: 1000, low: 100, maxN: 1024, windowMs: 10, lowerAfterMs: 100 };
+
+  it('raises N as the buffer grows past the threshold, and lowers it by halves once the client keeps up', () => {
+    const s = new Sampler(limits, 0);
+    expect(s.adjust(500, 2)).toBe(1);
+    // within a window: 4x per high/2 of growth since the last raise
+    expect(s.adjust(1200, 4)).toBe(4);
+    expect(s.adjust(1400, 6)).toBe(4);
+    expect(s.adjust(1700, 8)).toBe(16);
+    // at the window's end: 4000 sent, 2300 drained: the power of two over 2 x 4000/2300
+    s.sent(4000);
+    expect(s.adjust(1700, 10)).toBe(64);
+    // over the threshold but shrinking: no change
+    s.sent(100);
+    expect(s.adjust(1500, 20)).toBe(64);
+    // nothing drained in a window: 8x per window, up to maxN
+    s.sent(500);
+    expect(s.adjust(2000, 30)).toBe(512);
+    s.sent(500);
+    expect(s.adjust(2500, 40)).toBe(1024);
+    // kept under `low` for lowerAfterMs: halves, one step per period
+    expect(s.adjust(50, 60)).toBe(1024);
+    expect(s.adjust(50, 139)).toBe(1024);
+    expect(s.adjust(50, 150)).toBe(512);
+    expect(s.adjust(50, 160)).toBe(512);
+    expect(s.adjust(50, 255)).toBe(256);
+    // a buffer above `low` restarts the wait
+    expect(s.adjust(500, 300)).toBe(256);
+    expect(s.adjust(50, 390)).toBe(256);
+    expect(s.adjust(50, 400)).toBe(128);
+  });
+
+  it('samples whole connections, and a larger N keeps a subset of a smaller one', () => {
+    const addrs = Array.from({ length: 4096 }, (_, i) => (0xffff8a0c4e1a0000n + BigInt(i) * 2368n).toString(16));
+    const kept = (n: number) => addrs.filter((a) => inSample(skaddrHash(a), n));
+    expect(kept(1)).toHaveLength(4096);
+    for (const n of [2, 4, 8, 16]) {
+      expect(kept(n).length).toBeGreaterThan(4096 / n * 0.8);
+      expect(kept(n).length).toBeLessThan(4096 / n * 1.2);
+      const wider = new Set(kept(n / 2));
+      expect(kept(n).every((a) => wider.has(a))).toBe(true);
+    }
+    expect(skaddrHash('ffff8a0c4e1a8000')).toBe(skaddrHash('ffff8a0c4e1a8000'));
   });
 });
