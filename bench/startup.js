@@ -6,7 +6,8 @@
 //   (default args: -q; --compare interleaves another build, e.g. the main checkout)
 //
 // Columns: wall = spawn → attach as this harness sees it (its line, less the /proc scan); self = the tracer's own
-// performance.now() at attach (ms since its process started); ready = after its /proc scan;
+// performance.now() at attach (ms since its process started), split into node + modules until
+// the BPF load began and the load + attach itself; ready = after its /proc scan;
 // cpu = user + system CPU of the tracer at that point (robust to a shared machine).
 'use strict';
 const { spawn } = require('node:child_process');
@@ -60,6 +61,9 @@ const median = (xs) => { const v = [...xs].sort((a, b) => a - b); const m = v.le
     // the line comes after the /proc scan: take that out to get exec → attached
     wallMs: median(tr.map(attachWall)),
     selfAttachedMs: median(tr.map((x) => x.info.attached_ms)),
+    // the split: node and the CLI's modules until the BPF load starts, then load + attach
+    loadStartedMs: median(tr.map((x) => x.info.load_started_ms)),
+    bpfMs: median(tr.map((x) => x.info.attached_ms - x.info.load_started_ms)),
     readyMs: median(tr.map((x) => x.info.ready_ms)),
     cpuAtAttachMs: median(tr.map((x) => (x.info.user_us + x.info.sys_us) / 1000)),
     load: require('node:os').loadavg()[0],
@@ -73,7 +77,8 @@ const median = (xs) => { const v = [...xs].sort((a, b) => a - b); const m = v.le
     };
   }
   process.stdout.write(`${JSON.stringify(r)}\n`);
-  process.stderr.write(`startup (${extra.join(' ')}), median of ${runs}: exec → attached ${r.wallMs.toFixed(0)} ms (self ${r.selfAttachedMs} ms, ` +
+  process.stderr.write(`startup (${extra.join(' ')}), median of ${runs}: exec → attached ${r.wallMs.toFixed(0)} ms (self ${r.selfAttachedMs} ms: ` +
+    `BPF load began at ${r.loadStartedMs} ms and took ${r.bpfMs} ms; ` +
     `ready ${r.readyMs} ms, CPU ${r.cpuAtAttachMs.toFixed(0)} ms); bare node ${r.nodeFloorMs.toFixed(0)} ms; load ${r.load.toFixed(1)}\n` +
     (r.compare ? `  ${other}: exec → attached ${r.compare.wallMs.toFixed(0)} ms (self ${r.compare.selfAttachedMs} ms, CPU ${r.compare.cpuAtLineMs.toFixed(0)} ms)\n` : ''));
 })();

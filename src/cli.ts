@@ -87,7 +87,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: tracer.attachedAt, batches: 0, events: 0 } : undefined;
   if (benchStats) {
     const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
+    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ load_started_ms: Math.round(tracer.loadStartedAt), attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
   }
 
   let stopping = false;

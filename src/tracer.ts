@@ -63,6 +63,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly programs: string[];
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
+  /** performance.now() when loading them began (bench/startup.js: JS before it, BPF after). */
+  readonly loadStartedAt: number;
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
@@ -78,6 +80,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
     // the owner filter decides held connections by their accept records
+    this.loadStartedAt = performance.now();
     const opened = openProbe(ownerOk ? { ...options, acceptRecords: true } : options, (records) => this.onRecords(records));
     this.attachedAt = performance.now();
     // After attach: every socket older than this snapshot is now covered by /proc.
