@@ -202,14 +202,20 @@ static __always_inline void read_addrs(const struct sock_common *skc, __u16 fami
 	}
 }
 
-/* Socket inode number (0 before the socket has one), for late owner lookup in /proc. */
-static __always_inline __u32 sock_inode(const struct sock *sk, const bool btf)
+/*
+ * Socket inode number (0 before the socket has one), for late owner lookup in /proc. With
+ * tp_btf, `so` is sk->sk_socket read by the caller on the program's first path: loading a
+ * pointer through the trusted `sk` makes the verifier look the field's type up by name in the
+ * kernel BTF (four linear scans of ~150 000 types) each time it verifies that load, and here,
+ * reached on many paths, that cost ~16 ms of CPU per start (BENCHMARKS.md, Start-up). Loads
+ * through `so` (no longer trusted) cost no lookup.
+ */
+static __always_inline __u32 sock_inode(const struct sock *sk, const struct socket *so, const bool btf)
 {
 	if (!btf) {
-		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		so = BPF_CORE_READ(sk, sk_socket);
 		return so ? BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino) : 0;
 	}
-	struct socket *so = sk->sk_socket;
 	if (!so)
 		return 0;
 	/*
@@ -332,6 +338,7 @@ static __always_inline void count(int dropped, bool accept)
 
 struct fill_args {
 	const struct sock *sk;
+	const struct socket *so; /* tp_btf only: see sock_inode */
 	const struct sock_info *si;
 	__u64 now, delta, pid_tgid;
 	__u32 netns, handshake_us, rtt_us;
@@ -356,7 +363,7 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 	e->cpu_tid = (__u32)a->pid_tgid;
 	e->owner_pid = si->owner.pid;
 	e->netns = a->netns;
-	e->sock_ino = a->lean ? 0 : sock_inode(sk, btf);
+	e->sock_ino = a->lean ? 0 : sock_inode(sk, a->so, btf);
 	e->rtt_us = a->rtt_us;
 	e->handshake_us = a->handshake_us;
 	e->family = a->family;
@@ -437,6 +444,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us);
 	}
 	sport = bpf_ntohs(sport);
+	const struct socket *so = btf ? sk->sk_socket : 0; /* here, on one path: see sock_inode */
 
 	__u64 now = bpf_ktime_get_ns();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -554,7 +562,7 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	}
 
 	struct fill_args a = {
-		.sk = sk, .si = si, .now = now, .delta = delta, .pid_tgid = pid_tgid, .netns = netns,
+		.sk = sk, .so = so, .si = si, .now = now, .delta = delta, .pid_tgid = pid_tgid, .netns = netns,
 		.handshake_us = handshake_us, .rtt_us = srtt_us >> 3, .family = family,
 		.sport = sport, .dport = dport, .old = old, .new = new, .flags = flags,
 		.comm_is_owner = comm_is_owner,
