@@ -73,6 +73,8 @@ interface Client {
   /** events dropped and not yet reported */
   missed: number;
   missedTotal: number;
+  /** the events of its filter that the dropped messages stood for, not yet reported */
+  missedOf: number;
   sampler: Sampler;
   /** events the filter took but the sample left out, not yet counted in a message's `of` */
   unsent: number;
@@ -197,7 +199,7 @@ export class StreamSink implements Sink {
     // N rises once an eighth of the cap is queued, leaving room for the frames of a batch
     // already under way, and falls after 2 s under 1/64 of it.
     const sampler = new Sampler({ high: this.limits.bufferCap / 8, low: this.limits.bufferCap / 64, maxN: this.limits.maxSample }, performance.now());
-    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, sampler, unsent: 0 };
+    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, missedOf: 0, sampler, unsent: 0 };
     if (this.ended) return ws.close(1001, 'tracer stopped');
     this.clients.add(c);
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
@@ -276,9 +278,10 @@ export class StreamSink implements Sink {
   /** Tells the client how many events it missed, once it has room again (or regardless, at the end). */
   private flushLost(c: Client, pastCap = false): void {
     if (c.missed === 0 || c.ws.readyState !== WebSocket.OPEN || (!pastCap && this.over(c))) return;
-    const msg: LostMessage = { type: 'lost', source: 'client', count: c.missed, total: c.missedTotal };
+    const msg: LostMessage = { type: 'lost', source: 'client', count: c.missed, total: c.missedTotal, of: c.missedOf };
     c.ws.send(JSON.stringify(msg));
     c.missed = 0;
+    c.missedOf = 0;
   }
 
   /** A `lost` notice for kernel loss since the last one, if any. */
@@ -293,6 +296,7 @@ export class StreamSink implements Sink {
     if (this.over(c)) {
       c.missed += picked.length;
       c.missedTotal += picked.length;
+      c.missedOf += of;
       return;
     }
     this.flushLost(c);

@@ -160,4 +160,6 @@ export interface LostMessage {
   source: 'kernel' | 'client';
   count: number;
   total: number;
+  /** client only: the events of its filter the lost ones stood for (count, unless sampled) */
+  of?: number;
 }
