@@ -8,6 +8,7 @@ import type { Output, Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 import { displayText } from './display';
 import { deliveryText, ringPeakFraction } from './delivery';
+import { SocketCensus } from './census';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -106,20 +107,26 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     return typeof chunk !== 'string' && process.stdout.writableLength > 0;
   };
   const log: Writer = note;
+  // Counted now, right after attach: sockets older than the probe come from the kernel's
+  // tables, the ring buffer holds the transitions that happen meanwhile.
+  const census = plan.summary || plan.listen || plan.metrics
+    ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
+    : undefined;
   let stats: StatsEngine | undefined;
-  const sharedStats = () => (stats ??= new StatsEngine(plan.top));
+  const sharedStats = () => (stats ??= new StatsEngine(plan.top, undefined, census));
   let sinks;
   try {
     // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
     // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
     const { buildSinks } = await import('./sinks');
-    sinks = await buildSinks({ plan, tracer, out, log, stats: sharedStats });
+    sinks = await buildSinks({ plan, tracer, out, log, stats: sharedStats, census });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
   tracer.on('events', (batch) => {
     if (benchStats) { benchStats.batches++; benchStats.events += batch.length; }
+    census?.observe(batch);
     stats?.observe(batch);
     for (const sink of sinks) sink.write(batch);
   });
@@ -130,6 +137,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     stopping = true;
     const asked = performance.now();
     const counters = tracer.close();
+    census?.close();
     const pending = sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.

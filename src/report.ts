@@ -87,7 +87,9 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
   out.push(statsHeader('Time in state (ms)'));
   for (const [state, h] of Object.entries(s.stateTime).sort((a, b) => b[1].count - a[1].count)) out.push(statsRow(state, h));
   out.push('');
-  out.push(`Open now: ${counts(s.current)}`);
+  const now = Object.fromEntries(Object.entries(s.current).filter(([, n]) => n > 0));
+  out.push(`Open now${s.census ? ' (every socket in scope, as ss -tan counts them)' : ' (of those seen since start)'}: ${counts(now)}`);
+  if (s.census && !s.census.exact) out.push(`  may be off: ${s.census.notes.join('; ')}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -2,6 +2,7 @@
 // per listening port), failed connects by cause and peer, lifetimes, time per state,
 // transition counts. The summary report, the WebSocket `stats` message and the metrics
 // all read StatsSnapshot.
+import type { CensusReport, SocketCensus } from './census';
 import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from './connections';
 import type { TcpEvent } from './event';
 import { Histogram, type HistogramSummary } from './histogram';
@@ -33,8 +34,13 @@ export interface StatsSnapshot {
   transitions: Record<string, number>;
   /** transitions into each state */
   intoState: Record<string, number>;
-  /** sockets currently in each state (of those seen opening; bounded) */
+  /**
+   * Sockets in each state now: from the census (all sockets in scope, as `ss -tan` counts
+   * them), or without one, of those seen since start (bounded).
+   */
   current: Record<string, number>;
+  /** whether `current` is exact, and why not; absent without a census */
+  census?: Omit<CensusReport, 'counts'>;
   handshake: {
     active: HistogramSummary;
     passive: HistogramSummary;
@@ -110,7 +116,7 @@ export class StatsEngine {
   /** Listeners get finished connections (for --lifetimes). */
   onFinished?: (done: FinishedConnection[]) => void;
 
-  constructor(readonly topN = 10, private readonly maxTracked = 65536) {
+  constructor(readonly topN = 10, private readonly maxTracked = 65536, private readonly census?: SocketCensus) {
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
@@ -147,7 +153,8 @@ export class StatsEngine {
       if (!h) this.stateTime.set(e.oldState, (h = new Histogram()));
       h.record(e.durationNs / 1e6);
     }
-    if (e.newState === State.CLOSE) this.stateOf.delete(e.skaddr);
+    if (this.census) { /* the census counts the states */ }
+    else if (e.newState === State.CLOSE) this.stateOf.delete(e.skaddr);
     else if (this.stateOf.has(e.skaddr) || this.stateOf.size < this.maxTracked) this.stateOf.set(e.skaddr, e.newState);
     if (e.newState === State.ESTABLISHED && e.handshakeUs) {
       const ms = e.handshakeUs / 1000;
@@ -176,8 +183,15 @@ export class StatsEngine {
   }
 
   snapshot(): StatsSnapshot {
-    const current: Record<string, number> = {};
-    for (const s of this.stateOf.values()) current[stateName(s)] = (current[stateName(s)] ?? 0) + 1;
+    let current: Record<string, number> = {};
+    let census: StatsSnapshot['census'];
+    if (this.census) {
+      const { counts, ...rest } = this.census.report();
+      current = counts;
+      census = rest;
+    } else {
+      for (const s of this.stateOf.values()) current[stateName(s)] = (current[stateName(s)] ?? 0) + 1;
+    }
     const stateTime: Record<string, HistogramSummary> = {};
     for (const [s, h] of this.stateTime) stateTime[stateName(s)] = h.summary();
     const intoState: Record<string, number> = {};
@@ -191,6 +205,7 @@ export class StatsEngine {
       ),
       intoState,
       current,
+      ...(census ? { census } : {}),
       handshake: {
         active: this.active.summary(),
         passive: this.passive.summary(),

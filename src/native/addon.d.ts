@@ -62,6 +62,34 @@ export declare class Probe {
 export declare function ringbufSupported(): boolean;
 /** Listening TCP sockets of this network namespace via sock_diag; null if unavailable. */
 export declare function listeningSockets(): { port: number; inode: number }[] | null;
+export interface CensusRequest {
+  /** a path that opens the network namespace (/proc/PID/ns/net); '' or absent: our own */
+  netnsPath?: string;
+  /** bit per TCP state number */
+  states: number;
+  /** also list the sockets other than TIME_WAIT (40 bytes each, see src/native/sockdiag.h) */
+  tuples?: boolean;
+  family?: 0 | 4 | 6;
+  localPorts?: number[];
+  remotePorts?: number[];
+}
+
+export interface CensusResult {
+  /** sockets by state number (0..15) */
+  counts: number[];
+  tuples: Buffer;
+  /** CLOCK_MONOTONIC ns around the dump (the clock of event tsNs) */
+  startNs: number;
+  endNs: number;
+  attempts: number;
+  /** why the dump failed (then the counts are not to be used) */
+  error: string | null;
+}
+
+/** TCP sockets by state through sock_diag, on the calling thread. */
+export declare function socketCensus(request: CensusRequest): CensusResult;
+/** The same on a worker thread. */
+export declare function socketCensusAsync(request: CensusRequest): Promise<CensusResult>;
 export declare const libbpfVersion: string;
 
 /** Error thrown by the Probe constructor. */

@@ -13,7 +13,7 @@ export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
   if (addresses.length) {
     const { MetricsSink } = await import('./metrics');
     const openPaths = plan.metricsWithoutToken ? ['/metrics'] : [];
-    const sink = await MetricsSink.create(tracer, { addresses, ports: plan.metricsPorts, access: { openPaths, allowHosts: plan.allowHosts } });
+    const sink = await MetricsSink.create(tracer, { addresses, ports: plan.metricsPorts, census: ctx.census, access: { openPaths, allowHosts: plan.allowHosts } });
     if (plan.metrics) log(`metrics at http://${hostPort(plan.metrics.host, sink.servers[0].address.port)}/metrics`);
     sinks.push(sink);
   }

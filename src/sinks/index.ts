@@ -2,6 +2,7 @@
 import type { Plan } from '../options';
 import type { Tracer } from '../tracer';
 import type { StatsEngine } from '../stats';
+import type { SocketCensus } from '../census';
 import type { Output, Sink, Writer } from './sink';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
@@ -19,6 +20,8 @@ export interface SinkContext {
   log: Writer;
   /** The one shared stats engine (created on first use; fed by the CLI before sinks). */
   stats(): StatsEngine;
+  /** Sockets in each state now (fed by the CLI before sinks); absent when nothing reads it. */
+  census?: SocketCensus;
 }
 
 /** Terminal output: table, CSV or NDJSON, unless the plan turned it off. */

@@ -3,6 +3,7 @@
 // lifetimes, fed per event and per finished connection (never from summaries).
 import { release } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SocketCensus } from '../census';
 import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
@@ -134,9 +135,32 @@ export class PromMetrics implements MetricsBackend {
   constructor(
     counters: () => Counters,
     info: TracerInfo,
-    options: { ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery } = {},
+    options: { ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery; census?: SocketCensus } = {},
   ) {
     const registers = [this.registry];
+    const census = options.census;
+    if (census) {
+      // Read when scraped, as the stream and --summary read it: the same numbers.
+      let report: ReturnType<SocketCensus['report']> | undefined;
+      new Gauge({
+        name: `${METRIC_PREFIX}sockets`,
+        help: 'TCP sockets in each state now, as `ss -tan` counts them (TIME_WAIT and SYN_RECV sampled each second).',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          report = census.report();
+          for (const [state, n] of Object.entries(report.counts)) this.set({ state }, n);
+        },
+      });
+      new Gauge({
+        name: `${METRIC_PREFIX}sockets_exact`,
+        help: '1 when tcptrace_sockets is exact; 0 when it may be off (lost events, unreadable namespaces, owner or state filters).',
+        registers,
+        collect() {
+          this.set((report ?? census.report()).exact ? 1 : 0);
+        },
+      });
+    }
     this.transitions = new Counter({
       name: `${METRIC_PREFIX}transitions_total`,
       help: 'TCP state transitions, by old and new state.',
@@ -284,6 +308,7 @@ export interface MetricsSinkOptions {
   processMetrics?: boolean;
   /** adds to the servers' access rules (src/http-access.ts) */
   access?: AccessOptions;
+  census?: SocketCensus;
 }
 
 /** Feeds PromMetrics and serves them on /metrics. */

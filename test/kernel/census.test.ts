@@ -1,0 +1,133 @@
+// Sockets in each state, as the command reports them (--summary, /metrics, the stream's
+// `current`), against `ss -tan` in a namespace of the test's own: sockets made before
+// tcptrace started and after, in every state the namespace can hold still.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { CENSUS_STATES } from '../../src/census';
+import { describeKernel, sleep } from '../helpers/kernel';
+import { NetNamespace, Peer } from '../helpers/process';
+
+const bin = path.resolve(__dirname, '../../bin/tcptrace');
+const fixture = path.resolve(__dirname, '../fixtures/states.js');
+const SS_NAMES: Record<string, string> = {
+  'ESTAB': 'ESTABLISHED', 'SYN-SENT': 'SYN_SENT', 'SYN-RECV': 'SYN_RECV', 'FIN-WAIT-1': 'FIN_WAIT1',
+  'FIN-WAIT-2': 'FIN_WAIT2', 'TIME-WAIT': 'TIME_WAIT', 'CLOSE-WAIT': 'CLOSE_WAIT', 'LAST-ACK': 'LAST_ACK',
+  'LISTEN': 'LISTEN', 'CLOSING': 'CLOSING',
+};
+
+describeKernel('sockets in each state equal ss -tan (--netns)', () => {
+  let ns: NetNamespace;
+  let builder: Peer;
+  let tracer: ChildProcess | undefined;
+  let undrop: () => void;
+  const blackHole = 20000 + Math.floor(Math.random() * 20000);
+  let done = 0;
+
+  async function build(op: string, n: number): Promise<void> {
+    builder.send(JSON.stringify({ op, n, port: blackHole }));
+    done++;
+    const end = Date.now() + 15_000;
+    while (builder.messages.filter((m) => 'done' in m).length < done) {
+      if (Date.now() > end) throw new Error(`states fixture: no answer to ${op}`);
+      await sleep(10);
+    }
+  }
+
+  function ssCounts(): Record<string, number> {
+    const counts: Record<string, number> = Object.fromEntries(CENSUS_STATES.map((s) => [s, 0]));
+    for (const line of ns.run('ss', '-tanH').split('\n')) {
+      const name = SS_NAMES[line.split(/\s+/)[0]];
+      if (name) counts[name]++;
+    }
+    return counts;
+  }
+
+  beforeAll(async () => {
+    ns = new NetNamespace();
+    undrop = ns.dropSyns(blackHole);
+    builder = new Peer(spawn('ip', ['netns', 'exec', ns.name, process.execPath, fixture]));
+    await builder.next('ports');
+    // Before tcptrace: sockets it can only know from the kernel's tables.
+    await build('est', 100);
+    await build('tw', 40);
+    await build('half', 10);
+    await build('synsent', 3);
+  });
+  afterAll(() => {
+    tracer?.kill('SIGKILL');
+    builder?.stop();
+    undrop?.();
+    ns?.delete();
+  });
+
+  it('--summary, /metrics and the stream agree with ss, before and after churn', async () => {
+    // Connections come and go while tcptrace counts at start: some change state during the dump.
+    await build('storm', 3000);
+    const child = spawn(bin, ['--netns', String(ns.inode), '--summary', '--interval', '1', '--json', '--listen', '127.0.0.1:0']);
+    tracer = child;
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    let m: RegExpExecArray | null = null;
+    const started = Date.now() + 15_000;
+    while (!(m = /dashboard at http:\/\/127\.0\.0\.1:(\d+)\//.exec(err)) || !err.includes('tracing TCP')) {
+      if (Date.now() > started) throw new Error(`tcptrace did not start: ${err}`);
+      await sleep(20);
+    }
+    const port = m![1];
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?states=LISTEN`);
+    let streamCurrent: Record<string, number> | undefined;
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data));
+      if (msg.type === 'stats') streamCurrent = msg.current;
+    });
+    const summaries = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.type === 'summary');
+    const metrics = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const counts: Record<string, number> = {};
+      for (const [, state, n] of text.matchAll(/^tcptrace_sockets\{state="(\w+)"\} (\d+)$/gm)) counts[state] = Number(n);
+      return { counts, exact: /^tcptrace_sockets_exact 1$/m.test(text) };
+    };
+
+    /** Every reader equal to ss at once (the namespace is quiet; TIME_WAIT is ≤ 1 s old). */
+    async function agree(what: string): Promise<void> {
+      const end = Date.now() + 10_000;
+      let last = '';
+      for (;;) {
+        const want = ssCounts();
+        const seen = summaries().length;
+        while (summaries().length === seen) await sleep(50);
+        const summary = summaries().at(-1);
+        const metric = await metrics();
+        const results = { summary: summary.current, metrics: metric.counts, stream: streamCurrent };
+        last = JSON.stringify({ ss: want, ...results, notes: summary.census?.notes });
+        const same = Object.values(results).every((r) => JSON.stringify(r) === JSON.stringify(want));
+        // ss again: the namespace did not change while the readers were read
+        if (same && summary.census?.exact && metric.exact && JSON.stringify(ssCounts()) === JSON.stringify(want)) return;
+        if (Date.now() > end) throw new Error(`${what}: counts differ from ss: ${last}`);
+      }
+    }
+
+    while (!builder.messages.some((x) => 'stormed' in x)) await sleep(50);
+    const stormed = builder.messages.find((x) => 'stormed' in x)!.stormed as number;
+    const before = ssCounts();
+    expect(before).toMatchObject({ ESTABLISHED: 200 + stormed, LISTEN: 2, TIME_WAIT: 40 + stormed / 2, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
+    await agree('at start, during a storm');
+
+    // Churn after start: new sockets in every state, and old ones leaving theirs.
+    await build('est', 60);
+    await build('drop', 80); // 80 of the 160 kept: client TIME_WAIT, server gone
+    await build('tw', 50);
+    await build('half', 7);
+    await build('synsent', 4);
+    const after = ssCounts();
+    expect(after).toMatchObject({ ESTABLISHED: 160 + stormed, TIME_WAIT: 170 + stormed / 2, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
+    await agree('after churn');
+    ws.close();
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+  }, 60_000);
+});
