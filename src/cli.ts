@@ -109,7 +109,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log: Writer = note;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
-  const census = plan.summary || plan.listen || plan.metrics
+  const census = plan.summary || plan.listen || plan.metrics || plan.otlp
     ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
     : undefined;
   let stats: StatsEngine | undefined;

@@ -23,7 +23,7 @@ export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
   }
   if (plan.otlp) {
     const { OtlpSink } = await import('./otlp');
-    sinks.push(new OtlpSink(tracer, { ...plan.otlp, ports: plan.metricsPorts }, log));
+    sinks.push(new OtlpSink(tracer, { ...plan.otlp, ports: plan.metricsPorts, census: ctx.census }, log));
   }
   return sinks;
 }

@@ -6,6 +6,7 @@ import { ValueType, type Attributes, type Counter, type Histogram } from '@opent
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
 import type { Counters, Tracer } from '../tracer';
 import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from './metrics';
@@ -17,6 +18,8 @@ export interface OtlpOptions {
   ports?: PortSelection;
   /** extra resource attributes (tests; k8s.node.name from the DaemonSet's env) */
   resource?: Attributes;
+  /** sockets in each state now, as tcptrace.sockets */
+  census?: SocketCensus;
 }
 
 class OtelMetrics implements MetricsBackend {
@@ -28,7 +31,7 @@ class OtelMetrics implements MetricsBackend {
   private readonly lifetimes: Histogram;
   private readonly attrs = new Map<string, Attributes>();
 
-  constructor(provider: MeterProvider, counters: () => Counters, info: TracerInfo, ports?: PortSelection) {
+  constructor(provider: MeterProvider, counters: () => Counters, info: TracerInfo, ports?: PortSelection, census?: SocketCensus) {
     const meter = provider.getMeter('tcptrace', info.version);
     this.transitions = meter.createCounter('tcptrace.transitions', { description: 'TCP state transitions, by old and new state.', unit: '{transition}', valueType: ValueType.INT });
     this.handshakes = meter.createHistogram('tcptrace.handshake.duration', {
@@ -61,6 +64,12 @@ class OtelMetrics implements MetricsBackend {
       r.observe(lost, c.lost);
       r.observe(infoGauge, 1, { ...info });
     }, [seen, delivered, lost, infoGauge]);
+    if (census) {
+      const sockets = meter.createObservableGauge('tcptrace.sockets', { description: 'TCP sockets in each state now, as `ss -tan` counts them.', unit: '{socket}', valueType: ValueType.INT });
+      sockets.addCallback((r) => {
+        for (const [state, n] of Object.entries(census.report().counts)) r.observe(n, this.a(`state:${state}`, () => ({ state })));
+      });
+    }
   }
 
   /** Interned attribute objects: the SDK hashes them per call. */
@@ -125,7 +134,7 @@ export class OtlpSink implements Sink {
       }).merge(detectResources({ detectors: [envDetector] })), // $OTEL_RESOURCE_ATTRIBUTES, $OTEL_SERVICE_NAME win
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
-    const backend = new OtelMetrics(this.provider, () => tracer.counters(), info, options.ports);
+    const backend = new OtelMetrics(this.provider, () => tracer.counters(), info, options.ports, options.census);
     this.feed = new MetricsFeed([backend], options.ports);
   }
 
