@@ -4,15 +4,20 @@
 // second while someone reads the counts: TIME_WAIT (a separate timewait socket; the traced
 // socket goes FIN_WAIT2/CLOSING -> CLOSE) plus the time-wait closes since the sample, and
 // SYN_RECV (request sockets). Nothing is stored per TIME_WAIT socket.
-import { formatIPv4, formatIPv6 } from './address';
 import type { KernelFilter } from './config';
 import type { TcpEvent } from './event';
 import { loadBinding } from './native/binding';
 import type { CensusRequest, CensusResult } from './native/addon';
+import { dumpedState, type DumpWindow } from './census-window';
 import { pathOf, scanNamespaces, type NamespaceScan } from './netns';
 import { State, STATE_NAMES } from './states';
 
 export const SAMPLE_INTERVAL_MS = 1000;
+/**
+ * A sample costs the kernel ~1.2 µs per TIME_WAIT socket (170 ms for 140 000 here,
+ * BENCHMARKS.md): past ~80 000 of them, samples are spaced to stay under ~10 % of a CPU.
+ */
+const SAMPLE_DUTY = 10;
 /** States counted from sock_diag samples rather than from transitions. */
 const SAMPLED_MASK = (1 << State.TIME_WAIT) | (1 << State.SYN_RECV) | (1 << 12); // 12: NEW_SYN_RECV
 /** Every state `ss -tan` shows (CLOSE sockets are in no table it dumps). */
@@ -38,20 +43,15 @@ export interface CensusReport {
   sampledAt: number;
 }
 
-/** A dump's time span and its sockets (not TIME_WAIT), kept until the events in it are sorted. */
-interface DumpWindow {
-  startNs: number;
-  endNs: number;
-  tuples?: Buffer;
-  byPorts?: Map<number, number[]>;
-}
-
 interface Space {
   inode: number;
   path: string;
   window?: DumpWindow;
   sampled: number[];
   sampleEndNs: number;
+  /** how long the last sample took, ms, and when it started (performance.now) */
+  sampleMs: number;
+  sampleStarted: number;
   /** timestamps of time-wait closes after the sample in flight started */
   twCloses: number[];
   sampling: boolean;
@@ -193,7 +193,7 @@ export class SocketCensus {
         continue;
       }
       const r = this.source.dump(this.request(path, DUMP_MASK, true));
-      const sp: Space = { inode, path, sampled: new Array(16).fill(0), sampleEndNs: r.endNs, twCloses: [], sampling: false };
+      const sp: Space = { inode, path, sampled: new Array(16).fill(0), sampleEndNs: r.endNs, sampleMs: (r.endNs - r.startNs) / 1e6, sampleStarted: 0, twCloses: [], sampling: false };
       this.spaces.set(inode, sp);
       if (r.error) {
         this.notes.add(`network namespace ${inode}: ${r.error}`);
@@ -216,11 +216,14 @@ export class SocketCensus {
   /** Samples TIME_WAIT and SYN_RECV in every namespace, off the event loop. */
   private sample(): void {
     if (performance.now() - this.lastRead > IDLE_AFTER_MS) return;
+    const now = performance.now();
     for (const sp of this.spaces.values()) {
-      if (sp.sampling) continue;
+      if (sp.sampling || now - sp.sampleStarted < SAMPLE_DUTY * sp.sampleMs) continue;
       sp.sampling = true;
+      sp.sampleStarted = now;
       void this.source.dumpAsync(this.request(sp.path, SAMPLED_MASK, false)).then((r) => {
         sp.sampling = false;
+        sp.sampleMs = performance.now() - sp.sampleStarted;
         if (r.error) {
           this.notes.add(`network namespace ${sp.inode}: ${r.error}`);
           return;
@@ -241,7 +244,7 @@ export class SocketCensus {
     // some processes' namespaces could not be read.
     const path = this.scan ? this.source.pathOf(netns, this.scan) : undefined;
     if (this.scan?.unreadable) this.notes.add(`events from network namespace ${netns}, which could not be counted at start`);
-    sp = { inode: netns, path: path ?? '', sampled: new Array(16).fill(0), sampleEndNs: 0, twCloses: [], sampling: path === undefined };
+    sp = { inode: netns, path: path ?? '', sampled: new Array(16).fill(0), sampleEndNs: 0, sampleMs: 0, sampleStarted: 0, twCloses: [], sampling: path === undefined };
     this.spaces.set(netns, sp);
     return sp;
   }
@@ -271,33 +274,4 @@ export class SocketCensus {
 
 function tracked(state: number): boolean {
   return state > 0 && state < 16 && state !== State.CLOSE && !((SAMPLED_MASK >> state) & 1);
-}
-
-/** The state the dump showed this socket in (CLOSE when it was not there), by its 4-tuple. */
-function dumpedState(w: DumpWindow, list: TcpEvent[]): number {
-  if (!w.tuples) return State.CLOSE;
-  if (!w.byPorts) {
-    w.byPorts = new Map();
-    for (let off = 0; off + 40 <= w.tuples.length; off += 40) {
-      const key = portsKey(w.tuples[off + 1], w.tuples.readUInt16LE(off + 2), w.tuples.readUInt16LE(off + 4));
-      const offs = w.byPorts.get(key);
-      if (offs) offs.push(off);
-      else w.byPorts.set(key, [off]);
-    }
-  }
-  const e = [...list].reverse().find((x) => x.sport !== 0) ?? list[list.length - 1];
-  const candidates = w.byPorts.get(portsKey(e.family, e.sport, e.dport)) ?? [];
-  const states = new Set(list.map((x) => x.newState));
-  let match = State.CLOSE as number;
-  for (const off of candidates) {
-    const fmt = e.family === 4 ? formatIPv4 : formatIPv6;
-    if (fmt(w.tuples, off + 8) !== e.saddr || fmt(w.tuples, off + 24) !== e.daddr) continue;
-    match = w.tuples[off];
-    if (states.has(match)) break; // several listeners share a tuple (SO_REUSEPORT): prefer this socket's
-  }
-  return match;
-}
-
-function portsKey(family: number, sport: number, dport: number): number {
-  return (family === 6 ? 2 ** 32 : 0) + sport * 65536 + dport;
 }

@@ -438,9 +438,14 @@
     el.rateChart.dataset.points = String(rateX.length);
   }
 
-  // Histogram buckets grow by √2 from 1 µs (src/histogram.ts); index them to lay them out evenly.
+  // Summary buckets are half-octaves, upper bounds 1.5·2^k and 2^(k+1) ms (src/histogram.ts):
+  // index 2k+1 and 2k+2, laid out evenly.
   function bucketIndex(boundMs) {
-    return Math.round(2 * Math.log2(boundMs / 0.001));
+    return Math.round(2 * Math.log2(boundMs));
+  }
+
+  function boundOf(index) {
+    return index % 2 ? 1.5 * 2 ** ((index - 1) / 2) : 2 ** (index / 2);
   }
 
   function short(v) {
@@ -457,8 +462,8 @@
     if (typeof uPlot === 'undefined') return;
     const active = new Map();
     const passive = new Map();
-    for (const [b, c] of (hs.active && hs.active.buckets) || []) active.set(bucketIndex(b), c);
-    for (const [b, c] of (hs.passive && hs.passive.buckets) || []) passive.set(bucketIndex(b), c);
+    for (const [b, c] of (hs.active && hs.active.buckets) || []) if (b > 0) active.set(bucketIndex(b), c);
+    for (const [b, c] of (hs.passive && hs.passive.buckets) || []) if (b > 0) passive.set(bucketIndex(b), c);
     const all = [...active.keys(), ...passive.keys()];
     const count = ((hs.active && hs.active.count) || 0) + ((hs.passive && hs.passive.count) || 0);
     if (all.length === 0) return;
@@ -480,11 +485,11 @@
         height: 220,
         scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
         axes: [
-          { stroke: '#8a96a3', grid: { show: false }, values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? fmtMs(0.001 * Math.SQRT2 ** v) : '')) },
+          { stroke: '#8a96a3', grid: { show: false }, values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? fmtMs(boundOf(v)) : '')) },
           { stroke: '#8a96a3', grid: { stroke: '#2b333d' }, size: 56, values: (u, vals) => vals.map(compact) },
         ],
         series: [
-          { label: 'upper bound', value: (u, v) => (v == null ? '' : '≤ ' + fmtMs(0.001 * Math.SQRT2 ** v)) },
+          { label: 'upper bound', value: (u, v) => (v == null ? '' : '≤ ' + fmtMs(boundOf(v))) },
           { label: 'connect (active)', stroke: '#58a6ff', fill: 'rgba(88,166,255,0.5)', paths: bars, points: { show: false } },
           { label: 'accept (passive)', stroke: '#a371f7', fill: 'rgba(163,113,247,0.5)', paths: bars, points: { show: false } },
         ],

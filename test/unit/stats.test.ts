@@ -1,30 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Histogram } from '../../src/histogram';
 import { StatsEngine } from '../../src/stats';
 import { ConnectionTracker } from '../../src/connections';
 import { sampleEvent } from '../helpers/sample';
-
-describe('Histogram', () => {
-  it('percentiles within a bucket (√2) of the truth, exact count/min/max', () => {
-    const h = new Histogram();
-    for (let i = 1; i <= 1000; i++) h.record(i / 10); // 0.1 .. 100 ms
-    const s = h.summary();
-    expect([s.count, s.min, s.max]).toEqual([1000, 0.1, 100]);
-    for (const [q, truth] of [[0.5, 50], [0.9, 90], [0.99, 99]] as const) {
-      expect(h.quantile(q) / truth).toBeGreaterThan(1 / Math.SQRT2);
-      expect(h.quantile(q) / truth).toBeLessThan(Math.SQRT2);
-    }
-  });
-
-  it('memory is fixed whatever the values', () => {
-    const h = new Histogram();
-    h.record(0);
-    h.record(1e12);
-    h.record(-5);
-    expect(h.summary().buckets.length).toBeLessThanOrEqual(2);
-    expect(h.summary().count).toBe(3);
-  });
-});
 
 describe('StatsEngine', () => {
   it('top-N tables stay bounded under many endpoints', () => {

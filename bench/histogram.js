@@ -1,0 +1,65 @@
+// Histogram cost on the hot path (record) and per snapshot (three percentiles), for
+// src/histogram.ts against hdr-histogram-js (when installed: npm install --no-save
+// hdr-histogram-js) and the √2-bucket histogram it replaced. Needs a built dist/ (npx tsc -p .).
+//   node bench/histogram.js [values=2000000] [rounds=7]
+'use strict';
+const { Histogram } = require('../dist/histogram.js');
+
+const N = Number(process.argv[2]) || 2_000_000;
+const ROUNDS = Number(process.argv[3]) || 7;
+
+// Handshake-like values: log-normal around 0.1 ms with a tail of seconds.
+let seed = 12345;
+const rnd = () => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed / 2 ** 32; };
+const values = new Float64Array(N);
+for (let i = 0; i < N; i++) values[i] = 0.1 * Math.exp(2 * Math.sqrt(-2 * Math.log(rnd() || 1e-12)) * Math.cos(2 * Math.PI * rnd()));
+
+/** The previous histogram's record (72 buckets growing by √2 from 1 µs), for reference. */
+class SqrtTwoBuckets {
+  constructor() { this.counts = new Float64Array(72); this.count = 0; this.sum = 0; this.min = Infinity; this.max = 0; }
+  record(ms) {
+    const v = ms > 0 ? ms : 0;
+    let i = v <= 0.001 ? 0 : Math.ceil(Math.log(v / 0.001) / Math.LN2 * 2 - 1e-9);
+    if (i >= 72) i = 71;
+    this.counts[i]++; this.count++; this.sum += v;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+const contenders = {
+  'src/histogram.ts (log-linear, 128/octave)': () => {
+    const h = new Histogram();
+    return { record: (ms) => h.record(ms), percentiles: () => [h.quantile(0.5), h.quantile(0.9), h.quantile(0.99)] };
+  },
+  'previous (√2 buckets)': () => {
+    const h = new SqrtTwoBuckets();
+    return { record: (ms) => h.record(ms), percentiles: () => [] };
+  },
+};
+try {
+  const hdr = require('hdr-histogram-js');
+  contenders['hdr-histogram-js 3 (ns integers, 2 digits)'] = () => {
+    const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 1e14, numberOfSignificantValueDigits: 2 });
+    return { record: (ms) => h.recordValue(Math.round(ms * 1e6)), percentiles: () => [0.5, 0.9, 0.99].map((q) => h.getValueAtPercentile(q * 100) / 1e6) };
+  };
+} catch { /* not installed */ }
+
+const results = {};
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, make] of Object.entries(contenders)) { // interleaved: drift hits all alike
+    const h = make();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) h.record(values[i]);
+    const t1 = process.hrtime.bigint();
+    for (let k = 0; k < 100; k++) h.percentiles();
+    const t2 = process.hrtime.bigint();
+    (results[name] ??= { record: [], pct: [] }).record.push(Number(t1 - t0) / N);
+    results[name].pct.push(Number(t2 - t1) / 100 / 1000);
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(`${N} values, ${ROUNDS} interleaved rounds, medians`);
+console.log('| histogram | record, ns/value | 3 percentiles, µs |');
+console.log('|---|---:|---:|');
+for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${median(r.record).toFixed(1)} | ${median(r.pct).toFixed(1)} |`);

@@ -1,0 +1,118 @@
+// Known latencies land on the right percentile: handshakes slowed by dropped SYNs (one
+// retransmit ~1 s, two ~2 s) and connections a server holds for a known time, through the
+// tracer and the stats engine, against the sorted latencies of the same connections.
+import net from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { TcpEvent } from '../../src/event';
+import { StatsEngine } from '../../src/stats';
+import { State } from '../../src/states';
+import { Capture, describeKernel, sleep } from '../helpers/kernel';
+import { NetNamespace, startPeer, type Peer } from '../helpers/process';
+
+function nearestRank(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1];
+}
+
+function expectWithin(got: number, want: number, relative: number, what: string): void {
+  expect(Math.abs(got - want) / want, `${what}: ${got} vs ${want}`).toBeLessThanOrEqual(relative);
+}
+
+describeKernel('percentiles of known latencies', () => {
+  let ns: NetNamespace;
+  let cap: Capture;
+  const peers: Peer[] = [];
+  beforeAll(() => {
+    ns = new NetNamespace();
+    cap = new Capture({ filter: { netns: ns.inode } });
+  });
+  afterAll(() => {
+    cap.close();
+    for (const p of peers) p.stop();
+    ns.delete();
+  });
+
+  it('handshakes after one and two dropped SYNs: p50 ~1 s, p90 ~2-3 s, each within 1 % of the truth', async () => {
+    const server = startPeer(['server', '127.0.0.1', '0'], { netns: ns.name });
+    peers.push(server);
+    const port = (await server.next('port')).port as number;
+    const undrop = ns.dropSyns(port);
+    const clients: Peer[] = [];
+    const start = (n: number) => { for (let i = 0; i < n; i++) clients.push(startPeer(['client', '127.0.0.1', String(port)], { netns: ns.name })); };
+    try {
+      start(4); // their first retransmit (~1 s) is dropped too: ~2 s
+      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 4);
+      await sleep(800);
+      start(6); // only their first SYN is dropped: ~1 s
+      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 10);
+      await sleep(300);
+    } finally {
+      undrop();
+    }
+    peers.push(...clients);
+    for (const c of clients) await c.next('connected', 10_000);
+    const opened = (evs: TcpEvent[]) => evs.filter((e) => e.dport === port && e.oldState === State.SYN_SENT && e.newState === State.ESTABLISHED);
+    await cap.waitFor((evs) => opened(evs).length >= 10);
+    const handshakes = opened(cap.events);
+    const truth = handshakes.map((e) => e.handshakeUs / 1000);
+    const slow = truth.filter((ms) => ms > 1500);
+    expect(slow).toHaveLength(4);
+    // One retransmit: ~1 s. Two: ~3 s with exponential backoff, ~2 s where the kernel starts
+    // linear (tcp_syn_linear_timeouts).
+    for (const ms of truth) expect(ms > 1500 ? ms > 1900 && ms < 3300 : ms > 900 && ms < 1100, `handshake ${ms} ms`).toBe(true);
+
+    const stats = new StatsEngine();
+    stats.observe(handshakes);
+    const active = stats.snapshot().handshake.active;
+    expect(active.count).toBe(10);
+    expectWithin(active.p50, nearestRank(truth, 0.5), 0.01, 'p50');
+    expectWithin(active.p90, nearestRank(truth, 0.9), 0.01, 'p90');
+    expectWithin(active.p99, nearestRank(truth, 0.99), 0.01, 'p99');
+    expect(active.p50).toBeLessThan(1100); // a latency some connection had, not one between the two
+    expect(active.p90).toBeGreaterThan(1900);
+    expect([active.min, active.max]).toEqual([Math.min(...truth), Math.max(...truth)]);
+  }, 30_000);
+
+  it('lifetimes of connections a server holds 150 ms or 450 ms land on their percentiles within 1 %', async () => {
+    // In the test's process: own ports on loopback, held by timers.
+    const holds: number[] = [];
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.resume();
+      setTimeout(() => s.end(), holds.shift());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const local = new Capture({ filter: { localPorts: [port] } });
+    try {
+      const plan = [150, 450, 150, 150, 450, 150, 150, 450, 150, 150, 450, 150];
+      for (const hold of plan) {
+        holds.push(hold);
+        await new Promise<void>((resolve, reject) => {
+          const c = net.connect(port, '127.0.0.1');
+          c.on('error', reject);
+          c.on('end', () => c.end());
+          c.on('close', () => resolve());
+          c.resume();
+        });
+      }
+      await local.waitForCloses(port, plan.length);
+      const stats = new StatsEngine();
+      stats.observe(local.events.filter((e) => e.sport === port && e.dport !== 0));
+      const lifetimes: number[] = [];
+      const byConn = new Map<string, TcpEvent[]>();
+      for (const e of local.events) if (e.sport === port && e.dport !== 0) byConn.set(e.skaddr + e.dport, [...(byConn.get(e.skaddr + e.dport) ?? []), e]);
+      for (const evs of byConn.values()) lifetimes.push((evs.at(-1)!.tsNs - evs[0].tsNs) / 1e6);
+      expect(lifetimes).toHaveLength(plan.length);
+      for (const ms of lifetimes) expect(ms).toBeGreaterThanOrEqual(149);
+      const life = stats.snapshot().lifetime;
+      expect(life.count).toBe(plan.length);
+      for (const [q, got] of [[0.5, life.p50], [0.9, life.p90], [0.99, life.p99]] as const) expectWithin(got, nearestRank(lifetimes, q), 0.01, `lifetime p${q * 100}`);
+      expectWithin(life.p50, 150, 0.1, 'held 150 ms');
+      expectWithin(life.p90, 450, 0.1, 'held 450 ms');
+    } finally {
+      local.close();
+      await new Promise((r) => server.close(r));
+    }
+  }, 30_000);
+});
