@@ -32,6 +32,10 @@ export interface StatsSnapshot {
   events: number;
   /** "OLD->NEW" → count */
   transitions: Record<string, number>;
+  /** of those, "OLD->CLOSE" that handed the connection to a TIME_WAIT socket (the RFC's OLD->TIME_WAIT) */
+  timeWaitCloses: Record<string, number>;
+  /** of those, "OLD->CLOSE" that failed: refused, timeout, reset either way, error */
+  failedTransitions: Record<string, number>;
   /** transitions into each state */
   intoState: Record<string, number>;
   /**
@@ -105,6 +109,8 @@ export class StatsEngine {
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
   private readonly transitions = new Map<number, number>();
+  private readonly timeWaitCloses = new Map<number, number>();
+  private readonly failedTransitions = new Map<number, number>();
   private readonly intoState = new Map<number, number>();
   private readonly stateOf = new Map<string, number>();
   private readonly failCauses: Record<string, number> = {};
@@ -148,6 +154,10 @@ export class StatsEngine {
     const t = e.oldState * 256 + e.newState; // named only when a snapshot is taken
     this.transitions.set(t, (this.transitions.get(t) ?? 0) + 1);
     this.intoState.set(e.newState, (this.intoState.get(e.newState) ?? 0) + 1);
+    if (e.newState === State.CLOSE) {
+      if (e.timeWait) this.timeWaitCloses.set(t, (this.timeWaitCloses.get(t) ?? 0) + 1);
+      else if (e.cause !== '' && e.cause !== 'normal') this.failedTransitions.set(t, (this.failedTransitions.get(t) ?? 0) + 1);
+    }
     if (e.durationNs !== null) {
       let h = this.stateTime.get(e.oldState);
       if (!h) this.stateTime.set(e.oldState, (h = new Histogram()));
@@ -200,9 +210,9 @@ export class StatsEngine {
       since: this.since,
       until: this.until,
       events: this.events,
-      transitions: Object.fromEntries(
-        [...this.transitions].map(([t, n]) => [`${stateName(t >> 8)}->${stateName(t & 255)}`, n]),
-      ),
+      transitions: named(this.transitions),
+      timeWaitCloses: named(this.timeWaitCloses),
+      failedTransitions: named(this.failedTransitions),
       intoState,
       current,
       ...(census ? { census } : {}),
@@ -226,4 +236,9 @@ export class StatsEngine {
       stateTime,
     };
   }
+}
+
+/** old*256+new keys as "OLD->NEW". */
+function named(byPair: Map<number, number>): Record<string, number> {
+  return Object.fromEntries([...byPair].map(([t, n]) => [`${stateName(t >> 8)}->${stateName(t & 255)}`, n]));
 }

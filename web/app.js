@@ -22,6 +22,7 @@
     subPorts: $('sub-ports'), subStates: $('sub-states'), subComm: $('sub-comm'), subPid: $('sub-pid'),
     subFamily: $('sub-family'), subscribe: $('subscribe'), subStatus: $('sub-status'),
     sampleBanner: $('sample-banner'),
+    fsm: $('fsm'), fsmNote: $('fsm-note'), pick: $('pick'),
   };
 
   // ---- state ---------------------------------------------------------------------------------
@@ -30,6 +31,7 @@
   let received = 0;
   let paused = false;
   let filterText = '';
+  let pick = null; // a state or an arrow picked in the state machine: {state} or {from, to}
   let cap = Number(el.cap.value);
   let rebuild = true; // recompute the table's rows from `store`
   let lastStats = null;
@@ -166,6 +168,9 @@
     }
   }
 
+  const fsm = window.tcptraceStateMachine ? window.tcptraceStateMachine.create(el.fsm, setPick) : null;
+  el.pick.addEventListener('click', () => setPick(null));
+
   // ---- drawing -------------------------------------------------------------------------------
   let framePending = false;
   function requestFrame() {
@@ -268,7 +273,25 @@
     ];
   }
 
+  // TIME_WAIT is entered by a close with time_wait set (the tracepoint shows CLOSE).
+  function picked(e) {
+    const into = e.newstate === 'CLOSE' && e.time_wait ? 'TIME_WAIT' : e.newstate;
+    if (pick.state) return e.oldstate === pick.state || into === pick.state;
+    return e.oldstate === pick.from && into === pick.to;
+  }
+
+  function setPick(p) {
+    const same = pick && p && pick.state === p.state && pick.from === p.from && pick.to === p.to;
+    pick = same ? null : p;
+    if (fsm) fsm.select(pick);
+    el.pick.hidden = !pick;
+    el.pick.textContent = pick ? 'only ' + (pick.state || pick.from + ' → ' + pick.to) + ' ✕' : '';
+    rebuild = true;
+    requestFrame();
+  }
+
   function matches(e) {
+    if (pick && !picked(e)) return false;
     if (filterText === '') return true;
     if (e._text === undefined) e._text = rowText(e).join(' ').toLowerCase();
     return e._text.includes(filterText);
@@ -391,6 +414,8 @@
     kvRows(el.failed, causes.length ? causes : [['none', 0]], false);
     const current = STATES.map((st) => [st, Number((s.current || {})[st]) || 0]).filter((x) => x[1] > 0);
     kvRows(el.current, current.length ? current : [['(none tracked)', 0]], true);
+    if (fsm) fsm.update(s);
+    el.fsmNote.textContent = s.census && !s.census.exact ? 'counts may be off: ' + (s.census.notes || []).join('; ') : '';
     drawRateChart();
     drawHandshake(s.handshake || {}, s.accept_wait);
   }

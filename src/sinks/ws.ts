@@ -21,6 +21,7 @@ import { SCHEMA_VERSION } from '../schema';
 import { ByteWriter } from './bytes';
 import { ringPeakFraction } from '../delivery';
 import type { StatsEngine } from '../stats';
+import { ArrowCounter } from '../stream/arrows';
 import type { Tracer } from '../tracer';
 import {
   filterFromQuery, filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
@@ -93,6 +94,7 @@ export class StreamSink implements Sink {
   private lastTick = performance.now();
   private lastEvents = 0;
   private lastInto: Record<string, number> = {};
+  private readonly arrows = new ArrowCounter();
   private lastKernelLost = 0;
   private ended = false;
   /** The latest stats (without the per-client part), sent to newcomers right after hello. */
@@ -372,6 +374,8 @@ export class StreamSink implements Sink {
       by_state: byState,
       into_state: snap.intoState,
       current: snap.current,
+      census: snap.census,
+      ...this.arrows.next(snap, seconds),
       handshake: { active: snap.handshake.active, passive: snap.handshake.passive },
       accept_wait: snap.acceptWait.all,
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },

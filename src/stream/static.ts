@@ -37,6 +37,7 @@ export function staticFiles(): Map<string, string> {
     ['/', path.join(WEB_DIR, 'index.html')],
     ['/index.html', path.join(WEB_DIR, 'index.html')],
     ['/app.js', path.join(WEB_DIR, 'app.js')],
+    ['/states.js', path.join(WEB_DIR, 'states.js')],
     ['/style.css', path.join(WEB_DIR, 'style.css')],
     ['/favicon.svg', path.join(WEB_DIR, 'favicon.svg')],
     ['/favicon.ico', path.join(WEB_DIR, 'favicon.svg')],

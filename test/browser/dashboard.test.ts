@@ -5,17 +5,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Tracer } from '../../src/tracer';
-import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { closedPort, connectAndClose, listen, sleep } from '../helpers/kernel';
+import { describeBrowser, launchChromium } from '../helpers/browser';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'dashboard.png');
-const describeBrowser: typeof describeKernel = fs.existsSync(CHROMIUM)
-  ? describeKernel
-  : (((name: string, fn: () => void) => describeKernel.skip(`${name} [skipped: no ${CHROMIUM}]`, fn)) as typeof describeKernel);
 
 /** Runs a shell whose comm is `comm` and which connects to `port` from that shell itself. */
 function connectAs(comm: string, port: number): Promise<void> {
@@ -82,12 +79,7 @@ describeBrowser('dashboard in chromium', () => {
       stats.observe(batch);
       sink.write(batch);
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
@@ -279,7 +271,7 @@ describeBrowser('dashboard in chromium', () => {
     await connectAs('<img src=x>', server.port);
     await sleep(450);
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true }); // the state machine on top, the events below
     expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
     await server.close();
   });

@@ -5,50 +5,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { CENSUS_STATES } from '../../src/census';
 import { describeKernel, sleep } from '../helpers/kernel';
-import { NetNamespace, Peer } from '../helpers/process';
+import { NetNamespace } from '../helpers/process';
+import { sameCounts, ssCounts, StateBuilder } from '../helpers/states';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
-const fixture = path.resolve(__dirname, '../fixtures/states.js');
-const SS_NAMES: Record<string, string> = {
-  'ESTAB': 'ESTABLISHED', 'SYN-SENT': 'SYN_SENT', 'SYN-RECV': 'SYN_RECV', 'FIN-WAIT-1': 'FIN_WAIT1',
-  'FIN-WAIT-2': 'FIN_WAIT2', 'TIME-WAIT': 'TIME_WAIT', 'CLOSE-WAIT': 'CLOSE_WAIT', 'LAST-ACK': 'LAST_ACK',
-  'LISTEN': 'LISTEN', 'CLOSING': 'CLOSING',
-};
 
 describeKernel('sockets in each state equal ss -tan (--netns)', () => {
   let ns: NetNamespace;
-  let builder: Peer;
+  let builder: StateBuilder;
   let tracer: ChildProcess | undefined;
   let undrop: () => void;
   const blackHole = 20000 + Math.floor(Math.random() * 20000);
-  let done = 0;
-
-  async function build(op: string, n: number): Promise<void> {
-    builder.send(JSON.stringify({ op, n, port: blackHole }));
-    done++;
-    const end = Date.now() + 15_000;
-    while (builder.messages.filter((m) => 'done' in m).length < done) {
-      if (Date.now() > end) throw new Error(`states fixture: no answer to ${op}`);
-      await sleep(10);
-    }
-  }
-
-  function ssCounts(): Record<string, number> {
-    const counts: Record<string, number> = Object.fromEntries(CENSUS_STATES.map((s) => [s, 0]));
-    for (const line of ns.run('ss', '-tanH').split('\n')) {
-      const name = SS_NAMES[line.split(/\s+/)[0]];
-      if (name) counts[name]++;
-    }
-    return counts;
-  }
+  const build = (op: string, n: number) => builder.build(op, n);
 
   beforeAll(async () => {
     ns = new NetNamespace();
     undrop = ns.dropSyns(blackHole);
-    builder = new Peer(spawn('ip', ['netns', 'exec', ns.name, process.execPath, fixture]));
-    await builder.next('ports');
+    builder = new StateBuilder(ns, blackHole);
+    await builder.ready();
     // Before tcptrace: sockets it can only know from the kernel's tables.
     await build('est', 100);
     await build('tw', 40);
@@ -97,23 +72,23 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
       const end = Date.now() + 10_000;
       let last = '';
       for (;;) {
-        const want = ssCounts();
+        const want = ssCounts(ns);
         const seen = summaries().length;
         while (summaries().length === seen) await sleep(50);
         const summary = summaries().at(-1);
         const metric = await metrics();
         const results = { summary: summary.current, metrics: metric.counts, stream: streamCurrent };
         last = JSON.stringify({ ss: want, ...results, notes: summary.census?.notes });
-        const same = Object.values(results).every((r) => JSON.stringify(r) === JSON.stringify(want));
+        const same = Object.values(results).every((r) => r !== undefined && sameCounts(r, want));
         // ss again: the namespace did not change while the readers were read
-        if (same && summary.census?.exact && metric.exact && JSON.stringify(ssCounts()) === JSON.stringify(want)) return;
+        if (same && summary.census?.exact && metric.exact && sameCounts(ssCounts(ns), want)) return;
         if (Date.now() > end) throw new Error(`${what}: counts differ from ss: ${last}`);
       }
     }
 
-    while (!builder.messages.some((x) => 'stormed' in x)) await sleep(50);
-    const stormed = builder.messages.find((x) => 'stormed' in x)!.stormed as number;
-    const before = ssCounts();
+    while (!builder.peer.messages.some((x) => 'stormed' in x)) await sleep(50);
+    const stormed = builder.peer.messages.find((x) => 'stormed' in x)!.stormed as number;
+    const before = ssCounts(ns);
     expect(before).toMatchObject({ ESTABLISHED: 200 + stormed, LISTEN: 2, TIME_WAIT: 40 + stormed / 2, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
     await agree('at start, during a storm');
 
@@ -123,7 +98,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await build('tw', 50);
     await build('half', 7);
     await build('synsent', 4);
-    const after = ssCounts();
+    const after = ssCounts(ns);
     expect(after).toMatchObject({ ESTABLISHED: 160 + stormed, TIME_WAIT: 170 + stormed / 2, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
     await agree('after churn');
     ws.close();
