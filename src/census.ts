@@ -8,9 +8,11 @@ import type { KernelFilter } from './config';
 import type { TcpEvent } from './event';
 import { loadBinding } from './native/binding';
 import type { CensusRequest, CensusResult } from './native/addon';
-import { dumpedState, type DumpWindow } from './census-window';
+import { CENSUS_STATES, countStates, newSpace, notYetCounted, SAMPLED_MASK, tracked, type Space } from './census-space';
 import { pathOf, scanNamespaces, type NamespaceScan } from './netns';
-import { State, STATE_NAMES } from './states';
+import { State } from './states';
+
+export { CENSUS_STATES };
 
 export const SAMPLE_INTERVAL_MS = 1000;
 /**
@@ -18,19 +20,18 @@ export const SAMPLE_INTERVAL_MS = 1000;
  * BENCHMARKS.md): past ~80 000 of them, samples are spaced to stay under ~10 % of a CPU.
  */
 const SAMPLE_DUTY = 10;
-/** States counted from sock_diag samples rather than from transitions. */
-const SAMPLED_MASK = (1 << State.TIME_WAIT) | (1 << State.SYN_RECV) | (1 << 12); // 12: NEW_SYN_RECV
 /** Every state `ss -tan` shows (CLOSE sockets are in no table it dumps). */
 const DUMP_MASK = 0x1fff & ~(1 << State.CLOSE) & ~1;
-/** The states a report lists, in the kernel's order. */
-export const CENSUS_STATES = STATE_NAMES.slice(1, 12).filter((s) => s !== 'CLOSE');
 /** Events this long after a dump ended say that the dump's ambiguous events are all here. */
 const REORDER_SLACK_NS = 50e6;
 /** A sampled count stops being read after this long without a reader. */
-const IDLE_AFTER_MS = 10_000;
+const IDLE_AFTER_MS = 60_000; // a scraper every 15-30 s keeps them sampled
 const RECOUNT_AFTER_LOSS_MS = 5000;
 /** At most this many time-wait closes remembered between two samples (then: inexact). */
 const MAX_PENDING_TW = 1 << 20;
+/** At most this many events held while the count at start runs (then: count again). */
+const MAX_EARLY = 1 << 20;
+const COUNTING_NOTE = 'counting the sockets from the kernel (sock_diag), not done yet';
 const LOSS_NOTE = 'events were lost: counts may be off until they are taken again from the kernel (at most every 5 s)';
 
 export interface CensusReport {
@@ -41,20 +42,6 @@ export interface CensusReport {
   notes: string[];
   /** wall clock (ms) of the last TIME_WAIT/SYN_RECV sample; 0 if none yet */
   sampledAt: number;
-}
-
-interface Space {
-  inode: number;
-  path: string;
-  window?: DumpWindow;
-  sampled: number[];
-  sampleEndNs: number;
-  /** how long the last sample took, ms, and when it started (performance.now) */
-  sampleMs: number;
-  sampleStarted: number;
-  /** timestamps of time-wait closes after the sample in flight started */
-  twCloses: number[];
-  sampling: boolean;
 }
 
 /** Where the counts come from: the kernel, or a test's stand-in. */
@@ -79,7 +66,8 @@ export class SocketCensus {
   private readonly filterNotes: string[] = [];
   /** what the last recount could not see */
   private scopeNotes: string[] = [];
-  private notes = new Set<string>();
+  /** notes that hold until the next recount (events from namespaces not counted at start) */
+  private laterNotes = new Set<string>();
   private scan?: NamespaceScan;
   private readonly single?: number;
   private lastRead = -Infinity;
@@ -87,6 +75,10 @@ export class SocketCensus {
   private lossSeen = 0;
   private lastRecount = 0;
   private recountDue = false;
+  /** events that arrived while a count ran, sorted in when it is done */
+  private early?: TcpEvent[];
+  private counting: Promise<void> = Promise.resolve();
+  private closed = false;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -102,8 +94,18 @@ export class SocketCensus {
     this.recount();
   }
 
+  /** Resolves once the count at start (or the latest recount) is in. */
+  ready(): Promise<void> {
+    return this.counting;
+  }
+
   /** Sorts the sockets of one batch into the counts. */
   observe(batch: TcpEvent[]): void {
+    if (this.early) {
+      if (this.early.length + batch.length > MAX_EARLY) this.recountDue = true;
+      else for (const e of batch) this.early.push(e);
+      return;
+    }
     let latest = 0;
     for (const e of batch) {
       const sp = this.space(e.netns);
@@ -135,30 +137,23 @@ export class SocketCensus {
     if (this.recountDue && performance.now() - this.lastRecount > RECOUNT_AFTER_LOSS_MS) {
       this.recountDue = false;
       this.recount();
-      this.notes.delete(LOSS_NOTE);
-    } else if (this.recountDue) {
-      this.notes.add(LOSS_NOTE);
     }
     this.settle();
-    const counts: Record<string, number> = {};
-    for (const name of CENSUS_STATES) counts[name] = 0;
-    let negative = false;
-    for (let s = 1; s < 12; s++) {
-      if (s === State.CLOSE) continue;
-      let n = (SAMPLED_MASK >> s) & 1 ? 0 : this.tracked[s];
-      for (const sp of this.spaces.values()) {
-        if (s === State.TIME_WAIT) n += sp.sampled[s] + sp.twCloses.filter((t) => t > sp.sampleEndNs).length;
-        else if ((SAMPLED_MASK >> s) & 1) n += sp.sampled[s];
-      }
-      if (n < 0) negative = true;
-      counts[STATE_NAMES[s]] = Math.max(0, n);
-    }
-    if (negative) this.notes.add('a socket left a state it was not counted in (events before its first were filtered out)');
-    const notes = [...this.filterNotes, ...this.scopeNotes, ...this.notes];
+    // A sample much older than the timer keeps them (a reader back after a pause, too many
+    // closes to remember): asked for now; at exit, waited for.
+    for (const sp of this.spaces.values()) if (this.staleSample(sp)) this.closed ? this.sampleNow(sp) : this.sampleLater(sp);
+    const notes = [...this.filterNotes, ...this.scopeNotes, ...this.laterNotes];
+    if (this.recountDue) notes.push(LOSS_NOTE);
+    if (this.early) notes.push(COUNTING_NOTE);
+    for (const sp of this.spaces.values()) if (sp.error) notes.push(`network namespace ${sp.inode}: ${sp.error}`);
+    const { counts, negative } = countStates(this.tracked, this.spaces.values());
+    if (negative) notes.push('a socket left a state it was not counted in (events before its first were filtered out)');
     return { counts, exact: notes.length === 0, notes, sampledAt: this.sampledAt };
   }
 
+  /** Stops sampling in the background; a later report() samples what is stale itself. */
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -168,44 +163,62 @@ export class SocketCensus {
     // A listener's child starts as LISTEN->SYN_RECV: the listener stays where it is.
     if (!(from === State.LISTEN && to === State.SYN_RECV) && tracked(from)) this.tracked[from]--;
     if (tracked(to)) this.tracked[to]++;
-    if (to === State.CLOSE && e.timeWait) {
+    if (to === State.CLOSE && e.timeWait && !sp.stale) {
       if (sp.twCloses.length < MAX_PENDING_TW) sp.twCloses.push(e.tsNs);
-      else this.notes.add('more time-wait closes in one second than remembered: TIME_WAIT may be low until the next sample');
+      else sp.stale = true; // more than we remember: count them at the next read
     }
   }
 
-  /** Counts everything again from the kernel: at start, and after events were lost. */
+  /**
+   * Counts everything again from the kernel, at start and after events were lost, on worker
+   * threads: the ring buffer keeps being drained meanwhile, and the events are held until the
+   * dumps are in.
+   */
   private recount(): void {
     this.lastRecount = performance.now();
-    this.tracked.fill(0);
-    this.pending = [];
-    this.scopeNotes = [];
-    this.scan = this.source.scan();
-    const wanted = this.single !== undefined ? [this.single] : [...this.scan.paths.keys()];
-    if (this.single === undefined && this.scan.unreadable) {
-      this.scopeNotes.push(`${this.scan.unreadable} processes' network namespaces could not be read: their sockets are counted only from their transitions`);
+    this.early = [];
+    const scan = this.source.scan();
+    const wanted = this.single !== undefined ? [this.single] : [...scan.paths.keys()];
+    const scopeNotes: string[] = [];
+    if (this.single === undefined && scan.unreadable) {
+      scopeNotes.push(`${scan.unreadable} processes' network namespaces could not be read: their sockets are counted only from their transitions`);
     }
-    this.spaces.clear();
+    const dumps: Promise<[number, string, CensusResult]>[] = [];
     for (const inode of wanted) {
-      const path = inode === this.scan.own ? '' : this.source.pathOf(inode, this.scan);
-      if (path === undefined) {
-        this.scopeNotes.push(`network namespace ${inode}: no process or mount opens it here, its sockets are counted only from their transitions`);
-        continue;
-      }
-      const r = this.source.dump(this.request(path, DUMP_MASK, true));
-      const sp: Space = { inode, path, sampled: new Array(16).fill(0), sampleEndNs: r.endNs, sampleMs: (r.endNs - r.startNs) / 1e6, sampleStarted: 0, twCloses: [], sampling: false };
-      this.spaces.set(inode, sp);
-      if (r.error) {
-        this.notes.add(`network namespace ${inode}: ${r.error}`);
-        continue;
-      }
-      sp.window = { startNs: r.startNs, endNs: r.endNs, tuples: r.tuples };
-      for (let s = 1; s < 16; s++) {
-        if ((SAMPLED_MASK >> s) & 1) sp.sampled[s] = r.counts[s];
-        else if (tracked(s)) this.tracked[s] += r.counts[s];
-      }
+      const path = inode === scan.own ? '' : this.source.pathOf(inode, scan);
+      if (path === undefined) scopeNotes.push(`network namespace ${inode}: no process or mount opens it here, its sockets are counted only from their transitions`);
+      else dumps.push(this.source.dumpAsync(this.request(path, DUMP_MASK, true)).then((r) => [inode, path, r]));
     }
-    this.sampledAt = Date.now();
+    this.counting = Promise.all(dumps).then((results) => {
+      this.scan = scan;
+      this.scopeNotes = scopeNotes;
+      this.laterNotes.clear();
+      this.tracked.fill(0);
+      this.pending = [];
+      this.spaces.clear();
+      for (const [inode, path, r] of results) this.install(newSpace(inode, path), r);
+      this.sampledAt = Date.now();
+      const early = this.early ?? [];
+      this.early = undefined;
+      this.observe(early);
+    });
+  }
+
+  /** A namespace's count at start: its tracked states, sampled states and dump window. */
+  private install(sp: Space, r: CensusResult): void {
+    sp.sampleEndNs = r.endNs;
+    sp.sampleMs = (r.endNs - r.startNs) / 1e6;
+    sp.sampledAt = performance.now();
+    this.spaces.set(sp.inode, sp);
+    if (r.error) {
+      sp.error = r.error;
+      return;
+    }
+    sp.window = { startNs: r.startNs, endNs: r.endNs, tuples: r.tuples };
+    for (let s = 1; s < 16; s++) {
+      if ((SAMPLED_MASK >> s) & 1) sp.sampled[s] = r.counts[s];
+      else if (tracked(s)) this.tracked[s] += r.counts[s];
+    }
   }
 
   private request(netnsPath: string, states: number, tuples: boolean): CensusRequest {
@@ -218,23 +231,57 @@ export class SocketCensus {
     if (performance.now() - this.lastRead > IDLE_AFTER_MS) return;
     const now = performance.now();
     for (const sp of this.spaces.values()) {
-      if (sp.sampling || now - sp.sampleStarted < SAMPLE_DUTY * sp.sampleMs) continue;
-      sp.sampling = true;
-      sp.sampleStarted = now;
-      void this.source.dumpAsync(this.request(sp.path, SAMPLED_MASK, false)).then((r) => {
-        sp.sampling = false;
-        sp.sampleMs = performance.now() - sp.sampleStarted;
-        if (r.error) {
-          this.notes.add(`network namespace ${sp.inode}: ${r.error}`);
-          return;
-        }
-        for (const s of [State.TIME_WAIT, State.SYN_RECV]) sp.sampled[s] = r.counts[s];
-        sp.sampleEndNs = r.endNs;
-        // Closes during the dump may or may not be in it; those after it are not.
-        sp.twCloses = sp.twCloses.filter((t) => t > r.endNs);
-        this.sampledAt = Date.now();
-      });
+      if (!sp.sampling && now - sp.sampleStarted >= SAMPLE_DUTY * sp.sampleMs) this.sampleLater(sp);
     }
+  }
+
+  private sampleLater(sp: Space): void {
+    if (!this.reachable(sp)) return;
+    sp.sampling = true;
+    sp.sampleStarted = performance.now();
+    void this.source.dumpAsync(this.request(sp.path!, SAMPLED_MASK, false)).then((r) => this.sampled(sp, r));
+  }
+
+  private sampleNow(sp: Space): void {
+    if (!this.reachable(sp)) return;
+    sp.sampleStarted = performance.now();
+    this.sampled(sp, this.source.dump(this.request(sp.path!, SAMPLED_MASK, false)));
+  }
+
+  private staleSample(sp: Space): boolean {
+    const tooOld = Math.max(2 * SAMPLE_INTERVAL_MS, 2 * SAMPLE_DUTY * sp.sampleMs);
+    return !sp.sampling && sp.path !== undefined && (sp.stale || performance.now() - sp.sampledAt > tooOld);
+  }
+
+  private sampled(sp: Space, r: CensusResult): void {
+    sp.sampling = false;
+    sp.sampleMs = performance.now() - sp.sampleStarted;
+    sp.sampledAt = performance.now();
+    sp.error = r.error ?? undefined;
+    if (r.error) return;
+    for (const s of [State.TIME_WAIT, State.SYN_RECV]) sp.sampled[s] = r.counts[s];
+    sp.sampleEndNs = r.endNs;
+    // Closes during the dump may or may not be in it; those after it are not.
+    sp.twCloses = sp.stale ? [] : sp.twCloses.filter((t) => t > r.endNs);
+    sp.stale = false;
+    this.sampledAt = Date.now();
+  }
+
+  /**
+   * Whether the namespace can still be opened (its path may now name another namespace: a
+   * process exited, its pid was reused). A namespace nothing opens any more is gone, and so
+   * are its TIME_WAIT sockets (its other sockets closed with transitions before it could go).
+   */
+  private reachable(sp: Space): boolean {
+    if (sp.path === undefined) return false;
+    if (sp.path === '' || !this.scan) return true;
+    const path = this.source.pathOf(sp.inode, this.scan);
+    if (path === undefined) {
+      this.spaces.delete(sp.inode);
+      return false;
+    }
+    sp.path = path;
+    return true;
   }
 
   private space(netns: number): Space | undefined {
@@ -242,9 +289,9 @@ export class SocketCensus {
     if (sp || this.single !== undefined) return sp;
     // A namespace we did not count at start: new since then (all its sockets are new) unless
     // some processes' namespaces could not be read.
-    const path = this.scan ? this.source.pathOf(netns, this.scan) : undefined;
-    if (this.scan?.unreadable) this.notes.add(`events from network namespace ${netns}, which could not be counted at start`);
-    sp = { inode: netns, path: path ?? '', sampled: new Array(16).fill(0), sampleEndNs: 0, sampleMs: 0, sampleStarted: 0, twCloses: [], sampling: path === undefined };
+    if (this.scan?.unreadable) this.laterNotes.add(`events from network namespace ${netns}, which could not be counted at start`);
+    sp = newSpace(netns, this.scan ? this.source.pathOf(netns, this.scan) : undefined);
+    sp.sampledAt = performance.now(); // nothing of it to sample yet: it has just begun
     this.spaces.set(netns, sp);
     return sp;
   }
@@ -252,26 +299,9 @@ export class SocketCensus {
   /** Events that happened while a dump ran: applied unless the dump already shows them. */
   private settle(): void {
     if (!this.pending.length) return;
-    const bySocket = new Map<string, TcpEvent[]>();
-    for (const e of this.pending) {
-      let list = bySocket.get(e.skaddr);
-      if (!list) bySocket.set(e.skaddr, (list = []));
-      list.push(e);
-    }
+    for (const [e, sp] of notYetCounted(this.pending, this.spaces)) this.apply(e, sp);
     this.pending = [];
-    for (const list of bySocket.values()) {
-      list.sort((a, b) => a.tsNs - b.tsNs);
-      const sp = this.spaces.get(list[0].netns);
-      if (!sp?.window) continue;
-      const shown = dumpedState(sp.window, list);
-      let from = 0;
-      for (let j = list.length - 1; j >= 0; j--) if (list[j].newState === shown) { from = j + 1; break; }
-      for (let k = from; k < list.length; k++) this.apply(list[k], sp);
-    }
     for (const sp of this.spaces.values()) if (sp.window) sp.window = { startNs: sp.window.startNs, endNs: sp.window.endNs };
   }
-}
 
-function tracked(state: number): boolean {
-  return state > 0 && state < 16 && state !== State.CLOSE && !((SAMPLED_MASK >> state) & 1);
 }

@@ -34,6 +34,12 @@ export class StateBuilder {
   private done = 0;
 
   constructor(ns: NetNamespace, readonly blackHole: number) {
+    // Past the namespace's TIME_WAIT cap the kernel makes none (and ss shows none).
+    ns.run('sysctl', '-q', '-w', 'net.ipv4.tcp_max_tw_buckets=262144');
+    // Loopback connects may take over a TIME_WAIT socket's port (tw_reuse 2), ending it early
+    // without a trace: the census corrects that at its next sample, but then ss would not show
+    // the TIME_WAIT sockets the fixture counts.
+    ns.run('sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=0');
     this.peer = new Peer(spawn('ip', ['netns', 'exec', ns.name, process.execPath, fixture]));
   }
 

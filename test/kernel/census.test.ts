@@ -40,7 +40,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
   it('--summary, /metrics and the stream agree with ss, before and after churn', async () => {
     // Connections come and go while tcptrace counts at start: some change state during the dump.
     await build('storm', 3000);
-    const child = spawn(bin, ['--netns', String(ns.inode), '--summary', '--interval', '1', '--json', '--listen', '127.0.0.1:0']);
+    const child = spawn(bin, ['--netns', String(ns.inode), '--summary', '--interval', '1', '--json', '--listen', '127.0.0.1:0', '--ring-size', '32M']);
     tracer = child;
     let out = '';
     let err = '';
@@ -69,7 +69,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
 
     /** Every reader equal to ss at once (the namespace is quiet; TIME_WAIT is ≤ 1 s old). */
     async function agree(what: string): Promise<void> {
-      const end = Date.now() + 10_000;
+      const end = Date.now() + 20_000; // a loss (busy machine) is followed by a recount within 5 s
       let last = '';
       for (;;) {
         const want = ssCounts(ns);
@@ -87,9 +87,9 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     }
 
     while (!builder.peer.messages.some((x) => 'stormed' in x)) await sleep(50);
-    const stormed = builder.peer.messages.find((x) => 'stormed' in x)!.stormed as number;
+    const stormed = builder.peer.messages.find((x) => 'stormed' in x)!.stormed as { kept: number; closed: number };
     const before = ssCounts(ns);
-    expect(before).toMatchObject({ ESTABLISHED: 200 + stormed, LISTEN: 2, TIME_WAIT: 40 + stormed / 2, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
+    expect(before).toMatchObject({ ESTABLISHED: 200 + 2 * stormed.kept, LISTEN: 2, TIME_WAIT: 40 + stormed.closed, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
     await agree('at start, during a storm');
 
     // Churn after start: new sockets in every state, and old ones leaving theirs.
@@ -99,7 +99,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await build('half', 7);
     await build('synsent', 4);
     const after = ssCounts(ns);
-    expect(after).toMatchObject({ ESTABLISHED: 160 + stormed, TIME_WAIT: 170 + stormed / 2, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
+    expect(after).toMatchObject({ ESTABLISHED: 160 + 2 * stormed.kept, TIME_WAIT: 170 + stormed.closed, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
     await agree('after churn');
     ws.close();
     child.kill('SIGINT');
