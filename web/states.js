@@ -130,7 +130,8 @@
         if (!arrows.has(key)) {
           // An arrow the layout does not list (a rare path): drawn straight between its states.
           const [from, to] = key.split('->');
-          if (NODES[from] && (NODES[to] || to === 'CLOSE')) addArrow(from, to === 'CLOSE' ? 'CLOSED_END' : to, 20);
+          // (the kernel sometimes reports a state entered again: no arrow to draw)
+          if (from !== to && NODES[from] && (NODES[to] || to === 'CLOSE')) addArrow(from, to === 'CLOSE' ? 'CLOSED_END' : to, 20);
         }
       }
       for (const a of arrows.values()) {

@@ -107,8 +107,8 @@ describeBrowser('state machine in chromium', () => {
     const refusingMore = refuse(12);
     await build('storm', 4000); // answers at once; connections come and go for 4 s
     await page.waitForFunction(() => ['FIN_WAIT2->TIME_WAIT', 'SYN_SENT->CLOSE'].every((a) =>
-      Number(document.querySelector(`#fsm [data-arrow="${a}"]`)?.getAttribute('data-rate')) > 0), null, { timeout: 10_000 });
-    expect(await page.textContent('#fsm [data-arrow="FIN_WAIT2->TIME_WAIT"] text')).toMatch(/\/s$/);
+      Number(document.querySelector(`#fsm [data-arrow="${a}"]`)?.getAttribute('data-rate')) > 0 &&
+      /\/s( failed|, .* failed)?$/.test(document.querySelector(`#fsm [data-arrow="${a}"] text`)?.textContent ?? '')), null, { timeout: 10_000 });
     await page.locator('.fsm-panel').screenshot({ path: SCREENSHOT });
     await refusingMore;
 

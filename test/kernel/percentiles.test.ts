@@ -24,7 +24,7 @@ describeKernel('percentiles of known latencies', () => {
   const peers: Peer[] = [];
   beforeAll(() => {
     ns = new NetNamespace();
-    cap = new Capture({ filter: { netns: ns.inode } });
+    cap = new Capture({ filter: { netns: ns.inode }, ringBytes: 32 * 1024 * 1024 });
   });
   afterAll(() => {
     cap.close();
@@ -32,7 +32,7 @@ describeKernel('percentiles of known latencies', () => {
     ns.delete();
   });
 
-  it('handshakes after one and two dropped SYNs: p50 ~1 s, p90 ~2-3 s, each within 1 % of the truth', async () => {
+  it('handshakes after one and two dropped SYNs (~1 s, ~2-3 s): p50, p90, p99 each within 1 % of the truth', async () => {
     const server = startPeer(['server', '127.0.0.1', '0'], { netns: ns.name });
     peers.push(server);
     const port = (await server.next('port')).port as number;
@@ -40,26 +40,26 @@ describeKernel('percentiles of known latencies', () => {
     const clients: Peer[] = [];
     const start = (n: number) => { for (let i = 0; i < n; i++) clients.push(startPeer(['client', '127.0.0.1', String(port)], { netns: ns.name })); };
     try {
-      start(4); // their first retransmit (~1 s) is dropped too: ~2 s
-      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 4);
+      start(4); // their first retransmit (~1 s) is dropped too: ~2-3 s
+      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 4, 30_000);
       await sleep(800);
       start(6); // only their first SYN is dropped: ~1 s
-      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 10);
+      await cap.waitFor((evs) => evs.filter((e) => e.dport === port && e.newState === State.SYN_SENT).length >= 10, 30_000);
       await sleep(300);
     } finally {
       undrop();
     }
     peers.push(...clients);
-    for (const c of clients) await c.next('connected', 10_000);
+    for (const c of clients) await c.next('connected', 20_000);
     const opened = (evs: TcpEvent[]) => evs.filter((e) => e.dport === port && e.oldState === State.SYN_SENT && e.newState === State.ESTABLISHED);
     await cap.waitFor((evs) => opened(evs).length >= 10);
     const handshakes = opened(cap.events);
     const truth = handshakes.map((e) => e.handshakeUs / 1000);
-    const slow = truth.filter((ms) => ms > 1500);
-    expect(slow).toHaveLength(4);
-    // One retransmit: ~1 s. Two: ~3 s with exponential backoff, ~2 s where the kernel starts
-    // linear (tcp_syn_linear_timeouts).
-    for (const ms of truth) expect(ms > 1500 ? ms > 1900 && ms < 3300 : ms > 900 && ms < 1100, `handshake ${ms} ms`).toBe(true);
+    // A busy machine may start a client late (then more or fewer of its SYNs meet the drop):
+    // what matters is that the latencies come in clusters a second or more apart.
+    for (const e of handshakes) expect(e.synRetrans, `handshake ${e.handshakeUs / 1000} ms`).toBeGreaterThanOrEqual(1);
+    expect(new Set(handshakes.map((e) => e.synRetrans)).size).toBeGreaterThanOrEqual(2);
+    for (const ms of truth) expect(ms).toBeGreaterThan(900);
 
     const stats = new StatsEngine();
     stats.observe(handshakes);
@@ -68,10 +68,10 @@ describeKernel('percentiles of known latencies', () => {
     expectWithin(active.p50, nearestRank(truth, 0.5), 0.01, 'p50');
     expectWithin(active.p90, nearestRank(truth, 0.9), 0.01, 'p90');
     expectWithin(active.p99, nearestRank(truth, 0.99), 0.01, 'p99');
-    expect(active.p50).toBeLessThan(1100); // a latency some connection had, not one between the two
-    expect(active.p90).toBeGreaterThan(1900);
+    // each a latency some connection had, not one between two clusters
+    for (const p of [active.p50, active.p90, active.p99]) expect(truth.some((ms) => Math.abs(p - ms) / ms < 0.004), `${p} ms`).toBe(true);
     expect([active.min, active.max]).toEqual([Math.min(...truth), Math.max(...truth)]);
-  }, 30_000);
+  }, 60_000);
 
   it('lifetimes of connections a server holds 150 ms or 450 ms land on their percentiles within 1 %', async () => {
     // In the test's process: own ports on loopback, held by timers.
@@ -83,7 +83,7 @@ describeKernel('percentiles of known latencies', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
-    const local = new Capture({ filter: { localPorts: [port] } });
+    const local = new Capture({ filter: { localPorts: [port] }, ringBytes: 32 * 1024 * 1024 });
     try {
       const plan = [150, 450, 150, 150, 450, 150, 150, 450, 150, 150, 450, 150];
       for (const hold of plan) {
