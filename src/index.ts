@@ -5,3 +5,5 @@ export type { KernelFilter } from './config';
 export type { TcpEvent, OwnerSource } from './event';
 export { toJsonEvent, SCHEMA_VERSION, type JsonEvent } from './schema';
 export { stateName, parseState, State, STATE_NAMES } from './states';
+export { SocketCensus, CENSUS_STATES, type CensusReport } from './census';
+export { Histogram, type HistogramSummary } from './histogram';

@@ -29,10 +29,12 @@ function result(counts: Partial<Record<number, number>>, tuples: Buffer[], start
 class FakeKernel implements CensusSource {
   requests: CensusRequest[] = [];
   samples: CensusResult[] = [];
+  /** other namespaces: inode → path, while they exist */
+  others = new Map<number, string>();
   constructor(private readonly first: CensusResult, private readonly unreadable = 0) {}
-  scan() { return { paths: new Map([[NS, '']]), unreadable: this.unreadable, own: NS }; }
-  pathOf() { return undefined; }
-  dump(r: CensusRequest) { this.requests.push(r); return this.first; }
+  scan() { return { paths: new Map([[NS, ''], ...this.others]), unreadable: this.unreadable, own: NS }; }
+  pathOf(inode: number) { return this.others.get(inode); }
+  dump(r: CensusRequest) { this.requests.push(r); return r.tuples ? this.first : this.samples.shift() ?? this.first; }
   dumpAsync(r: CensusRequest) { this.requests.push(r); return Promise.resolve(r.tuples ? this.first : this.samples.shift() ?? this.first); }
 }
 
@@ -108,5 +110,35 @@ describe('SocketCensus', () => {
     const r = census.report();
     expect(r.exact).toBe(false);
     expect(r.notes.join('\n')).toMatch(/events were lost/);
+  });
+
+  it('after close, a read with a stale sample takes one itself (the exit summary)', async () => {
+    const k = new FakeKernel(result({ [S.TIME_WAIT]: 5 }, [], 1000, 2000));
+    census = new SocketCensus({}, () => 0, k);
+    await census.ready();
+    census.observe([ev('x', 3000, S.FIN_WAIT2, S.CLOSE, { timeWait: true })]);
+    census.close();
+    (census as unknown as { spaces: Map<number, { sampledAt: number }> }).spaces.get(NS)!.sampledAt = -1e9; // long ago
+    k.samples.push(result({ [S.TIME_WAIT]: 2 }, [], 5000, 6000)); // expiries since: 2 left
+    expect(census.report().counts.TIME_WAIT).toBe(2);
+    expect(k.requests.at(-1)).toMatchObject({ tuples: false });
+  });
+
+  it('a namespace nothing opens any more is dropped with its TIME_WAIT sockets; --netns nobody opens is said', async () => {
+    const other = 4026532000;
+    const k = new FakeKernel(result({ [S.TIME_WAIT]: 3 }, [], 1000, 2000));
+    k.others.set(other, '/run/netns/x');
+    census = new SocketCensus({}, () => 0, k);
+    await census.ready();
+    expect(census.report().counts.TIME_WAIT).toBe(6); // 3 in each
+    k.others.delete(other);
+    (census as unknown as { sample(): void }).sample();
+    await new Promise((r) => setImmediate(r));
+    expect(census.report().counts.TIME_WAIT).toBe(3);
+    census.close();
+    const lonely = new SocketCensus({ netns: other }, () => 0, k);
+    await lonely.ready();
+    expect(lonely.report()).toMatchObject({ exact: false, notes: [expect.stringMatching(/no process or mount opens it/)] });
+    lonely.close();
   });
 });
