@@ -1,6 +1,7 @@
 // Histogram cost on the hot path (record) and per snapshot (three percentiles), for
 // src/histogram.ts against hdr-histogram-js (when installed: npm install --no-save
-// hdr-histogram-js) and the √2-bucket histogram it replaced. Needs a built dist/ (npx tsc -p .).
+// hdr-histogram-js) and the √2-bucket histogram it replaced; then the socket census' cost
+// per event. Needs a built dist/ (npx tsc -p .).
 //   node bench/histogram.js [values=2000000] [rounds=7]
 'use strict';
 const { Histogram } = require('../dist/histogram.js');
@@ -63,3 +64,26 @@ console.log(`${N} values, ${ROUNDS} interleaved rounds, medians`);
 console.log('| histogram | record, ns/value | 3 percentiles, µs |');
 console.log('|---|---:|---:|');
 for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${median(r.record).toFixed(1)} | ${median(r.pct).toFixed(1)} |`);
+
+// The census on the hot path: one namespace, events of 1000 sockets cycling through a
+// connection's states (no kernel: a stand-in for sock_diag).
+const { SocketCensus } = require('../dist/census.js');
+const empty = { counts: new Array(16).fill(0), tuples: Buffer.alloc(0), startNs: 0, endNs: 0, attempts: 1, error: null };
+const source = { scan: () => ({ paths: new Map([[1, '']]), unreadable: 0, own: 1 }), pathOf: () => undefined, dump: () => empty, dumpAsync: async () => empty };
+const cycle = [[7, 2], [2, 1], [1, 4], [4, 5], [5, 7]];
+const events = Array.from({ length: 100_000 }, (_, i) => {
+  const [oldState, newState] = cycle[i % 5];
+  return { netns: 1, skaddr: String(i % 1000), tsNs: 1e9 + i, oldState, newState, timeWait: newState === 7, sport: 1, dport: 2 };
+});
+(async () => {
+  const costs = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const census = new SocketCensus({}, () => 0, source);
+    await census.ready();
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < 10; k++) for (let i = 0; i < events.length; i += 512) census.observe(events.slice(i, i + 512));
+    costs.push(Number(process.hrtime.bigint() - t0) / (10 * events.length));
+    census.close();
+  }
+  console.log(`| census.observe, ns/event (batches of 512) | ${median(costs).toFixed(1)} | |`);
+})();
