@@ -35,7 +35,8 @@ export function countStates(trackedCounts: Float64Array, spaces: Iterable<Space>
 
 /**
  * Of the events made while a dump ran, those the dump does not show yet, each with its
- * namespace: per socket, the ones after the last that entered the state the dump saw.
+ * namespace: per socket (per life of a socket address), the ones after the last that entered
+ * the state the dump saw.
  */
 export function notYetCounted(pending: TcpEvent[], spaces: Map<number, Space>): [TcpEvent, Space][] {
   const bySocket = new Map<string, TcpEvent[]>();
@@ -45,14 +46,21 @@ export function notYetCounted(pending: TcpEvent[], spaces: Map<number, Space>): 
     list.push(e);
   }
   const out: [TcpEvent, Space][] = [];
-  for (const list of bySocket.values()) {
-    list.sort((a, b) => a.tsNs - b.tsNs);
-    const sp = spaces.get(list[0].netns);
-    if (!sp?.window) continue;
-    const shown = dumpedState(sp.window, list);
-    let from = 0;
-    for (let j = list.length - 1; j >= 0; j--) if (list[j].newState === shown) { from = j + 1; break; }
-    for (let k = from; k < list.length; k++) out.push([list[k], sp]);
+  for (const all of bySocket.values()) {
+    all.sort((a, b) => a.tsNs - b.tsNs);
+    // A closed socket's memory is soon another socket's (same address): one life at a time.
+    for (let start = 0; start < all.length; ) {
+      let end = start;
+      while (end < all.length - 1 && all[end].newState !== State.CLOSE) end++;
+      const life = all.slice(start, end + 1);
+      start = end + 1;
+      const sp = spaces.get(life[0].netns);
+      if (!sp?.window) continue;
+      const shown = dumpedState(sp.window, life);
+      let from = 0;
+      for (let j = life.length - 1; j >= 0; j--) if (life[j].newState === shown) { from = j + 1; break; }
+      for (let k = from; k < life.length; k++) out.push([life[k], sp]);
+    }
   }
   return out;
 }

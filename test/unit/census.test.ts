@@ -86,6 +86,24 @@ describe('SocketCensus', () => {
     expect(census.report().counts).toMatchObject({ ESTABLISHED: 0, FIN_WAIT1: 2, CLOSE_WAIT: 1, LISTEN: 1, SYN_SENT: 0, FIN_WAIT2: 0 });
   });
 
+  it('a socket address reused during the dump is two sockets, each sorted by what the dump showed of it', async () => {
+    const k = new FakeKernel(result({ [S.ESTABLISHED]: 2, [S.LISTEN]: 0 }, [
+      tuple(S.ESTABLISHED, '10.0.0.1', 5000, '10.0.0.2', 80), // A, before it closed
+      tuple(S.ESTABLISHED, '10.0.0.1', 5001, '10.0.0.2', 80), // B (A's memory), after it connected
+    ], 1000, 2000));
+    census = new SocketCensus({}, () => 0, k);
+    await census.ready();
+    census.observe([
+      ev('A', 1100, S.ESTABLISHED, S.FIN_WAIT1),
+      ev('A', 1200, S.FIN_WAIT1, S.FIN_WAIT2),
+      ev('A', 1300, S.FIN_WAIT2, S.CLOSE, { timeWait: true }),
+      ev('A', 1400, S.CLOSE, S.SYN_SENT, { sport: 0 }),
+      ev('A', 1500, S.SYN_SENT, S.ESTABLISHED, { sport: 5001 }),
+      ev('Z', 2_000_000_000, S.CLOSE, S.SYN_SENT, { sport: 0, dport: 443 }),
+    ]);
+    expect(census.report().counts).toMatchObject({ ESTABLISHED: 1, FIN_WAIT1: 0, FIN_WAIT2: 0, SYN_SENT: 1 });
+  });
+
   it('counts TIME_WAIT from samples plus the time-wait closes after them', async () => {
     const k = new FakeKernel(result({ [S.FIN_WAIT2]: 2, [S.TIME_WAIT]: 5 }, [], 1000, 2000));
     census = new SocketCensus({}, () => 0, k);
