@@ -22,6 +22,8 @@ export const SAMPLE_INTERVAL_MS = 1000;
 const SAMPLE_DUTY = 10;
 /** Every state `ss -tan` shows (CLOSE sockets are in no table it dumps). */
 const DUMP_MASK = 0x1fff & ~(1 << State.CLOSE) & ~1;
+/** Transitions this close before a dump are checked against it (see observe). */
+const INSERT_SLACK_NS = 10e6;
 /** Events this long after a dump ended say that the dump's ambiguous events are all here. */
 const REORDER_SLACK_NS = 50e6;
 /** A sampled count stops being read after this long without a reader. */
@@ -32,7 +34,7 @@ const MAX_PENDING_TW = 1 << 20;
 /** At most this many events held while the count at start runs (then: count again). */
 const MAX_EARLY = 1 << 20;
 const COUNTING_NOTE = 'counting the sockets from the kernel (sock_diag), not done yet';
-const LOSS_NOTE = 'events were lost: counts may be off until they are taken again from the kernel (at most every 5 s)';
+const LOSS_NOTE = 'transitions were lost or skipped by the kernel: counts may be off until they are taken again from it (at most every 5 s)';
 
 export interface CensusReport {
   /** state name → sockets in it now; every state of CENSUS_STATES, zeros included */
@@ -113,8 +115,10 @@ export class SocketCensus {
       if (e.tsNs > latest) latest = e.tsNs;
       const w = sp.window;
       if (w && e.tsNs <= w.endNs) {
-        if (e.tsNs >= w.startNs) this.pending.push(e); // the dump may or may not show it
-        continue; // before the dump: the dump shows it
+        // The dump may or may not show it. Just before the dump too: a socket enters the hash
+        // table the dump reads a moment after its transition (connect), so that is checked too.
+        if (e.tsNs >= w.startNs - INSERT_SLACK_NS) this.pending.push(e);
+        continue; // long before the dump: the dump shows it
       }
       this.apply(e, sp);
     }

@@ -43,7 +43,8 @@ describeBrowser('state machine in chromium', () => {
     await build('est', 12); // before the tracer: known from sock_diag only
     await build('tw', 5);
     tracer = Tracer.open({ filter: { netns: ns.inode } });
-    census = new SocketCensus({ netns: ns.inode });
+    // Lost or skipped transitions (a busy machine) make it count again from the kernel.
+    census = new SocketCensus({ netns: ns.inode }, () => { const c = tracer.counters(); return c.lost + c.missed; });
     const stats = new StatsEngine(10, 65536, census);
     sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 500 });
     tracer.on('events', (batch) => {
@@ -95,7 +96,7 @@ describeBrowser('state machine in chromium', () => {
 
     const want = ssCounts(ns);
     expect(want).toMatchObject({ ESTABLISHED: 40, LISTEN: 2, TIME_WAIT: 11, FIN_WAIT2: 3, CLOSE_WAIT: 3, SYN_SENT: 2 });
-    const end = Date.now() + 10_000;
+    const end = Date.now() + 20_000; // a recount after skipped transitions comes within 5 s
     for (;;) {
       const page = await drawn();
       if (sameCounts(page, current) && sameCounts(current, want)) break;
