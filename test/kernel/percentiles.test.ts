@@ -1,7 +1,12 @@
 // Known latencies land on the right percentile: handshakes slowed by dropped SYNs (one
-// retransmit ~1 s, two ~2 s) and connections a server holds for a known time, through the
-// tracer and the stats engine, against the sorted latencies of the same connections.
+// retransmit ~1 s, two ~2-3 s), connections a server holds for a known time, and a server
+// that delays each accept by 100 ms (test/helpers/slow-accept.c), through the tracer and the
+// stats engine, against the sorted latencies of the same connections.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
 import { StatsEngine } from '../../src/stats';
@@ -113,6 +118,45 @@ describeKernel('percentiles of known latencies', () => {
     } finally {
       local.close();
       await new Promise((r) => server.close(r));
+    }
+  }, 30_000);
+
+  it('a server that delays each accept by 100 ms: lifetimes of 100, 200, ... 1000 ms land on their percentiles', async () => {
+    const exe = path.join(mkdtempSync(path.join(tmpdir(), 'tcptrace-slow-accept-')), 'slow-accept');
+    execFileSync('cc', ['-O2', '-o', exe, path.resolve(__dirname, '../helpers/slow-accept.c')]);
+    const server = spawn(exe, ['10', '100']);
+    const port = await new Promise<number>((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    const local = new Capture({ filter: { localPorts: [port] }, ringBytes: 32 * 1024 * 1024 });
+    try {
+      // Ten connections at once: the kernel completes each handshake; they then wait in the
+      // accept queue 100, 200, ... ms; the server closes each as it accepts it.
+      const closed: Promise<void>[] = [];
+      await Promise.all(Array.from({ length: 10 }, () => new Promise<void>((connected, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => connected());
+        c.on('error', reject);
+        c.on('end', () => c.end());
+        closed.push(new Promise((r) => c.on('close', () => r())));
+        c.resume();
+      })));
+      server.stdin.write('go\n'); // all ten are in the accept queue now
+      await Promise.all(closed);
+      const accepted = () => local.events.filter((e) => e.sport === port && e.dport !== 0);
+      await local.waitFor(() => accepted().filter((e) => e.newState === State.CLOSE).length >= 10);
+      const stats = new StatsEngine();
+      stats.observe(accepted());
+      const bySocket = new Map<string, TcpEvent[]>();
+      for (const e of accepted()) bySocket.set(`${e.skaddr}:${e.dport}`, [...(bySocket.get(`${e.skaddr}:${e.dport}`) ?? []), e]);
+      const truth = [...bySocket.values()].map((evs) => (evs.at(-1)!.tsNs - evs[0].tsNs) / 1e6).sort((a, b) => a - b);
+      expect(truth).toHaveLength(10);
+      truth.forEach((ms, i) => expect(ms, `connection ${i + 1}`).toBeGreaterThanOrEqual(100 * (i + 1) - 5));
+      const life = stats.snapshot().lifetime;
+      expect(life.count).toBe(10);
+      for (const [q, got] of [[0.5, life.p50], [0.9, life.p90], [0.99, life.p99]] as const) expectWithin(got, nearestRank(truth, q), 0.01, `lifetime p${q * 100}`);
+      expectWithin(life.p50, 500, 0.15, 'fifth in the queue');
+      expectWithin(life.p90, 900, 0.15, 'ninth in the queue');
+    } finally {
+      local.close();
+      server.kill();
     }
   }, 30_000);
 });
