@@ -8,6 +8,7 @@ import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
+import { CENSUS_STATES, SocketCensus } from '../../src/census';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 type KeyValue = { key: string; value: { stringValue?: string; intValue?: number | string; doubleValue?: number } };
@@ -22,6 +23,7 @@ describeKernel('OTLP/HTTP export', () => {
   let receiver: http.Server;
   let tracer: Tracer;
   let sinks: Sink[] = [];
+  let census: SocketCensus;
   const logs: string[] = [];
 
   beforeAll(async () => {
@@ -40,13 +42,15 @@ describeKernel('OTLP/HTTP export', () => {
     const plan = parseArgs(['-q', '--otlp', `http://127.0.0.1:${port}`, '--otlp-interval', '0.3']);
     expect(plan.otlp).toEqual({ url: `http://127.0.0.1:${port}/v1/metrics`, intervalMs: 300 });
     tracer = Tracer.open({ filter: plan.filter });
-    sinks = await buildSinks({ plan, tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine() });
-    tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+    census = new SocketCensus(plan.filter, () => tracer.counters().lost);
+    sinks = await buildSinks({ plan, tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine(), census });
+    tracer.on('events', (batch) => { census.observe(batch); for (const s of sinks) s.write(batch); });
     delete process.env.OTEL_RESOURCE_ATTRIBUTES;
   });
 
   afterAll(async () => {
     tracer?.close();
+    census?.close();
     await Promise.all(sinks.map((s) => s.end?.()));
     receiver?.close();
   });
@@ -57,7 +61,7 @@ describeKernel('OTLP/HTTP export', () => {
     return m;
   }
 
-  it('pushes transitions, handshakes, failures, lifetimes, loss and tracer info', async () => {
+  it('pushes transitions, handshakes, failures, lifetimes, loss, tracer info and sockets by state', async () => {
     const server = await listen();
     const N = 4;
     for (let i = 0; i < N; i++) await connectAndClose(server.port);
@@ -69,7 +73,8 @@ describeKernel('OTLP/HTTP export', () => {
     const ready = () => {
       const fails = metrics.get('tcptrace.connect.failures')?.sum?.dataPoints ?? [];
       const hs = metrics.get('tcptrace.handshake.duration')?.histogram?.dataPoints ?? [];
-      return fails.some((d) => attrs(d.attributes).cause === 'refused') && hs.some((d) => Number(d.count) >= N);
+      const listening = (metrics.get('tcptrace.sockets')?.gauge?.dataPoints ?? []).some((d) => attrs(d.attributes).state === 'LISTEN' && Number(d.asInt ?? d.asDouble) > 0);
+      return fails.some((d) => attrs(d.attributes).cause === 'refused') && hs.some((d) => Number(d.count) >= N) && listening;
     };
     while (!ready() && Date.now() < deadline) {
       await sleep(100);
@@ -107,6 +112,12 @@ describeKernel('OTLP/HTTP export', () => {
     expect(Number(lost?.asInt ?? lost?.asDouble)).toBeLessThanOrEqual(tracer.counters().lost);
     const info = metrics.get('tcptrace.tracer.info')?.gauge?.dataPoints[0];
     expect(attrs(info?.attributes)).toMatchObject({ attach: tracer.attach, delivery: tracer.delivery, version: require('../../package.json').version });
+    // Sockets by state: every state, the receiver's own listener among them.
+    const sockets = metrics.get('tcptrace.sockets');
+    expect(sockets?.unit).toBe('{socket}');
+    const byState = Object.fromEntries((sockets?.gauge?.dataPoints ?? []).map((d) => [attrs(d.attributes).state, Number(d.asInt ?? d.asDouble)]));
+    expect(Object.keys(byState).sort()).toEqual([...CENSUS_STATES].sort());
+    expect(byState.LISTEN).toBeGreaterThanOrEqual(1);
     expect(logs).toEqual([]);
   });
 });
