@@ -138,7 +138,7 @@ export class SocketCensus {
       this.recountDue = true;
     }
     // Lost transitions make the counts drift: count again, at most every few seconds.
-    if (this.recountDue && performance.now() - this.lastRecount > RECOUNT_AFTER_LOSS_MS) {
+    if (this.recountDue && !this.early && performance.now() - this.lastRecount > RECOUNT_AFTER_LOSS_MS) {
       this.recountDue = false;
       this.recount();
     }
