@@ -53,10 +53,11 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  it('shows what the fleet needs: sockets by state, transitions, failures by cause, handshake percentiles per port', () => {
+  it('shows what the fleet needs: sockets by state, transitions, failures by cause, handshake and accept-wait percentiles per port', () => {
     const all = expressions().join('\n');
     for (const name of ['tcptrace_sockets', 'tcptrace_transitions_total', 'tcptrace_connect_failures_total',
-      'tcptrace_handshake_duration_seconds_bucket', 'tcptrace_listen_port_handshake_duration_seconds_bucket']) {
+      'tcptrace_handshake_duration_seconds_bucket', 'tcptrace_listen_port_handshake_duration_seconds_bucket',
+      'tcptrace_accept_wait_seconds_bucket', 'tcptrace_listen_port_accept_wait_seconds_bucket']) {
       expect(all).toContain(name);
     }
     const legends = dashboard.panels.flatMap((p: { targets: { legendFormat: string; expr: string }[] }) => p.targets);
