@@ -115,7 +115,11 @@ describeBrowser('state machine in chromium', () => {
 
     // Click ESTABLISHED: only events into or out of it are listed; click again: all.
     await page.click('#fsm [data-state="ESTABLISHED"]');
-    await page.waitForFunction(() => Number(document.getElementById('events')?.dataset.rows) > 0, null, { timeout: 10_000 });
+    // the table is redrawn at most every 100 ms: wait for the filtered one
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#events tbody tr:not(.spacer)')];
+      return rows.length > 0 && rows.every((tr) => [tr.querySelector('.old')?.textContent, tr.querySelector('.new')?.textContent].includes('ESTABLISHED'));
+    }, null, { timeout: 10_000 });
     const rows = await page.$$eval('#events tbody tr:not(.spacer)', (trs) => trs.map((tr) => [tr.querySelector('.old')?.textContent, tr.querySelector('.new')?.textContent]));
     expect(rows.length).toBeGreaterThan(0);
     for (const [oldState, newState] of rows) expect(oldState === 'ESTABLISHED' || newState === 'ESTABLISHED').toBe(true);

@@ -89,7 +89,10 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     while (!builder.peer.messages.some((x) => 'stormed' in x)) await sleep(50);
     const stormed = builder.peer.messages.find((x) => 'stormed' in x)!.stormed as { kept: number; closed: number };
     const before = ssCounts(ns);
-    expect(before).toMatchObject({ ESTABLISHED: 200 + 2 * stormed.kept, LISTEN: 2, TIME_WAIT: 40 + stormed.closed, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
+    // (a storm connection reset under load closes without TIME_WAIT: at most that many fewer)
+    expect(before).toMatchObject({ ESTABLISHED: 200 + 2 * stormed.kept, LISTEN: 2, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
+    expect(before.TIME_WAIT).toBeLessThanOrEqual(40 + stormed.closed);
+    expect(before.TIME_WAIT).toBeGreaterThan(40 + stormed.closed * 0.9);
     await agree('at start, during a storm');
 
     // Churn after start: new sockets in every state, and old ones leaving theirs.
@@ -99,7 +102,8 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await build('half', 7);
     await build('synsent', 4);
     const after = ssCounts(ns);
-    expect(after).toMatchObject({ ESTABLISHED: 160 + 2 * stormed.kept, TIME_WAIT: 170 + stormed.closed, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
+    expect(after).toMatchObject({ ESTABLISHED: 160 + 2 * stormed.kept, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
+    expect(after.TIME_WAIT).toBe(before.TIME_WAIT + 130);
     await agree('after churn');
     ws.close();
     child.kill('SIGINT');
