@@ -111,6 +111,12 @@ export class Histogram {
     return this.max;
   }
 
+  /** A percentile for output: rounded, yet never outside the exact min and max as printed. */
+  private estimate(q: number): number {
+    if (this.count === 0) return 0;
+    return Math.min(Math.max(significant(this.quantile(q)), nanos(this.min)), nanos(this.max));
+  }
+
   summary(): HistogramSummary {
     const buckets: [number, number][] = [];
     if (this.zeros) buckets.push([0, this.zeros]);
@@ -128,9 +134,9 @@ export class Histogram {
       sum: nanos(this.sum),
       min: this.count ? nanos(this.min) : 0,
       max: nanos(this.max),
-      p50: significant(this.quantile(0.5)),
-      p90: significant(this.quantile(0.9)),
-      p99: significant(this.quantile(0.99)),
+      p50: this.estimate(0.5),
+      p90: this.estimate(0.9),
+      p99: this.estimate(0.99),
       buckets,
     };
   }

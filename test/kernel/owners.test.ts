@@ -120,7 +120,7 @@ describeKernel('owners of accepted sockets on real server shapes', () => {
     expect(row.wait.count).toBe(3);
     expect(row.wait.p50).toBeGreaterThanOrEqual(300);
     expect(row.wait.max).toBeLessThan(340);
-    expect(formatSummary(stats.snapshot(), cap.tracer.counters())).toMatch(new RegExp(`port ${port} +3 +3\\d\\d\\.\\d+`));
+    expect(formatSummary(stats.snapshot(), cap.tracer.counters())).toMatch(new RegExp(`port ${port} +3 +3\\d\\d(\\.\\d+)? `)); // an estimate may be a whole ms
     const text = await metrics.render();
     expect(text).toMatch(/^tcptrace_accept_wait_seconds_count 3$/m);
     expect(text).toMatch(new RegExp(`^tcptrace_listen_port_accept_wait_seconds_count\\{port="${port}"\\} 3$`, 'm'));
