@@ -59,6 +59,16 @@ describe('Histogram', () => {
     expect(h.quantile(0.61)).toBeGreaterThan(2026);
   });
 
+  it('printed percentiles stay within the printed min and max', () => {
+    const h = new Histogram();
+    for (const v of [301.2, 305.0594, 305.0594]) h.record(v);
+    const s = h.summary();
+    for (const p of [s.p50, s.p90, s.p99]) {
+      expect(p).toBeLessThanOrEqual(s.max);
+      expect(p).toBeGreaterThanOrEqual(s.min);
+    }
+  });
+
   it('merge equals recording everything in one', () => {
     const r = random(3);
     const a = new Histogram();
