@@ -120,6 +120,7 @@ struct sock_info {
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
 	__u32 pad3;
+	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
 };
 
 struct {
@@ -268,10 +269,10 @@ static __always_inline int in_owner_context(int old, int new)
 
 static __always_inline int port_listed(__u16 port, const volatile __u16 *ports, __u8 n)
 {
+	/* unrolled: kernels before 5.3 refuse any loop */
+#pragma unroll
 	for (int i = 0; i < TCPTRACE_MAX_PORTS; i++) {
-		if (i >= n)
-			break;
-		if (ports[i] == port)
+		if (i < n && ports[i] == port)
 			return 1;
 	}
 	return 0;
@@ -279,6 +280,7 @@ static __always_inline int port_listed(__u16 port, const volatile __u16 *ports, 
 
 static __always_inline int comm_equal(const char *a, const volatile char *b)
 {
+#pragma unroll
 	for (int i = 0; i < TCPTRACE_COMM_LEN; i++) {
 		if (a[i] != b[i])
 			return 0;
@@ -423,6 +425,52 @@ static __always_inline void emit_event(void *ctx, const struct fill_args *a, con
 	count(0, accept);
 }
 
+/* Kernel filters: an unknown owner passes so user space can still attribute it. */
+static __always_inline bool wanted(const struct fill_args *a)
+{
+	const struct sock_info *si = a->si;
+
+	if (cfg.family && a->family != cfg.family)
+		return false;
+	if (cfg.netns && a->netns != cfg.netns)
+		return false;
+	if (cfg.state_mask && !(cfg.state_mask & (1u << a->new)))
+		return false;
+	if (cfg.n_lports && !port_listed(a->sport, cfg.lports, cfg.n_lports))
+		return false;
+	if (cfg.n_rports && !port_listed(a->dport, cfg.rports, cfg.n_rports))
+		return false;
+	/*
+	 * Before accept the owner is only the listener's (a guess when several processes share
+	 * it): user space holds these until accept() or CLOSE decides whose connection it is.
+	 */
+	if (si->owner.known && si->owner.how != TCPTRACE_OWNER_LISTENER) {
+		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
+			return false;
+		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
+			return false;
+		if (cfg.comm[0] && !comm_equal(si->owner.comm, cfg.comm))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One copy of filter-and-send per attach mode, called for a transition's record and for a
+ * deferred LISTEN->SYN_RECV: a subprogram, so the second record does not double the
+ * program's size (the classic tracepoint program must stay under 4096 instructions).
+ */
+static __noinline void emit_btf(void *ctx, const struct fill_args *a)
+{
+	if (wanted(a))
+		emit_event(ctx, a, true);
+}
+static __noinline void emit_tp(void *ctx, const struct fill_args *a)
+{
+	if (wanted(a))
+		emit_event(ctx, a, false);
+}
+
 /* ---- the state change ---- */
 static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf)
 {
@@ -486,6 +534,21 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			delta = now - si->last_ts;
 			flags |= TCPTRACE_F_PREV_SEEN;
 		}
+		if (si->deferred_syn_recv_ts) {
+			/* the 4-tuple is complete now: the held-back record goes first, with its own time */
+			if (old == TCP_SYN_RECV) {
+				struct fill_args d = {
+					.sk = sk, .so = so, .si = si, .now = si->deferred_syn_recv_ts, .pid_tgid = pid_tgid,
+					.netns = netns, .family = family, .sport = sport, .dport = dport,
+					.old = TCP_LISTEN, .new = TCP_SYN_RECV,
+				};
+				if (btf)
+					emit_btf(ctx, &d);
+				else
+					emit_tp(ctx, &d);
+			}
+			si->deferred_syn_recv_ts = 0;
+		}
 	}
 	si->last_ts = now;
 
@@ -537,28 +600,16 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		}
 	}
 
-	/* Kernel filters: an unknown owner passes so user space can still attribute it. */
-	if (cfg.family && family != cfg.family)
-		goto out;
-	if (cfg.netns && netns != cfg.netns)
-		goto out;
-	if (cfg.state_mask && !(cfg.state_mask & (1u << new)))
-		goto out;
-	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
-		goto out;
-	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
-		goto out;
 	/*
-	 * Before accept the owner is only the listener's (a guess when several processes share
-	 * it): user space holds these until accept() or CLOSE decides whose connection it is.
+	 * Before 6.18, inet_csk_clone_lock() sets a new child's state before its ports and
+	 * addresses are copied from the request socket: this record would show the listener's
+	 * (remote port 0). Hold it back in the socket's info; the child's next transition, in
+	 * the same softirq, sends it with the full 4-tuple. The info is an LRU entry, so a
+	 * child that never moves again cannot leak it.
 	 */
-	if (si->owner.known && si->owner.how != TCPTRACE_OWNER_LISTENER) {
-		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
-			goto out;
-		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
-			goto out;
-		if (cfg.comm[0] && !comm_equal(si->owner.comm, cfg.comm))
-			goto out;
+	if (old == TCP_LISTEN && new == TCP_SYN_RECV && dport == 0) {
+		si->deferred_syn_recv_ts = now;
+		goto out;
 	}
 
 	struct fill_args a = {
@@ -567,7 +618,10 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		.sport = sport, .dport = dport, .old = old, .new = new, .flags = flags,
 		.comm_is_owner = comm_is_owner,
 	};
-	emit_event(ctx, &a, btf);
+	if (btf)
+		emit_btf(ctx, &a);
+	else
+		emit_tp(ctx, &a);
 out:
 	if (first_sight && new != TCP_CLOSE)
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);

@@ -111,6 +111,32 @@ describeKernel('kernel filters', () => {
     }
   });
 
+  // Before 6.18 the kernel reports a new child's LISTEN->SYN_RECV before its 4-tuple is set;
+  // the tracer holds that record back until the tuple is there. Choosing the client's port in
+  // advance makes it a kernel filter on the accepted socket's remote port.
+  it('remote port and state filters see the accepted socket\'s LISTEN->SYN_RECV with its 4-tuple', async () => {
+    const srv = await listen('127.0.0.1');
+    const clientPort = await closedPort();
+    const cap = new Capture({ filter: { remotePorts: [clientPort], states: [State.SYN_RECV] } });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const c = net.connect({ port: srv.port, host: '127.0.0.1', localPort: clientPort }, () => c.end());
+        c.on('error', reject);
+        c.resume();
+        c.on('close', () => resolve());
+      });
+      await cap.waitFor((evs) => evs.length >= 1);
+      await sleep(300); // and nothing else arrives
+      expect(states(cap.events)).toEqual(['LISTEN->SYN_RECV']);
+      expect(cap.events[0]).toMatchObject({ saddr: '127.0.0.1', sport: srv.port, daddr: '127.0.0.1', dport: clientPort });
+      const c = cap.close();
+      expect([c.seen, c.delivered, c.filtered, c.lost]).toEqual([1, 1, 0, 0]);
+    } finally {
+      if (!cap.tracer.closed) cap.close();
+      await srv.close();
+    }
+  });
+
   it('family filter', async () => {
     const v4 = await listen('127.0.0.1');
     const v6 = await listen('::1');
