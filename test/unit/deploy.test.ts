@@ -214,8 +214,9 @@ describe('deploy/Dockerfile', () => {
       const want = path.posix.join(workdir, p);
       return copied.some((got) => got === want || want.startsWith(`${got}/`));
     };
-    // src/native/binding.ts loads build/Release/tcptrace.node; src/probe.ts bpf/tcptrace.bpf.o.
-    expect(read('src/native/binding.ts')).toContain("'build', 'Release', 'tcptrace.node'");
+    // src/native/binding.ts loads build/Release/tcptrace.node first (node-gyp-build, from
+    // node_modules); src/probe.ts bpf/tcptrace.bpf.o.
+    expect(read('src/native/binding.ts')).toContain("require('node-gyp-build')");
     expect(read('src/probe.ts')).toContain("'bpf', 'tcptrace.bpf.o'");
     for (const p of ['build/Release/tcptrace.node', 'bpf/tcptrace.bpf.o', 'dist/cli.js', 'bin/tcptrace', 'node_modules', 'package.json', 'web']) {
       expect(inImage(p), p).toBe(true);
