@@ -6,19 +6,19 @@
 // answer is the live holders, never a dead pid, and never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from './event';
-import { State } from './states';
 
 export interface Owner { pid: number; comm: string; cgroupId: number }
 
 /**
  * A transition of a passive socket nobody has accepted (or used) yet: the kernel gave it the
- * listener's owner, or none when the listener predates tcptrace. SYN_RECV, ESTABLISHED, and a
- * CLOSE or CLOSE_WAIT while it still waits in the queue.
+ * listener's owner, or none when the listener predates tcptrace (then the socket has no file,
+ * hence no inode, until accept()). SYN_RECV, ESTABLISHED, and a CLOSE or CLOSE_WAIT while it
+ * still waits in the queue (a client that hung up first).
  */
 export function beforeAccept(ev: TcpEvent): boolean {
   if (ev.side !== 'passive' || ev.isAccept) return false;
   if (ev.ownerSource === 'listener') return true;
-  return ev.ownerSource === 'unknown' && (ev.newState === State.SYN_RECV || ev.oldState === State.SYN_RECV);
+  return ev.ownerSource === 'unknown' && ev.sockIno === 0;
 }
 
 /** What a /proc scan tells (ProcSocketIndex in src/attribute.ts). */
