@@ -2,8 +2,9 @@
 // The kernel only knows who called listen(), and that process may be gone (a daemon that
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
-// (rate-limited, only when a listener's holders are unknown or all known ones have died); the
-// answer is the live holders, never a dead pid, and never one of several presented as the only one.
+// (rate-limited, only when a listener's holders are unknown, when only its listen() caller is
+// known, or when a known holder has died); the answer is the live holders, never a dead pid, and
+// never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from './event';
 
@@ -31,8 +32,11 @@ export interface HolderSource {
 
 /**
  * /proc scans read every process's fds (~30 ms for 120 processes, far more when a server holds
- * thousands of connections), so they run only when no live holder is known: for a listener
- * older than tcptrace, and when every known holder has died. At most one per listener per
+ * thousands of connections), so they run only when the known holders may be wrong: none is
+ * known alive (a listener older than tcptrace, a daemon's exited listen() caller), only the
+ * listen() caller is known and was never checked for workers it forked (without accept
+ * records nothing else would tell), or a known holder died (a pre-forked server replaces its
+ * workers: the survivors alone would be a wrong, shrinking list). At most one per listener per
  * second, and overall at most one per 250 ms and 5 % of the time (the pause after a scan is
  * 20 times what it took).
  */
@@ -57,6 +61,8 @@ interface Listener {
   caller?: Owner;
   holders: Map<number, Owner>;
   scanned: boolean;
+  /** a known holder died since the last scan */
+  lostHolder: boolean;
   scannedAt: number;
   answer?: HolderAnswer | null;
   answeredAt: number;
@@ -97,12 +103,13 @@ export class ListenerHolders {
     if (!l) return undefined;
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
-    // Scan when nobody known is alive (a daemon's listen() caller exited; a listener older
-    // than tcptrace): the holders found then, and the acceptors learned later, are the list.
-    const scanDue = live.length === 0 && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
+    // The holders a scan found, and the acceptors learned since, are the list.
+    const doubtful = live.length === 0 || l.lostHolder || (!l.scanned && live.length === 1);
+    const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
       l.scanned = true;
+      l.lostHolder = false;
       for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);
       const took = performance.now() - now;
       this.nextScanAt = now + Math.max(SCAN_INTERVAL_MS, SCAN_PAUSE_FACTOR * took);
@@ -121,7 +128,7 @@ export class ListenerHolders {
       const inode = this.procs.listenerInode(netns, port);
       if (!create && inode === undefined) return undefined;
       if (this.listeners.size >= MAX_LISTENERS) this.listeners.clear();
-      l = { inode: inode ?? 0, holders: new Map(), scanned: false, scannedAt: 0, answeredAt: 0 };
+      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, scannedAt: 0, answeredAt: 0 };
       this.listeners.set(key, l);
     }
     return l;
@@ -131,7 +138,10 @@ export class ListenerHolders {
     const out: Owner[] = [];
     for (const [pid, o] of l.holders) {
       if (this.alive(pid, now)) out.push(o);
-      else l.holders.delete(pid);
+      else {
+        l.holders.delete(pid);
+        l.lostHolder = true;
+      }
     }
     return out;
   }

@@ -1,6 +1,6 @@
 // The user-space halves of owner attribution: the listener's holders before accept, and the
 // owner filter that holds pre-accept events until accept() decides.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ListenerHolders, type HolderSource, type Owner } from '../../src/listener-holders';
 import { OwnerGate, ownerMatcher } from '../../src/filter';
@@ -12,10 +12,11 @@ import type { TcpEvent } from '../../src/event';
 const deadPid = spawnSync('true').pid!; // exited and reaped
 const live = (pid: number, comm = 'srv'): Owner => ({ pid, comm, cgroupId: 0 });
 
-function source(holders: Owner[], inode = 7): HolderSource & { scans: number } {
+function source(holders: Owner[], inode = 7): HolderSource & { scans: number; holders: Owner[] } {
   return {
     scans: 0,
-    holdersOf(i: number) { this.scans++; return i === inode ? holders : []; },
+    holders,
+    holdersOf(i: number) { this.scans++; return i === inode ? this.holders : []; },
     listenerInode: () => undefined,
   };
 }
@@ -56,6 +57,32 @@ describe('listener holders', () => {
     const h = new ListenerHolders(source([]));
     h.noteListen(listen(deadPid));
     expect(h.resolve(synRecv())).toBeUndefined();
+  });
+
+  it('only the listen() caller known: one scan lists the workers it forked (no accept records needed)', () => {
+    const src = source([live(process.ppid), live(process.pid)]);
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(process.ppid));
+    const t0 = performance.now();
+    expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, process.pid]);
+    expect(h.resolve(synRecv(), t0 + 5000)!.holders).toEqual([process.ppid, process.pid]);
+    expect(src.scans).toBe(1);
+  });
+
+  it('a worker that died is replaced: a rescan lists the new one, never the master alone', async () => {
+    const worker = spawn('sleep', ['30']);
+    const master = live(process.ppid);
+    const src = source([master, live(worker.pid!)]);
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(process.ppid));
+    const t0 = performance.now();
+    expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, worker.pid]);
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.on('exit', r));
+    src.holders = [master, live(process.pid)]; // the master forked a new worker (this process)
+    const a = h.resolve(synRecv(), t0 + 5000)!;
+    expect([a.owner.pid, a.holders]).toEqual([process.ppid, [process.ppid, process.pid]]);
+    expect(src.scans).toBe(2);
   });
 
   it('learns holders from accept records', () => {
