@@ -51,7 +51,8 @@ const MAX_HOLDERS = 256;
 export interface HolderAnswer {
   /** the master (the listen() caller if alive, else the holder whose parent holds none) */
   owner: Owner;
-  /** all live holders when there are several (owner first), else null */
+  /** the live holders known when there are several (owner first; only the owner when its
+   *  peers died and no scan has found their successors yet), else null */
   holders: number[] | null;
 }
 
@@ -63,6 +64,8 @@ interface Listener {
   scanned: boolean;
   /** a known holder died since the last scan */
   lostHolder: boolean;
+  /** several processes held it when last known: one survivor is not alone until a scan says so */
+  shared: boolean;
   scannedAt: number;
   answer?: HolderAnswer | null;
   answeredAt: number;
@@ -114,6 +117,9 @@ export class ListenerHolders {
       const took = performance.now() - now;
       this.nextScanAt = now + Math.max(SCAN_INTERVAL_MS, SCAN_PAUSE_FACTOR * took);
       live = this.live(l, now);
+      l.shared = live.length > 1;
+    } else if (live.length > 1) {
+      l.shared = true;
     }
     l.answer = live.length ? this.answer(l, live) : null;
     l.answeredAt = now;
@@ -128,7 +134,7 @@ export class ListenerHolders {
       const inode = this.procs.listenerInode(netns, port);
       if (!create && inode === undefined) return undefined;
       if (this.listeners.size >= MAX_LISTENERS) this.listeners.clear();
-      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, scannedAt: 0, answeredAt: 0 };
+      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, shared: false, scannedAt: 0, answeredAt: 0 };
       this.listeners.set(key, l);
     }
     return l;
@@ -147,7 +153,9 @@ export class ListenerHolders {
   }
 
   private answer(l: Listener, live: Owner[]): HolderAnswer {
-    if (live.length === 1) return { owner: live[0], holders: null };
+    // a survivor of several (its peers died, the rescan is still paused) is listed, not alone:
+    // its new peers may be unknown yet (a pre-forked server replacing workers, nginx reloading)
+    if (live.length === 1) return { owner: live[0], holders: l.shared ? [live[0].pid] : null };
     const pids = new Set(live.map((o) => o.pid));
     const callerAlive = l.caller && pids.has(l.caller.pid);
     // The master: the listen() caller if alive, else a holder whose parent holds none.

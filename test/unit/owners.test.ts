@@ -85,6 +85,21 @@ describe('listener holders', () => {
     expect(src.scans).toBe(2);
   });
 
+  it('a worker died while scans are paused: the survivor is listed as one of several, not alone', async () => {
+    const worker = spawn('sleep', ['30']);
+    const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
+    const src = { scans: 0, holdersOf() { this.scans++; busy(60); return [live(process.ppid), live(worker.pid!)]; }, listenerInode: () => undefined };
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(process.ppid));
+    const t0 = performance.now();
+    expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, worker.pid]);
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.on('exit', r));
+    // the scan took 60 ms: the next may only run 20 times that later
+    expect(h.resolve(synRecv(), t0 + 1100)!.holders).toEqual([process.ppid]);
+    expect(src.scans).toBe(1);
+  });
+
   it('learns holders from accept records', () => {
     const h = new ListenerHolders(source([]));
     h.noteListen(listen(deadPid));
