@@ -12,11 +12,10 @@ import type { TcpEvent } from '../../src/event';
 const deadPid = spawnSync('true').pid!; // exited and reaped
 const live = (pid: number, comm = 'srv'): Owner => ({ pid, comm, cgroupId: 0 });
 
-function source(holders: Owner[], inode = 7): HolderSource & { scans: number; holders: Owner[] } {
+function source(holders: Owner[], inode = 7): HolderSource & { scans: number } {
   return {
     scans: 0,
-    holders,
-    holdersOf(i: number) { this.scans++; return i === inode ? this.holders : []; },
+    holdersOf(i: number) { this.scans++; return i === inode ? holders : []; },
     listenerInode: () => undefined,
   };
 }
@@ -69,33 +68,40 @@ describe('listener holders', () => {
     expect(src.scans).toBe(1);
   });
 
-  it('a worker that died is replaced: a rescan lists the new one, never the master alone', async () => {
+  /** A master (our parent) and a worker (a child we kill), resolved once; then the worker dies.
+   *  A scan takes `scanMs` and finds the master with the worker, or after its death this process. */
+  async function workerDies(scanMs = 0) {
     const worker = spawn('sleep', ['30']);
-    const master = live(process.ppid);
-    const src = source([master, live(worker.pid!)]);
+    let dead = false;
+    const src = {
+      scans: 0,
+      holdersOf() {
+        this.scans++;
+        for (const end = performance.now() + scanMs; performance.now() < end;);
+        return [live(process.ppid), live(dead ? process.pid : worker.pid!)];
+      },
+      listenerInode: () => undefined,
+    };
     const h = new ListenerHolders(src);
     h.noteListen(listen(process.ppid));
     const t0 = performance.now();
     expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, worker.pid]);
     worker.kill('SIGKILL');
     await new Promise((r) => worker.on('exit', r));
-    src.holders = [master, live(process.pid)]; // the master forked a new worker (this process)
+    dead = true;
+    return { h, t0, src };
+  }
+
+  it('a worker that died is replaced: a rescan lists the new one, never the master alone', async () => {
+    const { h, t0, src } = await workerDies();
     const a = h.resolve(synRecv(), t0 + 5000)!;
     expect([a.owner.pid, a.holders]).toEqual([process.ppid, [process.ppid, process.pid]]);
     expect(src.scans).toBe(2);
   });
 
   it('a worker died while scans are paused: the survivor is listed as one of several, not alone', async () => {
-    const worker = spawn('sleep', ['30']);
-    const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
-    const src = { scans: 0, holdersOf() { this.scans++; busy(60); return [live(process.ppid), live(worker.pid!)]; }, listenerInode: () => undefined };
-    const h = new ListenerHolders(src);
-    h.noteListen(listen(process.ppid));
-    const t0 = performance.now();
-    expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, worker.pid]);
-    worker.kill('SIGKILL');
-    await new Promise((r) => worker.on('exit', r));
     // the scan took 60 ms: the next may only run 20 times that later
+    const { h, t0, src } = await workerDies(60);
     expect(h.resolve(synRecv(), t0 + 1100)!.holders).toEqual([process.ppid]);
     expect(src.scans).toBe(1);
   });
