@@ -2,8 +2,7 @@
 // The kernel only knows who called listen(), and that process may be gone (a daemon that
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
-// (rate-limited, only when a listener's holders are unknown, when only its listen() caller is
-// known, or when a known holder has died); the answer is the live holders, never a dead pid, and
+// (rate-limited, only when a listener's holders are unknown or a known holder has died); the answer is the live holders, never a dead pid, and
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from './event';
@@ -33,10 +32,10 @@ export interface HolderSource {
 /**
  * /proc scans read every process's fds (~30 ms for 120 processes, far more when a server holds
  * thousands of connections), so they run only when the known holders may be wrong: none is
- * known alive (a listener older than tcptrace, a daemon's exited listen() caller), only the
- * listen() caller is known and was never checked for workers it forked (without accept
- * records nothing else would tell), or a known holder died (a pre-forked server replaces its
- * workers: the survivors alone would be a wrong, shrinking list). At most one per listener per
+ * known alive (a listener older than tcptrace, a daemon's exited listen() caller), or a known
+ * holder died (a pre-forked server replaces its workers: the survivors alone would be a wrong,
+ * shrinking list). Not merely to check a live listen() caller for workers: that spends the
+ * shared budget that a listener with no live holder needs. At most one per listener per
  * second, and overall at most one per 250 ms and 5 % of the time (the pause after a scan is
  * 20 times what it took).
  */
@@ -107,7 +106,7 @@ export class ListenerHolders {
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
     // The holders a scan found, and the acceptors learned since, are the list.
-    const doubtful = live.length === 0 || l.lostHolder || (!l.scanned && live.length === 1);
+    const doubtful = live.length === 0 || l.lostHolder;
     const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
