@@ -2,23 +2,23 @@
 // The kernel only knows who called listen(), and that process may be gone (a daemon that
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
-// (rate-limited, only when a listener's holders are unknown or all known ones have died); the
-// answer is the live holders, never a dead pid, and never one of several presented as the only one.
+// (rate-limited, only when a listener's holders are unknown or a known holder has died); the answer is the live holders, never a dead pid, and
+// never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from './event';
-import { State } from './states';
 
 export interface Owner { pid: number; comm: string; cgroupId: number }
 
 /**
  * A transition of a passive socket nobody has accepted (or used) yet: the kernel gave it the
- * listener's owner, or none when the listener predates tcptrace. SYN_RECV, ESTABLISHED, and a
- * CLOSE or CLOSE_WAIT while it still waits in the queue.
+ * listener's owner, or none when the listener predates tcptrace (then the socket has no file,
+ * hence no inode, until accept()). SYN_RECV, ESTABLISHED, and a CLOSE or CLOSE_WAIT while it
+ * still waits in the queue (a client that hung up first).
  */
 export function beforeAccept(ev: TcpEvent): boolean {
   if (ev.side !== 'passive' || ev.isAccept) return false;
   if (ev.ownerSource === 'listener') return true;
-  return ev.ownerSource === 'unknown' && (ev.newState === State.SYN_RECV || ev.oldState === State.SYN_RECV);
+  return ev.ownerSource === 'unknown' && ev.sockIno === 0;
 }
 
 /** What a /proc scan tells (ProcSocketIndex in src/attribute.ts). */
@@ -31,8 +31,11 @@ export interface HolderSource {
 
 /**
  * /proc scans read every process's fds (~30 ms for 120 processes, far more when a server holds
- * thousands of connections), so they run only when no live holder is known: for a listener
- * older than tcptrace, and when every known holder has died. At most one per listener per
+ * thousands of connections), so they run only when the known holders may be wrong: none is
+ * known alive (a listener older than tcptrace, a daemon's exited listen() caller), or a known
+ * holder died (a pre-forked server replaces its workers: the survivors alone would be a wrong,
+ * shrinking list). Not merely to check a live listen() caller for workers: that spends the
+ * shared budget that a listener with no live holder needs. At most one per listener per
  * second, and overall at most one per 250 ms and 5 % of the time (the pause after a scan is
  * 20 times what it took).
  */
@@ -47,7 +50,8 @@ const MAX_HOLDERS = 256;
 export interface HolderAnswer {
   /** the master (the listen() caller if alive, else the holder whose parent holds none) */
   owner: Owner;
-  /** all live holders when there are several (owner first), else null */
+  /** the live holders known when there are several (owner first; only the owner when its
+   *  peers died and no scan has found their successors yet), else null */
   holders: number[] | null;
 }
 
@@ -57,6 +61,10 @@ interface Listener {
   caller?: Owner;
   holders: Map<number, Owner>;
   scanned: boolean;
+  /** a known holder died since the last scan */
+  lostHolder: boolean;
+  /** several processes held it when last known: one survivor is not alone until a scan says so */
+  shared: boolean;
   scannedAt: number;
   answer?: HolderAnswer | null;
   answeredAt: number;
@@ -97,16 +105,20 @@ export class ListenerHolders {
     if (!l) return undefined;
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
-    // Scan when nobody known is alive (a daemon's listen() caller exited; a listener older
-    // than tcptrace): the holders found then, and the acceptors learned later, are the list.
-    const scanDue = live.length === 0 && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
+    // The holders a scan found, and the acceptors learned since, are the list.
+    const doubtful = live.length === 0 || l.lostHolder;
+    const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
       l.scanned = true;
+      l.lostHolder = false;
       for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);
       const took = performance.now() - now;
       this.nextScanAt = now + Math.max(SCAN_INTERVAL_MS, SCAN_PAUSE_FACTOR * took);
       live = this.live(l, now);
+      l.shared = live.length > 1;
+    } else if (live.length > 1) {
+      l.shared = true;
     }
     l.answer = live.length ? this.answer(l, live) : null;
     l.answeredAt = now;
@@ -121,7 +133,7 @@ export class ListenerHolders {
       const inode = this.procs.listenerInode(netns, port);
       if (!create && inode === undefined) return undefined;
       if (this.listeners.size >= MAX_LISTENERS) this.listeners.clear();
-      l = { inode: inode ?? 0, holders: new Map(), scanned: false, scannedAt: 0, answeredAt: 0 };
+      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, shared: false, scannedAt: 0, answeredAt: 0 };
       this.listeners.set(key, l);
     }
     return l;
@@ -131,13 +143,18 @@ export class ListenerHolders {
     const out: Owner[] = [];
     for (const [pid, o] of l.holders) {
       if (this.alive(pid, now)) out.push(o);
-      else l.holders.delete(pid);
+      else {
+        l.holders.delete(pid);
+        l.lostHolder = true;
+      }
     }
     return out;
   }
 
   private answer(l: Listener, live: Owner[]): HolderAnswer {
-    if (live.length === 1) return { owner: live[0], holders: null };
+    // a survivor of several (its peers died, the rescan is still paused) is listed, not alone:
+    // its new peers may be unknown yet (a pre-forked server replacing workers, nginx reloading)
+    if (live.length === 1) return { owner: live[0], holders: l.shared ? [live[0].pid] : null };
     const pids = new Set(live.map((o) => o.pid));
     const callerAlive = l.caller && pids.has(l.caller.pid);
     // The master: the listen() caller if alive, else a holder whose parent holds none.

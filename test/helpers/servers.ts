@@ -21,7 +21,15 @@ export function startServer(ns: NetNamespace, ...args: string[]): Peer {
 
 /** Runs `n` connections from a separate process; resolves with their local ports. */
 export async function runClient(ns: NetNamespace, port: number, n: number, http = false): Promise<number[]> {
-  const client = fixture(ns, ['client', String(port), String(n), ...(http ? ['http'] : [])]);
+  return clientPorts(fixture(ns, ['client', String(port), String(n), ...(http ? ['http'] : [])]));
+}
+
+/** `n` connections that send a line and close before the server accepts them; their local ports. */
+export async function runHangups(ns: NetNamespace, port: number, n: number): Promise<number[]> {
+  return clientPorts(fixture(ns, ['hangup', String(port), String(n)]));
+}
+
+async function clientPorts(client: Peer): Promise<number[]> {
   await client.next('done', 60_000);
   return client.messages.filter((m) => 'client' in m).map((m) => m.client as number);
 }

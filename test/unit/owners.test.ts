@@ -1,6 +1,6 @@
 // The user-space halves of owner attribution: the listener's holders before accept, and the
 // owner filter that holds pre-accept events until accept() decides.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ListenerHolders, type HolderSource, type Owner } from '../../src/listener-holders';
 import { OwnerGate, ownerMatcher } from '../../src/filter';
@@ -56,6 +56,45 @@ describe('listener holders', () => {
     const h = new ListenerHolders(source([]));
     h.noteListen(listen(deadPid));
     expect(h.resolve(synRecv())).toBeUndefined();
+  });
+
+  /** A master (our parent) and a worker (a child we kill) that has accepted, resolved once; then
+   *  the worker dies. A scan takes `scanMs` and finds the master with this process (its successor). */
+  async function workerDies(scanMs = 0) {
+    const worker = spawn('sleep', ['30']);
+    const src = {
+      scans: 0,
+      holdersOf() {
+        this.scans++;
+        for (const end = performance.now() + scanMs; performance.now() < end;);
+        return [live(process.ppid), live(process.pid)];
+      },
+      listenerInode: () => undefined,
+    };
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(process.ppid));
+    h.noteAccept(accept(worker.pid!));
+    const t0 = performance.now();
+    expect(h.resolve(synRecv(), t0)!.holders).toEqual([process.ppid, worker.pid]);
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.on('exit', r));
+    return { h, t0, src };
+  }
+
+  it('a worker that died is replaced: a rescan lists the new one, never the master alone', async () => {
+    const { h, t0, src } = await workerDies();
+    const a = h.resolve(synRecv(), t0 + 5000)!;
+    expect([a.owner.pid, a.holders]).toEqual([process.ppid, [process.ppid, process.pid]]);
+    expect(src.scans).toBe(1);
+  });
+
+  it('a worker died while scans are paused: the survivor is listed as one of several, not alone', async () => {
+    const { h, t0, src } = await workerDies(60);
+    // another listener's dead listen() caller takes a 60 ms scan: the next may run 20 times that later
+    h.noteListen({ ...listen(deadPid), sport: 81 });
+    h.resolve({ ...synRecv('b'), sport: 81 }, t0 + 300);
+    expect(h.resolve(synRecv(), t0 + 400)!.holders).toEqual([process.ppid]);
+    expect(src.scans).toBe(1);
   });
 
   it('learns holders from accept records', () => {
