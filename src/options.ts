@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { KernelFilter } from './config';
 import { parseState, STATE_NAMES } from './states';
-import type { TimeColumn } from './sinks/columns';
+import type { TimeColumn } from './util/columns';
 import { MAX_PORTS } from './layout';
 import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './listen-address';

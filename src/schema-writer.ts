@@ -8,7 +8,7 @@ import { CAUSE_NAMES, type CauseName } from './layout';
 import { stateName } from './states';
 import { cgroupResolver } from './containers';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema';
-import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './sinks/bytes';
+import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './util/bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
 const EXACT_THOUSANDTHS = 1e15;

@@ -1,7 +1,7 @@
 // CSV, bcc's -s columns plus owner/cause; one header line, then a row per transition.
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
-import { causeText, ClockText, msText, RelativeText, type TimeColumn } from './columns';
+import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../util/columns';
 import { displayText, TextMemo } from '../display';
 import type { Sink, Writer } from './sink';
 

@@ -3,7 +3,7 @@
 // start-up time that a plain `tcptrace` should not pay.
 import { hostPort, type ListenAddress } from '../http';
 import type { Sink } from './sink';
-import type { SinkContext } from './index';
+import type { SinkContext } from './context';
 
 export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
   const { plan, tracer, log } = ctx;

@@ -1,9 +1,6 @@
 // Chooses the sinks a plan asks for. Each sink is built here and knows nothing of the others.
-import type { Plan } from '../options';
-import type { Tracer } from '../tracer';
-import type { StatsEngine } from '../stats';
-import type { SocketCensus } from '../census';
-import type { Output, Sink, Writer } from './sink';
+import type { Sink } from './sink';
+import type { SinkContext } from './context';
 import { TableSink } from './table';
 import { CsvSink } from './csv';
 import { NdjsonSink } from './ndjson';
@@ -11,18 +8,7 @@ import { SummarySink } from './summary';
 import { LifetimeSink } from './lifetimes';
 import { fleetSinks } from './fleet';
 
-export interface SinkContext {
-  plan: Plan;
-  tracer: Tracer;
-  /** stdout */
-  out: Output;
-  /** stderr, one line per call */
-  log: Writer;
-  /** The one shared stats engine (created on first use; fed by the CLI before sinks). */
-  stats(): StatsEngine;
-  /** Sockets in each state now (fed by the CLI before sinks); absent when nothing reads it. */
-  census?: SocketCensus;
-}
+export type { SinkContext } from './context';
 
 /** Terminal output: table, CSV or NDJSON, unless the plan turned it off. */
 function terminalSink(ctx: SinkContext): Sink | undefined {

@@ -1,116 +1,17 @@
-// Prometheus metrics on /metrics (prom-client), and the measurement feed it shares with the
-// OTLP exporter: both see the same transitions, handshakes, failed connects, closes and
-// lifetimes, fed per event and per finished connection (never from summaries).
-import { release } from 'node:os';
+// Prometheus metrics on /metrics (prom-client), fed by the measurement feed it shares with the
+// OTLP exporter (src/derive/metrics-feed.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census';
-import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
 import type { AccessOptions } from '../http-access';
-import { State, stateName } from '../states';
 import type { Counters, Tracer } from '../tracer';
 import { ringPeakFraction, type NativeDelivery } from '../delivery';
 import type { Sink } from './sink';
-
-export const METRIC_PREFIX = 'tcptrace_';
-
-/** Handshake buckets in seconds: loopback handshakes take tens of µs, SYN retries seconds. */
-export const HANDSHAKE_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-/** Lifetime buckets in seconds: from a refused connect to a day-long session. */
-export const LIFETIME_BUCKETS = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
-
-/** Which listening ports get their own series (opt-in: cardinality). */
-export type PortSelection = 'all' | number[];
-
-/** At most this many distinct ports are labelled under 'all'; the rest share port="other". */
-export const MAX_LABELLED_PORTS = 256;
-
-/** What the feed reports; one implementation per metrics system. */
-export interface MetricsBackend {
-  transition(oldState: string, newState: string): void;
-  handshake(direction: 'active' | 'passive', seconds: number): void;
-  /** Only for listening ports selected by the opt-in. */
-  listenPortHandshake?(port: string, seconds: number): void;
-  connectFailed(cause: string): void;
-  /** Accept-queue wait of one connection; `port` only for ports selected by the opt-in. */
-  acceptWait?(seconds: number, port: string | undefined): void;
-  closed(cause: string, side: string, lifetimeSeconds: number | null): void;
-  /** End of a batch: apply what was accumulated. */
-  flush?(): void;
-}
-
-/** Static facts about the running tracer, exported as an info metric. */
-export interface TracerInfo {
-  version: string;
-  kernel: string;
-  attach: string;
-  delivery: string;
-}
-
-export function tracerInfo(tracer: Pick<Tracer, 'attach' | 'delivery'>): TracerInfo {
-  return {
-    version: String(require('../../package.json').version),
-    kernel: release(),
-    attach: tracer.attach,
-    delivery: tracer.delivery,
-  };
-}
-
-/** Turns event batches into backend calls. */
-export class MetricsFeed {
-  private readonly connections = new ConnectionTracker();
-  private readonly portLabels = new Map<number, string>();
-
-  constructor(private readonly backends: MetricsBackend[], private readonly ports?: PortSelection) {}
-
-  observe(batch: TcpEvent[]): void {
-    for (const e of batch) {
-      const oldName = stateName(e.oldState);
-      const newName = stateName(e.newState);
-      for (const b of this.backends) b.transition(oldName, newName);
-      if (e.newState === State.ESTABLISHED && e.handshakeUs) {
-        const seconds = e.handshakeUs / 1e6;
-        const direction = e.oldState === State.SYN_SENT ? 'active' : e.oldState === State.SYN_RECV ? 'passive' : undefined;
-        if (direction) for (const b of this.backends) b.handshake(direction, seconds);
-        if (direction === 'passive') {
-          const label = this.portLabel(e.sport);
-          if (label) for (const b of this.backends) b.listenPortHandshake?.(label, seconds);
-        }
-      }
-    }
-    for (const c of this.connections.observe(batch)) this.finish(c);
-    for (const b of this.backends) b.flush?.();
-  }
-
-  /** Accept records (Tracer 'accepts'). */
-  observeAccepts(batch: TcpEvent[]): void {
-    for (const a of batch) {
-      if (!a.acceptWaitUs) continue;
-      const port = this.portLabel(a.sport);
-      for (const b of this.backends) b.acceptWait?.(a.acceptWaitUs / 1e6, port);
-    }
-  }
-
-  private finish(c: FinishedConnection): void {
-    const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
-    for (const b of this.backends) b.closed(closeLabel(c), c.side || 'unknown', lifetime);
-    const why = failedConnectCause(c);
-    if (why) for (const b of this.backends) b.connectFailed(why);
-  }
-
-  private portLabel(port: number): string | undefined {
-    const sel = this.ports;
-    if (!sel) return undefined;
-    if (sel !== 'all') return sel.includes(port) ? String(port) : undefined;
-    let label = this.portLabels.get(port);
-    if (!label) {
-      label = this.portLabels.size < MAX_LABELLED_PORTS ? String(port) : 'other';
-      if (label !== 'other') this.portLabels.set(port, label);
-    }
-    return label;
-  }
-}
+import {
+  HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, METRIC_PREFIX, MetricsFeed, tracerInfo,
+  type MetricsBackend, type PortSelection, type TracerInfo,
+} from '../derive/metrics-feed';
 
 /** prom-client metrics in their own registry. */
 export class PromMetrics implements MetricsBackend {

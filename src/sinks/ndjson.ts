@@ -1,7 +1,7 @@
 // One JSON object per line (docs/SCHEMA.md), written a batch at a time.
 import type { TcpEvent } from '../event';
 import { writeJsonEvent } from '../schema-writer';
-import { ByteWriter } from './bytes';
+import { ByteWriter } from '../util/bytes';
 import type { Output, Sink } from './sink';
 
 export class NdjsonSink implements Sink {

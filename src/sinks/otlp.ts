@@ -9,7 +9,7 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
 import type { Counters, Tracer } from '../tracer';
-import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from './metrics';
+import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
 import type { Sink, Writer } from './sink';
 
 export interface OtlpOptions {

@@ -10,8 +10,4 @@ export interface Sink {
 /** Where text goes: a line logger, or a sink's output. */
 export type Writer = (text: string) => void;
 
-/**
- * Where event output goes (the CLI's stdout): text, or UTF-8 bytes from a ByteWriter. Bytes
- * are only lent for the call: an Output that keeps a reference to them returns true.
- */
-export type Output = (chunk: string | Uint8Array) => boolean | void;
+export type { Output } from '../util/bytes';

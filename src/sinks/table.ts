@@ -1,8 +1,8 @@
 // The human table, column-compatible with bcc's tcpstates (owner instead of on-CPU task).
 import type { TcpEvent } from '../event';
 import { stateName } from '../states';
-import { causeText, ClockText, RelativeText, type TimeColumn } from './columns';
-import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from './bytes';
+import { causeText, ClockText, RelativeText, type TimeColumn } from '../util/columns';
+import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from '../util/bytes';
 import { shownColumn, TextMemo, type Shown } from '../display';
 import type { Output, Sink } from './sink';
 

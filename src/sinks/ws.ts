@@ -18,7 +18,7 @@ import { originAllowed } from '../stream/admission';
 import { EncodedBatch } from '../stream/encoded-batch';
 import { inSample, Sampler, skaddrHash } from '../stream/sampler';
 import { SCHEMA_VERSION } from '../schema';
-import { ByteWriter } from './bytes';
+import { ByteWriter } from '../util/bytes';
 import { ringPeakFraction } from '../delivery';
 import type { StatsEngine } from '../stats';
 import { ArrowCounter } from '../stream/arrows';
@@ -29,7 +29,7 @@ import {
 } from '../stream/protocol';
 import { SECURITY_HEADERS, staticHandler } from '../stream/static';
 import type { Sink, Writer } from './sink';
-import type { SinkContext } from './index';
+import type { SinkContext } from './context';
 
 export const STREAM_DEFAULTS = {
   maxClients: 16,

@@ -10,7 +10,8 @@ import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer } from
 import { StatsEngine } from '../../src/stats';
 import { formatSummary } from '../../src/report';
 import { ConnectionTracker } from '../../src/connections';
-import { MetricsFeed, PromMetrics } from '../../src/sinks/metrics';
+import { PromMetrics } from '../../src/sinks/metrics';
+import { MetricsFeed } from '../../src/derive/metrics-feed';
 import type { TcpEvent } from '../../src/event';
 
 const SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];

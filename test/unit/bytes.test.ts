@@ -1,6 +1,6 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/sinks/bytes';
+import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/util/bytes';
 import { writeJsonEvent } from '../../src/schema-writer';
 import { toJsonEvent } from '../../src/schema';
 import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../../src/containers';

@@ -1,7 +1,8 @@
 // The metrics feed on made-up connections (no kernel), and the fleet options.
 import { describe, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
-import { MAX_LABELLED_PORTS, MetricsFeed, PromMetrics } from '../../src/sinks/metrics';
+import { PromMetrics } from '../../src/sinks/metrics';
+import { MAX_LABELLED_PORTS, MetricsFeed } from '../../src/derive/metrics-feed';
 import { parseArgs } from '../../src/options';
 import { State } from '../../src/states';
 

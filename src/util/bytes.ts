@@ -7,8 +7,13 @@
 // formatter that makes room once (ByteWriter.room) and keeps the position in a local is the
 // cheapest shape for V8. Each needs 3 bytes of room per UTF-16 unit of text it writes.
 
-import type { Output } from './sink';
 import { terminalSafeJson } from '../display';
+
+/**
+ * Where event output goes (the CLI's stdout): text, or UTF-8 bytes from a ByteWriter. Bytes
+ * are only lent for the call: an Output that keeps a reference to them returns true.
+ */
+export type Output = (chunk: string | Uint8Array) => boolean | void;
 
 const TWO_31 = 2 ** 31;
 const SPACE = 0x20;

@@ -1,0 +1,72 @@
+// The source's import graph: no cycles (type-only imports included, so the layering stays
+// readable), and a sink never imports another sink (docs/ARCHITECTURE.md).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(__dirname, '../../src');
+/** Files in src/sinks/ that are not sinks: the Sink contract and the code that picks sinks. */
+const SINK_PLUMBING = new Set(['sinks/sink.ts', 'sinks/context.ts', 'sinks/index.ts', 'sinks/fleet.ts']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') && !path.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** Relative imports of a file (static, re-exports and dynamic import()), as src-relative paths. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)].map((m) => m[1]);
+  return specs.flatMap((spec) => {
+    const base = resolve(dirname(file), spec);
+    for (const candidate of [`${base}.ts`, join(base, 'index.ts'), `${base}.d.ts`]) {
+      try { if (statSync(candidate).isFile()) return candidate.endsWith('.d.ts') ? [] : [relative(SRC, candidate)]; } catch { /* next */ }
+    }
+    return []; // e.g. a JSON file or the compiled addon
+  });
+}
+
+const graph = new Map(sourceFiles(SRC).map((f) => [relative(SRC, f), importsOf(f)]));
+
+function cycles(): string[][] {
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const visit = (node: string): void => {
+    if (onStack.has(node)) { found.push([...stack.slice(stack.indexOf(node)), node]); return; }
+    if (done.has(node)) return;
+    stack.push(node); onStack.add(node);
+    for (const next of graph.get(node) ?? []) visit(next);
+    stack.pop(); onStack.delete(node); done.add(node);
+  };
+  for (const node of graph.keys()) visit(node);
+  return found;
+}
+
+const isSink = (f: string): boolean => f.startsWith('sinks/') && !SINK_PLUMBING.has(f);
+
+describe('import graph', () => {
+  it('sees the source', () => {
+    expect(graph.get('cli.ts')).toContain('tracer.ts');
+  });
+
+  it('has no cycles', () => {
+    expect(cycles().map((c) => c.join(' -> '))).toEqual([]);
+  });
+
+  it('no sink imports another sink', () => {
+    const crossings = [...graph].flatMap(([file, deps]) =>
+      isSink(file) ? deps.filter((d) => isSink(d) && d !== file).map((d) => `${file} -> ${d}`) : []);
+    expect(crossings).toEqual([]);
+  });
+
+  it('only the CLI reaches into src/sinks/ from outside it', () => {
+    const reaches = [...graph].flatMap(([file, deps]) =>
+      !file.startsWith('sinks/') && file !== 'cli.ts' ? deps.filter((d) => d.startsWith('sinks/')).map((d) => `${file} -> ${d}`) : []);
+    expect(reaches).toEqual([]);
+  });
+});
