@@ -8,6 +8,7 @@ import { cgroupIdOf } from './containers';
 import { parseListenAddress, type ListenAddress } from './listen-address';
 import { kernelComm } from './comm';
 import { tokenProblem } from './access-token';
+import { VERSION } from './version';
 
 export class UsageError extends Error {}
 
@@ -75,7 +76,7 @@ const addToList = (value: string, previous: string | undefined) => (previous ===
 export function buildCommand(): Command {
   return new Command('tcptrace')
     .description('Trace TCP state transitions system-wide, with the process that owns each socket.')
-    .version(require('../package.json').version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .option('-T, --time', 'include an HH:MM:SS time column')
     .option('-t, --timestamp', 'include a column of seconds since the first event')
     .option('-w, --wide', 'wide address columns for IPv6, plus an IP version column')

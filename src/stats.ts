@@ -119,8 +119,6 @@ export class StatsEngine {
   private events = 0;
   private since = 0;
   private until = 0;
-  /** Listeners get finished connections (for --lifetimes). */
-  onFinished?: (done: FinishedConnection[]) => void;
 
   constructor(readonly topN = 10, private readonly maxTracked = 65536, private readonly census?: SocketCensus) {
     this.byRemote = new TopTable(topN, () => new Histogram());
@@ -135,9 +133,7 @@ export class StatsEngine {
     this.until = batch[batch.length - 1].time;
     this.events += batch.length;
     for (const e of batch) this.observeOne(e);
-    const done = this.connections.observe(batch);
-    for (const c of done) this.finish(c);
-    if (done.length && this.onFinished) this.onFinished(done);
+    for (const c of this.connections.observe(batch)) this.finish(c);
   }
 
   /** Accept records (Tracer 'accepts'): the accept-queue wait, as soon as accept() returns. */

@@ -1,19 +1,20 @@
 // The classic tracepoint needs tracefs to resolve its id; it is often not mounted.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { loadBinding } from './native/binding';
 
-const ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const EVENT = 'events/sock/inet_sock_set_state/id';
 
 export function tracefsReady(): boolean {
-  return ROOTS.some((r) => existsSync(`${r}/${EVENT}`));
+  return loadBinding().tracefsRoots.some((r) => existsSync(`${r}/${EVENT}`));
 }
 
-/** Mounts tracefs at /sys/kernel/tracing if needed; returns an error text or ''. */
+/** Mounts tracefs at its usual place (/sys/kernel/tracing) if needed; returns an error text or ''. */
 export function ensureTracefs(): string {
   if (tracefsReady()) return '';
-  const r = spawnSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing'], { encoding: 'utf8' });
+  const target = loadBinding().tracefsRoots[0];
+  const r = spawnSync('mount', ['-t', 'tracefs', 'tracefs', target], { encoding: 'utf8' });
   if (r.status === 0 && tracefsReady()) return '';
   const why = (r.stderr || r.error?.message || '').trim();
-  return `tracefs is not mounted and mounting it failed${why ? ` (${why})` : ''}: mount -t tracefs tracefs /sys/kernel/tracing`;
+  return `tracefs is not mounted and mounting it failed${why ? ` (${why})` : ''}: mount -t tracefs tracefs ${target}`;
 }

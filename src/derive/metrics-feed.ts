@@ -7,6 +7,7 @@ import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnect
 import type { TcpEvent } from '../event';
 import { State, stateName } from '../states';
 import type { Tracer } from '../tracer';
+import { VERSION } from '../version';
 
 export const METRIC_PREFIX = 'tcptrace_';
 
@@ -45,7 +46,7 @@ export interface TracerInfo {
 
 export function tracerInfo(tracer: Pick<Tracer, 'attach' | 'delivery'>): TracerInfo {
   return {
-    version: String(require('../../package.json').version),
+    version: VERSION,
     kernel: release(),
     attach: tracer.attach,
     delivery: tracer.delivery,

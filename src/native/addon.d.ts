@@ -42,8 +42,6 @@ export interface NativeCounters {
   dropped: number;
   /** accept records the buffer had no room for (counted apart from transitions) */
   acceptsLost: number;
-  /** perf buffer mode: samples the kernel reported lost (equals dropped) */
-  perfLost: number;
   /** state changes the kernel skipped because our program was already running on that CPU */
   missed: number;
 }
@@ -90,7 +88,8 @@ export interface CensusResult {
 export declare function socketCensus(request: CensusRequest): CensusResult;
 /** The same on a worker thread. */
 export declare function socketCensusAsync(request: CensusRequest): Promise<CensusResult>;
-export declare const libbpfVersion: string;
+/** Where tracefs may be mounted, the usual mount point first. */
+export declare const tracefsRoots: readonly string[];
 
 /** Error thrown by the Probe constructor. */
 export interface NativeError extends Error {

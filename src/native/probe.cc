@@ -102,8 +102,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
     });
     exports.Set("Probe", ctor);
     exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
-    exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(libbpf_major_version()) + "." +
-                                                           std::to_string(libbpf_minor_version())));
+    // The one list of tracefs mount points (src/tracefs.ts mounts the first when none is).
+    Napi::Array roots = Napi::Array::New(env);
+    for (const char* root : kTracefsRoots) roots.Set(roots.Length(), Napi::String::New(env, root));
+    exports.Set("tracefsRoots", roots);
     libbpf_set_print(CollectLibbpfPrint);
     return exports;
   }
@@ -266,7 +268,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     int fd;
     if (perf_mode_) {
       perf_buf_ = perf_buffer__new(bpf_object__find_map_fd_by_name(obj_, "perf_events"), perf_pages_,
-                                   OnPerfSample, OnPerfLost, this, nullptr);
+                                   OnPerfSample, nullptr, this, nullptr);
       if (!perf_buf_) return Fail("perf buffer setup failed", errno);
       fd = perf_buffer__epoll_fd(perf_buf_);
     } else {
@@ -299,7 +301,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   // ---- draining ----
   static void OnPerfSample(void* ctx, int, void* data, __u32 size) { static_cast<Probe*>(ctx)->Append(data, size); }
-  static void OnPerfLost(void* ctx, int, __u64 count) { static_cast<Probe*>(ctx)->perf_lost_ += count; }
 
   void Append(const void* data, size_t size) {
     if (size < sizeof(tcptrace_event)) return;
@@ -390,7 +391,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
     o.Set("seen", Napi::Number::New(env, static_cast<double>(seen_)));
     o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_)));
     o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(accepts_lost_)));
-    o.Set("perfLost", Napi::Number::New(env, static_cast<double>(perf_lost_)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(missed_)));
     return o;
   }
@@ -512,7 +512,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   bool perf_mode_ = false;
   int counters_fd_ = -1;
   int last_errno_ = 0;
-  uint64_t seen_ = 0, dropped_ = 0, perf_lost_ = 0, missed_ = 0, accepts_lost_ = 0;
+  uint64_t seen_ = 0, dropped_ = 0, missed_ = 0, accepts_lost_ = 0;
 };
 
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc

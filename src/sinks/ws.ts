@@ -30,6 +30,7 @@ import {
 import { SECURITY_HEADERS, staticHandler } from '../stream/static';
 import type { Sink, Writer } from './sink';
 import type { SinkContext } from './context';
+import { VERSION } from '../version';
 
 export const STREAM_DEFAULTS = {
   maxClients: 16,
@@ -151,10 +152,6 @@ export class StreamSink implements Sink {
     return this.server.address;
   }
 
-  get clientCount(): number {
-    return this.clients.size;
-  }
-
   /** Per-client send buffer and loss account (for tests and diagnostics). */
   clientStats(): { peer: string; buffered: number; missed: number; missedTotal: number; sample: number; filter: ClientFilter }[] {
     return [...this.clients].map((c) => ({
@@ -216,7 +213,7 @@ export class StreamSink implements Sink {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
       schema: SCHEMA_VERSION,
-      version: require('../../package.json').version,
+      version: VERSION,
       host: os.hostname(),
       kernel: os.release(),
       attach: this.tracer.attach,

@@ -145,15 +145,6 @@ export interface HelloMessage {
   filter?: ClientFilter;
 }
 
-export interface EventsMessage {
-  type: 'events';
-  events: JsonEvent[];
-  /** the events are those of 1 connection in `sample` (src/stream/sampler.ts; 1: all) */
-  sample: number;
-  /** how many events the client's filter took that this message stands for */
-  of: number;
-}
-
 export interface LostMessage {
   type: 'lost';
   /** 'kernel': the BPF buffer was full; 'client': this client's send buffer was over the cap */

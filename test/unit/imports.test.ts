@@ -64,6 +64,17 @@ describe('import graph', () => {
     expect(crossings).toEqual([]);
   });
 
+  it('--otlp never loads prom-client (the metric catalogue is apart from the Prometheus sink)', () => {
+    const reached = new Set<string>();
+    const walk = (f: string): void => {
+      if (reached.has(f)) return;
+      reached.add(f);
+      for (const d of graph.get(f) ?? []) walk(d);
+    };
+    walk('sinks/otlp.ts');
+    expect([...reached].filter((f) => /from\s*['"]prom-client['"]/.test(readFileSync(join(SRC, f), 'utf8')))).toEqual([]);
+  });
+
   it('only the CLI reaches into src/sinks/ from outside it', () => {
     const reaches = [...graph].flatMap(([file, deps]) =>
       !file.startsWith('sinks/') && file !== 'cli.ts' ? deps.filter((d) => d.startsWith('sinks/')).map((d) => `${file} -> ${d}`) : []);

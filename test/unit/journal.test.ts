@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
-import { decodeEntry, encodeEntry, journalFields, JournalSink, type JournalField } from '../../src/sinks/journal';
+import { encodeEntry, journalFields, JournalSink, type JournalField } from '../../src/sinks/journal';
+import { decodeEntry } from '../helpers/journal';
 import { parseArgs } from '../../src/options';
 import { sampleEvent } from '../helpers/sample';
 
