@@ -9,6 +9,7 @@ import { StatsEngine } from './stats';
 import { displayText } from './display';
 import { deliveryText, ringPeakFraction } from './delivery';
 import { SocketCensus } from './census';
+import { Pipeline } from './pipeline';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -119,26 +120,21 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
     // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
     const { buildSinks } = await import('./sinks');
-    sinks = await buildSinks({ plan, tracer, out, log, stats: sharedStats, census });
+    sinks = await buildSinks({ plan, status: tracer, out, log, stats: sharedStats, census });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  tracer.on('events', (batch) => {
-    if (benchStats) { benchStats.batches++; benchStats.events += batch.length; }
-    census?.observe(batch);
-    stats?.observe(batch);
-    for (const sink of sinks) sink.write(batch);
-  });
-  tracer.on('accepts', (accepts) => stats?.observeAccepts(accepts));
+  if (benchStats) tracer.on('events', (batch) => { benchStats.batches++; benchStats.events += batch.length; });
+  const pipeline = new Pipeline(tracer, sinks, { census, stats });
 
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
     const asked = performance.now();
-    const counters = tracer.close();
+    const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
-    const pending = sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
+    const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.
     const wait = Math.max(0, SHUTDOWN_MS - EXIT_RESERVE_MS - (performance.now() - asked));

@@ -7,3 +7,6 @@ export { toJsonEvent, SCHEMA_VERSION, type JsonEvent } from './schema';
 export { stateName, parseState, State, STATE_NAMES } from './states';
 export { SocketCensus, CENSUS_STATES, type CensusReport } from './census';
 export { Histogram, type HistogramSummary } from './histogram';
+export { Pipeline, type EventSource, type Derived } from './pipeline';
+export type { Sink } from './sinks/sink';
+export type { TracerStatus } from './status';

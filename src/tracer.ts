@@ -10,6 +10,7 @@ import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './
 import type { NativeDelivery, Probe } from './native/addon';
 import { OwnerGate, ownerMatcher } from './filter';
 import { beforeAccept } from './listener-holders';
+import type { Counters } from './status';
 
 /** Accept records are not transitions: they go out on their own channel. */
 function splitAccepts(records: TcpEvent[]): { transitions: TcpEvent[]; accepts: TcpEvent[] } {
@@ -32,23 +33,7 @@ export interface TracerOptions extends ProbeOptions {
   procAttribution?: boolean;
 }
 
-export interface Counters {
-  /** Events that passed the kernel filters. */
-  seen: number;
-  /** Events handed to listeners. */
-  delivered: number;
-  /** Events the kernel passed because their owner was unknown there, then dropped here by
-   *  the owner filter (pid/comm/cgroup) once user space attributed them. */
-  filtered: number;
-  /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
-  lost: number;
-  /** Records of accept() returning a socket, delivered as 'accepts' (not transitions, not in seen). */
-  accepts: number;
-  /** Accept records the kernel buffer had no room for. */
-  acceptsLost: number;
-  /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
-  missed: number;
-}
+export type { Counters } from './status';
 
 export interface TracerEvents {
   events: [TcpEvent[]];

@@ -6,7 +6,7 @@ import { release } from 'node:os';
 import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { State, stateName } from '../states';
-import type { Tracer } from '../tracer';
+import type { TracerStatus } from '../status';
 import { VERSION } from '../version';
 
 export const METRIC_PREFIX = 'tcptrace_';
@@ -44,7 +44,7 @@ export interface TracerInfo {
   delivery: string;
 }
 
-export function tracerInfo(tracer: Pick<Tracer, 'attach' | 'delivery'>): TracerInfo {
+export function tracerInfo(tracer: Pick<TracerStatus, 'attach' | 'delivery'>): TracerInfo {
   return {
     version: VERSION,
     kernel: release(),

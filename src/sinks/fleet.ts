@@ -6,14 +6,14 @@ import type { Sink } from './sink';
 import type { SinkContext } from './context';
 
 export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
-  const { plan, tracer, log } = ctx;
+  const { plan, status, log } = ctx;
   const sinks: Sink[] = [];
   // /metrics is served on --metrics and on --listen (the dashboard's server) alike.
   const addresses = [plan.metrics, plan.listen].filter((a): a is ListenAddress => a !== undefined);
   if (addresses.length) {
     const { MetricsSink } = await import('./metrics');
     const openPaths = plan.metricsWithoutToken ? ['/metrics'] : [];
-    const sink = await MetricsSink.create(tracer, { addresses, ports: plan.metricsPorts, census: ctx.census, access: { openPaths, allowHosts: plan.allowHosts } });
+    const sink = await MetricsSink.create(status, { addresses, ports: plan.metricsPorts, census: ctx.census, access: { openPaths, allowHosts: plan.allowHosts } });
     if (plan.metrics) log(`metrics at http://${hostPort(plan.metrics.host, sink.servers[0].address.port)}/metrics`);
     sinks.push(sink);
   }
@@ -23,7 +23,7 @@ export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
   }
   if (plan.otlp) {
     const { OtlpSink } = await import('./otlp');
-    sinks.push(new OtlpSink(tracer, { ...plan.otlp, ports: plan.metricsPorts, census: ctx.census }, log));
+    sinks.push(new OtlpSink(status, { ...plan.otlp, ports: plan.metricsPorts, census: ctx.census }, log));
   }
   return sinks;
 }

@@ -5,7 +5,8 @@ import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
 import type { AccessOptions } from '../http-access';
-import type { Counters, Tracer } from '../tracer';
+import type { Counters } from '../status';
+import type { TracerStatus } from '../status';
 import { ringPeakFraction, type NativeDelivery } from '../delivery';
 import type { Sink } from './sink';
 import {
@@ -216,7 +217,7 @@ export interface MetricsSinkOptions {
 export class MetricsSink implements Sink {
   private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
 
-  static async create(tracer: Tracer, options: MetricsSinkOptions): Promise<MetricsSink> {
+  static async create(tracer: TracerStatus, options: MetricsSinkOptions): Promise<MetricsSink> {
     const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), { ...options, delivery: () => tracer.deliveryStats() });
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
@@ -234,11 +235,14 @@ export class MetricsSink implements Sink {
       servers.push(server);
     }
     const feed = new MetricsFeed([metrics], options.ports);
-    tracer.on('accepts', (accepts) => feed.observeAccepts(accepts));
     return new MetricsSink(metrics, feed, servers);
   }
 
   write(batch: TcpEvent[]): void {
     this.feed.observe(batch);
+  }
+
+  accepts(batch: TcpEvent[]): void {
+    this.feed.observeAccepts(batch);
   }
 }

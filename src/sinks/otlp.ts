@@ -8,7 +8,8 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
-import type { Counters, Tracer } from '../tracer';
+import type { Counters } from '../status';
+import type { TracerStatus } from '../status';
 import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
 import type { Sink, Writer } from './sink';
 
@@ -107,7 +108,7 @@ export class OtlpSink implements Sink {
   private readonly feed: MetricsFeed;
   private ended?: Promise<void>;
 
-  constructor(tracer: Pick<Tracer, 'attach' | 'delivery' | 'counters'>, options: OtlpOptions, private readonly log: Writer) {
+  constructor(tracer: Pick<TracerStatus, 'attach' | 'delivery' | 'counters'>, options: OtlpOptions, private readonly log: Writer) {
     const info = tracerInfo(tracer);
     let warned = false;
     // The exporter's own deadline (retries included) ends before the reader gives up on it,

@@ -1,7 +1,7 @@
 // --summary: the stats report at exit and every --interval seconds.
 import { formatSummary, summaryJson } from '../report';
 import type { StatsEngine } from '../stats';
-import type { Counters } from '../tracer';
+import type { Counters } from '../status';
 import type { Sink, Writer } from './sink';
 
 export class SummarySink implements Sink {

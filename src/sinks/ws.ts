@@ -22,7 +22,7 @@ import { ByteWriter } from '../util/bytes';
 import { ringPeakFraction } from '../delivery';
 import type { StatsEngine } from '../stats';
 import { ArrowCounter } from '../stream/arrows';
-import type { Tracer } from '../tracer';
+import type { TracerStatus } from '../status';
 import {
   filterFromQuery, filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
   type ClientFilter, type HelloMessage, type LostMessage,
@@ -103,7 +103,7 @@ export class StreamSink implements Sink {
 
   private constructor(
     private readonly server: SharedServer,
-    private readonly tracer: Tracer,
+    private readonly tracer: TracerStatus,
     private readonly stats: StatsEngine,
     private readonly opts: StreamOptions,
   ) {
@@ -140,7 +140,7 @@ export class StreamSink implements Sink {
   }
 
   /** Registers the page and /ws on the shared server for `opts.listen` (starting it if needed). */
-  static async start(tracer: Tracer, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
+  static async start(tracer: TracerStatus, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
     const server = await sharedServer(opts.listen, { token: opts.token, allowHosts: opts.allowHosts });
     // A non-loopback address never goes without a token: one is made up when none was given.
     // (The CLI starts the stream first, so until now that server had no routes: only 404s.)
@@ -433,7 +433,7 @@ export class StreamSink implements Sink {
 /** Builds the sink for `--listen` from the CLI's plan; logs where to point a browser. */
 export async function streamSink(ctx: SinkContext, listen: ListenAddress): Promise<StreamSink> {
   const { plan } = ctx;
-  const sink = await StreamSink.start(ctx.tracer, ctx.stats(), {
+  const sink = await StreamSink.start(ctx.status, ctx.stats(), {
     listen,
     token: plan.token,
     maxClients: plan.maxClients,
@@ -457,7 +457,7 @@ function logStart(log: Writer, sink: StreamSink, tokenGiven: boolean): void {
 export { SECURITY_HEADERS, isLoopbackHost };
 
 /** The ring's high-water mark (fraction full, 3 decimals), null with a perf buffer. */
-function ringPeak(tracer: Tracer): number | null {
+function ringPeak(tracer: TracerStatus): number | null {
   const peak = ringPeakFraction(tracer.deliveryStats());
   return peak === undefined ? null : Math.round(peak * 1000) / 1000;
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
+import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
@@ -48,8 +49,8 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
     server = await listen();
     const plan = parseArgs(['-q', '-Y', '--journal-socket', socket, '-D', String(server.port)]);
     tracer = Tracer.open({ filter: plan.filter });
-    sinks = await buildSinks({ plan, tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
-    tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+    sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+    new Pipeline(tracer, sinks);
   });
 
   afterAll(() => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
+import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
@@ -78,8 +79,8 @@ describeKernel('Prometheus /metrics', () => {
     // The CLI's path: options → plan → sinks, fed like cli.ts feeds them.
     const plan = parseArgs(['-q', '--metrics', `127.0.0.1:${metricsPort}`, '--metrics-ports', String(server.port), '--listen', `127.0.0.1:${listenPort}`]);
     tracer = Tracer.open({ filter: plan.filter });
-    sinks = await buildSinks({ plan, tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
-    tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+    sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+    new Pipeline(tracer, sinks);
   });
 
   afterAll(async () => {
@@ -178,8 +179,8 @@ describeKernel('metrics without the opt-in', () => {
     expect(plan.metrics).toEqual({ host: '127.0.0.1', port });
     const tracer = Tracer.open({ filter: plan.filter });
     try {
-      const sinks = await buildSinks({ plan, tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
-      tracer.on('events', (batch) => { for (const s of sinks) s.write(batch); });
+      const sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+      new Pipeline(tracer, sinks);
       const got = await scrape(`http://127.0.0.1:${port}/metrics`);
       expect([...got.exp.types.keys()].some((n) => n.includes('listen_port'))).toBe(false);
       expect(got.exp.samples.some((s) => 'port' in s.labels)).toBe(false);

@@ -1,0 +1,51 @@
+// The push pipeline from the tracer to the sinks, the same for the CLI and library users:
+//   tracer (probe → decode → attribute → filter) → derive (census, stats) → every sink.
+// The derived state is fed before the sinks so that a sink reading it sees the batch counted.
+import type { TcpEvent } from './event';
+import type { TracerEvents } from './tracer';
+import type { SocketCensus } from './census';
+import type { StatsEngine } from './stats';
+import type { Sink } from './sinks/sink';
+
+/** What the pipeline listens to: a Tracer, or anything that emits the same batches. */
+export interface EventSource {
+  on<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
+  off<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
+}
+
+export interface Derived {
+  /** Sockets in each state now (fed first: the stats and metrics read it). */
+  census?: SocketCensus;
+  /** The one stats engine, when a sink reads it. */
+  stats?: StatsEngine;
+}
+
+export class Pipeline {
+  private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
+  private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
+
+  constructor(private readonly source: EventSource, private readonly sinks: readonly Sink[], private readonly derived: Derived = {}) {
+    source.on('events', this.onEvents);
+    source.on('accepts', this.onAccepts);
+  }
+
+  /** One batch of transitions, through the derived state, then to every sink. */
+  push(batch: TcpEvent[]): void {
+    this.derived.census?.observe(batch);
+    this.derived.stats?.observe(batch);
+    for (const sink of this.sinks) sink.write(batch);
+  }
+
+  /** Accept records (not transitions): the accept-queue waits. */
+  pushAccepts(batch: TcpEvent[]): void {
+    this.derived.stats?.observeAccepts(batch);
+    for (const sink of this.sinks) sink.accepts?.(batch);
+  }
+
+  /** Stops listening and ends every sink; the promises are the sinks still flushing. */
+  end(): Promise<void>[] {
+    this.source.off('events', this.onEvents);
+    this.source.off('accepts', this.onAccepts);
+    return this.sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
+  }
+}

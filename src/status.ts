@@ -1,0 +1,30 @@
+// What a sink may know of the running tracer: its counters, how it attached and how it
+// delivers. Sinks get this, never the Tracer itself (the Tracer is one).
+import type { NativeDelivery } from './native/addon';
+import type { AttachMode, Delivery } from './probe';
+
+export interface Counters {
+  /** Events that passed the kernel filters. */
+  seen: number;
+  /** Events handed to listeners. */
+  delivered: number;
+  /** Events the kernel passed because their owner was unknown there, then dropped here by
+   *  the owner filter (pid/comm/cgroup) once user space attributed them. */
+  filtered: number;
+  /** Events the kernel buffer had no room for (seen = delivered + filtered + lost once closed). */
+  lost: number;
+  /** Records of accept() returning a socket, delivered as 'accepts' (not transitions, not in seen). */
+  accepts: number;
+  /** Accept records the kernel buffer had no room for. */
+  acceptsLost: number;
+  /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
+  missed: number;
+}
+
+export interface TracerStatus {
+  readonly attach: AttachMode;
+  readonly delivery: Delivery;
+  counters(): Counters;
+  /** How close delivery came to loss (ring high-water mark, drain thread). */
+  deliveryStats(): NativeDelivery;
+}
