@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { JsonEvent } from '../../src/schema';
 import { StreamSink } from '../../src/sinks/ws';
-import { inSample, skaddrHash } from '../../src/stream/sampler';
+import { inSample, skaddrHash } from '../../src/sinks/ws/sampler';
 import { StatsEngine } from '../../src/stats';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';

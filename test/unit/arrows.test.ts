@@ -2,7 +2,7 @@
 // TIME_WAIT drawn as the RFC's arrow, failures apart.
 import { describe, expect, it } from 'vitest';
 import { StatsEngine } from '../../src/stats';
-import { ArrowCounter } from '../../src/stream/arrows';
+import { ArrowCounter } from '../../src/sinks/ws/arrows';
 import { State as S } from '../../src/states';
 import { sampleEvent } from '../helpers/sample';
 

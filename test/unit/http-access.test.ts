@@ -5,7 +5,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedServer, type SharedServer } from '../../src/http';
 import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
-import { originAllowed } from '../../src/stream/admission';
+import { originAllowed } from '../../src/sinks/ws/admission';
 
 const started: SharedServer[] = [];
 afterEach(async () => { for (const s of started.splice(0)) await s.close(); });

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
 import { parseArgs, UsageError } from '../../src/options';
 import { isLoopbackHost } from '../../src/sinks/ws';
-import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } from '../../src/stream/protocol';
-import { staticFiles } from '../../src/stream/static';
-import { inSample, Sampler, skaddrHash } from '../../src/stream/sampler';
+import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } from '../../src/sinks/ws/protocol';
+import { staticFiles } from '../../src/sinks/ws/static';
+import { inSample, Sampler, skaddrHash } from '../../src/sinks/ws/sampler';
 import fs from 'node:fs';
 
 function ev(over: Partial<TcpEvent>): TcpEvent {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 
-export const WEB_DIR = path.join(__dirname, '..', '..', 'web');
+export const WEB_DIR = path.join(__dirname, '..', '..', '..', 'web');
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -26,7 +26,7 @@ function uplotDir(): string {
   try {
     return path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
   } catch {
-    return path.join(__dirname, '..', '..', 'node_modules', 'uplot', 'dist');
+    return path.join(__dirname, '..', '..', '..', 'node_modules', 'uplot', 'dist');
   }
 }
 

@@ -1,7 +1,7 @@
 // One batch's events as JSON for the stream's `events` messages (src/sinks/ws.ts).
-import type { TcpEvent } from '../event';
-import { writeJsonEvent } from '../schema-writer';
-import type { ByteWriter } from '../util/bytes';
+import type { TcpEvent } from '../../event';
+import { writeJsonEvent } from '../../schema-writer';
+import type { ByteWriter } from '../../util/bytes';
 
 const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
 

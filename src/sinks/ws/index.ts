@@ -2,7 +2,7 @@
 // the shared HTTP server. Protocol and security model: docs/STREAM.md.
 //
 // Every client has its own server-side filter, sample and loss account. A client that drains
-// slower than its events arrive gets 1 connection in N (src/stream/sampler.ts), announced in
+// slower than its events arrive gets 1 connection in N (sampler.ts), announced in
 // every `events` message; stats stay exact. A client that stops reading is never waited for:
 // once its send buffer (ws bufferedAmount) passes the cap, the events meant for it are counted
 // and dropped, and it gets one `lost` notice with the count as soon as its buffer has room
@@ -11,26 +11,26 @@ import http from 'node:http';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import type { TcpEvent } from '../event';
-import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../http';
-import { generateToken, isLoopbackHost } from '../http-access';
-import { originAllowed } from '../stream/admission';
-import { EncodedBatch } from '../stream/encoded-batch';
-import { inSample, Sampler, skaddrHash } from '../stream/sampler';
-import { SCHEMA_VERSION } from '../schema';
-import { ByteWriter } from '../util/bytes';
-import { ringPeakFraction } from '../delivery';
-import type { StatsEngine } from '../stats';
-import { ArrowCounter } from '../stream/arrows';
-import type { TracerStatus } from '../status';
+import type { TcpEvent } from '../../event';
+import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../../http';
+import { generateToken, isLoopbackHost } from '../../http-access';
+import { originAllowed } from './admission';
+import { EncodedBatch } from './encoded-batch';
+import { inSample, Sampler, skaddrHash } from './sampler';
+import { SCHEMA_VERSION } from '../../schema';
+import { ByteWriter } from '../../util/bytes';
+import { ringPeakFraction } from '../../delivery';
+import type { StatsEngine } from '../../stats';
+import { ArrowCounter } from './arrows';
+import type { TracerStatus } from '../../status';
 import {
   filterFromQuery, filterMatcher, parseClientMessage, ProtocolError, PROTOCOL_VERSION,
   type ClientFilter, type HelloMessage, type LostMessage,
-} from '../stream/protocol';
-import { SECURITY_HEADERS, staticHandler } from '../stream/static';
-import type { Sink, Writer } from './sink';
-import type { SinkContext } from './context';
-import { VERSION } from '../version';
+} from './protocol';
+import { SECURITY_HEADERS, staticHandler } from './static';
+import type { Sink, Writer } from '../sink';
+import type { SinkContext } from '../context';
+import { VERSION } from '../../version';
 
 export const STREAM_DEFAULTS = {
   maxClients: 16,
