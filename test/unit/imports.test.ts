@@ -54,6 +54,12 @@ function sinkOf(f: string): string | undefined {
 }
 
 describe('import graph', () => {
+  it('no source file is over 300 lines (split rather than grow)', () => {
+    const TO_SPLIT = new Set(['census.ts']); // 311 lines: the next change to it splits it
+    const long = [...graph.keys()].filter((f) => !TO_SPLIT.has(f) && readFileSync(join(SRC, f), 'utf8').split('\n').length > 301);
+    expect(long).toEqual([]);
+  });
+
   it('sees the source', () => {
     expect(graph.get('cli.ts')).toContain('tracer.ts');
   });
