@@ -65,6 +65,24 @@ static __always_inline bool inet_tcp(const struct sock *sk, __u16 *family)
 }
 
 /*
+ * A process other than the listen() caller accepts from the listener: several processes hold
+ * it (a pre-forked server's workers, a master's children). Its later children inherit the mark
+ * (TCPTRACE_F_LISTENER_SHARED) so user space lists the holders even without accept records.
+ * The usual accept costs two compares on the entry already loaded; the lookup runs only for an
+ * accept by another process from a listener not yet marked (once per listener, plus the
+ * children that were already queued, unmarked, when it was).
+ */
+static __always_inline void mark_listener_shared(const struct sock_info *si, __u32 tgid)
+{
+	if (si->owner.pid == tgid || (si->owner.known & TCPTRACE_F_LISTENER_SHARED) || !si->sport)
+		return;
+	struct listen_key lk = { .netns = si->netns, .port = si->sport };
+	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
+	if (lo && lo->pid == si->owner.pid)
+		lo->known |= TCPTRACE_F_LISTENER_SHARED;
+}
+
+/*
  * Every probe read counts here (each accept of the host pays it): a socket we saw born is TCP,
  * so only an unknown one has its family and protocol checked. The record is lean: owner,
  * ports and the wait (states, family and addresses are not read when nothing needs them).
@@ -86,6 +104,8 @@ static __always_inline int on_accept_exit(void *ctx, long fd)
 	__u16 family = 0;
 
 	if (si) {
+		if (si->owner.how == TCPTRACE_OWNER_LISTENER)
+			mark_listener_shared(si, pid_tgid >> 32);
 		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
 		if (si->established_ts && now > si->established_ts) {
 			wait_ns = now - si->established_ts;

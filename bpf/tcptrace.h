@@ -30,6 +30,8 @@ enum tcptrace_flags {
 	TCPTRACE_F_PASSIVE = 1 << 4,         /* socket was accepted from a listener */
 	TCPTRACE_F_ACTIVE = 1 << 5,          /* socket called connect() */
 	TCPTRACE_F_ACCEPT = 1 << 6,          /* not a transition: accept() returned this socket */
+	TCPTRACE_F_LISTENER_SHARED = 1 << 7, /* with OWNER_INHERITED: a process other than the listen()
+	                                        caller has accepted from this listener (several hold it) */
 };
 
 /* event.owner_how: which mechanism named the owner (docs/ATTRIBUTION.md). */

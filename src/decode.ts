@@ -107,6 +107,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     synackRetrans: buf[off + O.synackRetrans],
     acceptWaitUs: u32(buf, off + O.acceptWaitUs),
     holders: null,
+    listenerShared: (flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED),
     isAccept: (flags & Flag.ACCEPT) !== 0,
   };
 }

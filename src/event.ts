@@ -47,6 +47,9 @@ export interface TcpEvent {
   acceptWaitUs: number;
   /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
   holders: number[] | null;
+  /** Before accept: the kernel saw a process other than the listen() caller accept from this
+   *  socket's listener (it is shared even if no accept record or scan has said so yet). */
+  listenerShared?: boolean;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
 }

@@ -73,6 +73,7 @@ export const Flag = {
   PASSIVE: 1 << 4,
   ACTIVE: 1 << 5,
   ACCEPT: 1 << 6,
+  LISTENER_SHARED: 1 << 7,
 } as const;
 
 /** enum tcptrace_owner_how → the `owner` source it reports (indexed by value) */

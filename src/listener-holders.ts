@@ -2,7 +2,8 @@
 // The kernel only knows who called listen(), and that process may be gone (a daemon that
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
-// (rate-limited, only when a listener's holders are unknown or a known holder has died); the answer is the live holders, never a dead pid, and
+// (rate-limited, only when a listener's holders are unknown, a known holder has died, or the kernel
+// marked it shared); the answer is the live holders, never a dead pid, and
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from './event';
@@ -34,7 +35,9 @@ export interface HolderSource {
  * thousands of connections), so they run only when the known holders may be wrong: none is
  * known alive (a listener older than tcptrace, a daemon's exited listen() caller), or a known
  * holder died (a pre-forked server replaces its workers: the survivors alone would be a wrong,
- * shrinking list). Not merely to check a live listen() caller for workers: that spends the
+ * shrinking list), or the kernel says another process accepted from a listener whose only
+ * known holder is its listen() caller (once: a pre-forked server's workers without accept
+ * records). Not merely to check a live listen() caller for workers: that spends the
  * shared budget that a listener with no live holder needs. At most one per listener per
  * second, and overall at most one per 250 ms and 5 % of the time (the pause after a scan is
  * 20 times what it took).
@@ -65,6 +68,10 @@ interface Listener {
   lostHolder: boolean;
   /** several processes held it when last known: one survivor is not alone until a scan says so */
   shared: boolean;
+  /** the kernel marked it shared (another process accepted from it): once seen, trusted as far
+   *  as the next scan, which alone says who holds it now (the marker may be alone by then) */
+  kernelShared: boolean;
+  sharedUnscanned: boolean;
   scannedAt: number;
   answer?: HolderAnswer | null;
   answeredAt: number;
@@ -103,15 +110,23 @@ export class ListenerHolders {
   resolve(ev: TcpEvent, now = performance.now()): HolderAnswer | undefined {
     const l = this.entry(ev.netns, ev.sport, false);
     if (!l) return undefined;
+    if (ev.listenerShared && !l.kernelShared) {
+      // the kernel saw another process accept from it: shared, whoever the others are
+      l.kernelShared = true;
+      l.shared = true;
+      l.sharedUnscanned = true;
+      l.answer = undefined;
+    }
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
     let live = this.live(l, now);
     // The holders a scan found, and the acceptors learned since, are the list.
-    const doubtful = live.length === 0 || l.lostHolder;
+    const doubtful = live.length === 0 || l.lostHolder || (l.sharedUnscanned && live.length < 2);
     const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
       l.scanned = true;
       l.lostHolder = false;
+      l.sharedUnscanned = false;
       for (const o of this.procs.holdersOf(l.inode)) l.holders.set(o.pid, o);
       const took = performance.now() - now;
       this.nextScanAt = now + Math.max(SCAN_INTERVAL_MS, SCAN_PAUSE_FACTOR * took);
@@ -133,7 +148,7 @@ export class ListenerHolders {
       const inode = this.procs.listenerInode(netns, port);
       if (!create && inode === undefined) return undefined;
       if (this.listeners.size >= MAX_LISTENERS) this.listeners.clear();
-      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, shared: false, scannedAt: 0, answeredAt: 0 };
+      l = { inode: inode ?? 0, holders: new Map(), scanned: false, lostHolder: false, shared: false, kernelShared: false, sharedUnscanned: false, scannedAt: 0, answeredAt: 0 };
       this.listeners.set(key, l);
     }
     return l;

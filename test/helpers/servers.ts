@@ -70,3 +70,22 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Runs `tcptrace ARGS --netns NS` while `during` runs, then stops it; its stdout's JSON lines. */
+export async function tracedCommand(ns: NetNamespace, args: string[], during: () => Promise<void>): Promise<Record<string, any>[]> {
+  const child = spawn(path.resolve(__dirname, '../../bin/tcptrace'), [...args, '--netns', String(ns.inode)]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  for (let i = 0; !err.includes('tracing TCP'); i++) {
+    if (i > 500) throw new Error(`tcptrace did not attach: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await during();
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGINT');
+  await new Promise((r) => child.on('close', r));
+  if (!out.trim()) throw new Error(`tcptrace printed nothing: ${err}`);
+  return out.trim().split('\n').map((l) => JSON.parse(l));
+}

@@ -1,12 +1,10 @@
 // The real owner of accepted sockets on the server shapes people run (test/fixtures/servers.py):
 // pre-forked workers, fork-per-connection, a daemon whose listen() caller exits; the accept-queue
 // wait; and --pid/--comm agreeing with the owner shown.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, type Peer } from '../helpers/process';
-import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer } from '../helpers/servers';
+import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer, tracedCommand } from '../helpers/servers';
 import { StatsEngine } from '../../src/stats';
 import { formatSummary } from '../../src/report';
 import { ConnectionTracker } from '../../src/connections';
@@ -140,21 +138,8 @@ describeKernel('the command: accept-queue wait in --summary and --lifetimes', ()
   afterAll(() => { server.stop(); ns.delete(); });
 
   /** tcptrace ARGS --json -q in the test's namespace while two clients connect; its JSON lines. */
-  async function traced(args: string[]): Promise<Record<string, any>[]> {
-    const child = spawn(path.resolve(__dirname, '../../bin/tcptrace'), [...args, '--json', '-q', '--netns', String(ns.inode)]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    for (let i = 0; !err.includes('tracing TCP'); i++) {
-      if (i > 500) throw new Error(`tcptrace did not attach: ${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await servedBy(server, await runClient(ns, port, 2));
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill('SIGINT');
-    await new Promise((r) => child.on('exit', r));
-    return out.trim().split('\n').map((l) => JSON.parse(l));
+  function traced(args: string[]): Promise<Record<string, any>[]> {
+    return tracedCommand(ns, [...args, '--json', '-q'], async () => { await servedBy(server, await runClient(ns, port, 2)); });
   }
 
   it('--summary --json: the wait per listening port (server sleeps 300 ms before accept)', async () => {
