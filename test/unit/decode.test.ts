@@ -5,7 +5,7 @@ import { formatIPv6 } from '../../src/address';
 import { runC } from '../helpers/cc';
 
 const records = runC(`
-  struct tcptrace_event e[2];
+  struct tcptrace_event e[3];
   memset(e, 0, sizeof(e));
   e[0].ts_ns = 12345678901234ULL;
   e[0].skaddr = 0xffff888102e8ca00ULL;
@@ -25,6 +25,8 @@ const records = runC(`
   e[1].family = 10; e[1].oldstate = 5; e[1].newstate = 7; e[1].cause = TCPTRACE_CAUSE_NORMAL;
   e[1].flags = TCPTRACE_F_TIME_WAIT | TCPTRACE_F_PASSIVE | TCPTRACE_F_ACCEPT | TCPTRACE_F_OWNER_KNOWN;
   e[1].owner_how = TCPTRACE_OWNER_USE;
+  e[2].family = 2; e[2].oldstate = 10; e[2].newstate = 3; e[2].owner_how = TCPTRACE_OWNER_LISTENER;
+  e[2].flags = TCPTRACE_F_OWNER_KNOWN | TCPTRACE_F_OWNER_INHERITED | TCPTRACE_F_LISTENER_SHARED | TCPTRACE_F_PASSIVE;
   inet_pton(AF_INET6, "2001:db8::1", e[1].saddr);
   inet_pton(AF_INET6, "::ffff:192.0.2.7", e[1].daddr);
   strcpy(e[1].cpu_comm, "0123456789abcdef"); /* 16 bytes: no terminator */
@@ -33,7 +35,7 @@ const records = runC(`
 
 describe('decodeBatch', () => {
   const clock = new Clock();
-  const [a, b] = decodeBatch(records, clock);
+  const [a, b, c] = decodeBatch(records, clock);
 
   it('decodes every field of a C-written record', () => {
     expect(a).toMatchObject({
@@ -65,6 +67,7 @@ describe('decodeBatch', () => {
       timeWait: false,
       acceptWaitUs: 300123,
       isAccept: false,
+      listenerShared: false,
     });
     expect(a.time).toBeCloseTo(clock.offsetMs + 12345678.901234, 3);
   });
@@ -85,8 +88,12 @@ describe('decodeBatch', () => {
     });
   });
 
+  it('a child of a listener the kernel found shared', () => {
+    expect(c).toMatchObject({ ownerSource: 'listener', side: 'passive', listenerShared: true });
+  });
+
   it('ignores a trailing partial record', () => {
-    expect(decodeBatch(records.subarray(0, records.length - 1), clock)).toHaveLength(1);
+    expect(decodeBatch(records.subarray(0, records.length - 1), clock)).toHaveLength(2);
   });
 });
 

@@ -1,11 +1,11 @@
-// Proves that src/layout.ts agrees with bpf/tcptrace.h (compiled with the C compiler) and
-// with the BTF inside the shipped BPF object.
+// Proves that src/layout.ts agrees with bpf/tcptrace.h (compiled with the C compiler; the flag
+// values read from it) and with the BTF inside the shipped BPF object.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_SIZE, ConfigOffset, EVENT_SIZE, EventCField, EventOffset } from '../../src/layout';
+import { CONFIG_SIZE, ConfigOffset, EVENT_SIZE, EventCField, EventOffset, Flag } from '../../src/layout';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -51,6 +51,12 @@ describe('record layout', () => {
     for (const [name, off] of Object.entries(ConfigOffset)) {
       expect([name, off]).toEqual([name, c[`tcptrace_config.${name}`]]);
     }
+  });
+
+  it('event flags match enum tcptrace_flags', () => {
+    const header = readFileSync(path.join(root, 'bpf/tcptrace.h'), 'utf8');
+    const c = Object.fromEntries([...header.matchAll(/TCPTRACE_F_(\w+) = 1 << (\d+)/g)].map((m) => [m[1], 1 << Number(m[2])]));
+    expect(Flag).toEqual(c);
   });
 
   it('the shipped BPF object carries the same event layout in its BTF', () => {

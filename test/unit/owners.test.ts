@@ -97,6 +97,35 @@ describe('listener holders', () => {
     expect(src.scans).toBe(1);
   });
 
+  it('the kernel marks the listener shared (no accept records): one scan lists the workers, never the master alone', () => {
+    const me = process.pid;
+    const src = source([live(me), live(process.ppid, 'worker')]);
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(me));
+    expect(h.resolve(synRecv(), 0)).toMatchObject({ owner: { pid: me }, holders: null }); // not marked yet: no scan
+    expect(src.scans).toBe(0);
+    expect(h.resolve({ ...synRecv('b'), listenerShared: true }, 1000)!.holders).toEqual([me, process.ppid]);
+    for (let t = 1300; t < 5000; t += 300) h.resolve({ ...synRecv('c'), listenerShared: true }, t);
+    expect(src.scans).toBe(1);
+  });
+
+  it('the kernel mark without scan budget: the caller is listed as one of several, not alone', () => {
+    const me = process.pid;
+    const h = new ListenerHolders(source([live(me)]));
+    h.noteListen(listen(me));
+    (h as unknown as { nextScanAt: number }).nextScanAt = Infinity;
+    expect(h.resolve({ ...synRecv(), listenerShared: true }, 0)!.holders).toEqual([me]);
+  });
+
+  it('a daemon\'s listener marked shared: the scan finds one holder, alone, and is not repeated', () => {
+    const src = source([live(process.pid, 'daemon')]);
+    const h = new ListenerHolders(src);
+    h.noteListen(listen(deadPid)); // listened, forked and exited: its child's accept marked it
+    expect(h.resolve({ ...synRecv(), listenerShared: true }, 0)).toEqual({ owner: live(process.pid, 'daemon'), holders: null });
+    for (let t = 300; t < 5000; t += 300) expect(h.resolve({ ...synRecv(), listenerShared: true }, t)!.holders).toBeNull();
+    expect(src.scans).toBe(1);
+  });
+
   it('learns holders from accept records', () => {
     const h = new ListenerHolders(source([]));
     h.noteListen(listen(deadPid));
