@@ -66,11 +66,12 @@ static __always_inline bool inet_tcp(const struct sock *sk, __u16 *family)
 
 /*
  * A process other than the listen() caller accepts from the listener: several processes hold
- * it (a pre-forked server's workers, a master's children). Its later children inherit the mark
- * (TCPTRACE_F_LISTENER_SHARED) so user space lists the holders even without accept records.
- * The usual accept costs two compares on the entry already loaded; the lookup runs only for an
- * accept by another process from a listener not yet marked (once per listener, plus the
- * children that were already queued, unmarked, when it was).
+ * it (a pre-forked server's workers, a master's children). Children born after that inherit
+ * the mark (TCPTRACE_F_LISTENER_SHARED) so user space lists the holders even without accept
+ * records. The usual accept costs a few compares on the entry already loaded; the lookup runs
+ * only for an accept by another process from a listener not yet marked (once per listener, plus
+ * the children that were already queued, unmarked, when it was). Transitions pay nothing: the
+ * mark travels in the owner they copy from the listener anyway.
  */
 static __always_inline void mark_listener_shared(const struct sock_info *si, __u32 tgid)
 {

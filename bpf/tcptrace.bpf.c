@@ -258,21 +258,6 @@ static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, 
 	current_comm(o->comm, btf);
 }
 
-/*
- * A child still named after its listener's listen() caller: if that listener has since been
- * marked shared (see on_accept_exit), so is the child. One hash lookup per passive handshake of
- * a listener not (yet) known shared; none once the child carries the mark.
- */
-static __always_inline void listener_shared_into(struct owner *o, __u32 netns, __u16 port)
-{
-	if (o->known & TCPTRACE_F_LISTENER_SHARED)
-		return;
-	struct listen_key lk = { .netns = netns, .port = port };
-	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
-	if (lo && lo->pid == o->pid)
-		o->known |= lo->known & TCPTRACE_F_LISTENER_SHARED;
-}
-
 /* Transitions that only a system call of the socket's owner makes (see docs/ATTRIBUTION.md). */
 static __always_inline int in_owner_context(int old, int new)
 {
@@ -549,10 +534,6 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 			delta = now - si->last_ts;
 			flags |= TCPTRACE_F_PREV_SEEN;
 		}
-		/* a child born before its listener was found shared learns it as it leaves SYN_RECV,
-		 * so its ESTABLISHED (and a held-back SYN_RECV) does not name the listen() caller alone */
-		if (old == TCP_SYN_RECV && si->owner.how == TCPTRACE_OWNER_LISTENER)
-			listener_shared_into(&si->owner, netns, sport);
 		if (si->deferred_syn_recv_ts) {
 			/* the 4-tuple is complete now: the held-back record goes first, with its own time */
 			if (old == TCP_SYN_RECV) {
