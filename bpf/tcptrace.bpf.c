@@ -477,6 +477,11 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	__u16 sport;
 	__u32 srtt_us;
 
+	/* Not a transition: older kernels (6.1) set LAST_ACK again when close() runs before the
+	 * last ACK. Dropped before any bookkeeping, so the next delta still spans the whole state. */
+	if (old == new)
+		return 0;
+
 	if (btf && HAVE_HELPER(skc_to_tcp_sock)) {
 		/* NULL unless a full TCP socket (not MPTCP, SCTP...); the typed tcp_sock it
 		 * returns lets plain loads reach the inet_sock and tcp_sock fields */

@@ -5,6 +5,7 @@ import { describe } from 'vitest';
 import { Tracer, type TracerOptions } from '../../src/tracer';
 import type { TcpEvent } from '../../src/event';
 import { State } from '../../src/states';
+import { patience } from './patience';
 
 export const isRoot = process.geteuid?.() === 0;
 
@@ -48,7 +49,7 @@ export class Capture {
 
   /** Resolves when pred holds for the captured events, or rejects after timeoutMs. */
   async waitFor(pred: (events: TcpEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + patience(timeoutMs);
     while (!pred(this.events)) {
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for events`);
       await sleep(20);

@@ -3,6 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { patience } from './patience';
 
 const peerScript = path.resolve(__dirname, '../fixtures/peer.js');
 
@@ -29,7 +30,7 @@ export class Peer {
   }
 
   async next(key: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    const end = Date.now() + timeoutMs;
+    const end = Date.now() + patience(timeoutMs);
     for (;;) {
       const m = this.messages.find((x) => key in x);
       if (m) return m;
@@ -78,6 +79,15 @@ export class NetNamespace {
     this.run('nft', 'add', 'chain', 'inet', 'tcptrace_test', 'in', '{ type filter hook input priority 0; }');
     this.run('nft', 'add', 'rule', 'inet', 'tcptrace_test', 'in', 'tcp', 'dport', String(port), 'tcp', 'flags', '&', '(syn|ack)', '==', 'syn', 'drop');
     return () => this.run('nft', 'delete', 'table', 'inet', 'tcptrace_test');
+  }
+
+  /** Drops exactly one IPv4 SYN to `port`, with no timing involved: a 100-byte quota holds
+   * one 60-byte SYN, the next one exceeds it and passes. Returns the undo. */
+  dropFirstSyn(port: number): () => void {
+    this.run('nft', 'add', 'table', 'inet', 'tcptrace_first');
+    this.run('nft', 'add', 'chain', 'inet', 'tcptrace_first', 'in', '{ type filter hook input priority 0; }');
+    this.run('nft', 'add', 'rule', 'inet', 'tcptrace_first', 'in', 'tcp', 'dport', String(port), 'tcp', 'flags', '&', '(syn|ack)', '==', 'syn', 'quota', 'until', '100', 'bytes', 'drop');
+    return () => this.run('nft', 'delete', 'table', 'inet', 'tcptrace_first');
   }
 
   delete(): void {

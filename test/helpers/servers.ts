@@ -6,6 +6,7 @@ import { Peer, type NetNamespace } from './process';
 import type { Capture } from './kernel';
 import type { TcpEvent } from '../../src/event';
 import { State } from '../../src/states';
+import { patience } from './patience';
 
 const script = path.resolve(__dirname, '../fixtures/servers.py');
 
@@ -36,7 +37,7 @@ async function clientPorts(client: Peer): Promise<number[]> {
 
 /** Waits until the server reported serving every one of `ports`; client port → serving pid. */
 export async function servedBy(server: Peer, ports: number[], timeoutMs = 15_000): Promise<Map<number, number>> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + patience(timeoutMs);
   for (;;) {
     const served = new Map(server.messages.filter((m) => 'served' in m).map((m) => [m.served as number, m.pid as number]));
     if (ports.every((p) => served.has(p))) return served;

@@ -3,6 +3,7 @@ import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import type { JsonEvent } from '../../src/schema';
 import { sleep } from './kernel';
+import { patience } from './patience';
 
 export type Message = Record<string, any>;
 
@@ -30,7 +31,7 @@ export class Client {
 
   /** Resolves with the first message after index `from` that pred accepts. */
   async waitFor(pred: (m: Message) => boolean, timeoutMs = 5000, from = 0): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + patience(timeoutMs);
     for (;;) {
       const m = this.messages.slice(from).find(pred);
       if (m) return m;
@@ -44,7 +45,7 @@ export class Client {
   }
 
   async waitForEvents(pred: (e: JsonEvent) => boolean, count = 1, timeoutMs = 5000, from = 0): Promise<JsonEvent[]> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + patience(timeoutMs);
     for (;;) {
       const got = this.events(from).filter(pred);
       if (got.length >= count) return got;

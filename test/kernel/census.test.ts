@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import { describeKernel, sleep } from '../helpers/kernel';
 import { NetNamespace } from '../helpers/process';
 import { sameCounts, ssCounts, StateBuilder } from '../helpers/states';
+import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
 
@@ -108,5 +109,5 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     ws.close();
     child.kill('SIGINT');
     await new Promise((r) => child.on('exit', r));
-  }, 60_000);
+  }, patience(60_000));
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
 const running: ChildProcess[] = [];
@@ -29,7 +30,7 @@ async function freePort(): Promise<number> {
 }
 
 async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + patience(ms);
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { commBytes } from '../../src/comm';
 import { describeKernel, listen, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
 
@@ -59,7 +60,7 @@ function start(args: string[]): Run {
 }
 
 async function until(pred: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + patience(ms);
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
@@ -141,5 +142,5 @@ describeKernel('hostile process names', () => {
     expect(lifetimes).toContain('aaaaaaaaaaaaa   active'); // the next escape would not fit whole
     expect(lifetimes).toContain('c1\\u009b2J');
     expect(table).toContain('rlo\\u202eA');
-  }, 60_000);
+  }, patience(60_000));
 });

@@ -13,6 +13,7 @@ import { StatsEngine } from '../../src/stats';
 import { State } from '../../src/states';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
 import { NetNamespace, startPeer, type Peer } from '../helpers/process';
+import { patience } from '../helpers/patience';
 
 function nearestRank(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -76,7 +77,7 @@ describeKernel('percentiles of known latencies', () => {
     // each a latency some connection had, not one between two clusters
     for (const p of [active.p50, active.p90, active.p99]) expect(truth.some((ms) => Math.abs(p - ms) / ms < 0.004), `${p} ms`).toBe(true);
     expect([active.min, active.max]).toEqual([Math.min(...truth), Math.max(...truth)]);
-  }, 60_000);
+  }, patience(60_000));
 
   it('lifetimes of connections a server holds 150 ms or 450 ms land on their percentiles within 1 %', async () => {
     // In the test's process: own ports on loopback, held by timers.
@@ -119,7 +120,7 @@ describeKernel('percentiles of known latencies', () => {
       local.close();
       await new Promise((r) => server.close(r));
     }
-  }, 30_000);
+  }, patience(30_000));
 
   it('a server that delays each accept by 100 ms: lifetimes of 100, 200, ... 1000 ms land on their percentiles', async () => {
     const exe = path.join(mkdtempSync(path.join(tmpdir(), 'tcptrace-slow-accept-')), 'slow-accept');
@@ -158,5 +159,5 @@ describeKernel('percentiles of known latencies', () => {
       local.close();
       server.kill();
     }
-  }, 30_000);
+  }, patience(30_000));
 });

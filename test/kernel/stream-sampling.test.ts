@@ -12,6 +12,7 @@ import { StatsEngine } from '../../src/stats';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { Client, type Message } from '../helpers/ws-client';
+import { patience } from '../helpers/patience';
 
 const socketOf = (c: Client) => (c.ws as unknown as { _socket: net.Socket })._socket;
 const key = (e: JsonEvent) => `${e.skaddr}/${e.ts_ns}/${e.newstate}`;
@@ -89,5 +90,5 @@ describeKernel('WebSocket stream: sampling a slow client', () => {
     expect(slowState().missedTotal).toBe(0);
     const stats = await slow.waitFor((m) => m.type === 'stats', 5000, slow.messages.length);
     expect(stats.client).toMatchObject({ missed: 0, sample: slowState().sample });
-  }, 120_000);
+  }, patience(120_000));
 });
