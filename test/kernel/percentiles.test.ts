@@ -114,8 +114,9 @@ describeKernel('percentiles of known latencies', () => {
       const life = stats.snapshot().lifetime;
       expect(life.count).toBe(plan.length);
       for (const [q, got] of [[0.5, life.p50], [0.9, life.p90], [0.99, life.p99]] as const) expectWithin(got, nearestRank(lifetimes, q), 0.01, `lifetime p${q * 100}`);
-      expectWithin(life.p50, 150, 0.1, 'held 150 ms');
-      expectWithin(life.p90, 450, 0.1, 'held 450 ms');
+      // The hold as the timers made it: later by the scheduling latency (more when emulated).
+      expectWithin(life.p50, 150, patience(0.1), 'held 150 ms');
+      expectWithin(life.p90, 450, patience(0.1), 'held 450 ms');
     } finally {
       local.close();
       await new Promise((r) => server.close(r));
