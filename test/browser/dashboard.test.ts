@@ -10,9 +10,9 @@ import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Tracer } from '../../src/tracer';
 import { closedPort, connectAndClose, listen, sleep } from '../helpers/kernel';
-import { describeBrowser, launchChromium } from '../helpers/browser';
+import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
 
-const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'dashboard.png');
+const SCREENSHOT = screenshotPath('dashboard.png');
 
 /** Runs a shell whose comm is `comm` and which connects to `port` from that shell itself. */
 function connectAs(comm: string, port: number): Promise<void> {

@@ -1,7 +1,6 @@
 // The state machine in the dashboard, in chromium, over a namespace of the test's own: the
 // counts drawn are the stream's `current` (and `ss -tan`'s), busy arrows show their rate, a
 // refused connect marks SYN_SENT -> CLOSE as failing, and a click filters the event table.
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
@@ -10,11 +9,11 @@ import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Tracer } from '../../src/tracer';
 import { sleep } from '../helpers/kernel';
-import { describeBrowser, launchChromium } from '../helpers/browser';
+import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
 import { NetNamespace } from '../helpers/process';
 import { sameCounts, ssCounts, StateBuilder } from '../helpers/states';
 
-const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'state-machine.png');
+const SCREENSHOT = screenshotPath('state-machine.png');
 
 describeBrowser('state machine in chromium', () => {
   let ns: NetNamespace;

@@ -1,5 +1,7 @@
 // Chromium for the browser tests (Debian's, driven by playwright-core).
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { describeKernel } from './kernel';
 
@@ -17,4 +19,15 @@ export function launchChromium(): Promise<Browser> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/**
+ * Where a test's screenshot goes: the docs/ copy (shown in the README) only when asked for
+ * with TCPTRACE_SCREENSHOTS=docs, so that a test run leaves the checkout unchanged.
+ */
+export function screenshotPath(name: string): string {
+  const dir = process.env.TCPTRACE_SCREENSHOTS === 'docs'
+    ? path.join(__dirname, '..', '..', 'docs')
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'tcptrace-shot-'));
+  return path.join(dir, name);
 }
