@@ -51,7 +51,7 @@ export class Capture {
   async waitFor(pred: (events: TcpEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + patience(timeoutMs);
     while (!pred(this.events)) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for events`);
+      if (Date.now() > deadline) throw new Error(`timed out after ${patience(timeoutMs)} ms waiting for events`);
       await sleep(20);
     }
   }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
 import { State } from '../../src/states';
+import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
 
@@ -32,7 +33,7 @@ function burst(port: number, n: number): void {
     `const one=()=>{started++;const c=net.connect(${port},'127.0.0.1',()=>c.destroy());c.on('error',()=>{});` +
     `c.on('close',()=>{if(++done===${n})process.exit(0);if(started<${n})one()})};` +
     `for(let i=0;i<100&&i<${n};i++)one()})`;
-  execFileSync(process.execPath, ['-e', script], { timeout: 30_000 });
+  execFileSync(process.execPath, ['-e', script], { timeout: patience(30_000) });
 }
 
 /** Client-side handshakes completed towards `port` among `events`. */
@@ -71,7 +72,7 @@ describeKernel('delivery through stalls', () => {
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     try {
-      for (const end = Date.now() + 15_000; !err.includes('tracing TCP state changes'); await sleep(20)) {
+      for (const end = Date.now() + patience(15_000); !err.includes('tracing TCP state changes'); await sleep(20)) {
         if (Date.now() > end) throw new Error(`tcptrace did not attach: ${err}`);
       }
       const stoppedAt = Date.now();
@@ -80,7 +81,7 @@ describeKernel('delivery through stalls', () => {
       await sleep(Math.max(0, 300 - (Date.now() - stoppedAt)));
       child.kill('SIGCONT');
       const mine = () => out.split('\n').filter((l) => l.includes(`"dport":${port},"oldstate":"SYN_SENT","newstate":"ESTABLISHED"`)).length;
-      for (const end = Date.now() + 15_000; mine() < 1500 && Date.now() < end; await sleep(50)) { /* wait */ }
+      for (const end = Date.now() + patience(15_000); mine() < 1500 && Date.now() < end; await sleep(50)) { /* wait */ }
       child.kill('SIGINT');
       await exited;
       const summary = err.match(/(\d+) events seen, (\d+) delivered, (\d+) lost/);
