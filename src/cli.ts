@@ -4,12 +4,13 @@ import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
 import { Tracer, type Counters } from './tracer';
 import { ownerHooks, ProbeError } from './probe';
-import type { Output, Writer } from './sinks/sink';
+import type { Writer } from './sinks/sink';
 import { StatsEngine } from './stats';
 import { displayText } from './display';
 import { deliveryText, ringPeakFraction } from './delivery';
 import { SocketCensus } from './census';
 import { Pipeline } from './pipeline';
+import { StdoutOutput } from './stdout';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -33,16 +34,6 @@ let stderrOpen = true;
 function fail(message: string, code: number): never {
   note(message);
   process.exit(code);
-}
-
-function countLines(chunk: string | Uint8Array): number {
-  let n = 0;
-  if (typeof chunk === 'string') {
-    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) n++;
-  } else {
-    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) n++;
-  }
-  return n;
 }
 
 export function summaryLine(c: Counters): string {
@@ -93,20 +84,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
 
   let stopping = false;
-  let outputOpen = true;
-  // A reader that stops reading must not make us buffer without bound: past the cap, lines
-  // are dropped and counted (the summary says how many), like the kernel's own buffer.
-  let linesNotWritten = 0;
-  const out: Output = (chunk) => {
-    if (!outputOpen) return;
-    if (process.stdout.writableLength > OUTPUT_BUFFER_CAP) {
-      linesNotWritten += countLines(chunk);
-      return;
-    }
-    process.stdout.write(chunk);
-    // Bytes the stream could not write at once (a full pipe) stay queued: they are kept.
-    return typeof chunk !== 'string' && process.stdout.writableLength > 0;
-  };
+  const stdout = new StdoutOutput(process.stdout, OUTPUT_BUFFER_CAP);
+  const out = stdout.write;
   const log: Writer = note;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
@@ -139,11 +118,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.
     const wait = Math.max(0, SHUTDOWN_MS - EXIT_RESERVE_MS - (performance.now() - asked));
     const flushed = pending.length ? Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, wait))]) : undefined;
-    void (flushed ?? Promise.resolve()).then(() => finish(counters, code));
+    void (flushed ?? Promise.resolve())
+      .then(() => stdout.close(Math.max(0, SHUTDOWN_MS - EXIT_RESERVE_MS - (performance.now() - asked))))
+      .then(() => finish(counters, code));
   };
   const finish = (counters: ReturnType<Tracer['close']>, code: number) => {
-    outputOpen = false;
-    const unwritten = linesNotWritten ? `; ${linesNotWritten} output lines not written: the reader of stdout fell behind` : '';
+    const dropped = stdout.linesNotWritten ? `; ${stdout.linesNotWritten} output lines not written: the reader of stdout fell behind` : '';
+    const cut = stdout.linesQueuedAtExit ? `; output cut at exit: up to ${stdout.linesQueuedAtExit} lines the reader of stdout had not taken within the shutdown time` : '';
+    const unwritten = dropped + cut;
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
     if (benchStats) {
@@ -159,7 +141,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // The reader went away (e.g. `| head`): detach quietly, keep the summary.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') {
-      outputOpen = false;
+      stdout.open = false;
       stop();
     } else {
       fail(`cannot write output: ${err.message}`, EXIT_FAILURE);
