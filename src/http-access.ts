@@ -18,6 +18,8 @@ export const TOKEN_COOKIE = 'tcptrace_token';
 export const HTTP_LIMITS = {
   /** open connections at once (WebSocket clients included); more are closed at once */
   maxConnections: 64,
+  /** of those, from one peer (an IPv4 address, an IPv6 /64); loopback is bounded by the total only */
+  maxConnectionsPerPeer: 16,
   /** time to send the request headers */
   headersTimeoutMs: 5_000,
   /** time to send a whole request */
@@ -63,6 +65,38 @@ export function guesserKey(address: string): string {
   const tail = groups(halves[1]);
   const all = halves.length > 1 ? [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail] : head;
   return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Open connections per peer (guesserKey), so that one remote host cannot hold every slot of
+ * the server by reconnecting as fast as the timeouts close it. Loopback is not limited here:
+ * all local users share it, so a per-peer cap there would only lower the total for everyone.
+ */
+export class PeerConnections {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly limit = HTTP_LIMITS.maxConnectionsPerPeer) {}
+
+  /** Counts a new connection from `address`; false when that peer is at its limit. */
+  admit(address: string | undefined): boolean {
+    if (!address) return true;
+    const key = guesserKey(address);
+    if (key === 'loopback') return true;
+    const n = this.open.get(key) ?? 0;
+    if (n >= this.limit) return false;
+    this.open.set(key, n + 1);
+    return true;
+  }
+
+  /** A connection `admit` counted has closed. */
+  closed(address: string | undefined): void {
+    if (!address) return;
+    const key = guesserKey(address);
+    const n = this.open.get(key);
+    if (n === undefined) return;
+    if (n <= 1) this.open.delete(key);
+    else this.open.set(key, n - 1);
+  }
 }
 
 export function generateToken(): string {

@@ -2,7 +2,7 @@
 // page and /ws, /metrics). Each sink registers its own paths; none knows the others.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AccessGate, HTTP_LIMITS, type AccessOptions, type Refusal } from './http-access';
+import { AccessGate, HTTP_LIMITS, PeerConnections, type AccessOptions, type Refusal } from './http-access';
 import type { ListenAddress } from './listen-address';
 
 // Re-exported: option parsing imports them without loading node:http (start-up time).
@@ -92,6 +92,13 @@ async function start(address: ListenAddress, options?: AccessOptions): Promise<S
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
   });
   server.maxConnections = HTTP_LIMITS.maxConnections;
+  const peers = new PeerConnections();
+  // Before the HTTP parser sees the connection: a peer over its share is closed at once.
+  server.prependListener('connection', (socket: Duplex & { remoteAddress?: string }) => {
+    const address = socket.remoteAddress;
+    if (!peers.admit(address)) return void socket.destroy();
+    socket.once('close', () => peers.closed(address));
+  });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const refused = access.check(req, url.pathname, url.searchParams);

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sharedServer, type SharedServer } from '../../src/http';
-import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, tokenProblem } from '../../src/http-access';
+import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, PeerConnections, tokenProblem } from '../../src/http-access';
 import { originAllowed } from '../../src/sinks/ws/admission';
 
 const started: SharedServer[] = [];
@@ -170,6 +170,19 @@ describe('Host allow-list on a loopback bind (DNS rebinding)', () => {
 });
 
 describe('limits', () => {
+  it('connections per peer: an IPv6 /64 is one peer, a closed one frees its slot, loopback is not capped', () => {
+    const peers = new PeerConnections(2);
+    expect(peers.admit('2001:db8::1')).toBe(true);
+    expect(peers.admit('2001:db8::2')).toBe(true);
+    expect(peers.admit('2001:db8:0:0:ffff::3')).toBe(false);
+    expect(peers.admit('2001:db8:1::1')).toBe(true);
+    peers.closed('2001:db8::1');
+    expect(peers.admit('2001:db8::9')).toBe(true);
+    expect(peers.admit('::ffff:192.0.2.1') && peers.admit('192.0.2.1')).toBe(true);
+    expect(peers.admit('192.0.2.1')).toBe(false);
+    for (let i = 0; i < 10; i++) expect(peers.admit(`127.0.0.${i + 1}`)).toBe(true);
+  });
+
   it('every response says nosniff (404 too)', async () => {
     const s = await server('127.0.0.1');
     expect((await get(s.address.port, '/nope')).headers['x-content-type-options']).toBe('nosniff');
