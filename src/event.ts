@@ -1,3 +1,4 @@
+import type { CgroupInfo } from './containers';
 import type { CauseName } from './layout';
 
 /** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
@@ -50,6 +51,9 @@ export interface TcpEvent {
   /** Before accept: the kernel saw a process other than the listen() caller accept from this
    *  socket's listener (it is shared even if no accept record or scan has said so yet). */
   listenerShared?: boolean;
+  /** The owner's cgroup path and container, set by the enrich stage (src/enrich/cgroup.ts) when an
+   *  output carries them; null when unknown; absent when no stage resolved it. */
+  cgroup?: CgroupInfo | null;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
 }

@@ -8,5 +8,6 @@ export { stateName, parseState, State, STATE_NAMES } from './states';
 export { SocketCensus, CENSUS_STATES, type CensusReport } from './census';
 export { Histogram, type HistogramSummary } from './histogram';
 export { Pipeline, type EventSource, type Derived } from './pipeline';
+export { CgroupEnricher } from './enrich/cgroup';
 export type { Sink } from './sinks/sink';
 export type { TracerStatus } from './status';

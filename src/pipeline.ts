@@ -1,11 +1,12 @@
 // The push pipeline from the tracer to the sinks, the same for the CLI and library users:
-//   tracer (probe → decode → attribute → filter) → derive (census, stats) → every sink.
+//   tracer (probe → decode → attribute → filter) → enrich (cgroup) → derive (census, stats) → every sink.
 // The derived state is fed before the sinks so that a sink reading it sees the batch counted.
 import type { TcpEvent } from './event';
 import type { TracerEvents } from './tracer';
 import type { SocketCensus } from './census';
 import type { StatsEngine } from './stats';
 import type { Sink } from './sinks/sink';
+import { enrichmentFor } from './enrich/cgroup';
 
 /** What the pipeline listens to: a Tracer, or anything that emits the same batches. */
 export interface EventSource {
@@ -14,6 +15,8 @@ export interface EventSource {
 }
 
 export interface Derived {
+  /** Runs first on each batch: facts stored on the events (by default the cgroup stage, when a sink writes it). */
+  enrich?: (batch: TcpEvent[]) => void;
   /** Sockets in each state now (fed first: the stats and metrics read it). */
   census?: SocketCensus;
   /** The one stats engine, when a sink reads it. */
@@ -24,13 +27,17 @@ export class Pipeline {
   private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
   private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
 
+  private readonly enrich?: (batch: TcpEvent[]) => void;
+
   constructor(private readonly source: EventSource, private readonly sinks: readonly Sink[], private readonly derived: Derived = {}) {
+    this.enrich = derived.enrich ?? enrichmentFor(sinks);
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
   }
 
   /** One batch of transitions, through the derived state, then to every sink. */
   push(batch: TcpEvent[]): void {
+    this.enrich?.(batch);
     this.derived.census?.observe(batch);
     this.derived.stats?.observe(batch);
     for (const sink of this.sinks) sink.write(batch);

@@ -6,7 +6,6 @@
 import type { TcpEvent } from './event';
 import { CAUSE_NAMES, type CauseName } from './layout';
 import { stateName } from './states';
-import { cgroupResolver } from './containers';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema';
 import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './util/bytes';
 
@@ -94,7 +93,7 @@ function putStringOrNull(buf: Buffer, p: number, s: string | null | undefined): 
 
 export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   const known = e.ownerSource !== 'unknown';
-  const cg = known && e.cgroupId ? cgroupResolver().resolve(e.cgroupId, e.pid) : null;
+  const cg = e.cgroup ?? null;
   const cgroup = cg ? cg.path : null;
   const container = cg?.container ? cg.container.id : null;
   // 6 bytes of room per character of a string: the widest JSON escape (\u001f).

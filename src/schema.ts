@@ -5,7 +5,6 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from './event';
 import { stateName } from './states';
-import { cgroupResolver } from './containers';
 
 export const SCHEMA_VERSION = 1;
 
@@ -70,7 +69,7 @@ export function isoTime(ms: number): string {
 
 export function toJsonEvent(e: TcpEvent): JsonEvent {
   const known = e.ownerSource !== 'unknown';
-  const cg = known && e.cgroupId ? cgroupResolver().resolve(e.cgroupId, e.pid) : null;
+  const cg = e.cgroup ?? null;
   return {
     v: SCHEMA_VERSION,
     time: isoTime(e.time),

@@ -2,7 +2,6 @@
 // datagram in journald's native protocol. Field names follow bcc's tcpstates -Y (OBJECT_*),
 // so existing journalctl queries keep working; tcptrace's extra facts are TCPTRACE_*.
 import type { TcpEvent } from '../event';
-import { cgroupResolver, type CgroupInfo } from '../containers';
 import { errnoName } from '../schema';
 import { stateName } from '../states';
 import { displayText } from '../display';
@@ -11,8 +10,9 @@ import type { Sink, Writer } from './sink';
 
 export type JournalField = [name: string, value: string];
 
-/** The journal entry for one transition. `cg` is the owner's cgroup, when known. */
-export function journalFields(e: TcpEvent, cg: CgroupInfo | null = null, asRoot = process.geteuid?.() === 0): JournalField[] {
+/** The journal entry for one transition (the cgroup as the enrich stage stored it on the event). */
+export function journalFields(e: TcpEvent, asRoot = process.geteuid?.() === 0): JournalField[] {
+  const cg = e.cgroup ?? null;
   const ip = e.family === 6 ? 'IPV6' : 'IPV4';
   const known = e.ownerSource !== 'unknown' && e.pid > 0;
   const oldState = stateName(e.oldState);
@@ -111,6 +111,8 @@ function openSocket(path: string): DgramSocket {
 export class JournalSink implements Sink {
   private socket?: DgramSocket;
   private failedAt = 0;
+  /** entries carry the cgroup and container (the pipeline's enrich stage) */
+  readonly writesCgroup = true;
   sent = 0;
   dropped = 0;
   private warned = false;
@@ -151,15 +153,13 @@ export class JournalSink implements Sink {
 
   write(batch: TcpEvent[]): void {
     if (!this.socket && Date.now() - this.failedAt > 5000) this.connect();
-    const resolver = cgroupResolver();
     for (const e of batch) {
       if (!this.socket) {
         this.dropped++;
         continue;
       }
-      const cg = e.ownerSource !== 'unknown' && e.cgroupId ? resolver.resolve(e.cgroupId, e.pid) : null;
       this.lastFailed = false;
-      this.socket.send(encodeEntry(journalFields(e, cg)));
+      this.socket.send(encodeEntry(journalFields(e)));
       if (this.lastFailed) this.dropped++;
       else this.sent++;
     }

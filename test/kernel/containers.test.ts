@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CgroupResolver, cgroup2Root } from '../../src/containers';
 import { parseArgs } from '../../src/options';
 import { toJsonEvent } from '../../src/schema';
+import { CgroupEnricher } from '../../src/enrich/cgroup';
 import { State } from '../../src/states';
 import { Capture, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
@@ -115,6 +116,7 @@ describeKernel('cgroups (--cgroup) and container ids', () => {
         await cap.waitFor((evs) => evs.some((e) => e.dport === server.port && e.newState === State.CLOSE));
         const est = cap.client(server.port).find((e) => e.oldState === State.SYN_SENT && e.newState === State.ESTABLISHED)!;
         expect(est.pid).toBe(child.pid);
+        new CgroupEnricher().enrich([est]); // the pipeline's enrich stage
         const json = toJsonEvent(est);
         expect(json.cgroup_id).toBe(id);
         expect(json.cgroup).toBe(`/${path.basename(parent)}/docker-${containerId}.scope`);

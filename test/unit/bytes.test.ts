@@ -1,9 +1,10 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/util/bytes';
 import { writeJsonEvent } from '../../src/schema-writer';
 import { toJsonEvent } from '../../src/schema';
-import { containerFromPath, setCgroupResolver, type CgroupResolver } from '../../src/containers';
+import { containerFromPath, type CgroupResolver } from '../../src/containers';
+import { CgroupEnricher } from '../../src/enrich/cgroup';
 import { TableSink } from '../../src/sinks/table';
 import type { TcpEvent } from '../../src/event';
 import { sampleEvent } from '../helpers/sample';
@@ -82,8 +83,6 @@ describe('ByteWriter text', () => {
 });
 
 describe('NDJSON bytes', () => {
-  afterEach(() => setCgroupResolver(undefined));
-
   function randomEvent(r: () => number): TcpEvent {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
     const int = (max: number) => Math.floor(r() * max);
@@ -104,10 +103,11 @@ describe('NDJSON bytes', () => {
     const resolver = {
       resolve: (id: number) => (paths.has(id) ? { path: paths.get(id)!, container: containerFromPath(paths.get(id)!) } : null),
     } as unknown as CgroupResolver;
-    setCgroupResolver(resolver);
     const r = rng(4);
     const events = [sampleEvent(), sampleEvent({ cgroupId: 7 }), sampleEvent({ ownerSource: 'unknown' })];
     for (let i = 0; i < 3000; i++) events.push(randomEvent(r));
+    // the enrich stage stores what the writers print (src/enrich/cgroup.ts)
+    new CgroupEnricher(() => resolver).enrich(events);
     const w = new ByteWriter(64);
     for (const e of events) {
       w.moveTo(0);

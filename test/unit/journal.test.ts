@@ -23,7 +23,7 @@ const asMap = (f: JournalField[]) => Object.fromEntries(f);
 
 describe('journal fields', () => {
   it("names fields like bcc's tcpstates -Y", () => {
-    const f = asMap(journalFields(event(), null, false));
+    const f = asMap(journalFields(event(), false));
     expect(f).toMatchObject({
       SYSLOG_IDENTIFIER: 'tcptrace',
       PRIORITY: '5',
@@ -45,8 +45,8 @@ describe('journal fields', () => {
   });
 
   it('IPv6 prefixes, unknown owners, causes and container labels', () => {
-    const f = asMap(journalFields(event({ family: 6, saddr: '::1', daddr: '::1', ownerSource: 'unknown', pid: 0, oldState: 2, newState: 7, cause: 'refused', error: 111, durationNs: null }),
-      { path: '/system.slice/docker-' + 'ab'.repeat(32) + '.scope', container: { runtime: 'docker', id: 'ab'.repeat(32) } }, false));
+    const f = asMap(journalFields(event({ family: 6, saddr: '::1', daddr: '::1', ownerSource: 'unknown', pid: 0, oldState: 2, newState: 7, cause: 'refused', error: 111, durationNs: null,
+      cgroup: { path: '/system.slice/docker-' + 'ab'.repeat(32) + '.scope', container: { runtime: 'docker', id: 'ab'.repeat(32) } } }), false));
     expect(f.OBJECT_IPV6_SOURCE_ADDRESS).toBe('::1');
     expect(f.OBJECT_IPV6_DESTINATION_ADDRESS).toBe('::1');
     expect(f.OBJECT_IPV4_SOURCE_ADDRESS).toBeUndefined();
@@ -60,7 +60,7 @@ describe('journal fields', () => {
   });
 
   it('as root leaves OBJECT_COMM to journald, as bcc does', () => {
-    const f = asMap(journalFields(event(), null, true));
+    const f = asMap(journalFields(event(), true));
     expect(f.OBJECT_COMM).toBeUndefined();
     expect(f.OBJECT_PID).toBe('4321');
     expect(f.TCPTRACE_COMM).toBe('curl');
@@ -79,7 +79,7 @@ describe('native protocol encoding', () => {
     expect(decodeEntry(buf)).toEqual([['MESSAGE', 'two\nlines'], ['X', 'y']]);
     // a name that is not UTF-8 goes as its exact bytes; MESSAGE shows it escaped
     const odd = 'caf\udce9\x1b';
-    const entry = encodeEntry(journalFields(sampleEvent({ comm: odd }), null, false));
+    const entry = encodeEntry(journalFields(sampleEvent({ comm: odd }), false));
     expect(entry.includes(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x1b]))).toBe(true);
     const fields = new Map(decodeEntry(entry));
     expect(fields.get('TCPTRACE_COMM')).toBe(odd);
