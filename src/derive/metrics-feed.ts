@@ -1,20 +1,14 @@
-// The metric catalogue and the measurement feed that Prometheus (src/sinks/metrics.ts) and
-// OTLP (src/sinks/otlp.ts) share: both see the same transitions, handshakes, failed connects,
-// closes and lifetimes, fed per event and per finished connection (never from summaries).
-// Apart from both sinks so that --otlp never loads prom-client.
+// The measurement feed that Prometheus (src/sinks/metrics.ts) and OTLP (src/sinks/otlp.ts)
+// share: both see the same transitions, handshakes, accept waits, failed connects, closes and
+// lifetimes, fed per event and per finished connection (never from summaries). What each
+// measurement is called is in the metric catalogue (metric-catalogue.ts). Apart from both
+// sinks so that --otlp never loads prom-client.
 import { release } from 'node:os';
 import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { State, stateName } from '../states';
 import type { TracerStatus } from '../status';
 import { VERSION } from '../version';
-
-export const METRIC_PREFIX = 'tcptrace_';
-
-/** Handshake buckets in seconds: loopback handshakes take tens of µs, SYN retries seconds. */
-export const HANDSHAKE_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-/** Lifetime buckets in seconds: from a refused connect to a day-long session. */
-export const LIFETIME_BUCKETS = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
 
 /** Which listening ports get their own series (opt-in: cardinality). */
 export type PortSelection = 'all' | number[];

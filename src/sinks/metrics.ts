@@ -1,5 +1,6 @@
 // Prometheus metrics on /metrics (prom-client), fed by the measurement feed it shares with the
-// OTLP exporter (src/derive/metrics-feed.ts).
+// OTLP exporter (src/derive/metrics-feed.ts); names, help, labels and buckets come from the
+// metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
@@ -9,10 +10,13 @@ import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
 import { ringPeakFraction, type NativeDelivery } from '../delivery';
 import type { Sink } from './sink';
-import {
-  HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, METRIC_PREFIX, MetricsFeed, tracerInfo,
-  type MetricsBackend, type PortSelection, type TracerInfo,
-} from '../derive/metrics-feed';
+import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
+import { METRIC_PREFIX, METRICS, promName, type MetricSpec } from '../derive/metric-catalogue';
+
+/** prom-client's configuration of a catalogue metric, in these registries. */
+function spec<T extends string>(m: MetricSpec, registers: Registry[]) {
+  return { name: promName(m), help: m.help, labelNames: m.labels as readonly T[], registers, ...(m.buckets ? { buckets: [...m.buckets] } : {}) };
+}
 
 /** prom-client metrics in their own registry. */
 export class PromMetrics implements MetricsBackend {
@@ -45,76 +49,35 @@ export class PromMetrics implements MetricsBackend {
       // Read when scraped, as the stream and --summary read it: the same numbers.
       let report: ReturnType<SocketCensus['report']> | undefined;
       new Gauge({
-        name: `${METRIC_PREFIX}sockets`,
-        help: 'TCP sockets in each state now, as `ss -tan` counts them (TIME_WAIT and SYN_RECV sampled each second).',
-        labelNames: ['state'],
-        registers,
+        ...spec(METRICS.sockets, registers),
         collect() {
           report = census.report();
           for (const [state, n] of Object.entries(report.counts)) this.set({ state }, n);
         },
       });
       new Gauge({
-        name: `${METRIC_PREFIX}sockets_exact`,
-        help: '1 when tcptrace_sockets is exact; 0 when it may be off (lost events, unreadable namespaces, owner or state filters).',
-        registers,
+        ...spec(METRICS.socketsExact, registers),
         collect() {
           this.set((report ?? census.report()).exact ? 1 : 0);
         },
       });
     }
-    this.transitions = new Counter({
-      name: `${METRIC_PREFIX}transitions_total`,
-      help: 'TCP state transitions, by old and new state.',
-      labelNames: ['old_state', 'new_state'],
-      registers,
-    });
-    this.handshakes = new Histogram({
-      name: `${METRIC_PREFIX}handshake_duration_seconds`,
-      help: 'TCP handshake time: SYN sent to ESTABLISHED (active) or SYN received to ESTABLISHED (passive).',
-      labelNames: ['direction'],
-      buckets: HANDSHAKE_BUCKETS,
-      registers,
-    });
+    this.transitions = new Counter(spec(METRICS.transitions, registers));
+    this.handshakes = new Histogram(spec(METRICS.handshake, registers));
     this.handshakeByDirection = { active: this.handshakes.labels('active'), passive: this.handshakes.labels('passive') };
     if (options.ports) {
-      const perPort = (name: string, help: string) =>
-        new Histogram({ name: `${METRIC_PREFIX}${name}`, help, labelNames: ['port'], buckets: HANDSHAKE_BUCKETS, registers });
-      this.portHandshakes = perPort('listen_port_handshake_duration_seconds', 'Passive handshake time per listening port (opt-in with --metrics-ports).');
-      this.portAcceptWaits = perPort('listen_port_accept_wait_seconds', 'Accept-queue wait per listening port (opt-in with --metrics-ports).');
+      this.portHandshakes = new Histogram(spec(METRICS.portHandshake, registers));
+      this.portAcceptWaits = new Histogram(spec(METRICS.portAcceptWait, registers));
     }
-    this.acceptWaits = new Histogram({
-      name: `${METRIC_PREFIX}accept_wait_seconds`,
-      help: 'Time accepted connections waited in the accept queue: ESTABLISHED to accept() returning them.',
-      buckets: HANDSHAKE_BUCKETS,
-      registers,
-    });
-    this.failures = new Counter({
-      name: `${METRIC_PREFIX}connect_failures_total`,
-      help: 'Active opens that closed without reaching ESTABLISHED, by cause (refused, timeout, reset, aborted, ...).',
-      labelNames: ['cause'],
-      registers,
-    });
-    this.closes = new Counter({
-      name: `${METRIC_PREFIX}connections_closed_total`,
-      help: 'Sockets that reached CLOSE, by cause.',
-      labelNames: ['cause'],
-      registers,
-    });
-    this.lifetimes = new Histogram({
-      name: `${METRIC_PREFIX}connection_lifetime_seconds`,
-      help: 'Time from a connection\'s open (SYN_SENT or SYN_RECV) to CLOSE, for connections whose open was seen.',
-      labelNames: ['side'],
-      buckets: LIFETIME_BUCKETS,
-      registers,
-    });
+    this.acceptWaits = new Histogram(spec(METRICS.acceptWait, registers));
+    this.failures = new Counter(spec(METRICS.connectFailures, registers));
+    this.closes = new Counter(spec(METRICS.closes, registers));
+    this.lifetimes = new Histogram(spec(METRICS.lifetime, registers));
     // Tracer counters are read when scraped.
-    const counterFrom = (name: string, help: string, pick: (c: Counters) => number) => {
+    const counterFrom = (m: MetricSpec, pick: (c: Counters) => number) => {
       let last = 0;
       new Counter({
-        name: `${METRIC_PREFIX}${name}`,
-        help,
-        registers,
+        ...spec(m, registers),
         collect() {
           const now = pick(counters());
           if (now > last) this.inc(now - last);
@@ -122,31 +85,22 @@ export class PromMetrics implements MetricsBackend {
         },
       });
     };
-    counterFrom('events_seen_total', 'Transitions that passed the kernel filters.', (c) => c.seen);
-    counterFrom('events_delivered_total', 'Transitions delivered to user space.', (c) => c.delivered);
-    counterFrom('events_lost_total', 'Transitions lost because the kernel buffer was full.', (c) => c.lost);
-    counterFrom('events_missed_total', 'State changes the kernel skipped: the BPF program was already running on that CPU.', (c) => c.missed);
+    counterFrom(METRICS.eventsSeen, (c) => c.seen);
+    counterFrom(METRICS.eventsDelivered, (c) => c.delivered);
+    counterFrom(METRICS.eventsLost, (c) => c.lost);
+    counterFrom(METRICS.eventsMissed, (c) => c.missed);
     const delivery = options.delivery;
     if (delivery) {
       new Gauge({
-        name: `${METRIC_PREFIX}ring_high_water_ratio`,
-        help: 'Highest fill of the kernel ring buffer since start, as a fraction of its size (at 1, events are lost).',
-        registers,
+        ...spec(METRICS.ringHighWater, registers),
         collect() { this.set(ringPeakFraction(delivery()) ?? 0); },
       });
       new Gauge({
-        name: `${METRIC_PREFIX}backlog_high_water_bytes`,
-        help: 'Most bytes the drain thread held read from the ring but not yet processed (lost past its limit).',
-        registers,
+        ...spec(METRICS.backlogHighWater, registers),
         collect() { this.set(delivery().backlogPeakBytes ?? 0); },
       });
     }
-    new Gauge({
-      name: `${METRIC_PREFIX}tracer_info`,
-      help: 'The running tracer: tcptrace version, kernel release, attach mode and delivery.',
-      labelNames: ['version', 'kernel', 'attach', 'delivery'],
-      registers,
-    }).set({ ...info }, 1);
+    new Gauge(spec<keyof TracerInfo>(METRICS.tracerInfo, registers)).set({ ...info }, 1);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 

@@ -1,8 +1,9 @@
 // --otlp URL: the same measurements as /metrics, pushed with the OpenTelemetry metrics SDK
-// over OTLP/HTTP (JSON) every interval. Names are the Prometheus ones in OTel style
-// (dots, units in metadata): tcptrace.transitions, tcptrace.handshake.duration (s), ...
+// over OTLP/HTTP (JSON) every interval. The metrics are the catalogue's
+// (src/derive/metric-catalogue.ts) in OTel style (dots, units in metadata):
+// tcptrace.transitions, tcptrace.handshake.duration (s), ...
 import { hostname } from 'node:os';
-import { ValueType, type Attributes, type Counter, type Histogram } from '@opentelemetry/api';
+import { ValueType, type Attributes, type Counter, type Histogram, type Meter, type ObservableCounter, type ObservableGauge } from '@opentelemetry/api';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -10,7 +11,9 @@ import type { SocketCensus } from '../census';
 import type { TcpEvent } from '../event';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
-import { HANDSHAKE_BUCKETS, LIFETIME_BUCKETS, MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
+import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
+import { METRICS, otelName, type MetricSpec } from '../derive/metric-catalogue';
+import { ringPeakFraction, type NativeDelivery } from '../delivery';
 import type { Sink, Writer } from './sink';
 
 export interface OtlpOptions {
@@ -23,54 +26,89 @@ export interface OtlpOptions {
   census?: SocketCensus;
 }
 
-class OtelMetrics implements MetricsBackend {
+/** What OtelMetrics needs of the SDK's MeterProvider (a recording one in tests). */
+export type MeterSource = Pick<MeterProvider, 'getMeter'>;
+
+/** Facts read at export time; `delivery` and `census` add their metrics when given. */
+export interface OtelSources {
+  counters: () => Counters;
+  delivery?: () => NativeDelivery;
+  census?: SocketCensus;
+}
+
+/** The catalogue's metrics as OpenTelemetry instruments (src/derive/metric-catalogue.ts). */
+export class OtelMetrics implements MetricsBackend {
+  private readonly meter: Meter;
   private readonly transitions: Counter;
   private readonly handshakes: Histogram;
   private readonly portHandshakes?: Histogram;
+  private readonly acceptWaits: Histogram;
+  private readonly portAcceptWaits?: Histogram;
   private readonly failures: Counter;
   private readonly closes: Counter;
   private readonly lifetimes: Histogram;
   private readonly attrs = new Map<string, Attributes>();
 
-  constructor(provider: MeterProvider, counters: () => Counters, info: TracerInfo, ports?: PortSelection, census?: SocketCensus) {
-    const meter = provider.getMeter('tcptrace', info.version);
-    this.transitions = meter.createCounter('tcptrace.transitions', { description: 'TCP state transitions, by old and new state.', unit: '{transition}', valueType: ValueType.INT });
-    this.handshakes = meter.createHistogram('tcptrace.handshake.duration', {
-      description: 'TCP handshake time, by direction (active: SYN sent; passive: SYN received).',
-      unit: 's',
-      advice: { explicitBucketBoundaries: HANDSHAKE_BUCKETS },
-    });
+  constructor(provider: MeterSource, info: TracerInfo, sources: OtelSources, ports?: PortSelection) {
+    const meter = (this.meter = provider.getMeter('tcptrace', info.version));
+    this.transitions = this.counter(METRICS.transitions);
+    this.handshakes = this.histogram(METRICS.handshake);
     if (ports) {
-      this.portHandshakes = meter.createHistogram('tcptrace.listen_port.handshake.duration', {
-        description: 'Passive handshake time per listening port (opt-in).',
-        unit: 's',
-        advice: { explicitBucketBoundaries: HANDSHAKE_BUCKETS },
-      });
+      this.portHandshakes = this.histogram(METRICS.portHandshake);
+      this.portAcceptWaits = this.histogram(METRICS.portAcceptWait);
     }
-    this.failures = meter.createCounter('tcptrace.connect.failures', { description: 'Active opens that closed without reaching ESTABLISHED, by cause.', unit: '{connection}', valueType: ValueType.INT });
-    this.closes = meter.createCounter('tcptrace.connections.closed', { description: 'Sockets that reached CLOSE, by cause.', unit: '{connection}', valueType: ValueType.INT });
-    this.lifetimes = meter.createHistogram('tcptrace.connection.lifetime', {
-      description: 'Time from a connection\'s open to CLOSE.',
-      unit: 's',
-      advice: { explicitBucketBoundaries: LIFETIME_BUCKETS },
-    });
-    const seen = meter.createObservableCounter('tcptrace.events.seen', { description: 'Transitions that passed the kernel filters.', unit: '{event}', valueType: ValueType.INT });
-    const delivered = meter.createObservableCounter('tcptrace.events.delivered', { description: 'Transitions delivered to user space.', unit: '{event}', valueType: ValueType.INT });
-    const lost = meter.createObservableCounter('tcptrace.events.lost', { description: 'Transitions lost because the kernel buffer was full.', unit: '{event}', valueType: ValueType.INT });
-    const infoGauge = meter.createObservableGauge('tcptrace.tracer.info', { description: 'The running tracer (always 1; facts in the attributes).' });
+    this.acceptWaits = this.histogram(METRICS.acceptWait);
+    this.failures = this.counter(METRICS.connectFailures);
+    this.closes = this.counter(METRICS.closes);
+    this.lifetimes = this.histogram(METRICS.lifetime);
+    const observed: [ObservableCounter | ObservableGauge, (c: Counters) => number][] = [
+      [this.observed(METRICS.eventsSeen), (c) => c.seen],
+      [this.observed(METRICS.eventsDelivered), (c) => c.delivered],
+      [this.observed(METRICS.eventsLost), (c) => c.lost],
+      [this.observed(METRICS.eventsMissed), (c) => c.missed],
+    ];
+    const infoGauge = this.observed(METRICS.tracerInfo);
+    const all = [...observed.map(([m]) => m), infoGauge];
+    const { delivery, census } = sources;
+    const ring = delivery ? this.observed(METRICS.ringHighWater) : undefined;
+    const backlog = delivery ? this.observed(METRICS.backlogHighWater) : undefined;
+    if (ring && backlog) all.push(ring, backlog);
     meter.addBatchObservableCallback((r) => {
-      const c = counters();
-      r.observe(seen, c.seen);
-      r.observe(delivered, c.delivered);
-      r.observe(lost, c.lost);
+      const c = sources.counters();
+      for (const [m, pick] of observed) r.observe(m, pick(c));
       r.observe(infoGauge, 1, { ...info });
-    }, [seen, delivered, lost, infoGauge]);
+      if (delivery && ring && backlog) {
+        const d = delivery();
+        r.observe(ring, ringPeakFraction(d) ?? 0);
+        r.observe(backlog, d.backlogPeakBytes ?? 0);
+      }
+    }, all);
     if (census) {
-      const sockets = meter.createObservableGauge('tcptrace.sockets', { description: 'TCP sockets in each state now, as `ss -tan` counts them.', unit: '{socket}', valueType: ValueType.INT });
-      sockets.addCallback((r) => {
-        for (const [state, n] of Object.entries(census.report().counts)) r.observe(n, this.a(`state:${state}`, () => ({ state })));
-      });
+      const sockets = this.observed(METRICS.sockets);
+      const exact = this.observed(METRICS.socketsExact);
+      meter.addBatchObservableCallback((r) => {
+        const report = census.report();
+        for (const [state, n] of Object.entries(report.counts)) r.observe(sockets, n, this.a(`state:${state}`, () => ({ state })));
+        r.observe(exact, report.exact ? 1 : 0);
+      }, [sockets, exact]);
     }
+  }
+
+  private options(m: MetricSpec) {
+    return { description: m.help, ...(m.unit ? { unit: m.unit } : {}), ...(m.unit.startsWith('{') ? { valueType: ValueType.INT } : {}) };
+  }
+
+  private counter(m: MetricSpec): Counter {
+    return this.meter.createCounter(otelName(m), this.options(m));
+  }
+
+  private histogram(m: MetricSpec): Histogram {
+    return this.meter.createHistogram(otelName(m), { ...this.options(m), advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] } });
+  }
+
+  /** Read at export time: counters as observable counters, gauges as observable gauges. */
+  private observed(m: MetricSpec): ObservableCounter | ObservableGauge {
+    return m.kind === 'counter' ? this.meter.createObservableCounter(otelName(m), this.options(m)) : this.meter.createObservableGauge(otelName(m), this.options(m));
   }
 
   /** Interned attribute objects: the SDK hashes them per call. */
@@ -92,6 +130,11 @@ class OtelMetrics implements MetricsBackend {
     this.portHandshakes?.record(seconds, this.a(`p|${port}`, () => ({ port })));
   }
 
+  acceptWait(seconds: number, port: string | undefined): void {
+    this.acceptWaits.record(seconds);
+    if (port) this.portAcceptWaits?.record(seconds, this.a(`p|${port}`, () => ({ port })));
+  }
+
   connectFailed(cause: string): void {
     this.failures.add(1, this.a(`f|${cause}`, () => ({ cause })));
   }
@@ -108,7 +151,7 @@ export class OtlpSink implements Sink {
   private readonly feed: MetricsFeed;
   private ended?: Promise<void>;
 
-  constructor(tracer: Pick<TracerStatus, 'attach' | 'delivery' | 'counters'>, options: OtlpOptions, private readonly log: Writer) {
+  constructor(tracer: Pick<TracerStatus, 'attach' | 'delivery' | 'counters'> & Partial<Pick<TracerStatus, 'deliveryStats'>>, options: OtlpOptions, private readonly log: Writer) {
     const info = tracerInfo(tracer);
     let warned = false;
     // The exporter's own deadline (retries included) ends before the reader gives up on it,
@@ -135,12 +178,18 @@ export class OtlpSink implements Sink {
       }).merge(detectResources({ detectors: [envDetector] })), // $OTEL_RESOURCE_ATTRIBUTES, $OTEL_SERVICE_NAME win
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
-    const backend = new OtelMetrics(this.provider, () => tracer.counters(), info, options.ports, options.census);
+    const deliveryStats = tracer.deliveryStats?.bind(tracer);
+    const sources = { counters: () => tracer.counters(), delivery: deliveryStats, census: options.census };
+    const backend = new OtelMetrics(this.provider, info, sources, options.ports);
     this.feed = new MetricsFeed([backend], options.ports);
   }
 
   write(batch: TcpEvent[]): void {
     this.feed.observe(batch);
+  }
+
+  accepts(batch: TcpEvent[]): void {
+    this.feed.observeAccepts(batch);
   }
 
   /** Exports now (tests; before exit). */

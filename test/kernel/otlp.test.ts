@@ -62,7 +62,7 @@ describeKernel('OTLP/HTTP export', () => {
     return m;
   }
 
-  it('pushes transitions, handshakes, failures, lifetimes, loss, tracer info and sockets by state', async () => {
+  it('pushes transitions, handshakes, accept waits, failures, lifetimes, loss, ring fill, tracer info and sockets by state', async () => {
     const server = await listen();
     const N = 4;
     for (let i = 0; i < N; i++) await connectAndClose(server.port);
@@ -75,7 +75,8 @@ describeKernel('OTLP/HTTP export', () => {
       const fails = metrics.get('tcptrace.connect.failures')?.sum?.dataPoints ?? [];
       const hs = metrics.get('tcptrace.handshake.duration')?.histogram?.dataPoints ?? [];
       const listening = (metrics.get('tcptrace.sockets')?.gauge?.dataPoints ?? []).some((d) => attrs(d.attributes).state === 'LISTEN' && Number(d.asInt ?? d.asDouble) > 0);
-      return fails.some((d) => attrs(d.attributes).cause === 'refused') && hs.some((d) => Number(d.count) >= N) && listening;
+      const waits = metrics.get('tcptrace.accept.wait')?.histogram?.dataPoints ?? [];
+      return fails.some((d) => attrs(d.attributes).cause === 'refused') && hs.some((d) => Number(d.count) >= N) && listening && waits.some((d) => Number(d.count) >= N);
     };
     while (!ready() && Date.now() < deadline) {
       await sleep(100);
@@ -109,6 +110,11 @@ describeKernel('OTLP/HTTP export', () => {
     const life = metrics.get('tcptrace.connection.lifetime');
     expect(life?.unit).toBe('s');
     expect(life?.histogram?.dataPoints.some((d) => attrs(d.attributes).side === 'active' && Number(d.count) >= N)).toBe(true);
+    // The accept-queue wait of our N accepted connections (as tcptrace_accept_wait_seconds).
+    const waits = metrics.get('tcptrace.accept.wait');
+    expect(waits?.unit).toBe('s');
+    expect(waits?.histogram?.dataPoints.some((d) => Number(d.count) >= N)).toBe(true);
+    expect(metrics.get('tcptrace.ring.high_water')?.gauge?.dataPoints).toHaveLength(1);
     const lost = metrics.get('tcptrace.events.lost')?.sum?.dataPoints[0];
     expect(Number(lost?.asInt ?? lost?.asDouble)).toBeLessThanOrEqual(tracer.counters().lost);
     const info = metrics.get('tcptrace.tracer.info')?.gauge?.dataPoints[0];
