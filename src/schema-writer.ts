@@ -1,12 +1,13 @@
 // toJsonEvent(e) serialised straight to UTF-8 bytes: the same text JSON.stringify(toJsonEvent(e))
 // gives, with the characters a terminal acts on escaped too (terminalSafeJson, src/display.ts;
 // test/unit/bytes.test.ts proves it on random and edge-case events), without building
-// the object or the string. NDJSON and the WebSocket stream use it on the hot path; schema.ts
-// stays the definition of the fields.
+// the object or the string. NDJSON and the WebSocket stream use it on the hot path; the field
+// catalogue (src/schema-fields.ts) stays the definition of the fields, and
+// test/unit/event-fields checks that this writer prints exactly its keys in its order.
 import type { TcpEvent } from './event';
 import { CAUSE_NAMES, type CauseName } from './layout';
 import { stateName } from './states';
-import { errnoName, isoTime, SCHEMA_VERSION } from './schema';
+import { errnoName, isoTime, SCHEMA_VERSION } from './schema-fields';
 import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './util/bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
