@@ -14,6 +14,7 @@ const dist = (m) => require(path.join(ROOT, 'dist', m));
 const { decodeBatch, Clock } = dist('decode.js');
 const { TableSink } = dist('sinks/table.js');
 const { NdjsonSink } = dist('sinks/ndjson.js');
+const { CgroupEnricher } = dist('enrich/cgroup.js');
 const { EVENT_SIZE } = dist('layout.js');
 
 const args = process.argv.slice(2);
@@ -61,7 +62,9 @@ async function main() {
   const ndjson = new NdjsonSink(out);
   time('decode', batches, n, (b) => decodeBatch(b, clock));
   time('decode+table', batches, n, (b) => table.write(decodeBatch(b, clock)));
-  time('decode+ndjson', batches, n, (b) => ndjson.write(decodeBatch(b, clock)));
+  // NDJSON carries the cgroup: the pipeline runs the enrich stage before it, so this does too.
+  const enricher = new CgroupEnricher();
+  time('decode+ndjson', batches, n, (b) => { const batch = decodeBatch(b, clock); enricher.enrich(batch); ndjson.write(batch); });
 }
 
 main().catch((err) => { process.stderr.write(`micro: ${err.stack || err}\n`); process.exit(1); });
