@@ -2,14 +2,11 @@
 // signals and exit codes.
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
-import { Tracer, type Counters } from './tracer';
-import { ownerHooks, ProbeError } from './probe';
+import type { Tracer, Counters, TracerOptions } from './tracer';
+import { ownerHooks, ProbeError, startProbe } from './probe';
 import type { Writer } from './sinks/sink';
-import { StatsEngine } from './stats';
+import type { StatsEngine } from './stats';
 import { displayText } from './display';
-import { deliveryText, ringPeakFraction } from './delivery';
-import { SocketCensus } from './census';
-import { Pipeline } from './pipeline';
 import { StdoutOutput } from './stdout';
 
 const EXIT_USAGE = 2;
@@ -43,6 +40,14 @@ export function summaryLine(c: Counters): string {
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
 
+/** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
+async function loadRest() {
+  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText, ringPeakFraction }] = await Promise.all([
+    import('./tracer'), import('./stats'), import('./census'), import('./pipeline'), import('./delivery'),
+  ]);
+  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction };
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.stderr.on('error', () => { stderrOpen = false; });
   let plan: Plan;
@@ -54,8 +59,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
 
   let tracer: Tracer;
+  let lib: Awaited<ReturnType<typeof loadRest>>;
   try {
-    tracer = Tracer.open({
+    const options: TracerOptions = {
       filter: plan.filter,
       attach: plan.attach,
       delivery: plan.perfBuffer ? 'perfbuf' : 'auto',
@@ -66,7 +72,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       // accept records feed the accept-queue wait statistics (and the holders list before
       // accept); a plain event stream carries the wait on later transitions and skips their cost
       acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
-    });
+    };
+    const started = startProbe(options);
+    lib = await loadRest();
+    tracer = lib.Tracer.open(options, started);
   } catch (err) {
     if (err instanceof ProbeError) {
       if (plan.verbose && err.detail) process.stderr.write(err.detail);
@@ -89,6 +98,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log: Writer = note;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
+  const { StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction } = lib;
   const census = plan.summary || plan.listen || plan.metrics || plan.otlp
     ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
     : undefined;

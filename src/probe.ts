@@ -79,9 +79,25 @@ export interface OpenedProbe {
   attach: AttachMode;
   delivery: Delivery;
   programs: string[];
+  /** performance.now() when the programs were attached (events are captured from then on) */
+  attachedAt: number;
 }
 
-export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {
+/** A probe whose load and attach run on a native thread until finish() takes it over. */
+export interface StartedProbe {
+  /** performance.now() when the load began */
+  readonly startedAt: number;
+  /** Waits for the load (falling back to the next attach mode if it failed) and starts draining. */
+  finish(onBatch: (records: Buffer) => void): OpenedProbe;
+}
+
+/**
+ * Starts loading the BPF programs on a native thread and returns at once: the caller loads its
+ * modules meanwhile (the verifier and CO-RE relocation take tens of ms). Checks that need no
+ * kernel work throw here, a failed load in finish().
+ */
+export function startProbe(options: ProbeOptions): StartedProbe {
+  const startedAt = performance.now();
   const binding = loadBinding();
   const objectPath = options.objectPath ?? DEFAULT_OBJECT;
   if (!existsSync(objectPath)) throw new ProbeError(`BPF object missing: ${objectPath} (reinstall tcptrace)`);
@@ -92,41 +108,56 @@ export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => v
     wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
   const wakeupBytes =
     options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
-  const config = encodeConfig(options.filter ?? {}, { perfBuffer: delivery === 'perfbuf', wakeupBytes, acceptRecords: options.acceptRecords });
+  const f = options.filter ?? {};
+  // an owner filter (--pid/--comm/--cgroup) decides held connections by their accept records
+  const ownerFiltered = f.pid !== undefined || f.comm !== undefined || f.cgroupId !== undefined;
+  const acceptRecords = ownerFiltered ? true : options.acceptRecords;
+  const config = encodeConfig(f, { perfBuffer: delivery === 'perfbuf', wakeupBytes, acceptRecords });
 
   // Classic tracepoints need tracefs in every mode: the accept hooks (syscalls:sys_exit_accept*)
   // are classic ones even under tp_btf, and are skipped where tracefs cannot be mounted.
   const tracefsMissing = ensureTracefs();
-  let lastError: unknown;
-  for (const attach of modes) {
-    if (attach === 'tracepoint' && tracefsMissing) { lastError = new ProbeError(tracefsMissing); continue; }
-    try {
-      const probe = new binding.Probe(
-        {
-          objectPath,
-          attach,
-          delivery,
-          config,
-          ringBytes: options.ringBytes ?? PROBE_DEFAULTS.ringBytes,
-          perfPages: options.perfPages ?? PROBE_DEFAULTS.perfPages,
-          maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
-          flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
-          batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
-          backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
-          drainThread: (options.drain ?? drainFromEnv()) === 'thread',
-          drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
-          verbose: options.verbose ?? false,
-        },
-        onBatch,
-      );
-      return { probe, attach, delivery, programs: probe.programs() };
-    } catch (err) {
-      lastError = err;
-      // No privilege is no privilege in every mode: do not mask it with a fallback's error.
-      if (isPermissionError(err)) break;
+  const begin = (attach: AttachMode) =>
+    new binding.Probe({
+      objectPath,
+      attach,
+      delivery,
+      config,
+      ringBytes: options.ringBytes ?? PROBE_DEFAULTS.ringBytes,
+      perfPages: options.perfPages ?? PROBE_DEFAULTS.perfPages,
+      maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
+      flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
+      batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
+      backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
+      drainThread: (options.drain ?? drainFromEnv()) === 'thread',
+      drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
+      verbose: options.verbose ?? false,
+    });
+  const first = modes[0] === 'tracepoint' && tracefsMissing ? undefined : begin(modes[0]);
+
+  const finish = (onBatch: (records: Buffer) => void): OpenedProbe => {
+    let lastError: unknown;
+    for (const attach of modes) {
+      if (attach === 'tracepoint' && tracefsMissing) { lastError = new ProbeError(tracefsMissing); continue; }
+      try {
+        const probe = attach === modes[0] && first ? first : begin(attach);
+        probe.start(onBatch);
+        const times = probe.loadTimes();
+        const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
+        return { probe, attach, delivery, programs: probe.programs(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
+      } catch (err) {
+        lastError = err;
+        // No privilege is no privilege in every mode: do not mask it with a fallback's error.
+        if (isPermissionError(err)) break;
+      }
     }
-  }
-  throw explain(lastError);
+    throw explain(lastError);
+  };
+  return { startedAt, finish };
+}
+
+export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {
+  return startProbe(options).finish(onBatch);
 }
 
 // TCPTRACE_DRAIN=loop|thread|thread-normal: for bench/run.js's comparisons only.

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { Attributor } from './attribute';
 import { Clock, decodeBatch } from './decode';
 import type { TcpEvent } from './event';
-import { openProbe, type AttachMode, type Delivery, type ProbeOptions } from './probe';
+import { startProbe, type AttachMode, type Delivery, type ProbeOptions, type StartedProbe } from './probe';
 import type { NativeDelivery, Probe } from './native/addon';
 import { OwnerGate, ownerMatcher } from './filter';
 import { beforeAccept } from './listener-holders';
@@ -59,15 +59,14 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private accepts = 0;
   private final?: Counters;
 
-  private constructor(options: TracerOptions) {
+  private constructor(options: TracerOptions, started: StartedProbe) {
     super();
     const f = options.filter ?? {};
     const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
-    // the owner filter decides held connections by their accept records
-    this.loadStartedAt = performance.now();
-    const opened = openProbe(ownerOk ? { ...options, acceptRecords: true } : options, (records) => this.onRecords(records));
-    this.attachedAt = performance.now();
+    this.loadStartedAt = started.startedAt;
+    const opened = started.finish((records) => this.onRecords(records));
+    this.attachedAt = opened.attachedAt;
     // After attach: every socket older than this snapshot is now covered by /proc.
     if (options.procAttribution !== false) {
       this.attributor = new Attributor();
@@ -80,9 +79,12 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.programs = opened.programs;
   }
 
-  /** Loads and attaches the BPF program; throws ProbeError with a one-line reason. */
-  static open(options: TracerOptions = {}): Tracer {
-    return new Tracer(options);
+  /**
+   * Loads and attaches the BPF program; throws ProbeError with a one-line reason. `started`
+   * (startProbe(options), same options) is a load begun earlier on a native thread.
+   */
+  static open(options: TracerOptions = {}, started: StartedProbe = startProbe(options)): Tracer {
+    return new Tracer(options, started);
   }
 
   private onRecords(records: Buffer): void {

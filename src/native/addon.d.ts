@@ -47,7 +47,14 @@ export interface NativeCounters {
 }
 
 export declare class Probe {
+  /** With onBatch: loaded, attached and draining on return (or throws NativeError). */
   constructor(options: NativeProbeOptions, onBatch: (records: Buffer) => void);
+  /** Without: the load and attach run on a native thread until start(). */
+  constructor(options: NativeProbeOptions);
+  /** Waits for the load, then drains into onBatch; throws NativeError if the load failed. */
+  start(onBatch: (records: Buffer) => void): void;
+  /** CLOCK_MONOTONIC milliseconds (process.hrtime's clock): load began, programs attached. */
+  loadTimes(): { startedMs: number; attachedMs: number };
   counters(): NativeCounters;
   /** Detaches, delivers what is still queued (synchronously), frees; returns final counters. */
   close(): NativeCounters;

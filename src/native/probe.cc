@@ -18,6 +18,8 @@
 #include <vector>
 #include <csignal>
 #include <pthread.h>
+#include <thread>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
@@ -72,6 +74,12 @@ bool TargetExists(const std::string& section, const KernelBtfNames* vmlinux) {
   return false;
 }
 
+double MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -99,6 +107,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
       InstanceMethod("close", &Probe::Close),
       InstanceMethod("programs", &Probe::Programs),
       InstanceMethod("delivery", &Probe::Delivery),
+      InstanceMethod("start", &Probe::Start),
+      InstanceMethod("loadTimes", &Probe::LoadTimes),
     });
     exports.Set("Probe", ctor);
     exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
@@ -110,16 +120,16 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return exports;
   }
 
-  // new Probe(options, onBatch)
+  // new Probe(options, onBatch): loads and attaches, then drains into onBatch.
+  // new Probe(options), later probe.start(onBatch): the load and attach run on a thread in the
+  // meantime (the verifier takes tens of ms), so the caller can go on loading its modules.
   explicit Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    if (info.Length() < 1 || !info[0].IsObject() || (info.Length() > 1 && !info[1].IsFunction() && !info[1].IsUndefined())) {
       Napi::TypeError::New(env, "Probe(options, onBatch) expected").ThrowAsJavaScriptException();
       return;
     }
     Napi::Object opts = info[0].As<Napi::Object>();
-    on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
-    async_context_ = new Napi::AsyncContext(env, "tcptrace:batch");
 
     std::string object_path = opts.Get("objectPath").As<Napi::String>();
     std::string attach = opts.Get("attach").As<Napi::String>();
@@ -138,15 +148,18 @@ class Probe : public Napi::ObjectWrap<Probe> {
     batch_.reserve(batch_bytes_ + sizeof(tcptrace_event));
 
     g_libbpf_log.clear();
-    std::string error = Open(object_path, attach, config, ring_bytes, perf_pages, max_sockets);
-    if (error.empty()) error = StartDraining(env);
-    if (!error.empty()) {
-      Teardown();
-      Napi::Error err = Napi::Error::New(env, error);
-      err.Set("libbpfLog", Napi::String::New(env, g_libbpf_log));
-      err.Set("errno", Napi::Number::New(env, last_errno_));
-      err.ThrowAsJavaScriptException();
+    load_started_ms_ = MonotonicMs();
+    load_error_ = Open(object_path, config, ring_bytes, perf_pages, max_sockets);
+    if (load_error_.empty()) {
+      // Every signal stays with the other threads: a SIGPROF (node --cpu-prof), an interval
+      // timer or a Ctrl-C interrupting the verifier would fail the load with EAGAIN/EINTR.
+      sigset_t all, previous;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &previous);
+      loader_ = std::thread([this, attach] { load_error_ = LoadAndAttach(attach); });
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
+    if (info.Length() > 1 && info[1].IsFunction()) StartWith(env, info[1].As<Napi::Function>());
   }
 
   ~Probe() override { Teardown(); delete async_context_; }
@@ -158,7 +171,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return what + ": " + strerror(last_errno_);
   }
 
-  std::string Open(const std::string& path, const std::string& attach, Napi::Buffer<uint8_t> config,
+  // On the calling thread: the object opened, its config written, maps sized.
+  std::string Open(const std::string& path, Napi::Buffer<uint8_t> config,
                    uint32_t ring_bytes, uint32_t perf_pages, uint32_t max_sockets) {
     obj_ = bpf_object__open_file(path.c_str(), nullptr);
     if (!obj_) return Fail("cannot open BPF object " + path, errno);
@@ -184,7 +198,11 @@ class Probe : public Napi::ObjectWrap<Probe> {
       return "this kernel has no BPF ring buffer (needs 5.8+); use --perf-buffer";
     }
     perf_pages_ = perf_pages;
+    return "";
+  }
 
+  // On the loader thread: libbpf only, nothing of N-API.
+  std::string LoadAndAttach(const std::string& attach) {
     const char* wanted = attach == "tp_btf" ? "_btf" : "_tp";
     KernelBtfNames names;
     const KernelBtfNames* vmlinux = nullptr;
@@ -201,15 +219,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     SkipUnusedOwnerStorage();
 
-    // A profiler's SIGPROF (node --cpu-prof) or an interval timer would interrupt the
-    // verifier and fail the load with EAGAIN: keep them pending until it is done.
-    sigset_t block, previous;
-    sigemptyset(&block);
-    sigaddset(&block, SIGPROF);
-    sigaddset(&block, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &block, &previous);
     int err = bpf_object__load(obj_);
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
 
     bpf_object__for_each_program(prog, obj_) {
@@ -224,7 +234,49 @@ class Probe : public Napi::ObjectWrap<Probe> {
       links_.push_back(link);
     }
     counters_fd_ = bpf_object__find_map_fd_by_name(obj_, "counters");
+    attached_ms_ = MonotonicMs();
     return "";
+  }
+
+  // Waits for the loader thread; then drains into onBatch, or throws the load's error (with the
+  // libbpf log and errno, src/probe.ts turns it into one line).
+  void StartWith(Napi::Env env, Napi::Function on_batch) {
+    if (!loader_.joinable() && load_error_.empty()) {
+      Napi::Error::New(env, "probe already started").ThrowAsJavaScriptException();
+      return;
+    }
+    if (loader_.joinable()) loader_.join();
+    std::string error = load_error_;
+    if (error.empty()) {
+      on_batch_ = Napi::Persistent(on_batch);
+      async_context_ = new Napi::AsyncContext(env, "tcptrace:batch");
+      error = StartDraining(env);
+    }
+    load_error_.clear();
+    if (!error.empty()) {
+      Teardown();
+      Napi::Error err = Napi::Error::New(env, error);
+      err.Set("libbpfLog", Napi::String::New(env, g_libbpf_log));
+      err.Set("errno", Napi::Number::New(env, last_errno_));
+      err.ThrowAsJavaScriptException();
+    }
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsFunction()) {
+      Napi::TypeError::New(info.Env(), "start(onBatch) expected").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    StartWith(info.Env(), info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+
+  // CLOCK_MONOTONIC ms (process.hrtime's clock) when the load began and when it was attached.
+  Napi::Value LoadTimes(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("startedMs", Napi::Number::New(info.Env(), load_started_ms_));
+    o.Set("attachedMs", Napi::Number::New(info.Env(), attached_ms_));
+    return o;
   }
 
   // The send/receive owner hooks keep a socket-local storage map, which kernels without them
@@ -395,7 +447,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return o;
   }
 
+  // Methods called before start() wait for the loader thread (its fields are its own until then).
+  void WaitLoaded() {
+    if (loader_.joinable()) loader_.join();
+  }
+
   Napi::Value Counters(const Napi::CallbackInfo& info) {
+    WaitLoaded();
     if (obj_) ReadCounters(&seen_, &dropped_);
     return CountersObject(info.Env());
   }
@@ -403,6 +461,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   // How close delivery came to loss: the ring's high-water mark, the user-side backlog's peak,
   // the longest interval between two reads of the ring, and the drain thread's scheduling.
   Napi::Value Delivery(const Napi::CallbackInfo& info) {
+    WaitLoaded();
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
@@ -435,6 +494,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   }
 
   Napi::Value Programs(const Napi::CallbackInfo& info) {
+    WaitLoaded();
     Napi::Array a = Napi::Array::New(info.Env(), loaded_.size());
     for (size_t i = 0; i < loaded_.size(); i++) a.Set(i, Napi::String::New(info.Env(), loaded_[i]));
     return a;
@@ -443,6 +503,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   // Detach first so nothing new arrives, deliver what is queued, then read the final
   // counters: after this, seen == delivered + dropped exactly.
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    WaitLoaded();
     if (obj_) {
       for (auto* l : links_) bpf_link__destroy(l);
       links_.clear();
@@ -463,6 +524,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   // Stop the drain thread, free the ring, detach, close.
   void Teardown() {
+    if (loader_.joinable()) loader_.join();
     DrainThread::Dispose(drain_);
     drain_ = nullptr;
     if (poll_) {
@@ -490,6 +552,9 @@ class Probe : public Napi::ObjectWrap<Probe> {
   }
 
   struct bpf_object* obj_ = nullptr;
+  std::thread loader_;
+  std::string load_error_;
+  double load_started_ms_ = 0, attached_ms_ = 0;
   std::vector<struct bpf_link*> links_;
   std::vector<std::string> loaded_;
   std::unique_ptr<RingReader> ring_;
