@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -26,7 +27,11 @@ int RingReader::Open(int map_fd) {
     consumer_page_ = nullptr;
     return -errno;
   }
-  producer_len_ = page_size_ + 2 * static_cast<size_t>(info.max_entries);
+  // The kernel offers the data area twice in a row (so a wrapping record reads contiguously);
+  // mapping it once halves what the ring adds to our RSS (the kernel populates every page of
+  // the mapping at mmap time: 8 MB for a 4 MiB ring), and Consume copies a wrapping record in
+  // two pieces instead.
+  producer_len_ = page_size_ + static_cast<size_t>(info.max_entries);
   producer_area_ = mmap(nullptr, producer_len_, PROT_READ, MAP_SHARED, map_fd, page_size_);
   if (producer_area_ == MAP_FAILED) {
     producer_area_ = nullptr;
@@ -55,9 +60,11 @@ size_t RingReader::Consume(std::vector<uint8_t>& out, size_t record_size, size_t
       uint32_t size = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
       if (!(hdr & BPF_RINGBUF_DISCARD_BIT)) {
         if (size == record_size) {
-          // The data area is mapped twice, so a record that wraps is still contiguous here.
-          const uint8_t* sample = rec + BPF_RINGBUF_HDR_SZ;
-          out.insert(out.end(), sample, sample + size);
+          // Headers are 8-byte aligned and never wrap; a sample may (the data area is mapped once).
+          uint64_t at = (cons + BPF_RINGBUF_HDR_SZ) & mask_;
+          size_t first = static_cast<size_t>(std::min<uint64_t>(size, mask_ + 1 - at));
+          out.insert(out.end(), data_ + at, data_ + at + first);
+          out.insert(out.end(), data_, data_ + (size - first));
         } else {
           __atomic_fetch_add(&malformed_, 1, __ATOMIC_RELAXED);  // another header's object: counted, never silent
         }

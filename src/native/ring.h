@@ -1,5 +1,6 @@
 // Reads a BPF ring buffer map directly (the kernel's documented mmap layout: a writable
-// consumer page, then the read-only producer page and the data area mapped twice in a row).
+// consumer page, then the read-only producer page and the data area, offered twice in a row;
+// we map it once).
 // Why not libbpf's ring_buffer__consume: libbpf 1.1 publishes the consumer position after
 // every record, and every bpf_ringbuf_reserve in the traced tasks reads that cache line, so
 // it bounces between CPUs once per event while we drain. Here it is published once per batch,
@@ -46,7 +47,7 @@ class RingReader {
   size_t page_size_ = 0;
   uint64_t mask_ = 0;
   void* consumer_page_ = nullptr;
-  void* producer_area_ = nullptr;  // producer page + data twice
+  void* producer_area_ = nullptr;  // producer page + data (once)
   size_t producer_len_ = 0;
   uint64_t* consumer_pos_ = nullptr;
   const uint64_t* producer_pos_ = nullptr;
