@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
-import { ownerHooks, ProbeError, startProbe } from './probe';
+import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe';
 import type { Writer } from './sinks/sink';
 import type { StatsEngine } from './stats';
 import { displayText } from './display';
@@ -48,7 +48,11 @@ async function loadRest() {
   return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction };
 }
 
-export async function main(argv = process.argv.slice(2)): Promise<void> {
+/**
+ * `early`: a load bin/tcptrace began before the options were parsed, for the options it expected
+ * (used only if the kernel would be given exactly the same).
+ */
+export async function main(argv = process.argv.slice(2), early?: StartedProbe): Promise<void> {
   process.stderr.on('error', () => { stderrOpen = false; });
   let plan: Plan;
   try {
@@ -73,7 +77,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       // accept); a plain event stream carries the wait on later transitions and skips their cost
       acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
     };
-    const started = startProbe(options);
+    const probePlan = planProbe(options);
+    let started = early;
+    if (early?.key !== probePlan.key) {
+      started = startProbe(options, probePlan);
+      early?.discard();
+    }
     lib = await loadRest();
     tracer = lib.Tracer.open(options, started);
   } catch (err) {

@@ -87,6 +87,10 @@ export interface OpenedProbe {
 export interface StartedProbe {
   /** performance.now() when the load began */
   readonly startedAt: number;
+  /** Everything the kernel is given (config bytes, attach modes, sizes): equal keys, equal loads. */
+  readonly key: string;
+  /** Detaches and frees a probe started for nothing (waits for its load to end). */
+  discard(): void;
   /** Waits for the load (falling back to the next attach mode if it failed) and starts draining. */
   finish(onBatch: (records: Buffer) => void): OpenedProbe;
 }
@@ -96,7 +100,35 @@ export interface StartedProbe {
  * modules meanwhile (the verifier and CO-RE relocation take tens of ms). Checks that need no
  * kernel work throw here, a failed load in finish().
  */
-export function startProbe(options: ProbeOptions): StartedProbe {
+export function startProbe(options: ProbeOptions, plan = planProbe(options)): StartedProbe {
+  const { binding, native, modes, tracefsMissing, key, startedAt } = plan;
+  const begin = (attach: AttachMode) => new binding.Probe({ ...native, attach });
+  const first = modes[0] === 'tracepoint' && tracefsMissing ? undefined : begin(modes[0]);
+
+  const finish = (onBatch: (records: Buffer) => void): OpenedProbe => {
+    let lastError: unknown;
+    for (const attach of modes) {
+      if (attach === 'tracepoint' && tracefsMissing) { lastError = new ProbeError(tracefsMissing); continue; }
+      try {
+        const probe = attach === modes[0] && first ? first : begin(attach);
+        probe.start(onBatch);
+        const times = probe.loadTimes();
+        const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
+        return { probe, attach, delivery: native.delivery, programs: probe.programs(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
+      } catch (err) {
+        lastError = err;
+        // No privilege is no privilege in every mode: do not mask it with a fallback's error.
+        if (isPermissionError(err)) break;
+      }
+    }
+    throw explain(lastError);
+  };
+  const discard = () => { first?.close(); };
+  return { startedAt, key, finish, discard };
+}
+
+/** What startProbe gives the kernel, worked out from the options (and the machine). */
+export function planProbe(options: ProbeOptions) {
   const startedAt = performance.now();
   const binding = loadBinding();
   const objectPath = options.objectPath ?? DEFAULT_OBJECT;
@@ -117,43 +149,22 @@ export function startProbe(options: ProbeOptions): StartedProbe {
   // Classic tracepoints need tracefs in every mode: the accept hooks (syscalls:sys_exit_accept*)
   // are classic ones even under tp_btf, and are skipped where tracefs cannot be mounted.
   const tracefsMissing = ensureTracefs();
-  const begin = (attach: AttachMode) =>
-    new binding.Probe({
-      objectPath,
-      attach,
-      delivery,
-      config,
-      ringBytes: options.ringBytes ?? PROBE_DEFAULTS.ringBytes,
-      perfPages: options.perfPages ?? PROBE_DEFAULTS.perfPages,
-      maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
-      flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
-      batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
-      backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
-      drainThread: (options.drain ?? drainFromEnv()) === 'thread',
-      drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
-      verbose: options.verbose ?? false,
-    });
-  const first = modes[0] === 'tracepoint' && tracefsMissing ? undefined : begin(modes[0]);
-
-  const finish = (onBatch: (records: Buffer) => void): OpenedProbe => {
-    let lastError: unknown;
-    for (const attach of modes) {
-      if (attach === 'tracepoint' && tracefsMissing) { lastError = new ProbeError(tracefsMissing); continue; }
-      try {
-        const probe = attach === modes[0] && first ? first : begin(attach);
-        probe.start(onBatch);
-        const times = probe.loadTimes();
-        const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
-        return { probe, attach, delivery, programs: probe.programs(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
-      } catch (err) {
-        lastError = err;
-        // No privilege is no privilege in every mode: do not mask it with a fallback's error.
-        if (isPermissionError(err)) break;
-      }
-    }
-    throw explain(lastError);
+  const native = {
+    objectPath,
+    delivery,
+    config,
+    ringBytes: options.ringBytes ?? PROBE_DEFAULTS.ringBytes,
+    perfPages: options.perfPages ?? PROBE_DEFAULTS.perfPages,
+    maxSockets: options.maxSockets ?? PROBE_DEFAULTS.maxSockets,
+    flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
+    batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
+    backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
+    drainThread: (options.drain ?? drainFromEnv()) === 'thread',
+    drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
+    verbose: options.verbose ?? false,
   };
-  return { startedAt, finish };
+  const key = JSON.stringify({ ...native, config: config.toString('hex'), modes, tracefsMissing });
+  return { binding, native, modes, tracefsMissing, key, startedAt };
 }
 
 export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {

@@ -98,7 +98,7 @@ export declare function socketCensusAsync(request: CensusRequest): Promise<Censu
 /** Where tracefs may be mounted, the usual mount point first. */
 export declare const tracefsRoots: readonly string[];
 
-/** Error thrown by the Probe constructor. */
+/** Error thrown by the Probe constructor (with onBatch) or by start(). */
 export interface NativeError extends Error {
   libbpfLog: string;
   errno: number;

@@ -30,12 +30,27 @@
 namespace {
 
 // libbpf prints through one global callback; we collect its warnings (the verifier log
-// among them) so a failed load can say why.
-std::string g_libbpf_log;
-bool g_verbose = false;
+// among them) so a failed load can say why. Per thread: each probe's load runs on its own
+// thread, and two may overlap (bin/tcptrace's early start and the one the options asked for).
+struct LibbpfLog {
+  std::string text;
+  bool verbose = false;
+};
+thread_local LibbpfLog* t_log = nullptr;
+
+// Points libbpf's messages on this thread at `log` for the scope's duration.
+class LogTo {
+ public:
+  explicit LogTo(LibbpfLog* log) : previous_(t_log) { t_log = log; }
+  ~LogTo() { t_log = previous_; }
+
+ private:
+  LibbpfLog* previous_;
+};
 
 int CollectLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  LibbpfLog* log = t_log;
+  if (!log || (level == LIBBPF_DEBUG && !log->verbose)) return 0;
   va_list copy;
   va_copy(copy, args);
   int n = vsnprintf(nullptr, 0, fmt, copy);
@@ -44,8 +59,8 @@ int CollectLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list a
   std::string text(static_cast<size_t>(n) + 1, '\0');
   vsnprintf(&text[0], text.size(), fmt, args);
   text.resize(n);
-  if (g_verbose) fputs(text.c_str(), stderr);
-  if (g_libbpf_log.size() < (4 << 20)) g_libbpf_log.append(text);
+  if (log->verbose) fputs(text.c_str(), stderr);
+  if (log->text.size() < (4 << 20)) log->text.append(text);
   return n;
 }
 
@@ -140,23 +155,28 @@ class Probe : public Napi::ObjectWrap<Probe> {
     uint32_t max_sockets = opts.Get("maxSockets").As<Napi::Number>().Uint32Value();
     flush_ms_ = opts.Get("flushMs").As<Napi::Number>().Uint32Value();
     batch_bytes_ = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
-    g_verbose = opts.Get("verbose").ToBoolean();
+    log_.verbose = opts.Get("verbose").ToBoolean();
     drain_thread_ = opts.Get("drainThread").ToBoolean();
     drain_boost_ = opts.Get("drainBoost").ToBoolean();
     backlog_bytes_ = static_cast<size_t>(opts.Get("backlogBytes").As<Napi::Number>().DoubleValue());
     perf_mode_ = delivery == "perfbuf";
     batch_.reserve(batch_bytes_ + sizeof(tcptrace_event));
 
-    g_libbpf_log.clear();
     load_started_ms_ = MonotonicMs();
-    load_error_ = Open(object_path, config, ring_bytes, perf_pages, max_sockets);
+    {
+      LogTo to(&log_);
+      load_error_ = Open(object_path, config, ring_bytes, perf_pages, max_sockets);
+    }
     if (load_error_.empty()) {
       // Every signal stays with the other threads: a SIGPROF (node --cpu-prof), an interval
       // timer or a Ctrl-C interrupting the verifier would fail the load with EAGAIN/EINTR.
       sigset_t all, previous;
       sigfillset(&all);
       pthread_sigmask(SIG_BLOCK, &all, &previous);
-      loader_ = std::thread([this, attach] { load_error_ = LoadAndAttach(attach); });
+      loader_ = std::thread([this, attach] {
+        LogTo to(&log_);
+        load_error_ = LoadAndAttach(attach);
+      });
       pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
     if (info.Length() > 1 && info[1].IsFunction()) StartWith(env, info[1].As<Napi::Function>());
@@ -250,13 +270,14 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (error.empty()) {
       on_batch_ = Napi::Persistent(on_batch);
       async_context_ = new Napi::AsyncContext(env, "tcptrace:batch");
+      LogTo to(&log_);
       error = StartDraining(env);
     }
     load_error_.clear();
     if (!error.empty()) {
       Teardown();
       Napi::Error err = Napi::Error::New(env, error);
-      err.Set("libbpfLog", Napi::String::New(env, g_libbpf_log));
+      err.Set("libbpfLog", Napi::String::New(env, log_.text));
       err.Set("errno", Napi::Number::New(env, last_errno_));
       err.ThrowAsJavaScriptException();
     }
@@ -553,6 +574,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   struct bpf_object* obj_ = nullptr;
   std::thread loader_;
+  LibbpfLog log_;
   std::string load_error_;
   double load_started_ms_ = 0, attached_ms_ = 0;
   std::vector<struct bpf_link*> links_;
