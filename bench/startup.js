@@ -4,6 +4,8 @@
 //
 //   node bench/startup.js [--runs 15] [--compare OTHER/bin/tcptrace] [-- TCPTRACE_ARGS...]
 //   (default args: -q; --compare interleaves another build, e.g. the main checkout)
+//   On a shared machine, `chrt -f 20 node bench/startup.js ...` keeps the other load from
+//   preempting the runs (a bare node then takes its idle time again).
 //
 // Columns: wall = spawn → attach as this harness sees it (its line, less the /proc scan); self = the tracer's own
 // performance.now() at attach (ms since its process started), split into node + modules until
