@@ -29,25 +29,15 @@ struct syscall_exit_record {
  */
 static __always_inline const struct sock *current_fd_sock(long fd)
 {
-	struct fdtable___own *fdt;
-	unsigned int max_fds;
-	struct file___own **fds;
+	const bool btf = HAVE_HELPER(get_current_task_btf);
+	struct task_struct___own *task = btf ? (void *)bpf_get_current_task_btf() : (void *)bpf_get_current_task();
+	struct files_struct___own *files = KREAD(btf, task, files);
+	struct fdtable___own *fdt = KREAD(btf, files, fdt);
 
-	if (HAVE_HELPER(get_current_task_btf)) {
-		struct task_struct___own *task = (void *)bpf_get_current_task_btf();
-		fdt = task->files->fdt;
-		if (!fdt)
-			return 0;
-		max_fds = fdt->max_fds;
-		fds = fdt->fd;
-	} else {
-		struct task_struct___own *task = (void *)bpf_get_current_task();
-		fdt = BPF_CORE_READ(task, files, fdt);
-		if (!fdt)
-			return 0;
-		max_fds = BPF_CORE_READ(fdt, max_fds);
-		fds = BPF_CORE_READ(fdt, fd);
-	}
+	if (!fdt)
+		return 0;
+	unsigned int max_fds = KREAD(btf, fdt, max_fds);
+	struct file___own **fds = KREAD(btf, fdt, fd);
 	if (fd >= max_fds)
 		return 0;
 	struct file___own *f = 0;
@@ -84,76 +74,97 @@ static __always_inline void mark_listener_shared(const struct sock_info *si, __u
 }
 
 /*
- * Every probe read counts here (each accept of the host pays it): a socket we saw born is TCP,
- * so only an unknown one has its family and protocol checked. The record is lean: owner,
- * ports and the wait (states, family and addresses are not read when nothing needs them).
+ * The owner step of an accept: the accepting task owns the socket from now on, and the time
+ * since ESTABLISHED is its wait in the accept queue. Every probe read counts here (each accept
+ * of the host pays it): a socket we saw born is TCP, so only an unknown one has its family and
+ * protocol checked. False for a socket not to track.
  */
-static __always_inline int on_accept_exit(void *ctx, long fd)
+static __always_inline bool note_accept(struct transition *t, struct sock_info *fresh)
 {
-	if (fd < 0)
-		return 0;
-	const struct sock *sk = current_fd_sock(fd);
-	if (!sk)
-		return 0;
-
-	__u64 now = bpf_ktime_get_ns();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const struct sock *sk = t->sk; /* a local: see find_cause */
 	__u64 key = (__u64)sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-	struct sock_info fresh;
-	__u64 wait_ns = 0;
-	__u16 family = 0;
 
 	if (si) {
 		if (si->owner.how == TCPTRACE_OWNER_LISTENER)
-			mark_listener_shared(si, pid_tgid >> 32);
-		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
-		if (si->established_ts && now > si->established_ts) {
-			wait_ns = now - si->established_ts;
-			__u64 us = wait_ns / 1000;
+			mark_listener_shared(si, t->pid_tgid >> 32);
+		owner_from_current(&si->owner, t->pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
+		if (si->established_ts && t->now > si->established_ts) {
+			t->delta = t->now - si->established_ts;
+			t->flags |= TCPTRACE_F_PREV_SEEN;
+			__u64 us = t->delta / 1000;
 			si->accept_wait_us = us == 0 ? 1 : us > 0xffffffff ? 0xffffffff : us;
 		}
 	} else {
 		/* accepted before its birth was traced (older than tcptrace, or evicted); not when
 		 * closed in the queue: no transition would come to forget an entry made now */
-		if (!inet_tcp(sk, &family) || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
-			return 0;
-		__builtin_memset(&fresh, 0, sizeof(fresh));
-		fresh.netns = sk_netns(&sk->__sk_common, false);
-		fresh.side = TCPTRACE_F_PASSIVE;
-		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
-		si = &fresh;
+		if (!inet_tcp(sk, &t->family) || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+			return false;
+		__builtin_memset(fresh, 0, sizeof(*fresh));
+		fresh->netns = sk_netns(&sk->__sk_common, false);
+		fresh->side = TCPTRACE_F_PASSIVE;
+		owner_from_current(&fresh->owner, t->pid_tgid, TCPTRACE_OWNER_ACCEPT, true);
+		bpf_map_update_elem(&socks, &key, fresh, BPF_NOEXIST);
+		si = fresh;
 	}
+	t->si = si;
+	t->netns = si->netns;
+	return true;
+}
 
-	/* Same filters as transitions, except state and owner: user space needs every accept
-	 * of a shown socket to decide its owner filter and learn the listener's holders. */
-	if (!cfg.accept_records)
-		return 0;
+/*
+ * The filter step of an accept record: the transitions' filters except state and owner (user
+ * space needs every accept of a shown socket to decide its owner filter and learn the
+ * listener's holders). Family and ports are read only when a filter needs them and the socket's
+ * entry does not have them.
+ */
+static __always_inline bool accept_wanted(struct transition *t)
+{
+	const struct sock *sk = t->sk; /* a local: see find_cause */
+
 	if (cfg.family) {
-		if (!family)
-			family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		if (family != cfg.family)
-			return 0;
+		if (!t->family)
+			t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (t->family != cfg.family)
+			return false;
 	}
-	if (cfg.netns && si->netns != cfg.netns)
-		return 0;
-	__u16 sport = si->sport, dport = si->dport;
-	if (!sport) {
-		sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-		dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (cfg.netns && t->netns != cfg.netns)
+		return false;
+	t->sport = t->si->sport;
+	t->dport = t->si->dport;
+	if (!t->sport) {
+		t->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	}
-	if (cfg.n_lports && !port_listed(sport, cfg.lports, cfg.n_lports))
-		return 0;
-	if (cfg.n_rports && !port_listed(dport, cfg.rports, cfg.n_rports))
-		return 0;
+	if (cfg.n_lports && !port_listed(t->sport, cfg.lports, cfg.n_lports))
+		return false;
+	if (cfg.n_rports && !port_listed(t->dport, cfg.rports, cfg.n_rports))
+		return false;
+	return true;
+}
 
-	struct fill_args a = {
-		.sk = sk, .si = si, .now = now, .delta = wait_ns, .pid_tgid = pid_tgid, .netns = si->netns,
-		.family = family, .sport = sport, .dport = dport, .old = TCP_ESTABLISHED, .new = TCP_ESTABLISHED,
-		.flags = TCPTRACE_F_ACCEPT | (wait_ns ? TCPTRACE_F_PREV_SEEN : 0), .comm_is_owner = 1, .lean = 1,
+/*
+ * accept() returned a socket: owner, then (when asked for) filter and a lean record: owner,
+ * ports and the wait (states, family and addresses are not read when nothing needs them).
+ */
+static __always_inline int on_accept_exit(void *ctx, long fd)
+{
+	struct transition t = {
+		.old = TCP_ESTABLISHED, .new = TCP_ESTABLISHED, .flags = TCPTRACE_F_ACCEPT, .comm_is_owner = 1, .lean = 1,
 	};
-	emit_event(ctx, &a, false);
+	struct sock_info fresh;
+
+	if (fd < 0)
+		return 0;
+	t.sk = current_fd_sock(fd);
+	if (!t.sk)
+		return 0;
+	t.now = bpf_ktime_get_ns();
+	t.pid_tgid = bpf_get_current_pid_tgid();
+	if (!note_accept(&t, &fresh) || !cfg.accept_records)
+		return 0;
+	if (accept_wanted(&t))
+		emit_event(ctx, &t, false);
 	return 0;
 }
 

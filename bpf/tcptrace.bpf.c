@@ -174,38 +174,34 @@ struct tcptrace_event *unused_event_type __attribute__((unused));
 /* Helpers newer than tp_btf itself (5.11, 5.9): the verifier prunes the branch not taken. */
 #define HAVE_HELPER(name) bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_##name)
 
+/* One field of a kernel structure, in either mode: a plain load, or a CO-RE probe read. */
+#define KREAD(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
+
 static __always_inline __u32 sk_netns(const struct sock_common *skc, const bool btf)
 {
-	if (btf)
-		return skc->skc_net.net->ns.inum;
-	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	const struct net *net = KREAD(btf, skc, skc_net.net);
+	return KREAD(btf, net, ns.inum);
 }
 
 static __always_inline void read_addrs(const struct sock_common *skc, __u16 family, __u8 *saddr,
 				       __u8 *daddr, const bool btf)
 {
-	__u32 *s = (__u32 *)saddr, *d = (__u32 *)daddr;
-
-	if (btf && family == AF_INET) {
-		s[0] = skc->skc_rcv_saddr;
-		d[0] = skc->skc_daddr;
+	if (family == AF_INET) {
+		*(__u32 *)saddr = KREAD(btf, skc, skc_rcv_saddr);
+		*(__u32 *)daddr = KREAD(btf, skc, skc_daddr);
 	} else if (btf) {
-		for (int i = 0; i < 4; i++) {
-			s[i] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
-			d[i] = skc->skc_v6_daddr.in6_u.u6_addr32[i];
-		}
-	} else if (family == AF_INET) {
-		BPF_CORE_READ_INTO(s, skc, skc_rcv_saddr);
-		BPF_CORE_READ_INTO(d, skc, skc_daddr);
+		*(struct in6_addr *)saddr = skc->skc_v6_rcv_saddr;
+		*(struct in6_addr *)daddr = skc->skc_v6_daddr;
 	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)s, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)d, skc, skc_v6_daddr);
+		/* straight into place (KREAD would copy through a temporary) */
+		BPF_CORE_READ_INTO((struct in6_addr *)saddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)daddr, skc, skc_v6_daddr);
 	}
 }
 
 /*
  * Socket inode number (0 before the socket has one), for late owner lookup in /proc. With
- * tp_btf, `so` is sk->sk_socket read by the caller on the program's first path: loading a
+ * tp_btf, `so` is sk->sk_socket read by read_socket on the program's first path: loading a
  * pointer through the trusted `sk` makes the verifier look the field's type up by name in the
  * kernel BTF (four linear scans of ~150 000 types) each time it verifies that load, and here,
  * reached on many paths, that cost ~16 ms of CPU per start (BENCHMARKS.md, Start-up). Loads
@@ -248,14 +244,91 @@ static __always_inline void current_comm(char *dst, const bool btf)
 	}
 }
 
-/* ---- helpers ---- */
-static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, __u8 how, const bool btf)
+/*
+ * ---- one transition, step by step ----
+ * A transition being handled (or an accept record, owner.bpf.h): each step of the handler reads
+ * it and adds what it learns; the emit step copies it into the record user space reads.
+ */
+struct transition {
+	const struct sock *sk;
+	const struct socket *so; /* tp_btf only: see sock_inode */
+	struct sock_info *si;    /* the socket's map entry, or a new one on the stack */
+	__u64 now, delta, pid_tgid;
+	__u32 netns, handshake_us, rtt_us;
+	__u16 family, sport, dport;
+	int old, new;
+	__u8 flags;
+	__u8 cause;         /* enum tcptrace_cause */
+	__u8 comm_is_owner; /* the owner was just taken from the current task */
+	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
+};
+
+/* Step 1, the socket: false unless a full TCP socket (not MPTCP, SCTP...). */
+static __always_inline bool read_socket(struct transition *t, const bool btf)
 {
-	o->pid = pid_tgid >> 32;
-	o->cgroup_id = bpf_get_current_cgroup_id();
-	o->known = TCPTRACE_F_OWNER_KNOWN;
-	o->how = how;
-	current_comm(o->comm, btf);
+	const struct sock *sk = t->sk;
+	__u16 sport;
+	__u32 srtt_us;
+
+	if (btf && HAVE_HELPER(skc_to_tcp_sock)) {
+		/* NULL unless a TCP socket; the typed tcp_sock it returns lets plain loads reach
+		 * the inet_sock and tcp_sock fields */
+		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+		if (!tp)
+			return false;
+		sport = ((const struct inet_sock *)tp)->inet_sport;
+		srtt_us = tp->srtt_us;
+	} else {
+		if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+			return false;
+		sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+		srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us);
+	}
+	t->so = btf ? sk->sk_socket : 0; /* here, on one path: see sock_inode */
+	t->sport = bpf_ntohs(sport);
+	t->rtt_us = srtt_us >> 3;
+	t->family = KREAD(btf, sk, __sk_common.skc_family);
+	t->dport = bpf_ntohs(KREAD(btf, sk, __sk_common.skc_dport));
+	return true;
+}
+
+/*
+ * Step 2, what we know of the socket: its entry in `socks`, or for a socket seen for the first
+ * time a new one built in `fresh` (stored once at the end, not at all if this is its CLOSE:
+ * that saves the lookup that would fetch it back). Returns whether the entry is new.
+ */
+static __always_inline bool find_sock_info(struct transition *t, struct sock_info *fresh, const bool btf)
+{
+	__u64 key = (__u64)t->sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	/* a new child socket: an entry under its address belonged to a freed socket */
+	bool child = t->old == TCP_LISTEN && t->new == TCP_SYN_RECV;
+
+	if (si && !child) {
+		t->si = si;
+		t->netns = si->netns;
+		/* 0 when the entry was made by accept() or a send/recv, not by a transition */
+		if (si->last_ts) {
+			t->delta = t->now - si->last_ts;
+			t->flags |= TCPTRACE_F_PREV_SEEN;
+		}
+		return false;
+	}
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	t->si = fresh;
+	t->netns = fresh->netns = sk_netns(&t->sk->__sk_common, btf);
+	if (child) {
+		/* maybe a child of a listener we know: it inherits the listener's owner */
+		struct listen_key lk = { .netns = t->netns, .port = t->sport };
+		struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
+		if (lo) {
+			fresh->owner = *lo;
+			fresh->owner.known |= TCPTRACE_F_OWNER_INHERITED;
+			fresh->owner.how = TCPTRACE_OWNER_LISTENER;
+		}
+		fresh->side = TCPTRACE_F_PASSIVE;
+	}
+	return true;
 }
 
 /* Transitions that only a system call of the socket's owner makes (see docs/ATTRIBUTION.md). */
@@ -267,27 +340,71 @@ static __always_inline int in_owner_context(int old, int new)
 	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
 }
 
-static __always_inline int port_listed(__u16 port, const volatile __u16 *ports, __u8 n)
+static __always_inline void owner_from_current(struct owner *o, __u64 pid_tgid, __u8 how, const bool btf)
 {
-	/* unrolled: kernels before 5.3 refuse any loop */
-#pragma unroll
-	for (int i = 0; i < TCPTRACE_MAX_PORTS; i++) {
-		if (i < n && ports[i] == port)
-			return 1;
-	}
-	return 0;
+	o->pid = pid_tgid >> 32;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->known = TCPTRACE_F_OWNER_KNOWN;
+	o->how = how;
+	current_comm(o->comm, btf);
 }
 
-static __always_inline int comm_equal(const char *a, const volatile char *b)
+/* Step 3, the owner: taken from the current task where only the owner can be running. */
+static __always_inline void note_owner(struct transition *t, const bool btf)
 {
-#pragma unroll
-	for (int i = 0; i < TCPTRACE_COMM_LEN; i++) {
-		if (a[i] != b[i])
-			return 0;
-		if (a[i] == 0)
-			return 1;
+	struct sock_info *si = t->si;
+
+	if (in_owner_context(t->old, t->new) && (t->pid_tgid >> 32)) {
+		owner_from_current(&si->owner, t->pid_tgid, TCPTRACE_OWNER_SYSCALL, btf);
+		t->comm_is_owner = 1;
 	}
-	return 1;
+	if (t->new == TCP_LISTEN && si->owner.known) {
+		/* its future children inherit it */
+		struct listen_key lk = { .netns = t->netns, .port = t->sport };
+		bpf_map_update_elem(&listeners, &lk, &si->owner, BPF_ANY);
+	}
+}
+
+/*
+ * Step 4, the handshake time: from connect() for an active open; for a passive one from the
+ * first SYN-ACK if it was retransmitted, else the kernel's SYN-ACK RTT sample.
+ */
+static __always_inline void time_handshake(struct transition *t, const bool btf)
+{
+	struct sock_info *si = t->si;
+
+	if (t->new == TCP_SYN_SENT) {
+		si->side = TCPTRACE_F_ACTIVE;
+		si->syn_sent_ts = t->now;
+		return;
+	}
+	if (t->new != TCP_ESTABLISHED)
+		return;
+	if (t->old == TCP_SYN_SENT && si->syn_sent_ts) {
+		t->handshake_us = (t->now - si->syn_sent_ts) / 1000;
+		return;
+	}
+	if (t->old != TCP_SYN_RECV)
+		return;
+	si->established_ts = t->now;
+	si->sport = t->sport;
+	si->dport = t->dport;
+	struct flow_key fk = { .netns = t->netns, .lport = t->sport, .rport = t->dport };
+	struct synack_info *sa = 0;
+	if (synack_pending) {
+		read_addrs(&t->sk->__sk_common, t->family, fk.laddr, fk.raddr, btf);
+		sa = bpf_map_lookup_elem(&synack_flows, &fk);
+	}
+	if (!sa) {
+		t->handshake_us = t->rtt_us;
+		return;
+	}
+	/* total_retrans is only copied from the request after the clone's state change, so
+	 * count the SYN-ACK retransmits we saw ourselves */
+	t->handshake_us = t->now / 1000 - sa->first_synack_us;
+	si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
+	if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
+		__sync_fetch_and_add(&synack_pending, -1);
 }
 
 static __always_inline __u8 close_cause(const struct sock_info *si, int old, __u8 *flags)
@@ -320,6 +437,76 @@ static __always_inline __u8 close_cause(const struct sock_info *si, int old, __u
 	return TCPTRACE_CAUSE_NORMAL;
 }
 
+/*
+ * Step 5, the cause of a close, from what the cause tracepoints (below) noted and the socket's
+ * error: tcp_reset() sets sk_err before tcp_done() but reports it only afterwards.
+ */
+static __always_inline void find_cause(struct transition *t, const bool btf)
+{
+	const struct sock *sk = t->sk; /* a local: CO-RE reads through a struct member make it escape */
+
+	if (t->new != TCP_CLOSE)
+		return;
+	int err = KREAD(btf, sk, sk_err);
+	if (err > 0)
+		t->si->error = err;
+	t->cause = close_cause(t->si, t->old, &t->flags);
+}
+
+/* ---- the filter and the emit steps ---- */
+static __always_inline int port_listed(__u16 port, const volatile __u16 *ports, __u8 n)
+{
+	/* unrolled: kernels before 5.3 refuse any loop */
+#pragma unroll
+	for (int i = 0; i < TCPTRACE_MAX_PORTS; i++) {
+		if (i < n && ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int comm_equal(const char *a, const volatile char *b)
+{
+#pragma unroll
+	for (int i = 0; i < TCPTRACE_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return 0;
+		if (a[i] == 0)
+			return 1;
+	}
+	return 1;
+}
+
+/* Kernel filters: an unknown owner passes so user space can still attribute it. */
+static __always_inline bool wanted(const struct transition *t)
+{
+	const struct sock_info *si = t->si;
+
+	if (cfg.family && t->family != cfg.family)
+		return false;
+	if (cfg.netns && t->netns != cfg.netns)
+		return false;
+	if (cfg.state_mask && !(cfg.state_mask & (1u << t->new)))
+		return false;
+	if (cfg.n_lports && !port_listed(t->sport, cfg.lports, cfg.n_lports))
+		return false;
+	if (cfg.n_rports && !port_listed(t->dport, cfg.rports, cfg.n_rports))
+		return false;
+	/*
+	 * Before accept the owner is only the listener's (a guess when several processes share
+	 * it): user space holds these until accept() or CLOSE decides whose connection it is.
+	 */
+	if (si->owner.known && si->owner.how != TCPTRACE_OWNER_LISTENER) {
+		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
+			return false;
+		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
+			return false;
+		if (cfg.comm[0] && !comm_equal(si->owner.comm, cfg.comm))
+			return false;
+	}
+	return true;
+}
+
 static __always_inline void count(int dropped, bool accept)
 {
 	__u32 zero = 0;
@@ -338,53 +525,39 @@ static __always_inline void count(int dropped, bool accept)
 		c->dropped++;
 }
 
-struct fill_args {
-	const struct sock *sk;
-	const struct socket *so; /* tp_btf only: see sock_inode */
-	const struct sock_info *si;
-	__u64 now, delta, pid_tgid;
-	__u32 netns, handshake_us, rtt_us;
-	__u16 family, sport, dport;
-	int old, new;
-	__u8 flags;
-	__u8 comm_is_owner; /* the owner was just taken from the current task */
-	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
-};
-
-static __always_inline void fill_event(struct tcptrace_event *e, const struct fill_args *a, const bool btf)
+static __always_inline void fill_event(struct tcptrace_event *e, const struct transition *t, const bool btf)
 {
-	const struct sock *sk = a->sk;
-	const struct sock_info *si = a->si;
-	__u8 flags = a->flags;
+	const struct sock *sk = t->sk;
+	const struct sock_info *si = t->si;
 
-	e->ts_ns = a->now;
+	e->ts_ns = t->now;
 	e->skaddr = (__u64)sk;
-	e->delta_ns = a->delta;
+	e->delta_ns = t->delta;
 	e->cgroup_id = si->owner.cgroup_id;
-	e->cpu_pid = a->pid_tgid >> 32;
-	e->cpu_tid = (__u32)a->pid_tgid;
+	e->cpu_pid = t->pid_tgid >> 32;
+	e->cpu_tid = (__u32)t->pid_tgid;
 	e->owner_pid = si->owner.pid;
-	e->netns = a->netns;
-	e->sock_ino = a->lean ? 0 : sock_inode(sk, a->so, btf);
-	e->rtt_us = a->rtt_us;
-	e->handshake_us = a->handshake_us;
-	e->family = a->family;
-	e->sport = a->sport;
-	e->dport = a->dport;
+	e->netns = t->netns;
+	e->sock_ino = t->lean ? 0 : sock_inode(sk, t->so, btf);
+	e->rtt_us = t->rtt_us;
+	e->handshake_us = t->handshake_us;
+	e->family = t->family;
+	e->sport = t->sport;
+	e->dport = t->dport;
 	e->error = si->error;
-	e->oldstate = a->old;
-	e->newstate = a->new;
-	e->cause = a->new == TCP_CLOSE ? close_cause(si, a->old, &flags) : TCPTRACE_CAUSE_NONE;
-	e->flags = flags | si->owner.known | si->side;
+	e->oldstate = t->old;
+	e->newstate = t->new;
+	e->cause = t->cause;
+	e->flags = t->flags | si->owner.known | si->side;
 	e->syn_retrans = si->syn_retrans;
 	e->synack_retrans = si->synack_retrans;
 	e->owner_how = si->owner.how;
 	e->reserved = 0;
 	e->accept_wait_us = si->accept_wait_us;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
-	if (!a->lean)
-		read_addrs(&sk->__sk_common, a->family, e->saddr, e->daddr, btf);
-	if (a->comm_is_owner)
+	if (!t->lean)
+		read_addrs(&sk->__sk_common, t->family, e->saddr, e->daddr, btf);
+	if (t->comm_is_owner)
 		__builtin_memcpy(e->cpu_comm, si->owner.comm, sizeof(e->cpu_comm));
 	else
 		current_comm(e->cpu_comm, btf);
@@ -392,13 +565,13 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct fi
 }
 
 /* Sends one record to user space (ring buffer, or perf buffer) and counts it. */
-static __always_inline void emit_event(void *ctx, const struct fill_args *a, const bool btf)
+static __always_inline void emit_event(void *ctx, const struct transition *t, const bool btf)
 {
-	const bool accept = a->flags & TCPTRACE_F_ACCEPT;
+	const bool accept = t->flags & TCPTRACE_F_ACCEPT;
 
 	if (cfg.use_perfbuf) {
 		struct tcptrace_event ev;
-		fill_event(&ev, a, btf);
+		fill_event(&ev, t, btf);
 		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept);
 		return;
 	}
@@ -407,7 +580,7 @@ static __always_inline void emit_event(void *ctx, const struct fill_args *a, con
 		count(1, accept);
 		return;
 	}
-	fill_event(e, a, btf);
+	fill_event(e, t, btf);
 	/*
 	 * Batched wakeups: wake the reader once, on the record that crosses wakeup_bytes (a
 	 * wakeup per record above it would be an IRQ-work interrupt per event). The reader's
@@ -425,219 +598,102 @@ static __always_inline void emit_event(void *ctx, const struct fill_args *a, con
 	count(0, accept);
 }
 
-/* Kernel filters: an unknown owner passes so user space can still attribute it. */
-static __always_inline bool wanted(const struct fill_args *a)
+/*
+ * Steps 6 and 7, filter and emit: one copy per attach mode, called for a transition's record
+ * and for a held-back LISTEN->SYN_RECV (below); a subprogram, so the second record does not
+ * double the program's size (the classic tracepoint program must stay under 4096 instructions).
+ */
+static __noinline void emit_btf(void *ctx, const struct transition *t)
 {
-	const struct sock_info *si = a->si;
-
-	if (cfg.family && a->family != cfg.family)
-		return false;
-	if (cfg.netns && a->netns != cfg.netns)
-		return false;
-	if (cfg.state_mask && !(cfg.state_mask & (1u << a->new)))
-		return false;
-	if (cfg.n_lports && !port_listed(a->sport, cfg.lports, cfg.n_lports))
-		return false;
-	if (cfg.n_rports && !port_listed(a->dport, cfg.rports, cfg.n_rports))
-		return false;
-	/*
-	 * Before accept the owner is only the listener's (a guess when several processes share
-	 * it): user space holds these until accept() or CLOSE decides whose connection it is.
-	 */
-	if (si->owner.known && si->owner.how != TCPTRACE_OWNER_LISTENER) {
-		if (cfg.owner_pid && si->owner.pid != cfg.owner_pid)
-			return false;
-		if (cfg.cgroup_id && si->owner.cgroup_id != cfg.cgroup_id)
-			return false;
-		if (cfg.comm[0] && !comm_equal(si->owner.comm, cfg.comm))
-			return false;
-	}
-	return true;
+	if (wanted(t))
+		emit_event(ctx, t, true);
+}
+static __noinline void emit_tp(void *ctx, const struct transition *t)
+{
+	if (wanted(t))
+		emit_event(ctx, t, false);
+}
+static __always_inline void emit(void *ctx, const struct transition *t, const bool btf)
+{
+	if (btf)
+		emit_btf(ctx, t);
+	else
+		emit_tp(ctx, t);
 }
 
 /*
- * One copy of filter-and-send per attach mode, called for a transition's record and for a
- * deferred LISTEN->SYN_RECV: a subprogram, so the second record does not double the
- * program's size (the classic tracepoint program must stay under 4096 instructions).
+ * Before 6.18, inet_csk_clone_lock() sets a new child's state before its ports and addresses
+ * are copied from the request socket: its LISTEN->SYN_RECV record would show the listener's
+ * (remote port 0). It is held back in the socket's info; the child's next transition, in the
+ * same softirq, sends it first, with the full 4-tuple and its own time. The info is an LRU
+ * entry, so a child that never moves again cannot leak it.
  */
-static __noinline void emit_btf(void *ctx, const struct fill_args *a)
+static __always_inline bool hold_back_child(struct transition *t)
 {
-	if (wanted(a))
-		emit_event(ctx, a, true);
+	if (t->old != TCP_LISTEN || t->new != TCP_SYN_RECV || t->dport)
+		return false;
+	t->si->deferred_syn_recv_ts = t->now;
+	return true;
 }
-static __noinline void emit_tp(void *ctx, const struct fill_args *a)
+
+static __always_inline void send_held_back(void *ctx, const struct transition *t, const bool btf)
 {
-	if (wanted(a))
-		emit_event(ctx, a, false);
+	struct sock_info *si = t->si;
+
+	if (t->old == TCP_SYN_RECV) {
+		struct transition d = {
+			.sk = t->sk, .so = t->so, .si = si, .now = si->deferred_syn_recv_ts,
+			.pid_tgid = t->pid_tgid, .netns = t->netns, .family = t->family, .sport = t->sport,
+			.dport = t->dport, .old = TCP_LISTEN, .new = TCP_SYN_RECV,
+		};
+		emit(ctx, &d, btf);
+	}
+	si->deferred_syn_recv_ts = 0;
+}
+
+/* Last step: keep a new socket's entry, forget a closed one (and a closed listener). */
+static __always_inline void remember(const struct transition *t, const struct sock_info *fresh, bool first_sight)
+{
+	__u64 key = (__u64)t->sk;
+
+	if (t->new != TCP_CLOSE) {
+		if (first_sight)
+			bpf_map_update_elem(&socks, &key, fresh, BPF_ANY);
+		return;
+	}
+	if (!first_sight)
+		bpf_map_delete_elem(&socks, &key);
+	if (t->old == TCP_LISTEN) {
+		struct listen_key lk = { .netns = t->netns, .port = t->sport };
+		bpf_map_delete_elem(&listeners, &lk);
+	}
 }
 
 /* ---- the state change ---- */
 static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf)
 {
-	__u16 sport;
-	__u32 srtt_us;
+	struct transition t = { .sk = sk, .old = old, .new = new };
+	struct sock_info fresh;
 
 	/* Not a transition: older kernels (6.1) set LAST_ACK again when close() runs before the
 	 * last ACK. Dropped before any bookkeeping, so the next delta still spans the whole state. */
 	if (old == new)
 		return 0;
+	if (!read_socket(&t, btf))
+		return 0;
+	t.now = bpf_ktime_get_ns();
+	t.pid_tgid = bpf_get_current_pid_tgid();
 
-	if (btf && HAVE_HELPER(skc_to_tcp_sock)) {
-		/* NULL unless a full TCP socket (not MPTCP, SCTP...); the typed tcp_sock it
-		 * returns lets plain loads reach the inet_sock and tcp_sock fields */
-		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-		if (!tp)
-			return 0;
-		sport = ((const struct inet_sock *)tp)->inet_sport;
-		srtt_us = tp->srtt_us;
-	} else {
-		if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
-			return 0;
-		sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
-		srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us);
-	}
-	sport = bpf_ntohs(sport);
-	const struct socket *so = btf ? sk->sk_socket : 0; /* here, on one path: see sock_inode */
-
-	__u64 now = bpf_ktime_get_ns();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u16 family = btf ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 dport = bpf_ntohs(btf ? sk->__sk_common.skc_dport : BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__u32 netns;
-	__u64 key = (__u64)sk;
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-	struct sock_info fresh;
-	/* a new child socket: an entry under its address belonged to a freed socket */
-	bool first_sight = !si || (old == TCP_LISTEN && new == TCP_SYN_RECV);
-	__u8 flags = 0, comm_is_owner = 0;
-	__u64 delta = 0;
-
-	if (first_sight) {
-		/*
-		 * Built on the stack and stored once at the end (not at all if this is its CLOSE):
-		 * saves the lookup that would fetch the new entry back. Maybe a child of a
-		 * listener we know.
-		 */
-		__builtin_memset(&fresh, 0, sizeof(fresh));
-		si = &fresh;
-		netns = sk_netns(&sk->__sk_common, btf);
-		si->netns = netns;
-		if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
-			struct listen_key lk = { .netns = netns, .port = sport };
-			struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
-			if (lo) {
-				si->owner = *lo;
-				si->owner.known |= TCPTRACE_F_OWNER_INHERITED;
-				si->owner.how = TCPTRACE_OWNER_LISTENER;
-			}
-			si->side = TCPTRACE_F_PASSIVE;
-		}
-	} else {
-		netns = si->netns;
-		/* 0 when the entry was made by accept() or a send/recv, not by a transition */
-		if (si->last_ts) {
-			delta = now - si->last_ts;
-			flags |= TCPTRACE_F_PREV_SEEN;
-		}
-		if (si->deferred_syn_recv_ts) {
-			/* the 4-tuple is complete now: the held-back record goes first, with its own time */
-			if (old == TCP_SYN_RECV) {
-				struct fill_args d = {
-					.sk = sk, .so = so, .si = si, .now = si->deferred_syn_recv_ts, .pid_tgid = pid_tgid,
-					.netns = netns, .family = family, .sport = sport, .dport = dport,
-					.old = TCP_LISTEN, .new = TCP_SYN_RECV,
-				};
-				if (btf)
-					emit_btf(ctx, &d);
-				else
-					emit_tp(ctx, &d);
-			}
-			si->deferred_syn_recv_ts = 0;
-		}
-	}
-	si->last_ts = now;
-
-	if (in_owner_context(old, new) && (pid_tgid >> 32)) {
-		owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_SYSCALL, btf);
-		comm_is_owner = 1;
-	}
-	if (new == TCP_SYN_SENT) {
-		si->side = TCPTRACE_F_ACTIVE;
-		si->syn_sent_ts = now;
-	}
-	if (new == TCP_LISTEN && si->owner.known) {
-		struct listen_key lk = { .netns = netns, .port = sport };
-		bpf_map_update_elem(&listeners, &lk, &si->owner, BPF_ANY);
-	}
-
-	/* tcp_reset() sets sk_err before tcp_done() but reports it only afterwards. */
-	if (new == TCP_CLOSE) {
-		int err = btf ? sk->sk_err : BPF_CORE_READ(sk, sk_err);
-		if (err > 0)
-			si->error = err;
-	}
-
-	__u32 handshake_us = 0;
-	if (new == TCP_ESTABLISHED) {
-		if (old == TCP_SYN_SENT && si->syn_sent_ts) {
-			handshake_us = (now - si->syn_sent_ts) / 1000;
-		} else if (old == TCP_SYN_RECV) {
-			si->established_ts = now;
-			si->sport = sport;
-			si->dport = dport;
-			struct flow_key fk = { .netns = netns, .lport = sport, .rport = dport };
-			struct synack_info *sa = 0;
-			if (synack_pending) {
-				read_addrs(&sk->__sk_common, family, fk.laddr, fk.raddr, btf);
-				sa = bpf_map_lookup_elem(&synack_flows, &fk);
-			}
-			if (sa) {
-				/* total_retrans is only copied from the request after the clone's
-				 * state change, so count the SYN-ACK retransmits we saw ourselves */
-				handshake_us = now / 1000 - sa->first_synack_us;
-				si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
-				if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
-					__sync_fetch_and_add(&synack_pending, -1);
-			} else {
-				/* no retransmit: the kernel's SYN-ACK RTT sample is the handshake */
-				handshake_us = srtt_us >> 3;
-			}
-		}
-	}
-
-	/*
-	 * Before 6.18, inet_csk_clone_lock() sets a new child's state before its ports and
-	 * addresses are copied from the request socket: this record would show the listener's
-	 * (remote port 0). Hold it back in the socket's info; the child's next transition, in
-	 * the same softirq, sends it with the full 4-tuple. The info is an LRU entry, so a
-	 * child that never moves again cannot leak it.
-	 */
-	if (old == TCP_LISTEN && new == TCP_SYN_RECV && dport == 0) {
-		si->deferred_syn_recv_ts = now;
-		goto out;
-	}
-
-	struct fill_args a = {
-		.sk = sk, .so = so, .si = si, .now = now, .delta = delta, .pid_tgid = pid_tgid, .netns = netns,
-		.handshake_us = handshake_us, .rtt_us = srtt_us >> 3, .family = family,
-		.sport = sport, .dport = dport, .old = old, .new = new, .flags = flags,
-		.comm_is_owner = comm_is_owner,
-	};
-	if (btf)
-		emit_btf(ctx, &a);
-	else
-		emit_tp(ctx, &a);
-out:
-	if (first_sight && new != TCP_CLOSE)
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
-	if (new == TCP_CLOSE) {
-		if (!first_sight)
-			bpf_map_delete_elem(&socks, &key);
-		if (old == TCP_LISTEN) {
-			struct listen_key lk = { .netns = netns, .port = sport };
-			bpf_map_delete_elem(&listeners, &lk);
-		}
-	}
+	bool first_sight = find_sock_info(&t, &fresh, btf);
+	if (!first_sight && t.si->deferred_syn_recv_ts)
+		send_held_back(ctx, &t, btf);
+	t.si->last_ts = t.now;
+	note_owner(&t, btf);
+	time_handshake(&t, btf);
+	find_cause(&t, btf);
+	if (!hold_back_child(&t))
+		emit(ctx, &t, btf);
+	remember(&t, &fresh, first_sight);
 	return 0;
 }
 
@@ -680,7 +736,7 @@ static __always_inline void on_retransmit(const struct sock *sk, const bool btf)
 	if (!sk)
 		return;
 	/* only SYN retransmits count; the state is cheaper to check than the socket's info */
-	int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+	int state = KREAD(btf, sk, __sk_common.skc_state);
 	if (state != TCP_SYN_SENT)
 		return;
 	struct sock_info *si = known_sock(sk);
@@ -693,10 +749,10 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 {
 	const struct sock_common *rc = &req->__req_common;
 	struct flow_key fk = { .netns = sk_netns(&listener->__sk_common, btf) };
-	__u16 family = btf ? rc->skc_family : BPF_CORE_READ(rc, skc_family);
+	__u16 family = KREAD(btf, rc, skc_family);
 
-	fk.lport = btf ? rc->skc_num : BPF_CORE_READ(rc, skc_num);
-	fk.rport = bpf_ntohs(btf ? rc->skc_dport : BPF_CORE_READ(rc, skc_dport));
+	fk.lport = KREAD(btf, rc, skc_num);
+	fk.rport = bpf_ntohs(KREAD(btf, rc, skc_dport));
 	read_addrs(rc, family, fk.laddr, fk.raddr, btf);
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {

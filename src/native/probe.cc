@@ -200,9 +200,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
     std::string error = WriteConfig(config);
     if (!error.empty()) return error;
 
+    // Every map this file names (a skeleton would check them at compile time; why there is none:
+    // docs/ARCHITECTURE.md).
     struct bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
     struct bpf_map* socks = bpf_object__find_map_by_name(obj_, "socks");
-    if (!events || !socks) return "BPF object lacks the events/socks maps";
+    if (!events || !socks || !bpf_object__find_map_by_name(obj_, "counters") ||
+        !bpf_object__find_map_by_name(obj_, "perf_events"))
+      return "BPF object lacks the events, socks, counters or perf_events map (rebuild it)";
     if (max_sockets) bpf_map__set_max_entries(socks, max_sockets);
     if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) > 0) {
       // In perf mode the ring stays but is never written: keep it one page.
@@ -310,17 +314,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (settled) bpf_map__set_autocreate(settled, false);
   }
 
-  // Copies the TS-encoded struct tcptrace_config over the `cfg` variable in .rodata.
+  // Copies the TS-encoded struct tcptrace_config over the `cfg` variable in .rodata, at the
+  // offset the object's BTF gives it.
   std::string WriteConfig(Napi::Buffer<uint8_t> config) {
-    struct bpf_map* map = nullptr;
-    struct bpf_map* m;
-    bpf_object__for_each_map(m, obj_) {
-      if (EndsWith(bpf_map__name(m), ".rodata")) map = m;
-    }
+    struct bpf_map* rodata = bpf_object__find_map_by_name(obj_, ".rodata");
     struct btf* btf = bpf_object__btf(obj_);
-    if (!map || !btf) return "BPF object has no .rodata or BTF";
-    int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-    if (sec_id < 0) return "BPF object has no .rodata section in BTF";
+    int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+    if (!rodata || sec_id < 0) return "BPF object has no .rodata section with BTF";
     const struct btf_type* sec = btf__type_by_id(btf, sec_id);
     const struct btf_var_secinfo* vars = btf_var_secinfos(sec);
     for (int i = 0; i < btf_vlen(sec); i++) {
@@ -329,7 +329,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       if (vars[i].size != config.Length() || vars[i].size != sizeof(struct tcptrace_config))
         return "config size mismatch between TS, header and object (rebuild)";
       size_t size = 0;
-      uint8_t* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(map, &size)));
+      uint8_t* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(rodata, &size)));
       if (!data || vars[i].offset + vars[i].size > size) return "cannot write .rodata";
       memcpy(data + vars[i].offset, config.Data(), config.Length());
       return "";

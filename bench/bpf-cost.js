@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// The kernel side alone, A/B: for each tree given, start its tracer, read what the verifier
+// processed for each program it loaded, run a loopback storm, and read the programs' run time.
+// Trees alternate round by round so drift on a shared machine hits both.
+//
+// Usage: node bench/bpf-cost.js [--rounds 5] [--connections 30000] [--args "-q"] TREE...
+//        (root; TREE is a checkout with dist/ and the addon built; default: this one)
+// Prints per round and tree: the state-change program's ns per call, all programs' ns per
+// state change (what a transition costs the traced workload), and verified instructions.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const OUT = path.join(__dirname, 'out');
+const STORM = path.join(OUT, 'storm');
+const PROGS = path.join(OUT, 'bpf-progs');
+
+function options(argv) {
+  const o = { rounds: 5, connections: 30000, args: '-q', trees: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--rounds') o.rounds = Number(argv[++i]);
+    else if (argv[i] === '--connections') o.connections = Number(argv[++i]);
+    else if (argv[i] === '--args') o.args = argv[++i];
+    else o.trees.push(path.resolve(argv[i]));
+  }
+  if (!o.trees.length) o.trees.push(path.resolve(__dirname, '..'));
+  return o;
+}
+
+function build() {
+  fs.mkdirSync(OUT, { recursive: true });
+  if (!fs.existsSync(STORM)) execFileSync('gcc', ['-O2', '-pthread', '-o', STORM, path.join(__dirname, 'storm.c')]);
+  if (!fs.existsSync(PROGS)) execFileSync('gcc', ['-O2', '-o', PROGS, path.join(__dirname, 'bpf-progs.c'), '-lbpf']);
+}
+
+/** name -> { verified, xlated, runs, ns } for the programs `pid` holds. */
+function programs(pid) {
+  const out = {};
+  for (const line of execFileSync(PROGS, [String(pid)], { encoding: 'latin1' }).trim().split('\n')) {
+    const [name, verified, xlated, runs, ns] = line.split(' ');
+    if (name) out[name] = { verified: +verified, xlated: +xlated, runs: +runs, ns: +ns };
+  }
+  return out;
+}
+
+function startTracer(tree, args) {
+  const child = spawn(process.execPath, [path.join(tree, 'bin/tcptrace'), ...args.split(' ').filter(Boolean)], {
+    env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const attached = new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => { err += d; if (err.includes('tcptrace-stats:')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`tracer in ${tree} exited (${code}): ${err}`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return { child, attached, exited };
+}
+
+async function once(tree, o) {
+  const t = startTracer(tree, o.args);
+  await t.attached;
+  const before = programs(t.child.pid);
+  execFileSync(STORM, ['--connections', String(o.connections), '--threads', '2', '--close', 'fin']);
+  await new Promise((r) => setTimeout(r, 300));
+  const after = programs(t.child.pid);
+  t.child.kill('SIGINT');
+  await t.exited;
+  const state = Object.keys(after).find((n) => n.startsWith('set_state'));
+  const transitions = after[state].runs - before[state].runs;
+  let total = 0;
+  for (const n of Object.keys(after)) total += after[n].ns - (before[n]?.ns ?? 0);
+  return {
+    stateNs: (after[state].ns - before[state].ns) / transitions,
+    totalNs: total / transitions,
+    verified: Object.fromEntries(Object.entries(after).map(([n, p]) => [n, p.verified])),
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const o = options(process.argv.slice(2));
+  build();
+  const previous = fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'latin1').trim();
+  fs.writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  const results = new Map(o.trees.map((t) => [t, []]));
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      for (const tree of r % 2 ? [...o.trees].reverse() : o.trees) {
+        const res = await once(tree, o);
+        results.get(tree).push(res);
+        console.log(`round ${r + 1} ${tree}: set_state ${res.stateNs.toFixed(0)} ns/call, all programs ${res.totalNs.toFixed(0)} ns/transition`);
+      }
+    }
+  } finally {
+    fs.writeFileSync('/proc/sys/kernel/bpf_stats_enabled', previous);
+  }
+  for (const [tree, rs] of results) {
+    console.log(`\n${tree} (${o.args}): median set_state ${median(rs.map((r) => r.stateNs)).toFixed(0)} ns/call, ` +
+      `all programs ${median(rs.map((r) => r.totalNs)).toFixed(0)} ns/transition`);
+    console.log(`  verified instructions: ${Object.entries(rs[0].verified).map(([n, v]) => `${n} ${v}`).join(', ')}`);
+  }
+}
+
+main().catch((e) => { console.error(e.message); process.exit(1); });
