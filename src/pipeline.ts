@@ -1,6 +1,10 @@
 // The push pipeline from the tracer to the sinks, the same for the CLI and library users:
-//   tracer (probe → decode → attribute → filter) → enrich (cgroup) → derive (census, stats) → every sink.
+//   tracer (probe → decode → attribute → filter) → enrich (cgroup) → derive (census, connections,
+//   stats) → every sink.
 // The derived state is fed before the sinks so that a sink reading it sees the batch counted.
+// One connection tracker follows sockets from open to CLOSE for every reader of finished
+// connections (the stats engine, --lifetimes, the metrics), and only when one is there.
+import { ConnectionTracker, type FinishedConnection } from './connections';
 import type { TcpEvent } from './event';
 import type { TracerEvents } from './tracer';
 import type { SocketCensus } from './census';
@@ -23,7 +27,11 @@ export interface Derived {
   stats?: StatsEngine;
 }
 
+const NONE_FINISHED: readonly FinishedConnection[] = Object.freeze([]);
+
 export class Pipeline {
+  /** Present when the stats engine or a sink reads finished connections. */
+  private readonly connections?: ConnectionTracker;
   private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
   private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
 
@@ -31,6 +39,7 @@ export class Pipeline {
 
   constructor(private readonly source: EventSource, private readonly sinks: readonly Sink[], private readonly derived: Derived = {}) {
     this.enrich = derived.enrich ?? enrichmentFor(sinks);
+    if (derived.stats || sinks.some((sink) => sink.needsFinished)) this.connections = new ConnectionTracker();
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
   }
@@ -39,8 +48,9 @@ export class Pipeline {
   push(batch: TcpEvent[]): void {
     this.enrich?.(batch);
     this.derived.census?.observe(batch);
-    this.derived.stats?.observe(batch);
-    for (const sink of this.sinks) sink.write(batch);
+    const finished = this.connections ? this.connections.observe(batch) : NONE_FINISHED;
+    this.derived.stats?.observe(batch, finished);
+    for (const sink of this.sinks) sink.write(batch, finished);
   }
 
   /** Accept records (not transitions): the accept-queue waits. */

@@ -3,7 +3,7 @@
 // transition counts. The summary report, the WebSocket `stats` message and the metrics
 // all read StatsSnapshot.
 import type { CensusReport, SocketCensus } from './census';
-import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from './connections';
+import { closeLabel, failedConnectCause, type FinishedConnection } from './connections';
 import type { TcpEvent } from './event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from './states';
@@ -98,7 +98,6 @@ export function endpoint(addr: string, port: number, family: 4 | 6): string {
 }
 
 export class StatsEngine {
-  private readonly connections = new ConnectionTracker();
   private readonly active = new Histogram();
   private readonly passive = new Histogram();
   private readonly lifetime = new Histogram();
@@ -127,13 +126,14 @@ export class StatsEngine {
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
   }
 
-  observe(batch: TcpEvent[]): void {
+  /** A batch of transitions and the connections that finished in it (the pipeline's one tracker). */
+  observe(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     if (batch.length === 0) return;
     if (!this.since) this.since = batch[0].time;
     this.until = batch[batch.length - 1].time;
     this.events += batch.length;
     for (const e of batch) this.observeOne(e);
-    for (const c of this.connections.observe(batch)) this.finish(c);
+    for (const c of finished) this.finish(c);
   }
 
   /** Accept records (Tracer 'accepts'): the accept-queue wait, as soon as accept() returns. */

@@ -4,7 +4,7 @@
 // measurement is called is in the metric catalogue (metric-catalogue.ts). Apart from both
 // sinks so that --otlp never loads prom-client.
 import { release } from 'node:os';
-import { closeLabel, ConnectionTracker, failedConnectCause, type FinishedConnection } from '../connections';
+import { closeLabel, failedConnectCause, type FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { State, stateName } from '../states';
 import type { TracerStatus } from '../status';
@@ -49,12 +49,12 @@ export function tracerInfo(tracer: Pick<TracerStatus, 'attach' | 'delivery'>): T
 
 /** Turns event batches into backend calls. */
 export class MetricsFeed {
-  private readonly connections = new ConnectionTracker();
   private readonly portLabels = new Map<number, string>();
 
   constructor(private readonly backends: MetricsBackend[], private readonly ports?: PortSelection) {}
 
-  observe(batch: TcpEvent[]): void {
+  /** A batch of transitions and the connections that finished in it (the pipeline's one tracker). */
+  observe(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     for (const e of batch) {
       const oldName = stateName(e.oldState);
       const newName = stateName(e.newState);
@@ -69,7 +69,7 @@ export class MetricsFeed {
         }
       }
     }
-    for (const c of this.connections.observe(batch)) this.finish(c);
+    for (const c of finished) this.finish(c);
     for (const b of this.backends) b.flush?.();
   }
 

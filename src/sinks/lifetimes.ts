@@ -1,7 +1,6 @@
 // --lifetimes: one line per finished connection (owner, endpoints, who opened it,
 // handshake time, lifetime, how it ended).
-import { ConnectionTracker, type FinishedConnection } from '../connections';
-import type { TcpEvent } from '../event';
+import type { FinishedConnection } from '../connections';
 import { errnoName } from '../schema';
 import { padColumn, terminalSafeJson } from '../display';
 import type { Sink, Writer } from './sink';
@@ -30,14 +29,13 @@ export function lifetimeJson(c: FinishedConnection): string {
 }
 
 export class LifetimeSink implements Sink {
-  private readonly tracker = new ConnectionTracker();
+  readonly needsFinished = true;
 
   constructor(private readonly out: Writer, private readonly json: boolean) {
     if (!json) out(`${LIFETIMES_HEADER}\n`);
   }
 
-  write(batch: TcpEvent[]): void {
-    const done = this.tracker.observe(batch);
+  write(_batch: unknown, done: readonly FinishedConnection[]): void {
     if (done.length === 0) return;
     let text = '';
     for (const c of done) text += `${this.json ? lifetimeJson(c) : lifetimeLine(c)}\n`;

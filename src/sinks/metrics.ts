@@ -3,6 +3,7 @@
 // metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census';
+import type { FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http';
 import type { AccessOptions } from '../http-access';
@@ -192,8 +193,10 @@ export class MetricsSink implements Sink {
     return new MetricsSink(metrics, feed, servers);
   }
 
-  write(batch: TcpEvent[]): void {
-    this.feed.observe(batch);
+  readonly needsFinished = true;
+
+  write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
+    this.feed.observe(batch, finished);
   }
 
   accepts(batch: TcpEvent[]): void {

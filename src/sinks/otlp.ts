@@ -8,6 +8,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SocketCensus } from '../census';
+import type { FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
@@ -184,8 +185,10 @@ export class OtlpSink implements Sink {
     this.feed = new MetricsFeed([backend], options.ports);
   }
 
-  write(batch: TcpEvent[]): void {
-    this.feed.observe(batch);
+  readonly needsFinished = true;
+
+  write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
+    this.feed.observe(batch, finished);
   }
 
   accepts(batch: TcpEvent[]): void {

@@ -1,8 +1,16 @@
+import type { FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
 
 /** A consumer of event batches. Sinks know nothing of each other. */
 export interface Sink {
-  write(batch: TcpEvent[]): void;
+  /**
+   * One batch of transitions, and the connections that finished in it. `finished` is filled
+   * only when some reader needs it (a sink with `needsFinished`, or the stats engine): the
+   * pipeline then runs its one connection tracker; otherwise it is empty.
+   */
+  write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void;
+  /** Set by sinks that read `finished`. */
+  readonly needsFinished?: boolean;
   /** Accept records (accept() returned these sockets), for sinks that measure the accept-queue wait. */
   accepts?(batch: TcpEvent[]): void;
   /** Called once when tracing stops (after the final batch); may return a flush promise. */

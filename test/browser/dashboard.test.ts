@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
+import { Pipeline } from '../../src/pipeline';
 import { Tracer } from '../../src/tracer';
 import { closedPort, connectAndClose, listen, sleep } from '../helpers/kernel';
 import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
@@ -65,8 +66,11 @@ describeBrowser('dashboard in chromium', () => {
   const problems: string[] = [];
   const dialogs: string[] = [];
 
+  let pipeline: Pipeline | undefined;
   const startSink = async (p: number) => {
+    pipeline?.end(); // one pipeline at a time feeds the stats
     sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: p }, statsIntervalMs: 500 });
+    pipeline = new Pipeline(tracer, [sink], { stats });
   };
 
   beforeAll(async () => {
@@ -75,10 +79,6 @@ describeBrowser('dashboard in chromium', () => {
     stats = new StatsEngine();
     await startSink(0);
     port = sink.address.port;
-    tracer.on('events', (batch) => {
-      stats.observe(batch);
-      sink.write(batch);
-    });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));

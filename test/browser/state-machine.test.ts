@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import { SocketCensus } from '../../src/census';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
+import { Pipeline } from '../../src/pipeline';
 import { Tracer } from '../../src/tracer';
 import { sleep } from '../helpers/kernel';
 import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
@@ -46,11 +47,7 @@ describeBrowser('state machine in chromium', () => {
     census = new SocketCensus({ netns: ns.inode }, () => { const c = tracer.counters(); return c.lost + c.missed; });
     const stats = new StatsEngine(10, 65536, census);
     sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 500 });
-    tracer.on('events', (batch) => {
-      census.observe(batch);
-      stats.observe(batch);
-      sink.write(batch);
-    });
+    new Pipeline(tracer, [sink], { census, stats });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
     await page.goto(`http://127.0.0.1:${sink.address.port}/`);

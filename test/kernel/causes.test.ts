@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, startPeer, type Peer } from '../helpers/process';
 import { StatsEngine } from '../../src/stats';
+import { withFinished } from '../helpers/derive';
 
 describeKernel('close causes', () => {
   let cap: Capture;
@@ -64,7 +65,7 @@ describeKernel('close causes', () => {
 
     // The analytics put it where it belongs: one active handshake, in the ≥ 1 s buckets.
     const stats = new StatsEngine();
-    stats.observe(c);
+    withFinished(stats)(c);
     const hs = stats.snapshot().handshake.active;
     expect(hs.count).toBe(1);
     expect(hs.buckets.filter(([bound]) => bound >= 1000).reduce((n, [, k]) => n + k, 0)).toBe(1);

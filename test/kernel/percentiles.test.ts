@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TcpEvent } from '../../src/event';
 import { StatsEngine } from '../../src/stats';
+import { withFinished } from '../helpers/derive';
 import { State } from '../../src/states';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
 import { NetNamespace, startPeer, type Peer } from '../helpers/process';
@@ -68,7 +69,7 @@ describeKernel('percentiles of known latencies', () => {
     for (const ms of truth) expect(ms).toBeGreaterThan(900);
 
     const stats = new StatsEngine();
-    stats.observe(handshakes);
+    withFinished(stats)(handshakes);
     const active = stats.snapshot().handshake.active;
     expect(active.count).toBe(10);
     expectWithin(active.p50, nearestRank(truth, 0.5), 0.01, 'p50');
@@ -104,7 +105,7 @@ describeKernel('percentiles of known latencies', () => {
       }
       await local.waitForCloses(port, plan.length);
       const stats = new StatsEngine();
-      stats.observe(local.events.filter((e) => e.sport === port && e.dport !== 0));
+      withFinished(stats)(local.events.filter((e) => e.sport === port && e.dport !== 0));
       const lifetimes: number[] = [];
       const byConn = new Map<string, TcpEvent[]>();
       for (const e of local.events) if (e.sport === port && e.dport !== 0) byConn.set(e.skaddr + e.dport, [...(byConn.get(e.skaddr + e.dport) ?? []), e]);
@@ -145,7 +146,7 @@ describeKernel('percentiles of known latencies', () => {
       const accepted = () => local.events.filter((e) => e.sport === port && e.dport !== 0);
       await local.waitFor(() => accepted().filter((e) => e.newState === State.CLOSE).length >= 10);
       const stats = new StatsEngine();
-      stats.observe(accepted());
+      withFinished(stats)(accepted());
       const bySocket = new Map<string, TcpEvent[]>();
       for (const e of accepted()) bySocket.set(`${e.skaddr}:${e.dport}`, [...(bySocket.get(`${e.skaddr}:${e.dport}`) ?? []), e]);
       const truth = [...bySocket.values()].map((evs) => (evs.at(-1)!.tsNs - evs[0].tsNs) / 1e6).sort((a, b) => a - b);

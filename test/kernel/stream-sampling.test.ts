@@ -9,6 +9,7 @@ import type { JsonEvent } from '../../src/schema';
 import { StreamSink } from '../../src/sinks/ws';
 import { inSample, skaddrHash } from '../../src/sinks/ws/sampler';
 import { StatsEngine } from '../../src/stats';
+import { Pipeline } from '../../src/pipeline';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { Client, type Message } from '../helpers/ws-client';
@@ -25,10 +26,7 @@ describeKernel('WebSocket stream: sampling a slow client', () => {
     tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
     sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200 });
-    tracer.on('events', (batch) => {
-      stats.observe(batch);
-      sink.write(batch);
-    });
+    new Pipeline(tracer, [sink], { stats });
   });
 
   afterAll(async () => {

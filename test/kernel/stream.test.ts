@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
+import { Pipeline } from '../../src/pipeline';
 import { SCHEMA_VERSION, type JsonEvent } from '../../src/schema';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
@@ -50,11 +51,7 @@ describeKernel('WebSocket stream (--listen)', () => {
     guarded = await StreamSink.start(tracer, stats, {
       listen: { host: '127.0.0.2', port: 0 }, token: TOKEN, maxClients: 2, statsIntervalMs: 200,
     });
-    tracer.on('events', (batch) => {
-      stats.observe(batch);
-      open.write(batch);
-      guarded.write(batch);
-    });
+    new Pipeline(tracer, [open, guarded], { stats });
     url = `ws://127.0.0.1:${open.address.port}/ws`;
     guardedUrl = `ws://127.0.0.2:${guarded.address.port}/ws`;
   });

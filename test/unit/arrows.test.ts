@@ -5,13 +5,15 @@ import { StatsEngine } from '../../src/stats';
 import { ArrowCounter } from '../../src/sinks/ws/arrows';
 import { State as S } from '../../src/states';
 import { sampleEvent } from '../helpers/sample';
+import { withFinished } from '../helpers/derive';
 
 describe('ArrowCounter', () => {
   it('rates per arrow since the last call; time-wait closes as X->TIME_WAIT; failures counted apart', () => {
     const stats = new StatsEngine();
     const arrows = new ArrowCounter();
+    const observe = withFinished(stats);
     const ev = (oldState: number, newState: number, over = {}) => sampleEvent({ oldState, newState, skaddr: String(Math.random()), ...over });
-    stats.observe([
+    observe([
       ev(S.CLOSE, S.SYN_SENT), ev(S.CLOSE, S.SYN_SENT), ev(S.SYN_SENT, S.ESTABLISHED),
       ev(S.SYN_SENT, S.CLOSE, { cause: 'refused', error: 111 }),
       ev(S.FIN_WAIT2, S.CLOSE, { cause: 'normal', timeWait: true }), ev(S.FIN_WAIT2, S.CLOSE, { cause: 'normal' }),
@@ -20,7 +22,7 @@ describe('ArrowCounter', () => {
       arrows: { 'CLOSE->SYN_SENT': 1, 'SYN_SENT->ESTABLISHED': 0.5, 'SYN_SENT->CLOSE': 0.5, 'FIN_WAIT2->CLOSE': 0.5, 'FIN_WAIT2->TIME_WAIT': 0.5 },
       failing: { 'SYN_SENT->CLOSE': 0.5 },
     });
-    stats.observe([ev(S.FIN_WAIT2, S.CLOSE, { cause: 'normal', timeWait: true })]);
+    observe([ev(S.FIN_WAIT2, S.CLOSE, { cause: 'normal', timeWait: true })]);
     expect(arrows.next(stats.snapshot(), 1)).toEqual({ arrows: { 'FIN_WAIT2->TIME_WAIT': 1 }, failing: {} });
   });
 });

@@ -5,6 +5,7 @@ import { PromMetrics } from '../../src/sinks/metrics';
 import { MAX_LABELLED_PORTS, MetricsFeed } from '../../src/derive/metrics-feed';
 import { parseArgs } from '../../src/options';
 import { State } from '../../src/states';
+import { withFinished } from '../helpers/derive';
 
 let clock = 1_000_000_000;
 function ev(skaddr: string, oldState: number, newState: number, over: Partial<TcpEvent> = {}): TcpEvent {
@@ -18,7 +19,7 @@ function ev(skaddr: string, oldState: number, newState: number, over: Partial<Tc
 
 function setup(ports?: 'all' | number[]) {
   const prom = new PromMetrics(() => ({ seen: 10, delivered: 9, lost: 1 }), { version: '9.9.9', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports, processMetrics: false });
-  return { prom, feed: new MetricsFeed([prom], ports) };
+  return { prom, feed: { observe: withFinished(new MetricsFeed([prom], ports)) } };
 }
 
 const line = (text: string, prefix: string) => text.split('\n').find((l) => l.startsWith(prefix));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StatsEngine } from '../../src/stats';
 import { ConnectionTracker } from '../../src/connections';
 import { sampleEvent } from '../helpers/sample';
+import { withFinished } from '../helpers/derive';
 
 describe('StatsEngine', () => {
   it('top-N tables stay bounded under many endpoints', () => {
@@ -10,7 +11,7 @@ describe('StatsEngine', () => {
     for (let i = 0; i < 5000; i++) {
       batch.push(sampleEvent({ skaddr: `s${i}`, dport: 1000 + i, oldState: 2, newState: 1, handshakeUs: 100 }));
     }
-    stats.observe(batch);
+    withFinished(stats)(batch);
     const snap = stats.snapshot();
     expect(snap.handshake.byRemote).toHaveLength(5);
     expect(snap.handshake.active.count).toBe(5000);
@@ -18,7 +19,7 @@ describe('StatsEngine', () => {
 
   it('a refused connect is a failed connect by peer and cause', () => {
     const stats = new StatsEngine();
-    stats.observe([
+    withFinished(stats)([
       sampleEvent({ skaddr: 'a', oldState: 7, newState: 2, dport: 9, durationNs: null, handshakeUs: 0 }),
       sampleEvent({ skaddr: 'a', oldState: 2, newState: 7, dport: 9, cause: 'refused', error: 111, handshakeUs: 0 }),
     ]);
