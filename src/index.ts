@@ -10,4 +10,5 @@ export { Histogram, type HistogramSummary } from './histogram';
 export { Pipeline, type EventSource, type Derived } from './pipeline';
 export { CgroupEnricher } from './enrich/cgroup';
 export type { Sink } from './sinks/sink';
-export type { TracerStatus } from './status';
+export { statusReport, type TracerStatus, type StatusReport } from './status';
+export type { FinishedConnection } from './connections';

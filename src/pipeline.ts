@@ -9,11 +9,12 @@ import type { TcpEvent } from './event';
 import type { TracerEvents } from './tracer';
 import type { SocketCensus } from './census';
 import type { StatsEngine } from './stats';
+import { statusReport, type TracerStatus } from './status';
 import type { Sink } from './sinks/sink';
 import { enrichmentFor } from './enrich/cgroup';
 
-/** What the pipeline listens to: a Tracer, or anything that emits the same batches. */
-export interface EventSource {
+/** What the pipeline listens to: a Tracer, or anything that emits the same batches and tells its status. */
+export interface EventSource extends TracerStatus {
   on<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
   off<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
 }
@@ -32,6 +33,7 @@ const NONE_FINISHED: readonly FinishedConnection[] = Object.freeze([]);
 export class Pipeline {
   /** Present when the stats engine or a sink reads finished connections. */
   private readonly connections?: ConnectionTracker;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
   private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
 
@@ -40,6 +42,11 @@ export class Pipeline {
   constructor(private readonly source: EventSource, private readonly sinks: readonly Sink[], private readonly derived: Derived = {}) {
     this.enrich = derived.enrich ?? enrichmentFor(sinks);
     if (derived.stats || sinks.some((sink) => sink.needsFinished)) this.connections = new ConnectionTracker();
+    // The source keeps the process alive while it traces; these timers never do by themselves.
+    for (const sink of sinks) {
+      if (!sink.tick || !sink.tickMs) continue;
+      this.timers.push(setInterval(() => sink.tick!(statusReport(source)), sink.tickMs).unref());
+    }
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
   }
@@ -59,10 +66,12 @@ export class Pipeline {
     for (const sink of this.sinks) sink.accepts?.(batch);
   }
 
-  /** Stops listening and ends every sink; the promises are the sinks still flushing. */
+  /** Stops listening and ticking and ends every sink; the promises are the sinks still flushing. */
   end(): Promise<void>[] {
     this.source.off('events', this.onEvents);
     this.source.off('accepts', this.onAccepts);
-    return this.sinks.map((sink) => sink.end?.()).filter((p): p is Promise<void> => p instanceof Promise);
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    const status = statusReport(this.source);
+    return this.sinks.map((sink) => sink.end?.(status)).filter((p): p is Promise<void> => p instanceof Promise);
   }
 }

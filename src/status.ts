@@ -1,7 +1,9 @@
 // What a sink may know of the running tracer: its counters, how it attached and how it
-// delivers. Sinks get this, never the Tracer itself (the Tracer is one).
+// delivers. Sinks get this, never the Tracer itself (the Tracer is one): as a snapshot on each
+// tick and at the end (StatusReport), or live where a reader asks when it likes (a scrape).
 import type { NativeDelivery } from './native/addon';
 import type { AttachMode, Delivery } from './probe';
+import { VERSION } from './version';
 
 export interface Counters {
   /** Events that passed the kernel filters. */
@@ -27,4 +29,17 @@ export interface TracerStatus {
   counters(): Counters;
   /** How close delivery came to loss (ring high-water mark, drain thread). */
   deliveryStats(): NativeDelivery;
+}
+
+/** The tracer's counters and facts at one moment: what the pipeline gives a sink's tick() and end(). */
+export interface StatusReport {
+  readonly version: string;
+  readonly attach: AttachMode;
+  readonly delivery: Delivery;
+  readonly counters: Counters;
+  readonly deliveryStats: NativeDelivery;
+}
+
+export function statusReport(tracer: TracerStatus): StatusReport {
+  return { version: VERSION, attach: tracer.attach, delivery: tracer.delivery, counters: tracer.counters(), deliveryStats: tracer.deliveryStats() };
 }

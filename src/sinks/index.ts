@@ -27,7 +27,7 @@ export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
   if (terminal) sinks.push(terminal);
   const { plan } = ctx;
   if (plan.summary) {
-    sinks.push(new SummarySink(ctx.out, ctx.stats(), () => ctx.status.counters(), plan.format === 'json', plan.intervalSec));
+    sinks.push(new SummarySink(ctx.out, ctx.stats(), { json: plan.format === 'json', intervalSec: plan.intervalSec }));
   }
   if (plan.lifetimes) sinks.push(new LifetimeSink(ctx.out, plan.format === 'json'));
   // The stream first: it sets the --listen server's token before /metrics can be served there.

@@ -1,5 +1,6 @@
 import type { FinishedConnection } from '../connections';
 import type { TcpEvent } from '../event';
+import type { StatusReport } from '../status';
 
 /** A consumer of event batches. Sinks know nothing of each other. */
 export interface Sink {
@@ -13,8 +14,12 @@ export interface Sink {
   readonly needsFinished?: boolean;
   /** Accept records (accept() returned these sockets), for sinks that measure the accept-queue wait. */
   accepts?(batch: TcpEvent[]): void;
-  /** Called once when tracing stops (after the final batch); may return a flush promise. */
-  end?(): void | Promise<void>;
+  /** Milliseconds between tick() calls: the pipeline runs the timer for sinks that report periodically. */
+  readonly tickMs?: number;
+  /** A periodic report (every tickMs), with the tracer's counters and facts now. */
+  tick?(status: StatusReport): void;
+  /** Called once when tracing stops (after the final batch), with the final counters; may return a flush promise. */
+  end?(status: StatusReport): void | Promise<void>;
 }
 
 /** Where text goes: a line logger, or a sink's output. */

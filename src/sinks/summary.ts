@@ -1,34 +1,32 @@
-// --summary: the stats report at exit and every --interval seconds.
+// --summary: the stats report at exit and every --interval seconds (the pipeline's ticks).
 import { formatSummary, summaryJson } from '../report';
 import type { StatsEngine } from '../stats';
-import type { Counters } from '../status';
+import type { StatusReport } from '../status';
 import type { Sink, Writer } from './sink';
 
-export class SummarySink implements Sink {
-  private timer?: NodeJS.Timeout;
+export interface SummaryOptions {
+  json: boolean;
+  /** also report every this many seconds */
+  intervalSec?: number;
+}
 
-  constructor(
-    private readonly out: Writer,
-    private readonly stats: StatsEngine,
-    private readonly counters: () => Counters,
-    private readonly json: boolean,
-    intervalSec?: number,
-  ) {
-    if (intervalSec) this.timer = setInterval(() => this.print(), intervalSec * 1000);
+export class SummarySink implements Sink {
+  readonly tickMs?: number;
+
+  constructor(private readonly out: Writer, private readonly stats: StatsEngine, private readonly options: SummaryOptions) {
+    if (options.intervalSec) this.tickMs = options.intervalSec * 1000;
   }
 
   write(): void {
     // The shared engine is fed by the pipeline; this sink only reports.
   }
 
-  private print(): void {
+  tick(status: StatusReport): void {
     const snap = this.stats.snapshot();
-    const c = this.counters();
-    this.out(this.json ? summaryJson(snap, c) : formatSummary(snap, c));
+    this.out(this.options.json ? summaryJson(snap, status.counters) : formatSummary(snap, status.counters));
   }
 
-  end(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.print();
+  end(status: StatusReport): void {
+    this.tick(status);
   }
 }

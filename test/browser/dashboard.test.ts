@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Pipeline } from '../../src/pipeline';
+import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';
 import { closedPort, connectAndClose, listen, sleep } from '../helpers/kernel';
 import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
@@ -69,7 +70,7 @@ describeBrowser('dashboard in chromium', () => {
   let pipeline: Pipeline | undefined;
   const startSink = async (p: number) => {
     pipeline?.end(); // one pipeline at a time feeds the stats
-    sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: p }, statsIntervalMs: 500 });
+    sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: p }, statsIntervalMs: 500 });
     pipeline = new Pipeline(tracer, [sink], { stats });
   };
 
@@ -201,7 +202,7 @@ describeBrowser('dashboard in chromium', () => {
   });
 
   it('passes the token from its own URL to /ws and its files (a cookie); without it nothing is served', async () => {
-    const guarded = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.2', port: 0 }, token: 'browser-token-42' });
+    const guarded = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.2', port: 0 }, token: 'browser-token-42' });
     const base = `http://127.0.0.2:${guarded.address.port}/`;
     const other = await browser.newPage();
     const stranger = await browser.newContext(); // no cookie from the visit with the token

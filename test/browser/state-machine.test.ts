@@ -8,6 +8,7 @@ import { SocketCensus } from '../../src/census';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Pipeline } from '../../src/pipeline';
+import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';
 import { sleep } from '../helpers/kernel';
 import { describeBrowser, launchChromium, screenshotPath } from '../helpers/browser';
@@ -46,7 +47,7 @@ describeBrowser('state machine in chromium', () => {
     // Lost or skipped transitions (a busy machine) make it count again from the kernel.
     census = new SocketCensus({ netns: ns.inode }, () => { const c = tracer.counters(); return c.lost + c.missed; });
     const stats = new StatsEngine(10, 65536, census);
-    sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 500 });
+    sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 500 });
     new Pipeline(tracer, [sink], { census, stats });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });

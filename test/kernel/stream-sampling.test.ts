@@ -10,6 +10,7 @@ import { StreamSink } from '../../src/sinks/ws';
 import { inSample, skaddrHash } from '../../src/sinks/ws/sampler';
 import { StatsEngine } from '../../src/stats';
 import { Pipeline } from '../../src/pipeline';
+import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { Client, type Message } from '../helpers/ws-client';
@@ -25,7 +26,7 @@ describeKernel('WebSocket stream: sampling a slow client', () => {
   beforeAll(async () => {
     tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
-    sink = await StreamSink.start(tracer, stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200 });
+    sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200 });
     new Pipeline(tracer, [sink], { stats });
   });
 

@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/stats';
 import { Pipeline } from '../../src/pipeline';
+import { statusReport } from '../../src/status';
 import { SCHEMA_VERSION, type JsonEvent } from '../../src/schema';
 import { Tracer } from '../../src/tracer';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
@@ -42,13 +43,13 @@ describeKernel('WebSocket stream (--listen)', () => {
     // A large ring: whatever else the machine runs, the test's own events must arrive.
     tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
-    open = await StreamSink.start(tracer, stats, {
+    open = await StreamSink.start(statusReport(tracer), stats, {
       // maxSample 1: a stopped reader here is dropped and counted, not sampled (that is
       // stream-sampling.test.ts)
       listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64, maxSample: 1,
       options: { test: true },
     });
-    guarded = await StreamSink.start(tracer, stats, {
+    guarded = await StreamSink.start(statusReport(tracer), stats, {
       listen: { host: '127.0.0.2', port: 0 }, token: TOKEN, maxClients: 2, statsIntervalMs: 200,
     });
     new Pipeline(tracer, [open, guarded], { stats });

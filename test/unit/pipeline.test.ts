@@ -1,11 +1,12 @@
 // The push pipeline on made-up batches (no kernel): one connection tracker for every reader of
-// finished connections, and none when nothing reads them.
+// finished connections, and none when nothing reads them; ticks and the end with the status.
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FinishedConnection } from '../../src/connections';
 import type { TcpEvent } from '../../src/event';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
+import type { Counters, StatusReport } from '../../src/status';
 import { StatsEngine } from '../../src/stats';
 import { State as S } from '../../src/states';
 import { sampleEvent } from '../helpers/sample';
@@ -24,9 +25,22 @@ class Recorder implements Sink {
   }
 }
 
+/** Batches and counters as a Tracer would give them. */
+class FakeTracer extends EventEmitter {
+  readonly attach = 'tp_btf' as const;
+  readonly delivery = 'ringbuf' as const;
+  seen = 0;
+  counters(): Counters {
+    return { seen: this.seen, delivered: this.seen, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0 };
+  }
+  deliveryStats() {
+    return { ringBytes: 4096, ringPeakBytes: 0, maxGapMs: 0, thread: false };
+  }
+}
+
 describe('Pipeline', () => {
   it('runs one tracker: the stats engine and every sink get the same finished connections', () => {
-    const source = new EventEmitter();
+    const source = new FakeTracer();
     const stats = new StatsEngine();
     const reader = new Recorder(true);
     const other = new Recorder();
@@ -41,7 +55,7 @@ describe('Pipeline', () => {
   });
 
   it('tracks nothing when no one reads finished connections', () => {
-    const source = new EventEmitter();
+    const source = new FakeTracer();
     const plain = new Recorder();
     new Pipeline(source, [plain]);
     source.emit('events', connection('b'));
@@ -49,10 +63,32 @@ describe('Pipeline', () => {
   });
 
   it('end() stops listening', () => {
-    const source = new EventEmitter();
+    const source = new FakeTracer();
     const plain = new Recorder();
     new Pipeline(source, [plain]).end();
     source.emit('events', connection('c'));
     expect(plain.got).toEqual([]);
+  });
+
+  it('ticks a sink at its own interval and ends it with the final status', () => {
+    vi.useFakeTimers();
+    try {
+      const source = new FakeTracer();
+      const ticks: StatusReport[] = [];
+      let last: StatusReport | undefined;
+      const sink: Sink = { write() {}, tickMs: 1000, tick: (s) => ticks.push(s), end: (s) => { last = s; } };
+      const pipeline = new Pipeline(source, [sink, new Recorder()]);
+      source.seen = 5;
+      vi.advanceTimersByTime(2500);
+      expect(ticks.map((s) => s.counters.seen)).toEqual([5, 5]);
+      expect(ticks[0]).toMatchObject({ attach: 'tp_btf', delivery: 'ringbuf', version: expect.any(String) });
+      source.seen = 7;
+      pipeline.end();
+      vi.advanceTimersByTime(5000);
+      expect(ticks).toHaveLength(2);
+      expect(last?.counters.seen).toBe(7);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -3,6 +3,7 @@
 // client.ts (one client's sends), admission.ts, protocol.ts, messages.ts, encoded-batch.ts,
 // sampler.ts, arrows.ts, static.ts (the page's files), options.ts.
 import type { ListenAddress } from '../../http';
+import { statusReport } from '../../status';
 import type { SinkContext } from '../context';
 import type { Writer } from '../sink';
 import { StreamSink } from './stream-sink';
@@ -15,7 +16,7 @@ export { isLoopbackHost } from '../../http-access';
 /** Builds the sink for `--listen` from the CLI's plan; logs where to point a browser. */
 export async function streamSink(ctx: SinkContext, listen: ListenAddress): Promise<StreamSink> {
   const { plan } = ctx;
-  const sink = await StreamSink.start(ctx.status, ctx.stats(), {
+  const sink = await StreamSink.start(statusReport(ctx.status), ctx.stats(), {
     listen,
     token: plan.token,
     maxClients: plan.maxClients,

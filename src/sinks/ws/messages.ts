@@ -3,13 +3,13 @@ import os from 'node:os';
 import { ringPeakFraction } from '../../delivery';
 import { SCHEMA_VERSION } from '../../schema';
 import type { StatsSnapshot } from '../../stats';
-import type { Counters, TracerStatus } from '../../status';
+import type { StatusReport } from '../../status';
 import { VERSION } from '../../version';
 import { ArrowCounter } from './arrows';
 import type { StreamLimits } from './options';
 import { PROTOCOL_VERSION, type HelloMessage } from './protocol';
 
-export function helloMessage(status: TracerStatus, options: Record<string, unknown>, limits: StreamLimits): HelloMessage {
+export function helloMessage(status: Pick<StatusReport, 'attach' | 'delivery'>, options: Record<string, unknown>, limits: StreamLimits): HelloMessage {
   return {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
@@ -38,7 +38,8 @@ export class StatsMessages {
   private lastInto: Record<string, number> = {};
   private readonly arrows = new ArrowCounter();
 
-  next(snap: StatsSnapshot, counters: Counters, status: TracerStatus, clients: number): Record<string, unknown> {
+  next(snap: StatsSnapshot, status: StatusReport, clients: number): Record<string, unknown> {
+    const { counters } = status;
     const now = performance.now();
     const seconds = Math.max((now - this.lastTick) / 1000, 1e-3);
     this.lastTick = now;
@@ -72,7 +73,7 @@ export class StatsMessages {
 }
 
 /** The ring's high-water mark (fraction full, 3 decimals), null with a perf buffer. */
-function ringPeak(status: TracerStatus): number | null {
-  const peak = ringPeakFraction(status.deliveryStats());
+function ringPeak(status: StatusReport): number | null {
+  const peak = ringPeakFraction(status.deliveryStats);
   return peak === undefined ? null : Math.round(peak * 1000) / 1000;
 }

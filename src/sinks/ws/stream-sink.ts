@@ -15,7 +15,7 @@ import type { TcpEvent } from '../../event';
 import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../../http';
 import { generateToken } from '../../http-access';
 import type { StatsEngine } from '../../stats';
-import type { TracerStatus } from '../../status';
+import type { StatusReport } from '../../status';
 import { ByteWriter } from '../../util/bytes';
 import type { Sink } from '../sink';
 import { originAllowed } from './admission';
@@ -38,16 +38,18 @@ export class StreamSink implements Sink {
   private readonly limits: StreamLimits;
   private readonly allowOrigins: Set<string>;
   private pending = 0;
-  private timer?: NodeJS.Timeout;
   private readonly statsMessage = new StatsMessages();
   private lastKernelLost = 0;
   private ended = false;
+  /** Stats and loss notices go out on the pipeline's ticks, this often. */
+  readonly tickMs: number;
   /** The latest stats (without the per-client part), sent to newcomers right after hello. */
   private lastStats?: Record<string, unknown>;
 
   private constructor(
     private readonly server: SharedServer,
-    private readonly tracer: TracerStatus,
+    /** The tracer when the stream started: its facts for hello, its loss so far. */
+    private readonly started: StatusReport,
     private readonly stats: StatsEngine,
     private readonly opts: StreamOptions,
   ) {
@@ -57,7 +59,8 @@ export class StreamSink implements Sink {
     const shown = server.address.host === '0.0.0.0' || server.address.host === '::' ? os.hostname() : server.address.host;
     this.url = `http://${hostPort(shown, server.address.port)}/${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayload, perMessageDeflate: false, clientTracking: false });
-    this.lastKernelLost = tracer.counters().lost;
+    this.tickMs = this.limits.statsIntervalMs;
+    this.lastKernelLost = started.counters.lost;
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -72,17 +75,15 @@ export class StreamSink implements Sink {
       res.writeHead(426, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade' });
       res.end('this is a WebSocket endpoint (docs/STREAM.md)\n');
     });
-    this.timer = setInterval(() => this.tick(), this.limits.statsIntervalMs);
-    this.timer.unref();
   }
 
   /** Registers the page and /ws on the shared server for `opts.listen` (starting it if needed). */
-  static async start(tracer: TracerStatus, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
+  static async start(started: StatusReport, stats: StatsEngine, opts: StreamOptions): Promise<StreamSink> {
     const server = await sharedServer(opts.listen, { token: opts.token, allowHosts: opts.allowHosts });
     // A non-loopback address never goes without a token: one is made up when none was given.
     // (The CLI starts the stream first, so until now that server had no routes: only 404s.)
     if (!server.access.requiredToken && !server.access.loopback) server.access.configure({ token: generateToken() });
-    return new StreamSink(server, tracer, stats, opts);
+    return new StreamSink(server, started, stats, opts);
   }
 
   get address(): ListenAddress {
@@ -141,7 +142,7 @@ export class StreamSink implements Sink {
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
     ws.on('close', () => this.clients.delete(c));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
-    send(c, JSON.stringify({ ...helloMessage(this.tracer, this.opts.options ?? {}, this.limits), filter: c.filter }), this.limits.bufferCap);
+    send(c, JSON.stringify({ ...helloMessage(this.started, this.opts.options ?? {}, this.limits), filter: c.filter }), this.limits.bufferCap);
     if (this.lastStats) send(c, JSON.stringify({ ...this.lastStats, clients: this.clients.size, client: { missed: 0, sample: 1, filter: c.filter } }), this.limits.bufferCap);
   }
 
@@ -232,11 +233,10 @@ export class StreamSink implements Sink {
   }
 
   /** Once per interval: kernel loss notices, pending client loss notices, stats. */
-  private tick(): void {
+  tick(status: StatusReport): void {
     if (this.ended || this.clients.size === 0) return; // rates then span the quiet time
-    const counters = this.tracer.counters();
-    const kernelNotice = this.kernelLossNotice(counters.lost);
-    const base = this.statsMessage.next(this.stats.snapshot(), counters, this.tracer, this.clients.size);
+    const kernelNotice = this.kernelLossNotice(status.counters.lost);
+    const base = this.statsMessage.next(this.stats.snapshot(), status, this.clients.size);
     this.lastStats = base;
     for (const c of this.clients) {
       if (kernelNotice) send(c, kernelNotice, this.limits.bufferCap);
@@ -248,16 +248,15 @@ export class StreamSink implements Sink {
 
   /**
    * Stops the stream; the shared HTTP server stays up for the other sinks until exit. The
-   * tracer is closed by now, so its counters are final: loss the last tick did not report is
-   * sent, then each client is closed after what is queued for it. The promise resolves once
+   * tracer is closed by now, so the counters given are final: loss the last tick did not report
+   * is sent, then each client is closed after what is queued for it. The promise resolves once
    * every client has closed (the CLI waits at most 2 s), so the last events are not cut off by
    * the process exiting.
    */
-  end(): Promise<void> {
+  end(status?: StatusReport): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
-    if (this.timer) clearInterval(this.timer);
-    const notice = this.kernelLossNotice(this.tracer.counters().lost);
+    const notice = status && this.kernelLossNotice(status.counters.lost);
     const closed: Promise<void>[] = [];
     for (const c of this.clients) {
       // Last words go out past the client's buffer cap: without them its counts would not add up.
@@ -278,8 +277,8 @@ export class StreamSink implements Sink {
   }
 
   /** end(), then drops every client and closes the HTTP server (tests, library use). */
-  async close(): Promise<void> {
-    void this.end();
+  async close(status?: StatusReport): Promise<void> {
+    void this.end(status);
     for (const c of this.clients) c.ws.terminate();
     this.clients.clear();
     this.wss.close();
