@@ -8,6 +8,7 @@ import type { Writer } from './sinks/sink';
 import type { StatsEngine } from './stats';
 import { displayText } from './display';
 import { StdoutOutput } from './stdout';
+import { sinkOptions } from './sink-options';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -112,13 +113,14 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
     : undefined;
   let stats: StatsEngine | undefined;
-  const sharedStats = () => (stats ??= new StatsEngine(plan.top, undefined, census));
   let sinks;
   try {
     // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
     // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
-    const { buildSinks } = await import('./sinks');
-    sinks = await buildSinks({ plan, status: tracer, out, log, stats: sharedStats, census });
+    const { buildSinks, readsStats } = await import('./sinks');
+    const options = sinkOptions(plan);
+    if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
+    sinks = await buildSinks(options, { status: tracer, out, log, stats, census });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);

@@ -1,29 +1,36 @@
 // The fleet sinks (docs/FLEET.md): Prometheus /metrics, the systemd journal, OTLP. Each is
 // loaded only when asked for: their libraries (prom-client, OpenTelemetry) cost memory and
 // start-up time that a plain `tcptrace` should not pay.
-import { hostPort, type ListenAddress } from '../http';
+import { hostPort } from '../http';
 import type { Sink } from './sink';
-import type { SinkContext } from './context';
+import type { SinkInputs } from './context';
+import type { MetricsSinkOptions } from './metrics';
+import type { OtlpOptions } from './otlp';
 
-export async function fleetSinks(ctx: SinkContext): Promise<Sink[]> {
-  const { plan, status, log } = ctx;
+export interface FleetOptions {
+  /** /metrics; `logAddress`: say on stderr where the first address is served (--metrics) */
+  metrics?: Omit<MetricsSinkOptions, 'census'> & { logAddress: boolean };
+  journal?: { socket: string };
+  otlp?: Omit<OtlpOptions, 'census'>;
+}
+
+export async function fleetSinks(options: FleetOptions, inputs: SinkInputs): Promise<Sink[]> {
+  const { status, log, census } = inputs;
   const sinks: Sink[] = [];
-  // /metrics is served on --metrics and on --listen (the dashboard's server) alike.
-  const addresses = [plan.metrics, plan.listen].filter((a): a is ListenAddress => a !== undefined);
-  if (addresses.length) {
+  if (options.metrics) {
     const { MetricsSink } = await import('./metrics');
-    const openPaths = plan.metricsWithoutToken ? ['/metrics'] : [];
-    const sink = await MetricsSink.create(status, { addresses, ports: plan.metricsPorts, census: ctx.census, access: { openPaths, allowHosts: plan.allowHosts } });
-    if (plan.metrics) log(`metrics at http://${hostPort(plan.metrics.host, sink.servers[0].address.port)}/metrics`);
+    const { logAddress, ...metrics } = options.metrics;
+    const sink = await MetricsSink.create(status, { ...metrics, census });
+    if (logAddress) log(`metrics at http://${hostPort(metrics.addresses[0].host, sink.servers[0].address.port)}/metrics`);
     sinks.push(sink);
   }
-  if (plan.journal) {
+  if (options.journal) {
     const { JournalSink } = await import('./journal');
-    sinks.push(JournalSink.open(plan.journal.socket, log));
+    sinks.push(JournalSink.open(options.journal.socket, log));
   }
-  if (plan.otlp) {
+  if (options.otlp) {
     const { OtlpSink } = await import('./otlp');
-    sinks.push(new OtlpSink(status, { ...plan.otlp, ports: plan.metricsPorts, census: ctx.census }, log));
+    sinks.push(new OtlpSink(status, { ...options.otlp, census }, log));
   }
   return sinks;
 }

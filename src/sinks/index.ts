@@ -1,40 +1,54 @@
-// Chooses the sinks a plan asks for. Each sink is built here and knows nothing of the others.
+// Builds the sinks asked for, each from its own typed options (made from the CLI's plan in
+// src/sink-options.ts). Each sink is built here and knows nothing of the others.
 import type { Sink } from './sink';
-import type { SinkContext } from './context';
-import { TableSink } from './table';
-import { CsvSink } from './csv';
+import type { SinkInputs } from './context';
+import { TableSink, type TableOptions } from './table';
+import { CsvSink, type CsvOptions } from './csv';
 import { NdjsonSink } from './ndjson';
-import { SummarySink } from './summary';
+import { SummarySink, type SummaryOptions } from './summary';
 import { LifetimeSink } from './lifetimes';
-import { fleetSinks } from './fleet';
+import { fleetSinks, type FleetOptions } from './fleet';
+import type { StreamOptions } from './ws/options';
 
-export type { SinkContext } from './context';
+export type { SinkInputs } from './context';
 
-/** Terminal output: table, CSV or NDJSON, unless the plan turned it off. */
-function terminalSink(ctx: SinkContext): Sink | undefined {
-  const { plan, out } = ctx;
-  if (plan.quiet) return undefined;
-  switch (plan.format) {
-    case 'csv': return new CsvSink(out, { time: plan.time, onCpu: plan.onCpu });
+/** Per-event lines on stdout. */
+export type TerminalOptions = { format: 'table'; table: TableOptions } | { format: 'csv'; csv: CsvOptions } | { format: 'json' };
+
+/** Every sink there is, present when asked for. */
+export interface SinkOptions extends FleetOptions {
+  terminal?: TerminalOptions;
+  summary?: SummaryOptions;
+  lifetimes?: { json: boolean };
+  /** --listen: the dashboard and WebSocket stream */
+  stream?: StreamOptions;
+}
+
+/** Whether these sinks read the stats engine (the caller then makes one and has the pipeline feed it). */
+export function readsStats(options: SinkOptions): boolean {
+  return Boolean(options.summary || options.stream);
+}
+
+function terminalSink(options: TerminalOptions, out: SinkInputs['out']): Sink {
+  switch (options.format) {
+    case 'csv': return new CsvSink(out, options.csv);
     case 'json': return new NdjsonSink(out);
-    default: return new TableSink(out, { time: plan.time, wide: plan.wide, onCpu: plan.onCpu });
+    default: return new TableSink(out, options.table);
   }
 }
 
-export async function buildSinks(ctx: SinkContext): Promise<Sink[]> {
+export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Promise<Sink[]> {
+  const { out, stats } = inputs;
+  if (readsStats(options) && !stats) throw new Error('--summary and the stream need the stats engine (see readsStats)');
   const sinks: Sink[] = [];
-  const terminal = terminalSink(ctx);
-  if (terminal) sinks.push(terminal);
-  const { plan } = ctx;
-  if (plan.summary) {
-    sinks.push(new SummarySink(ctx.out, ctx.stats(), { json: plan.format === 'json', intervalSec: plan.intervalSec }));
-  }
-  if (plan.lifetimes) sinks.push(new LifetimeSink(ctx.out, plan.format === 'json'));
+  if (options.terminal) sinks.push(terminalSink(options.terminal, out));
+  if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary));
+  if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes.json));
   // The stream first: it sets the --listen server's token before /metrics can be served there.
-  if (plan.listen) {
+  if (options.stream) {
     const { streamSink } = await import('./ws'); // the WebSocket server, only when asked for
-    sinks.push(await streamSink(ctx, plan.listen));
+    sinks.push(await streamSink(options.stream, inputs));
   }
-  sinks.push(...(await fleetSinks(ctx)));
+  sinks.push(...(await fleetSinks(options, inputs)));
   return sinks;
 }

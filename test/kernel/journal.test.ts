@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
+import { sinkOptions } from '../../src/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
@@ -49,7 +50,7 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
     server = await listen();
     const plan = parseArgs(['-q', '-Y', '--journal-socket', socket, '-D', String(server.port)]);
     tracer = Tracer.open({ filter: plan.filter });
-    sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+    sinks = await buildSinks(sinkOptions(plan), { status: tracer, out: () => {}, log: () => {}, stats: new StatsEngine() });
     new Pipeline(tracer, sinks);
   });
 

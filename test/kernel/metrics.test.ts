@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
+import { sinkOptions } from '../../src/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
@@ -79,7 +80,7 @@ describeKernel('Prometheus /metrics', () => {
     // The CLI's path: options → plan → sinks, fed like cli.ts feeds them.
     const plan = parseArgs(['-q', '--metrics', `127.0.0.1:${metricsPort}`, '--metrics-ports', String(server.port), '--listen', `127.0.0.1:${listenPort}`]);
     tracer = Tracer.open({ filter: plan.filter });
-    sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+    sinks = await buildSinks(sinkOptions(plan), { status: tracer, out: () => {}, log: () => {}, stats: new StatsEngine() });
     new Pipeline(tracer, sinks);
   });
 
@@ -179,7 +180,7 @@ describeKernel('metrics without the opt-in', () => {
     expect(plan.metrics).toEqual({ host: '127.0.0.1', port });
     const tracer = Tracer.open({ filter: plan.filter });
     try {
-      const sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: () => {}, stats: () => new StatsEngine() });
+      const sinks = await buildSinks(sinkOptions(plan), { status: tracer, out: () => {}, log: () => {}, stats: new StatsEngine() });
       new Pipeline(tracer, sinks);
       const got = await scrape(`http://127.0.0.1:${port}/metrics`);
       expect([...got.exp.types.keys()].some((n) => n.includes('listen_port'))).toBe(false);

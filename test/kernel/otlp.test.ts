@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { parseArgs } from '../../src/options';
 import { buildSinks } from '../../src/sinks';
+import { sinkOptions } from '../../src/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/stats';
@@ -44,7 +45,7 @@ describeKernel('OTLP/HTTP export', () => {
     expect(plan.otlp).toEqual({ url: `http://127.0.0.1:${port}/v1/metrics`, intervalMs: 300 });
     tracer = Tracer.open({ filter: plan.filter });
     census = new SocketCensus(plan.filter, () => tracer.counters().lost);
-    sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine(), census });
+    sinks = await buildSinks(sinkOptions(plan), { status: tracer, out: () => {}, log: (l) => logs.push(l), stats: new StatsEngine(), census });
     new Pipeline(tracer, sinks, { census });
     delete process.env.OTEL_RESOURCE_ATTRIBUTES;
   });
@@ -135,7 +136,7 @@ describeKernel('OTLP export failures', () => {
     const plan = parseArgs(['-q', '--otlp', `http://127.0.0.1:${dead}/v1/metrics`, '--otlp-interval', '0.2']);
     const tracer = Tracer.open({ filter: plan.filter });
     const logs: string[] = [];
-    const sinks = await buildSinks({ plan, status: tracer, out: () => {}, log: (l) => logs.push(l), stats: () => new StatsEngine() });
+    const sinks = await buildSinks(sinkOptions(plan), { status: tracer, out: () => {}, log: (l) => logs.push(l), stats: new StatsEngine() });
     try {
       const deadline = Date.now() + 5000;
       while (logs.length === 0 && Date.now() < deadline) await sleep(50);

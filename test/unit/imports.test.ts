@@ -90,9 +90,15 @@ describe('import graph', () => {
     expect([...reached].filter((f) => /from\s*['"]prom-client['"]/.test(readFileSync(join(SRC, f), 'utf8')))).toEqual([]);
   });
 
+  it('no sink sees the CLI\'s Plan: each gets its own typed options (made in sink-options.ts)', () => {
+    const seen = [...graph].flatMap(([file, deps]) => file.startsWith('sinks/') && deps.includes('options.ts') ? [file] : []);
+    expect(seen).toEqual([]);
+  });
+
   it('only the CLI reaches into src/sinks/ from outside it (the Sink contract, sinks/sink.ts, is for all)', () => {
+    const CLI = new Set(['cli.ts', 'sink-options.ts']);
     const reaches = [...graph].flatMap(([file, deps]) =>
-      !file.startsWith('sinks/') && file !== 'cli.ts' ? deps.filter((d) => d.startsWith('sinks/') && d !== 'sinks/sink.ts').map((d) => `${file} -> ${d}`) : []);
+      !file.startsWith('sinks/') && !CLI.has(file) ? deps.filter((d) => d.startsWith('sinks/') && d !== 'sinks/sink.ts').map((d) => `${file} -> ${d}`) : []);
     expect(reaches).toEqual([]);
   });
 });

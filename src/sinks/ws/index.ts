@@ -2,10 +2,10 @@
 // (docs/STREAM.md). This folder is the whole sink: stream-sink.ts (clients, delivery, ticks),
 // client.ts (one client's sends), admission.ts, protocol.ts, messages.ts, encoded-batch.ts,
 // sampler.ts, arrows.ts, static.ts (the page's files), options.ts.
-import type { ListenAddress } from '../../http';
 import { statusReport } from '../../status';
-import type { SinkContext } from '../context';
+import type { SinkInputs } from '../context';
 import type { Writer } from '../sink';
+import type { StreamOptions } from './options';
 import { StreamSink } from './stream-sink';
 
 export { StreamSink } from './stream-sink';
@@ -13,17 +13,11 @@ export { STREAM_DEFAULTS, type StreamOptions } from './options';
 export { SECURITY_HEADERS } from './static';
 export { isLoopbackHost } from '../../http-access';
 
-/** Builds the sink for `--listen` from the CLI's plan; logs where to point a browser. */
-export async function streamSink(ctx: SinkContext, listen: ListenAddress): Promise<StreamSink> {
-  const { plan } = ctx;
-  const sink = await StreamSink.start(statusReport(ctx.status), ctx.stats(), {
-    listen,
-    token: plan.token,
-    maxClients: plan.maxClients,
-    allowHosts: plan.allowHosts,
-    options: { filter: plan.filter, attach: plan.attach, perf_buffer: plan.perfBuffer, ring_bytes: plan.ringBytes ?? null },
-  });
-  logStart(ctx.log, sink, plan.token !== undefined);
+/** Builds the sink for `--listen`; logs where to point a browser. */
+export async function streamSink(options: StreamOptions, inputs: SinkInputs): Promise<StreamSink> {
+  if (!inputs.stats) throw new Error('the stream needs the stats engine');
+  const sink = await StreamSink.start(statusReport(inputs.status), inputs.stats, options);
+  logStart(inputs.log, sink, options.token !== undefined);
   return sink;
 }
 
