@@ -9,6 +9,7 @@ import type { StatsEngine } from './stats';
 import { displayText } from './display';
 import { StdoutOutput } from './stdout';
 import { sinkOptions } from './sink-options';
+import { statusOnly } from './status';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -120,7 +121,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const { buildSinks, readsStats } = await import('./sinks');
     const options = sinkOptions(plan);
     if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
-    sinks = await buildSinks(options, { status: tracer, out, log, stats, census });
+    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);

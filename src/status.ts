@@ -40,6 +40,11 @@ export interface StatusReport {
   readonly deliveryStats: NativeDelivery;
 }
 
+/** Only the status of a tracer: what the sinks are given in its place (they cannot reach the Tracer through it). */
+export function statusOnly(tracer: TracerStatus): TracerStatus {
+  return { attach: tracer.attach, delivery: tracer.delivery, counters: () => tracer.counters(), deliveryStats: () => tracer.deliveryStats() };
+}
+
 export function statusReport(tracer: TracerStatus): StatusReport {
   return { version: VERSION, attach: tracer.attach, delivery: tracer.delivery, counters: tracer.counters(), deliveryStats: tracer.deliveryStats() };
 }
