@@ -71,7 +71,9 @@ export class Pipeline {
     this.source.off('events', this.onEvents);
     this.source.off('accepts', this.onAccepts);
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+    const ending = this.sinks.filter((sink) => sink.end);
+    if (ending.length === 0) return [];
     const status = statusReport(this.source);
-    return this.sinks.map((sink) => sink.end?.(status)).filter((p): p is Promise<void> => p instanceof Promise);
+    return ending.map((sink) => sink.end!(status)).filter((p): p is Promise<void> => p instanceof Promise);
   }
 }
