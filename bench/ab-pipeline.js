@@ -8,6 +8,8 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+/** A module of a checkout's dist/, in the stage-folder layout or the flat one before it. */
+const fromDist = (root, ...names) => require(names.map((n) => path.join(root, 'dist', n)).find((p) => fs.existsSync(p)) ?? path.join(root, 'dist', names[0]));
 const { EventEmitter } = require('node:events');
 
 const args = process.argv.slice(2);
@@ -21,8 +23,8 @@ const devNull = fs.openSync('/dev/null', 'w');
 const out = (chunk) => { fs.writeSync(devNull, chunk); };
 
 function side(root) {
-  const dist = (m) => require(path.join(root, 'dist', m));
-  const decode = dist('decode.js');
+  const dist = (...names) => fromDist(root, ...names);
+  const decode = dist('decode/decode.js', 'decode.js');
   const { Pipeline } = dist('pipeline.js');
   const sink = sinkName === 'table'
     ? new (dist('sinks/table.js').TableSink)(out, { time: 'none', wide: false, onCpu: false })
@@ -30,7 +32,7 @@ function side(root) {
   const source = new EventEmitter();
   const pipeline = new Pipeline(source, [sink]);
   const clock = new decode.Clock();
-  return { EVENT_SIZE: dist('layout.js').EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
+  return { EVENT_SIZE: dist('decode/layout.js', 'layout.js').EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
 }
 
 const a = side(other);

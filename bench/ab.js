@@ -7,6 +7,8 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+/** A module of a checkout's dist/, in the stage-folder layout or the flat one before it. */
+const fromDist = (root, ...names) => require(names.map((n) => path.join(root, 'dist', n)).find((p) => fs.existsSync(p)) ?? path.join(root, 'dist', names[0]));
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
@@ -16,9 +18,9 @@ const records = opt('--records', path.join(__dirname, 'out', 'records.bin'));
 const rounds = Number(opt('--rounds', '40'));
 
 function side(root) {
-  const decode = require(path.join(root, 'dist', 'decode.js'));
-  const { TableSink } = require(path.join(root, 'dist', 'sinks', 'table.js'));
-  const { EVENT_SIZE } = require(path.join(root, 'dist', 'layout.js'));
+  const decode = fromDist(root, 'decode/decode.js', 'decode.js');
+  const { TableSink } = fromDist(root, 'sinks/table.js');
+  const { EVENT_SIZE } = fromDist(root, 'decode/layout.js', 'layout.js');
   const clock = new decode.Clock();
   const table = new TableSink(() => {}, { time: 'none', wide: false, onCpu: false });
   return { EVENT_SIZE, run: (batches) => { for (const b of batches) table.write(decode.decodeBatch(b, clock)); } };

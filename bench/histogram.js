@@ -1,10 +1,10 @@
 // Histogram cost on the hot path (record) and per snapshot (three percentiles), for
-// src/histogram.ts against hdr-histogram-js (when installed: npm install --no-save
+// src/derive/histogram.ts against hdr-histogram-js (when installed: npm install --no-save
 // hdr-histogram-js) and the √2-bucket histogram it replaced; then the socket census' cost
 // per event. Needs a built dist/ (npx tsc -p .).
 //   node bench/histogram.js [values=2000000] [rounds=7]
 'use strict';
-const { Histogram } = require('../dist/histogram.js');
+const { Histogram } = require('../dist/derive/histogram.js');
 
 const N = Number(process.argv[2]) || 2_000_000;
 const ROUNDS = Number(process.argv[3]) || 7;
@@ -29,7 +29,7 @@ class SqrtTwoBuckets {
 }
 
 const contenders = {
-  'src/histogram.ts (log-linear, 128/octave)': () => {
+  'src/derive/histogram.ts (log-linear, 128/octave)': () => {
     const h = new Histogram();
     return { record: (ms) => h.record(ms), percentiles: () => [h.quantile(0.5), h.quantile(0.9), h.quantile(0.99)] };
   },
@@ -67,7 +67,7 @@ for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${medi
 
 // The census on the hot path: one namespace, events of 1000 sockets cycling through a
 // connection's states (no kernel: a stand-in for sock_diag).
-const { SocketCensus } = require('../dist/census.js');
+const { SocketCensus } = require('../dist/derive/census.js');
 const empty = { counts: new Array(16).fill(0), tuples: Buffer.alloc(0), startNs: 0, endNs: 0, attempts: 1, error: null };
 const source = { scan: () => ({ paths: new Map([[1, '']]), unreadable: 0, own: 1 }), pathOf: () => undefined, dump: () => empty, dumpAsync: async () => empty };
 const cycle = [[7, 2], [2, 1], [1, 4], [4, 5], [5, 7]];

@@ -11,11 +11,11 @@ const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 const dist = (m) => require(path.join(ROOT, 'dist', m));
-const { decodeBatch, Clock } = dist('decode.js');
+const { decodeBatch, Clock } = dist('decode/decode.js');
 const { TableSink } = dist('sinks/table.js');
 const { NdjsonSink } = dist('sinks/ndjson.js');
 const { CgroupEnricher } = dist('enrich/cgroup.js');
-const { EVENT_SIZE } = dist('layout.js');
+const { EVENT_SIZE } = dist('decode/layout.js');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
@@ -23,7 +23,7 @@ const connections = Number(opt('--connections', '20000'));
 let recordsFile = opt('--records', undefined);
 
 function capture() {
-  const { openProbe } = dist('probe.js');
+  const { openProbe } = dist('probe/probe.js');
   const chunks = [];
   const opened = openProbe({}, (b) => chunks.push(Buffer.from(b)));
   const storm = path.join(__dirname, 'out', 'storm');

@@ -6,10 +6,12 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+/** A module of a checkout's dist/, in the stage-folder layout or the flat one before it. */
+const fromDist = (root, ...names) => require(names.map((n) => path.join(root, 'dist', n)).find((p) => fs.existsSync(p)) ?? path.join(root, 'dist', names[0]));
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
-const decode = require(path.join(root, 'dist', 'decode.js'));
-const { TableSink } = require(path.join(root, 'dist', 'sinks', 'table.js'));
-const { EVENT_SIZE } = require(path.join(root, 'dist', 'layout.js'));
+const decode = fromDist(root, 'decode/decode.js', 'decode.js');
+const { TableSink } = fromDist(root, 'sinks/table.js');
+const { EVENT_SIZE } = fromDist(root, 'decode/layout.js', 'layout.js');
 const buf = fs.readFileSync(process.env.RECORDS ?? path.join(__dirname, 'out', 'records.bin'));
 const n = Math.floor(buf.length / EVENT_SIZE);
 const batches = [];

@@ -1,14 +1,14 @@
 // The command: flags → plan → tracer → sinks. The only module that knows about stdout,
 // signals and exit codes.
 import { CommanderError } from 'commander';
-import { parseArgs, UsageError, type Plan } from './options';
+import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
-import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe';
+import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe/probe';
 import type { Writer } from './sinks/sink';
-import type { StatsEngine } from './stats';
-import { displayText } from './display';
-import { StdoutOutput } from './stdout';
-import { sinkOptions } from './sink-options';
+import type { StatsEngine } from './derive/stats';
+import { displayText } from './format/display';
+import { StdoutOutput } from './command/stdout';
+import { sinkOptions } from './command/sink-options';
 import { statusOnly } from './status';
 
 const EXIT_USAGE = 2;
@@ -21,7 +21,7 @@ const EXIT_RESERVE_MS = 300;
 
 /**
  * One line on stderr. Messages can carry text from outside (a collector's reply, a path), so
- * they are escaped like every other human-facing text (src/display.ts). A stderr that fails
+ * they are escaped like every other human-facing text (src/format/display.ts). A stderr that fails
  * (closed, EPIPE) loses its lines but never stops the tracing: see the error handler in main.
  */
 function note(line: string): void {
@@ -45,7 +45,7 @@ export function summaryLine(c: Counters): string {
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
   const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText, ringPeakFraction }] = await Promise.all([
-    import('./tracer'), import('./stats'), import('./census'), import('./pipeline'), import('./delivery'),
+    import('./tracer'), import('./derive/stats'), import('./derive/census'), import('./pipeline'), import('./probe/delivery'),
   ]);
   return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction };
 }

@@ -4,11 +4,11 @@
 // The derived state is fed before the sinks so that a sink reading it sees the batch counted.
 // One connection tracker follows sockets from open to CLOSE for every reader of finished
 // connections (the stats engine, --lifetimes, the metrics), and only when one is there.
-import { ConnectionTracker, type FinishedConnection } from './connections';
-import type { TcpEvent } from './event';
+import { ConnectionTracker, type FinishedConnection } from './derive/connections';
+import type { TcpEvent } from './decode/event';
 import type { TracerEvents } from './tracer';
-import type { SocketCensus } from './census';
-import type { StatsEngine } from './stats';
+import type { SocketCensus } from './derive/census';
+import type { StatsEngine } from './derive/stats';
 import { statusReport, type TracerStatus } from './status';
 import type { Sink } from './sinks/sink';
 import { enrichmentFor } from './enrich/cgroup';

@@ -2,8 +2,8 @@
 // delivers. Sinks get this, never the Tracer itself (the Tracer is one): as a snapshot on each
 // tick and at the end (StatusReport), or live where a reader asks when it likes (a scrape).
 import type { NativeDelivery } from './native/addon';
-import type { AttachMode, Delivery } from './probe';
-import { VERSION } from './version';
+import type { AttachMode, Delivery } from './probe/probe';
+import { VERSION } from './util/version';
 
 export interface Counters {
   /** Events that passed the kernel filters. */

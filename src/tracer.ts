@@ -3,13 +3,13 @@
 //   t.on('events', (batch) => ...);   or   for await (const ev of t) ...
 //   const summary = t.close();
 import { EventEmitter } from 'node:events';
-import { Attributor } from './attribute';
-import { Clock, decodeBatch } from './decode';
-import type { TcpEvent } from './event';
-import { startProbe, type AttachMode, type Delivery, type ProbeOptions, type StartedProbe } from './probe';
+import { Attributor } from './enrich/attribute';
+import { Clock, decodeBatch } from './decode/decode';
+import type { TcpEvent } from './decode/event';
+import { startProbe, type AttachMode, type Delivery, type ProbeOptions, type StartedProbe } from './probe/probe';
 import type { NativeDelivery, Probe } from './native/addon';
-import { OwnerGate, ownerMatcher } from './filter';
-import { beforeAccept } from './listener-holders';
+import { OwnerGate, ownerMatcher } from './filter/filter';
+import { beforeAccept } from './enrich/listener-holders';
 import type { Counters } from './status';
 
 /** Accept records are not transitions: they go out on their own channel. */

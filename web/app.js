@@ -240,7 +240,7 @@
     return family === 6 ? '[' + addr + ']:' + port : addr + ':' + port;
   }
 
-  // The escaping rule of tcptrace's text outputs (src/display.ts, README): a process name is
+  // The escaping rule of tcptrace's text outputs (src/format/display.ts, README): a process name is
   // chosen by any local user; controls and bytes that are not UTF-8 (lone U+DC80..U+DCFF in
   // the JSON) are shown as escapes, a backslash as \\.
   function shownName(s) {
@@ -463,7 +463,7 @@
     el.rateChart.dataset.points = String(rateX.length);
   }
 
-  // Summary buckets are half-octaves, upper bounds 1.5·2^k and 2^(k+1) ms (src/histogram.ts):
+  // Summary buckets are half-octaves, upper bounds 1.5·2^k and 2^(k+1) ms (src/derive/histogram.ts):
   // index 2k+1 and 2k+2, laid out evenly.
   function bucketIndex(boundMs) {
     return Math.round(2 * Math.log2(boundMs));

@@ -4,11 +4,11 @@
 // measurement is called is in the metric catalogue (metric-catalogue.ts). Apart from both
 // sinks so that --otlp never loads prom-client.
 import { release } from 'node:os';
-import { closeLabel, failedConnectCause, type FinishedConnection } from '../connections';
-import type { TcpEvent } from '../event';
-import { State, stateName } from '../states';
+import { closeLabel, failedConnectCause, type FinishedConnection } from './connections';
+import type { TcpEvent } from '../decode/event';
+import { State, stateName } from '../decode/states';
 import type { TracerStatus } from '../status';
-import { VERSION } from '../version';
+import { VERSION } from '../util/version';
 
 /** Which listening ports get their own series (opt-in: cardinality). */
 export type PortSelection = 'all' | number[];

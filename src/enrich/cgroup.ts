@@ -1,8 +1,8 @@
 // Enrich stage: the owner's cgroup path and container id, resolved once per event and stored
 // on it (TcpEvent.cgroup), before any sink sees the batch. Only outputs that carry them (JSON,
 // the stream, the journal) ask for it, so the table, CSV and -q never pay for it.
-import type { TcpEvent } from '../event';
-import { cgroupResolver, type CgroupInfo, type CgroupResolver } from '../containers';
+import type { TcpEvent } from '../decode/event';
+import { cgroupResolver, type CgroupInfo, type CgroupResolver } from './containers';
 
 /** A sink that writes TcpEvent.cgroup: the pipeline runs the cgroup stage before it. */
 export interface WritesCgroup {

@@ -4,7 +4,7 @@ export interface NativeProbeOptions {
   objectPath: string;
   attach: 'tp_btf' | 'tracepoint';
   delivery: 'ringbuf' | 'perfbuf';
-  /** struct tcptrace_config, encoded by src/config.ts */
+  /** struct tcptrace_config, encoded by src/probe/config.ts */
   config: Buffer;
   ringBytes: number;
   perfPages: number;

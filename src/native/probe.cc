@@ -1,7 +1,7 @@
 // The native half of the probe: libbpf open/configure/load/attach, and the drain of the ring
 // buffer (a native thread, drain.cc; or on Node's event loop, as the perf buffer always is)
 // that hands JS one Buffer per batch.
-// Decoding happens in TypeScript (src/decode.ts); nothing here knows the record's fields.
+// Decoding happens in TypeScript (src/decode/decode.ts); nothing here knows the record's fields.
 #include <napi.h>
 #include <uv.h>
 
@@ -127,7 +127,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     });
     exports.Set("Probe", ctor);
     exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
-    // The one list of tracefs mount points (src/tracefs.ts mounts the first when none is).
+    // The one list of tracefs mount points (src/probe/tracefs.ts mounts the first when none is).
     Napi::Array roots = Napi::Array::New(env);
     for (const char* root : kTracefsRoots) roots.Set(roots.Length(), Napi::String::New(env, root));
     exports.Set("tracefsRoots", roots);
@@ -263,7 +263,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   }
 
   // Waits for the loader thread; then drains into onBatch, or throws the load's error (with the
-  // libbpf log and errno, src/probe.ts turns it into one line).
+  // libbpf log and errno, src/probe/probe.ts turns it into one line).
   void StartWith(Napi::Env env, Napi::Function on_batch) {
     if (!loader_.joinable() && load_error_.empty()) {
       Napi::Error::New(env, "probe already started").ThrowAsJavaScriptException();

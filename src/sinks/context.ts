@@ -2,8 +2,8 @@
 // where output goes and what the derive stage made. Apart from the index, so that the builders
 // here can name it without importing the index back. Never the Tracer, never the CLI's Plan.
 import type { TracerStatus } from '../status';
-import type { StatsEngine } from '../stats';
-import type { SocketCensus } from '../census';
+import type { StatsEngine } from '../derive/stats';
+import type { SocketCensus } from '../derive/census';
 import type { Output, Writer } from './sink';
 
 export interface SinkInputs {

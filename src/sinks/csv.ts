@@ -1,8 +1,8 @@
 // CSV, bcc's -s columns plus owner/cause; one header line, then a row per transition.
-import type { TcpEvent } from '../event';
-import { stateName } from '../states';
-import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../util/columns';
-import { displayText, TextMemo } from '../display';
+import type { TcpEvent } from '../decode/event';
+import { stateName } from '../decode/states';
+import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../format/columns';
+import { displayText, TextMemo } from '../format/display';
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -16,7 +16,7 @@ export function csvHeader(o: CsvOptions): string {
 }
 
 /**
- * A name as one CSV cell: escaped for display (src/display.ts, so no line breaks), then a cell
+ * A name as one CSV cell: escaped for display (src/format/display.ts, so no line breaks), then a cell
  * that a spreadsheet would run as a formula (first character = + - @, also after spaces or
  * double quotes, which some importers strip) gets a leading apostrophe, as does one that
  * already starts with an apostrophe (so removing one leading apostrophe always gives the name

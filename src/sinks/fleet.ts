@@ -1,7 +1,7 @@
 // The fleet sinks (docs/FLEET.md): Prometheus /metrics, the systemd journal, OTLP. Each is
 // loaded only when asked for: their libraries (prom-client, OpenTelemetry) cost memory and
 // start-up time that a plain `tcptrace` should not pay.
-import { hostPort } from '../http';
+import { hostPort } from '../http/server';
 import type { Sink } from './sink';
 import type { SinkInputs } from './context';
 import type { MetricsSinkOptions } from './metrics';

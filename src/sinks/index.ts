@@ -1,5 +1,5 @@
 // Builds the sinks asked for, each from its own typed options (made from the CLI's plan in
-// src/sink-options.ts). Each sink is built here and knows nothing of the others.
+// src/command/sink-options.ts). Each sink is built here and knows nothing of the others.
 import type { Sink } from './sink';
 import type { SinkInputs } from './context';
 import { TableSink, type TableOptions } from './table';

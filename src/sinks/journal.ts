@@ -1,11 +1,11 @@
 // -Y/--journal: each transition as one structured entry in the systemd journal, sent as a
 // datagram in journald's native protocol. Field names follow bcc's tcpstates -Y (OBJECT_*),
 // so existing journalctl queries keep working; tcptrace's extra facts are TCPTRACE_*.
-import type { TcpEvent } from '../event';
-import { errnoName } from '../schema';
-import { stateName } from '../states';
-import { displayText } from '../display';
-import { commBytes, decodeComm } from '../comm';
+import type { TcpEvent } from '../decode/event';
+import { errnoName } from '../format/schema';
+import { stateName } from '../decode/states';
+import { displayText } from '../format/display';
+import { commBytes, decodeComm } from '../decode/comm';
 import type { Sink, Writer } from './sink';
 
 export type JournalField = [name: string, value: string];
@@ -64,7 +64,7 @@ export function journalFields(e: TcpEvent, asRoot = process.geteuid?.() === 0): 
 
 const FIELD_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
 
-/** A process name's bytes that are not UTF-8 (src/comm.ts): sent as they are, in the binary form. */
+/** A process name's bytes that are not UTF-8 (src/decode/comm.ts): sent as they are, in the binary form. */
 const RAW_BYTE = /[\udc80-\udcff]/;
 
 /**

@@ -1,8 +1,8 @@
 // --lifetimes: one line per finished connection (owner, endpoints, who opened it,
 // handshake time, lifetime, how it ended).
-import type { FinishedConnection } from '../connections';
-import { errnoName } from '../schema';
-import { padColumn, terminalSafeJson } from '../display';
+import type { FinishedConnection } from '../derive/connections';
+import { errnoName } from '../format/schema';
+import { padColumn, terminalSafeJson } from '../format/display';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =

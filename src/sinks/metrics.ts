@@ -2,14 +2,14 @@
 // OTLP exporter (src/derive/metrics-feed.ts); names, help, labels and buckets come from the
 // metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SocketCensus } from '../census';
-import type { FinishedConnection } from '../connections';
-import type { TcpEvent } from '../event';
-import { sharedServer, type ListenAddress, type SharedServer } from '../http';
-import type { AccessOptions } from '../http-access';
+import type { SocketCensus } from '../derive/census';
+import type { FinishedConnection } from '../derive/connections';
+import type { TcpEvent } from '../decode/event';
+import { sharedServer, type ListenAddress, type SharedServer } from '../http/server';
+import type { AccessOptions } from '../http/access';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
-import { ringPeakFraction, type NativeDelivery } from '../delivery';
+import { ringPeakFraction, type NativeDelivery } from '../probe/delivery';
 import type { Sink } from './sink';
 import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
 import { METRIC_PREFIX, METRICS, promName, type MetricSpec } from '../derive/metric-catalogue';
@@ -163,7 +163,7 @@ export interface MetricsSinkOptions {
   addresses: ListenAddress[];
   ports?: PortSelection;
   processMetrics?: boolean;
-  /** adds to the servers' access rules (src/http-access.ts) */
+  /** adds to the servers' access rules (src/http/access.ts) */
   access?: AccessOptions;
   census?: SocketCensus;
 }

@@ -1,6 +1,6 @@
 // One JSON object per line (docs/SCHEMA.md), written a batch at a time.
-import type { TcpEvent } from '../event';
-import { writeJsonEvent } from '../schema-writer';
+import type { TcpEvent } from '../decode/event';
+import { writeJsonEvent } from '../format/schema-writer';
 import { ByteWriter } from '../util/bytes';
 import type { Output, Sink } from './sink';
 

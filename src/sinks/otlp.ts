@@ -7,14 +7,14 @@ import { ValueType, type Attributes, type Counter, type Histogram, type Meter, t
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { SocketCensus } from '../census';
-import type { FinishedConnection } from '../connections';
-import type { TcpEvent } from '../event';
+import type { SocketCensus } from '../derive/census';
+import type { FinishedConnection } from '../derive/connections';
+import type { TcpEvent } from '../decode/event';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
 import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
 import { METRICS, otelName, type MetricSpec } from '../derive/metric-catalogue';
-import { ringPeakFraction, type NativeDelivery } from '../delivery';
+import { ringPeakFraction, type NativeDelivery } from '../probe/delivery';
 import type { Sink, Writer } from './sink';
 
 export interface OtlpOptions {

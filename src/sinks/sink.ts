@@ -1,5 +1,5 @@
-import type { FinishedConnection } from '../connections';
-import type { TcpEvent } from '../event';
+import type { FinishedConnection } from '../derive/connections';
+import type { TcpEvent } from '../decode/event';
 import type { StatusReport } from '../status';
 
 /** A consumer of event batches. Sinks know nothing of each other. */

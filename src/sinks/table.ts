@@ -1,9 +1,9 @@
 // The human table, column-compatible with bcc's tcpstates (owner instead of on-CPU task).
-import type { TcpEvent } from '../event';
-import { stateName } from '../states';
-import { causeText, ClockText, RelativeText, type TimeColumn } from '../util/columns';
+import type { TcpEvent } from '../decode/event';
+import { stateName } from '../decode/states';
+import { causeText, ClockText, RelativeText, type TimeColumn } from '../format/columns';
 import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from '../util/bytes';
-import { shownColumn, TextMemo, type Shown } from '../display';
+import { shownColumn, TextMemo, type Shown } from '../format/display';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -47,7 +47,7 @@ export class TableSink implements Sink {
   private readonly relative = new RelativeText();
   private readonly addrWidth: number;
   private readonly bytes = new ByteWriter();
-  /** process names escaped and cut to the column once per distinct name (src/display.ts) */
+  /** process names escaped and cut to the column once per distinct name (src/format/display.ts) */
   private readonly names = new TextMemo((s) => shownColumn(s, COMM_WIDTH));
   private readonly sharedNames = new TextMemo((s): Shown => {
     const cut = shownColumn(s, COMM_WIDTH - 1);

@@ -7,7 +7,7 @@
 // formatter that makes room once (ByteWriter.room) and keeps the position in a local is the
 // cheapest shape for V8. Each needs 3 bytes of room per UTF-16 unit of text it writes.
 
-import { terminalSafeJson } from '../display';
+import { terminalSafeJson } from '../format/display';
 
 /**
  * Where event output goes (the CLI's stdout): text, or UTF-8 bytes from a ByteWriter. Bytes
@@ -118,7 +118,7 @@ export function putMsFixed3(buf: Buffer, p: number, ns: number): number {
 
 /**
  * A JSON string literal, escaped as JSON.stringify escapes it and then as terminalSafeJson
- * (src/display.ts) does. Needs 6 bytes of room per unit.
+ * (src/format/display.ts) does. Needs 6 bytes of room per unit.
  */
 export function putJsonString(buf: Buffer, p: number, s: string): number {
   const n = s.length;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { StreamSink } from '../../src/sinks/ws';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
 import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';

@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { SocketCensus } from '../../src/census';
+import { SocketCensus } from '../../src/derive/census';
 import { StreamSink } from '../../src/sinks/ws';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
 import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';

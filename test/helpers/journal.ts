@@ -1,6 +1,6 @@
 // Reads journald's native protocol back into fields: the test listener's half of
 // src/sinks/journal.ts (which only writes it).
-import { decodeComm } from '../../src/comm';
+import { decodeComm } from '../../src/decode/comm';
 import type { JournalField } from '../../src/sinks/journal';
 
 /** Parses the native format back into fields (the test listener). */

@@ -3,8 +3,8 @@
 import net from 'node:net';
 import { describe } from 'vitest';
 import { Tracer, type TracerOptions } from '../../src/tracer';
-import type { TcpEvent } from '../../src/event';
-import { State } from '../../src/states';
+import type { TcpEvent } from '../../src/decode/event';
+import { State } from '../../src/decode/states';
 import { patience } from './patience';
 
 export const isRoot = process.geteuid?.() === 0;

@@ -1,5 +1,5 @@
 // A plausible TcpEvent for pure tests; override what the test is about.
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 
 export function sampleEvent(over: Partial<TcpEvent> = {}): TcpEvent {
   return {

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Peer, type NetNamespace } from './process';
 import type { Capture } from './kernel';
-import type { TcpEvent } from '../../src/event';
-import { State } from '../../src/states';
+import type { TcpEvent } from '../../src/decode/event';
+import { State } from '../../src/decode/states';
 import { patience } from './patience';
 
 const script = path.resolve(__dirname, '../fixtures/servers.py');

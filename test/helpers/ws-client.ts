@@ -1,7 +1,7 @@
 // A `ws` client for the stream's kernel tests: records every message, waits for ones it wants.
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
-import type { JsonEvent } from '../../src/schema';
+import type { JsonEvent } from '../../src/format/schema';
 import { sleep } from './kernel';
 import { patience } from './patience';
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, startPeer, type Peer } from '../helpers/process';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { withFinished } from '../helpers/derive';
 
 describeKernel('close causes', () => {

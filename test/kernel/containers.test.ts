@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CgroupResolver, cgroup2Root } from '../../src/containers';
-import { parseArgs } from '../../src/options';
-import { toJsonEvent } from '../../src/schema';
+import { CgroupResolver, cgroup2Root } from '../../src/enrich/containers';
+import { parseArgs } from '../../src/command/options';
+import { toJsonEvent } from '../../src/format/schema';
 import { CgroupEnricher } from '../../src/enrich/cgroup';
-import { State } from '../../src/states';
+import { State } from '../../src/decode/states';
 import { Capture, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 function run(cmd: string, args: string[]): string {

@@ -1,11 +1,11 @@
-// The load started before it is needed (src/probe.ts startProbe, bin/tcptrace's early start):
+// The load started before it is needed (src/probe/probe.ts startProbe, bin/tcptrace's early start):
 // it delivers like a load done in one step, and a load started for nothing leaves nothing
 // attached.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
-import { startProbe } from '../../src/probe';
-import type { TcpEvent } from '../../src/event';
+import { startProbe } from '../../src/probe/probe';
+import type { TcpEvent } from '../../src/decode/event';
 import { connectAndClose, describeKernel, listen } from '../helpers/kernel';
 
 /** BPF links this process holds (one per attached program). */

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { commBytes } from '../../src/comm';
+import { commBytes } from '../../src/decode/comm';
 import { describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
 

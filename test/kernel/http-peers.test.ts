@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { HTTP_LIMITS } from '../../src/http-access';
+import { HTTP_LIMITS } from '../../src/http/access';
 import { describeKernel } from '../helpers/kernel';
 import { NetNamespace } from '../helpers/process';
 
@@ -14,7 +14,7 @@ const dist = path.resolve(__dirname, '../../dist');
 // connection than its share, then a second peer 10.77.0.3 asking for /metrics.
 const script = `
 const net = require('net');
-const { sharedServer } = require(${JSON.stringify(path.join(dist, 'http.js'))});
+const { sharedServer } = require(${JSON.stringify(path.join(dist, 'http', 'server.js'))});
 const open = (from, port) => new Promise((resolve) => {
   const c = net.connect({ host: '10.77.0.1', port, localAddress: from });
   c.on('error', () => {});

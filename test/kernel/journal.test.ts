@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
-import { parseArgs } from '../../src/options';
+import { parseArgs } from '../../src/command/options';
 import { buildSinks } from '../../src/sinks';
-import { sinkOptions } from '../../src/sink-options';
+import { sinkOptions } from '../../src/command/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 const JOURNALD = ['/usr/lib/systemd/systemd-journald', '/lib/systemd/systemd-journald'].find((p) => existsSync(p));

@@ -1,7 +1,7 @@
 // The library API other code builds on: async iteration and exact counters.
 import { expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 import { connectAndClose, describeKernel, listen } from '../helpers/kernel';
 
 describeKernel('Tracer as a library', () => {

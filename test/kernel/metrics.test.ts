@@ -4,12 +4,12 @@
 import { release } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
-import { parseArgs } from '../../src/options';
+import { parseArgs } from '../../src/command/options';
 import { buildSinks } from '../../src/sinks';
-import { sinkOptions } from '../../src/sink-options';
+import { sinkOptions } from '../../src/command/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }

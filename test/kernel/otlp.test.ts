@@ -4,13 +4,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
-import { parseArgs } from '../../src/options';
+import { parseArgs } from '../../src/command/options';
 import { buildSinks } from '../../src/sinks';
-import { sinkOptions } from '../../src/sink-options';
+import { sinkOptions } from '../../src/command/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
-import { StatsEngine } from '../../src/stats';
-import { CENSUS_STATES, SocketCensus } from '../../src/census';
+import { StatsEngine } from '../../src/derive/stats';
+import { CENSUS_STATES, SocketCensus } from '../../src/derive/census';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 type KeyValue = { key: string; value: { stringValue?: string; intValue?: number | string; doubleValue?: number } };

@@ -5,12 +5,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, states } from '../helpers/kernel';
 import { NetNamespace, type Peer } from '../helpers/process';
 import { acceptOf, pidAlive, runClient, servedBy, serverSide, startServer, tracedCommand } from '../helpers/servers';
-import { StatsEngine } from '../../src/stats';
-import { formatSummary } from '../../src/report';
-import { ConnectionTracker } from '../../src/connections';
+import { StatsEngine } from '../../src/derive/stats';
+import { formatSummary } from '../../src/sinks/summary/report';
+import { ConnectionTracker } from '../../src/derive/connections';
 import { PromMetrics } from '../../src/sinks/metrics';
 import { MetricsFeed } from '../../src/derive/metrics-feed';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 
 const SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
 const N = 6;

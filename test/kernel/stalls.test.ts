@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
-import { State } from '../../src/states';
+import { State } from '../../src/decode/states';
 import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');

@@ -5,10 +5,10 @@
 // claimed.
 import type net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { JsonEvent } from '../../src/schema';
+import type { JsonEvent } from '../../src/format/schema';
 import { StreamSink } from '../../src/sinks/ws';
 import { inSample, skaddrHash } from '../../src/sinks/ws/sampler';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
 import { statusReport } from '../../src/status';
 import { Tracer } from '../../src/tracer';

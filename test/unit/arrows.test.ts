@@ -1,9 +1,9 @@
 // The state machine's aggregates: per-arrow rates from the stats engine's totals, closes into
 // TIME_WAIT drawn as the RFC's arrow, failures apart.
 import { describe, expect, it } from 'vitest';
-import { StatsEngine } from '../../src/stats';
+import { StatsEngine } from '../../src/derive/stats';
 import { ArrowCounter } from '../../src/sinks/ws/arrows';
-import { State as S } from '../../src/states';
+import { State as S } from '../../src/decode/states';
 import { sampleEvent } from '../helpers/sample';
 import { withFinished } from '../helpers/derive';
 

@@ -1,15 +1,15 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { describe, expect, it } from 'vitest';
 import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/util/bytes';
-import { writeJsonEvent } from '../../src/schema-writer';
-import { toJsonEvent } from '../../src/schema';
-import { containerFromPath, type CgroupResolver } from '../../src/containers';
+import { writeJsonEvent } from '../../src/format/schema-writer';
+import { toJsonEvent } from '../../src/format/schema';
+import { containerFromPath, type CgroupResolver } from '../../src/enrich/containers';
 import { CgroupEnricher } from '../../src/enrich/cgroup';
 import { TableSink } from '../../src/sinks/table';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
-import { stateName } from '../../src/states';
-import { terminalSafeJson } from '../../src/display';
+import { stateName } from '../../src/decode/states';
+import { terminalSafeJson } from '../../src/format/display';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure can be replayed. */
 function rng(seed: number): () => number {

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CgroupResolver, cgroup2Root, cgroupIdOf, containerFromPath } from '../../src/containers';
-import { parseArgs, UsageError } from '../../src/options';
+import { CgroupResolver, cgroup2Root, cgroupIdOf, containerFromPath } from '../../src/enrich/containers';
+import { parseArgs, UsageError } from '../../src/command/options';
 
 const ID = '3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899';
 

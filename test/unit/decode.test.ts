@@ -1,7 +1,7 @@
-// Records written by C through bpf/tcptrace.h, decoded by src/decode.ts.
+// Records written by C through bpf/tcptrace.h, decoded by src/decode/decode.ts.
 import { describe, expect, it } from 'vitest';
-import { Clock, decodeBatch } from '../../src/decode';
-import { formatIPv6 } from '../../src/address';
+import { Clock, decodeBatch } from '../../src/decode/decode';
+import { formatIPv6 } from '../../src/decode/address';
 import { runC } from '../helpers/cc';
 
 const records = runC(`

@@ -1,6 +1,6 @@
 // How close delivery came to loss, as the exit line and /metrics say it (no kernel needed).
 import { describe, expect, it } from 'vitest';
-import { deliveryText, ringPeakFraction } from '../../src/delivery';
+import { deliveryText, ringPeakFraction } from '../../src/probe/delivery';
 import { PromMetrics } from '../../src/sinks/metrics';
 import type { NativeDelivery } from '../../src/native/addon';
 

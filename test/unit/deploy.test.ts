@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { parseArgs } from '../../src/options';
+import { parseArgs } from '../../src/command/options';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (p: string) => readFileSync(path.join(ROOT, p), 'utf8');
@@ -215,9 +215,9 @@ describe('deploy/Dockerfile', () => {
       return copied.some((got) => got === want || want.startsWith(`${got}/`));
     };
     // src/native/binding.ts loads build/Release/tcptrace.node first (node-gyp-build, from
-    // node_modules); src/probe.ts bpf/tcptrace.bpf.o.
+    // node_modules); src/probe/probe.ts bpf/tcptrace.bpf.o.
     expect(read('src/native/binding.ts')).toContain("require('node-gyp-build')");
-    expect(read('src/probe.ts')).toContain("'bpf', 'tcptrace.bpf.o'");
+    expect(read('src/probe/probe.ts')).toContain("'..', 'bpf', 'tcptrace.bpf.o'");
     for (const p of ['build/Release/tcptrace.node', 'bpf/tcptrace.bpf.o', 'dist/cli.js', 'bin/tcptrace', 'node_modules', 'package.json', 'web']) {
       expect(inImage(p), p).toBe(true);
     }

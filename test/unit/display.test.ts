@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { commBytes, decodeComm, kernelComm, procComm } from '../../src/comm';
-import { displayColumns, displayText, padColumn, shownColumn } from '../../src/display';
+import { commBytes, decodeComm, kernelComm, procComm } from '../../src/decode/comm';
+import { displayColumns, displayText, padColumn, shownColumn } from '../../src/format/display';
 import { csvCell } from '../../src/sinks/csv';
 import { sampleEvent } from '../helpers/sample';
 import { TableSink } from '../../src/sinks/table';

@@ -1,9 +1,9 @@
 // The enrich stage resolves the owner's cgroup once per event, only when a sink writes it.
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { setCgroupResolver, type CgroupInfo, type CgroupResolver } from '../../src/containers';
+import { setCgroupResolver, type CgroupInfo, type CgroupResolver } from '../../src/enrich/containers';
 import { CgroupEnricher, enrichmentFor } from '../../src/enrich/cgroup';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 import { Pipeline, type EventSource } from '../../src/pipeline';
 import { sampleEvent } from '../helpers/sample';
 

@@ -1,18 +1,18 @@
-// Every writer of events agrees with the field catalogue (src/schema-fields.ts): the JSON
+// Every writer of events agrees with the field catalogue (src/format/schema-fields.ts): the JSON
 // writers (keys, order, bytes), the journal's field names, the table and CSV headers, and the
 // field table of docs/SCHEMA.md.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVENT_FIELDS, JOURNAL_ENVELOPE } from '../../src/schema-fields';
-import { toJsonEvent } from '../../src/schema';
-import { writeJsonEvent } from '../../src/schema-writer';
+import { EVENT_FIELDS, JOURNAL_ENVELOPE } from '../../src/format/schema-fields';
+import { toJsonEvent } from '../../src/format/schema';
+import { writeJsonEvent } from '../../src/format/schema-writer';
 import { journalFields } from '../../src/sinks/journal';
 import { csvHeader } from '../../src/sinks/csv';
 import { tableHeader } from '../../src/sinks/table';
 import { ByteWriter } from '../../src/util/bytes';
-import { terminalSafeJson } from '../../src/display';
-import type { TcpEvent } from '../../src/event';
+import { terminalSafeJson } from '../../src/format/display';
+import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
 
 const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'docs', name), 'utf8');

@@ -3,7 +3,7 @@ import { sampleEvent } from '../helpers/sample';
 import { TableSink, tableHeader } from '../../src/sinks/table';
 import { CsvSink, csvHeader } from '../../src/sinks/csv';
 import { NdjsonSink } from '../../src/sinks/ndjson';
-import { SCHEMA_VERSION } from '../../src/schema';
+import { SCHEMA_VERSION } from '../../src/format/schema';
 
 function collect(): { out: (s: string | Uint8Array) => void; text: () => string } {
   let buf = '';

@@ -1,6 +1,6 @@
 // The histogram against the truth: sorted arrays of the same values, every percentile.
 import { describe, expect, it } from 'vitest';
-import { Histogram } from '../../src/histogram';
+import { Histogram } from '../../src/derive/histogram';
 
 /** Deterministic values (xorshift), so a failure can be replayed. */
 function random(seed: number): () => number {

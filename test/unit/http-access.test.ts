@@ -1,10 +1,10 @@
-// The HTTP gate every tcptrace server applies before any route (src/http-access.ts): real
+// The HTTP gate every tcptrace server applies before any route (src/http/access.ts): real
 // servers on loopback, real requests.
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sharedServer, type SharedServer } from '../../src/http';
-import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, PeerConnections, tokenProblem } from '../../src/http-access';
+import { sharedServer, type SharedServer } from '../../src/http/server';
+import { AccessGate, guesserKey, HTTP_LIMITS, isLoopbackAddress, PeerConnections, tokenProblem } from '../../src/http/access';
 import { originAllowed } from '../../src/sinks/ws/admission';
 
 const started: SharedServer[] = [];

@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 import { encodeEntry, journalFields, JournalSink, type JournalField } from '../../src/sinks/journal';
 import { decodeEntry } from '../helpers/journal';
-import { parseArgs } from '../../src/options';
+import { parseArgs } from '../../src/command/options';
 import { sampleEvent } from '../helpers/sample';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,11 +1,11 @@
-// Proves that src/layout.ts agrees with bpf/tcptrace.h (compiled with the C compiler; the flag
+// Proves that src/decode/layout.ts agrees with bpf/tcptrace.h (compiled with the C compiler; the flag
 // values read from it) and with the BTF inside the shipped BPF object.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_SIZE, ConfigOffset, EVENT_SIZE, EventCField, EventOffset, Flag } from '../../src/layout';
+import { CONFIG_SIZE, ConfigOffset, EVENT_SIZE, EventCField, EventOffset, Flag } from '../../src/decode/layout';
 
 const root = path.resolve(__dirname, '../..');
 

@@ -1,8 +1,8 @@
 // Prometheus and OTLP both register exactly the metric catalogue (src/derive/metric-catalogue.ts),
 // named by each one's rules, and the names dashboards and alerts use stay as they were.
 import { describe, expect, it } from 'vitest';
-import type { SocketCensus } from '../../src/census';
-import type { NativeDelivery } from '../../src/delivery';
+import type { SocketCensus } from '../../src/derive/census';
+import type { NativeDelivery } from '../../src/probe/delivery';
 import { METRICS, otelName, promName, type MetricSpec } from '../../src/derive/metric-catalogue';
 import { PromMetrics } from '../../src/sinks/metrics';
 import { OtelMetrics, type MeterSource } from '../../src/sinks/otlp';

@@ -1,10 +1,10 @@
 // The metrics feed on made-up connections (no kernel), and the fleet options.
 import { describe, expect, it } from 'vitest';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 import { PromMetrics } from '../../src/sinks/metrics';
 import { MAX_LABELLED_PORTS, MetricsFeed } from '../../src/derive/metrics-feed';
-import { parseArgs } from '../../src/options';
-import { State } from '../../src/states';
+import { parseArgs } from '../../src/command/options';
+import { State } from '../../src/decode/states';
 import { withFinished } from '../helpers/derive';
 
 let clock = 1_000_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, UsageError } from '../../src/options';
+import { parseArgs, UsageError } from '../../src/command/options';
 
 describe('option parsing', () => {
   it('defaults', () => {

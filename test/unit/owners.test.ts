@@ -2,12 +2,12 @@
 // owner filter that holds pre-accept events until accept() decides.
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ListenerHolders, type HolderSource, type Owner } from '../../src/listener-holders';
-import { OwnerGate, ownerMatcher } from '../../src/filter';
-import { beforeAccept } from '../../src/listener-holders';
-import { State } from '../../src/states';
+import { ListenerHolders, type HolderSource, type Owner } from '../../src/enrich/listener-holders';
+import { OwnerGate, ownerMatcher } from '../../src/filter/filter';
+import { beforeAccept } from '../../src/enrich/listener-holders';
+import { State } from '../../src/decode/states';
 import { sampleEvent } from '../helpers/sample';
-import type { TcpEvent } from '../../src/event';
+import type { TcpEvent } from '../../src/decode/event';
 
 const deadPid = spawnSync('true').pid!; // exited and reaped
 const live = (pid: number, comm = 'srv'): Owner => ({ pid, comm, cgroupId: 0 });

@@ -2,13 +2,13 @@
 // finished connections, and none when nothing reads them; ticks and the end with the status.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import type { FinishedConnection } from '../../src/connections';
-import type { TcpEvent } from '../../src/event';
+import type { FinishedConnection } from '../../src/derive/connections';
+import type { TcpEvent } from '../../src/decode/event';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import type { Counters, StatusReport } from '../../src/status';
-import { StatsEngine } from '../../src/stats';
-import { State as S } from '../../src/states';
+import { StatsEngine } from '../../src/derive/stats';
+import { State as S } from '../../src/decode/states';
 import { sampleEvent } from '../helpers/sample';
 
 const connection = (skaddr: string): TcpEvent[] => [

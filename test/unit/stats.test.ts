@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StatsEngine } from '../../src/stats';
-import { ConnectionTracker } from '../../src/connections';
+import { StatsEngine } from '../../src/derive/stats';
+import { ConnectionTracker } from '../../src/derive/connections';
 import { sampleEvent } from '../helpers/sample';
 import { withFinished } from '../helpers/derive';
 

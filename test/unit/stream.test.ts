@@ -1,8 +1,8 @@
 // The stream's pure parts: client message validation, per-client filters, loopback
 // detection, --listen options, and the static file table.
 import { describe, expect, it } from 'vitest';
-import type { TcpEvent } from '../../src/event';
-import { parseArgs, UsageError } from '../../src/options';
+import type { TcpEvent } from '../../src/decode/event';
+import { parseArgs, UsageError } from '../../src/command/options';
 import { isLoopbackHost } from '../../src/sinks/ws';
 import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } from '../../src/sinks/ws/protocol';
 import { staticFiles } from '../../src/sinks/ws/static';

@@ -1,6 +1,6 @@
 // Which browser pages may open the WebSocket stream (the token and Host were checked by the
-// HTTP server already, src/http-access.ts).
-import type { AccessGate } from '../../http-access';
+// HTTP server already, src/http/access.ts).
+import type { AccessGate } from '../../http/access';
 
 /**
  * Browsers always send Origin; other clients usually do not (and are not a cross-site

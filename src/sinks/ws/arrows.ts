@@ -2,7 +2,7 @@
 // state machine: the server sends these aggregates, never every event. A close that hands the
 // connection to a TIME_WAIT socket is the RFC's arrow into TIME_WAIT (the tracepoint only
 // shows CLOSE); the arrows out of TIME_WAIT (expiry) are never seen.
-import type { StatsSnapshot } from '../../stats';
+import type { StatsSnapshot } from '../../derive/stats';
 
 export interface ArrowRates {
   /** "OLD->NEW" → transitions per second, non-zero only */

@@ -1,7 +1,7 @@
 // One WebSocket client of the stream: its filter, sample and loss account, and the ways a
 // message may be sent to it without its send buffer growing past the cap.
 import { WebSocket } from 'ws';
-import type { TcpEvent } from '../../event';
+import type { TcpEvent } from '../../decode/event';
 import type { ClientFilter, LostMessage } from './protocol';
 import type { Sampler } from './sampler';
 

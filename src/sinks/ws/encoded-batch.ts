@@ -1,6 +1,6 @@
 // One batch's events as JSON for the stream's `events` messages (src/sinks/ws.ts).
-import type { TcpEvent } from '../../event';
-import { writeJsonEvent } from '../../schema-writer';
+import type { TcpEvent } from '../../decode/event';
+import { writeJsonEvent } from '../../format/schema-writer';
 import type { ByteWriter } from '../../util/bytes';
 
 const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');

@@ -11,7 +11,7 @@ import { StreamSink } from './stream-sink';
 export { StreamSink } from './stream-sink';
 export { STREAM_DEFAULTS, type StreamOptions } from './options';
 export { SECURITY_HEADERS } from './static';
-export { isLoopbackHost } from '../../http-access';
+export { isLoopbackHost } from '../../http/access';
 
 /** Builds the sink for `--listen`; logs where to point a browser. */
 export async function streamSink(options: StreamOptions, inputs: SinkInputs): Promise<StreamSink> {

@@ -1,10 +1,10 @@
 // The stream's hello and stats messages (docs/STREAM.md), built from what the sink is given.
 import os from 'node:os';
-import { ringPeakFraction } from '../../delivery';
-import { SCHEMA_VERSION } from '../../schema';
-import type { StatsSnapshot } from '../../stats';
+import { ringPeakFraction } from '../../probe/delivery';
+import { SCHEMA_VERSION } from '../../format/schema';
+import type { StatsSnapshot } from '../../derive/stats';
 import type { StatusReport } from '../../status';
-import { VERSION } from '../../version';
+import { VERSION } from '../../util/version';
 import { ArrowCounter } from './arrows';
 import type { StreamLimits } from './options';
 import { PROTOCOL_VERSION, type HelloMessage } from './protocol';

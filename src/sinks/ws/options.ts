@@ -1,5 +1,5 @@
 // The WebSocket sink's own options and their defaults.
-import type { ListenAddress } from '../../http';
+import type { ListenAddress } from '../../http/server';
 
 export const STREAM_DEFAULTS = {
   maxClients: 16,
@@ -24,7 +24,7 @@ export interface StreamOptions {
   statsIntervalMs?: number;
   chunkEvents?: number;
   maxSample?: number;
-  /** Host names accepted on a loopback address besides loopback ones (src/http-access.ts). */
+  /** Host names accepted on a loopback address besides loopback ones (src/http/access.ts). */
   allowHosts?: string[];
   /** Extra browser origins allowed besides the page's own (e.g. a reverse proxy's). */
   allowOrigins?: string[];

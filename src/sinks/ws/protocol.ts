@@ -1,9 +1,9 @@
 // The WebSocket protocol of `tcptrace --listen` (docs/STREAM.md): the messages the server
 // sends, and the validation of what a client may send. Nothing here touches a socket, so
 // every malformed-input path can be tested without a network.
-import type { TcpEvent } from '../../event';
-import type { JsonEvent } from '../../schema';
-import { parseState, stateName } from '../../states';
+import type { TcpEvent } from '../../decode/event';
+import type { JsonEvent } from '../../format/schema';
+import { parseState, stateName } from '../../decode/states';
 
 /** Bumped when a message changes in a way that is not a pure addition. */
 export const PROTOCOL_VERSION = 1;

@@ -11,10 +11,10 @@ import http from 'node:http';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import type { TcpEvent } from '../../event';
-import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../../http';
-import { generateToken } from '../../http-access';
-import type { StatsEngine } from '../../stats';
+import type { TcpEvent } from '../../decode/event';
+import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../../http/server';
+import { generateToken } from '../../http/access';
+import type { StatsEngine } from '../../derive/stats';
 import type { StatusReport } from '../../status';
 import { ByteWriter } from '../../util/bytes';
 import type { Sink } from '../sink';
@@ -102,7 +102,7 @@ export class StreamSink implements Sink {
   /** Why this upgrade request may not become a client, or undefined if it may. */
   private admissionError(req: http.IncomingMessage): [number, string] | undefined {
     if (this.ended) return [503, 'tracer stopped'];
-    // The token and Host were checked by the server before any route (src/http-access.ts).
+    // The token and Host were checked by the server before any route (src/http/access.ts).
     const url = new URL(req.url ?? '/', 'http://x');
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin, req.headers.host, this.server.access, this.allowOrigins)) return [403, 'origin not allowed'];

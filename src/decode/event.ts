@@ -1,0 +1,59 @@
+import type { CgroupInfo } from '../enrich/containers';
+import type { CauseName } from './layout';
+
+/** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
+export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';
+
+/** The one in-memory shape of a transition; every sink formats this. */
+export interface TcpEvent {
+  /** CLOCK_MONOTONIC nanoseconds (exact below ~104 days of uptime, then to a few ns). */
+  tsNs: number;
+  /** Wall-clock time, milliseconds since the epoch. */
+  time: number;
+  /** Kernel socket address, hex: identity of the socket across its transitions. */
+  skaddr: string;
+  /** Owning process (0 when unknown). */
+  pid: number;
+  comm: string;
+  ownerSource: OwnerSource;
+  cgroupId: number;
+  /** The task that was on the CPU (what bcc prints as C-PID / C-COMM). */
+  cpuPid: number;
+  cpuTid: number;
+  cpuComm: string;
+  family: 4 | 6;
+  saddr: string;
+  sport: number;
+  daddr: string;
+  dport: number;
+  oldState: number;
+  newState: number;
+  /** Time spent in oldState in ns; null when the entry into it was not seen. */
+  durationNs: number | null;
+  netns: number;
+  sockIno: number;
+  rttUs: number;
+  /** On ->ESTABLISHED, the handshake time in µs; 0 when unknown. */
+  handshakeUs: number;
+  /** errno of the last socket error (111 refused, 110 timed out), 0 if none. */
+  error: number;
+  /** Why the socket closed; '' unless newState is CLOSE. */
+  cause: CauseName;
+  /** This CLOSE hands the connection to a TIME_WAIT socket. */
+  timeWait: boolean;
+  side: 'active' | 'passive' | '';
+  synRetrans: number;
+  synackRetrans: number;
+  /** Passive sockets after accept(): µs from ESTABLISHED to accept() returning it; 0 if unmeasured. */
+  acceptWaitUs: number;
+  /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
+  holders: number[] | null;
+  /** Before accept: the kernel saw a process other than the listen() caller accept from this
+   *  socket's listener (it is shared even if no accept record or scan has said so yet). */
+  listenerShared?: boolean;
+  /** The owner's cgroup path and container, set by the enrich stage (src/enrich/cgroup.ts) when an
+   *  output carries them; null when unknown; absent when no stage resolved it. */
+  cgroup?: CgroupInfo | null;
+  /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
+  isAccept: boolean;
+}

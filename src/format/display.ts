@@ -1,0 +1,177 @@
+// The one rule for text a person reads (table, CSV, --lifetimes, --summary, the journal's
+// MESSAGE, log lines): anything that could move the cursor, end a line or talk to the terminal
+// is shown as a visible escape, never written raw. Process names are set by any local user, and
+// tcptrace runs as root on root's terminal.
+//
+//   \\            a literal backslash (so every other backslash starts an escape)
+//   \n \r \t      newline, carriage return, tab
+//   \xNN          any other byte below 0x20, DEL (0x7f), and a byte that is not valid UTF-8
+//   \uNNNN        a C1 control character (U+0080..U+009F) and the Unicode controls that reorder
+//                 or break lines (U+061C, U+200E/F, U+2028/9, U+202A..E, U+2066..9)
+//
+// Everything else (valid UTF-8) is shown as itself. Invalid bytes reach here as U+DC80..U+DCFF
+// (src/decode/comm.ts). Column widths count what is displayed (escapes, wide and zero-width characters).
+
+const HEX = '0123456789abcdef';
+
+function hex2(n: number): string {
+  return HEX[(n >> 4) & 15] + HEX[n & 15];
+}
+
+function hex4(n: number): string {
+  return hex2(n >> 8) + hex2(n & 255);
+}
+
+/** Code units (below 0x3000) that need an escape: a table instead of a chain of comparisons. */
+const NEEDS_ESCAPE = new Uint8Array(0x2070);
+for (let c = 0; c < 0x20; c++) NEEDS_ESCAPE[c] = 1;
+for (let c = 0x7f; c <= 0x9f; c++) NEEDS_ESCAPE[c] = 1;
+for (const c of [0x5c, 0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]) {
+  NEEDS_ESCAPE[c] = 1;
+}
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+function escapeUnit(c: number): string {
+  if (c === 0x5c) return '\\\\';
+  if (c === 0x0a) return '\\n';
+  if (c === 0x0d) return '\\r';
+  if (c === 0x09) return '\\t';
+  if (c < 0x20 || c === 0x7f) return `\\x${hex2(c)}`;
+  if (c >= 0xdc80 && c <= 0xdcff) return `\\x${hex2(c - 0xdc00)}`; // an invalid byte
+  return `\\u${hex4(c)}`;
+}
+
+/** `s` as it may be shown to a person: see the rule above. */
+export function displayText(s: string): string {
+  const n = s.length;
+  let i = 0;
+  // Fast path: nothing to escape (almost every name) returns `s` itself.
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x2070 ? NEEDS_ESCAPE[c] === 1 : c >= 0xd800 && c <= 0xdfff) break;
+  }
+  if (i === n) return s;
+  let out = s.slice(0, i);
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (isHigh(c) && i + 1 < n && isLow(s.charCodeAt(i + 1))) {
+      out += s[i] + s[i + 1];
+      i++;
+    } else if ((c < 0x2070 && NEEDS_ESCAPE[c] === 1) || (c >= 0xd800 && c <= 0xdfff)) {
+      out += escapeUnit(c);
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// JSON.stringify escapes C0 controls but leaves these raw, and a terminal acts on them too
+// (NDJSON is often read on one): DEL, C1 and the controls that reorder or break lines.
+const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text (JSON.stringify's output) with those characters written as \uNNNN escapes: valid
+ * JSON of the same value (they only occur inside strings, never within an escape).
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(RAW_IN_JSON, (c) => `\\u${hex4(c.charCodeAt(0))}`);
+}
+
+// Terminal columns, as glibc's wcwidth counts them (all but 27 assigned code points agree):
+// combining marks, format characters (zero-width spaces, joiners, BOM, tag characters) and
+// Hangul medial/final jamo take none; East Asian wide/fullwidth and emoji presentation take two.
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}\u1160-\u11ff\ud7b0-\ud7ff]/u;
+/** Format characters shown with a width of their own (prepended concatenation marks). */
+const VISIBLE_FORMAT = /[\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u{110bd}\u{110cd}]/u;
+const WIDE = /[\p{Emoji_Presentation}\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{16fe0}-\u{18d7f}\u{1aff0}-\u{1b2ff}\u{1f200}-\u{1f2ff}\u{20000}-\u{3fffd}]/u;
+
+/** Terminal columns of one code point (0, 1 or 2). */
+function codePointColumns(cp: number): number {
+  if (cp < 0x300) return 1;
+  const ch = String.fromCodePoint(cp);
+  if (ZERO_WIDTH.test(ch) && !VISIBLE_FORMAT.test(ch)) return 0;
+  return WIDE.test(ch) ? 2 : 1;
+}
+
+/**
+ * Displayed text cut to at most `width` columns, never inside an escape or a character, with
+ * its width. Input is displayText's output.
+ */
+function fit(text: string, width: number): { text: string; columns: number } {
+  let columns = 0;
+  let i = 0;
+  while (i < text.length) {
+    let units = 1;
+    let cols: number;
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) {
+      const kind = text[i + 1];
+      units = kind === 'x' ? 4 : kind === 'u' ? 6 : 2;
+      cols = units;
+    } else if (isHigh(c) && i + 1 < text.length) {
+      units = 2;
+      cols = codePointColumns(text.codePointAt(i) ?? c);
+    } else {
+      cols = codePointColumns(c);
+    }
+    if (columns + cols > width) break;
+    columns += cols;
+    i += units;
+  }
+  return { text: i === text.length ? text : text.slice(0, i), columns };
+}
+
+/** Terminal columns of displayed text. */
+export function displayColumns(text: string): number {
+  return fit(text, Infinity).columns;
+}
+
+/** A name ready for a fixed-width column: its displayed text cut to the width, and its columns. */
+export interface Shown {
+  readonly text: string;
+  readonly columns: number;
+}
+
+/** `s` displayed and cut to `width` columns. */
+export function shownColumn(s: string, width: number): Shown {
+  return fit(displayText(s), width);
+}
+
+/** `s` padded to `width` columns (or cut to them) as displayed text. */
+export function padColumn(s: string, width: number): string {
+  const shown = shownColumn(s, width);
+  return shown.text + ' '.repeat(width - shown.columns);
+}
+
+/**
+ * Memoises a formatting of strings that repeat (process names): the sinks look up the same few
+ * names millions of times. The last hit is checked first (consecutive events share a name).
+ */
+export class TextMemo<T> {
+  private readonly entries = new Map<string, T>();
+  private lastKey: string | undefined;
+  private lastValue!: T;
+
+  constructor(private readonly format: (s: string) => T, private readonly limit = 4096) {}
+
+  get(s: string): T {
+    if (s === this.lastKey) return this.lastValue;
+    let v = this.entries.get(s);
+    if (v === undefined) {
+      v = this.format(s);
+      if (this.entries.size >= this.limit) this.entries.clear();
+      this.entries.set(s, v);
+    }
+    this.lastKey = s;
+    this.lastValue = v;
+    return v;
+  }
+}
