@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one definition of what crosses from the kernel to user space.
- * src/decode.ts reads these records; test/unit/layout.test.ts proves the two agree.
+ * src/decode/decode.ts reads these records; test/unit/layout.test.ts proves the two agree.
  * Fields are ordered so that no implicit padding exists anywhere.
  */
 #ifndef TCPTRACE_H
