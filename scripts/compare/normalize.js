@@ -35,16 +35,24 @@ function isEphemeral(port) {
 
 // ---- text (table, CSV, --lifetimes, --summary, stderr, journal MESSAGE) ----
 
-function normalizeTextLine(line, ids) {
-  return line
+// Text inside a value (a journal MESSAGE, a JSON string): no columns, so no pid columns.
+function normalizeString(text, ids) {
+  return text
     .replace(/ \(\+\d+ not seen: [^)]*\)/, '') // the machine-wide BPF recursion count
     .replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b/g, '<iso-time>')
     .replace(/\b\d\d:\d\d:\d\d\b/g, 'hh:mm:ss')
     .replace(/\bffff[0-9a-f]{12}\b/g, (m) => fit(ids.id('S', m), m.length))
-    .replace(/^(\d+)(?=[ ,])/, (m) => fit(ids.id('P', m), m.length)) // --lifetimes: PID first
-    .replace(/(S\d+_*[ ,])(\d+)(?=[ ,])/, (_, pre, pid) => pre + fit(ids.id('P', pid), pid.length))
     .replace(/(?<![\d.:])\d+\.\d+(?![\d.])/g, (m) => m.replace(/\d/g, '9'))
     .replace(/(?<![\d.])\d{4,5}(?![\d.])/g, (m) => (isEphemeral(+m) ? fit(ids.id('E', m), m.length) : m));
+}
+
+// A line of the table, CSV or --lifetimes: the PID column (first, or after SKADDR) too.
+function normalizeTextLine(line, ids) {
+  return normalizeString(
+    line
+      .replace(/^(\d+)(?=[ ,])/, (m) => fit(ids.id('P', m), m.length))
+      .replace(/(\bffff[0-9a-f]{12}[ ,])(\d+)(?=[ ,])/, (_, pre, pid) => pre + fit(ids.id('P', pid), pid.length)),
+    ids);
 }
 
 function normalizeText(text, ids = new Ids()) {
@@ -86,7 +94,8 @@ const TIMING_CONTAINERS = new Set(['by_state', 'arrows', 'failing', 'buckets', '
 
 function normalizeValue(key, value, ids, inTiming) {
   if (Array.isArray(value)) {
-    if (key === "buckets" || key === "bucketCounts") return "<buckets>";
+    if (key === 'buckets' || key === 'bucketCounts') return '<buckets>';
+    if (key === 'explicitBounds') return value; // the fixed bucket boundaries
     return value.map((v) => normalizeValue(key, v, ids, inTiming));
   }
   if (value && typeof value === 'object') {
@@ -107,7 +116,7 @@ function normalizeValue(key, value, ids, inTiming) {
     if (/^\d{4}-\d\d-\d\dT/.test(value)) return '<iso-time>';
     if (/^ffff[0-9a-f]{12}$/.test(value)) return ids.id('S', value);
     if (/^\d+$/.test(value) && /imeUnixNano$/.test(key)) return '<ns>';
-    return normalizeTextLine(value, ids);
+    return normalizeString(value, ids);
   }
   if (typeof value === 'number') {
     if (ID_KEYS[key]) return ids.id(ID_KEYS[key], String(value));
@@ -195,7 +204,7 @@ function normalizeJournal(datagrams) {
           if (JOURNAL_IDS[name] && /^\d+$|^ffff/.test(value)) v = ids.id(JOURNAL_IDS[name], value);
           else if (/PORT$/.test(name) && isEphemeral(+value)) v = ids.id('E', value);
           else if (/(TIMESTAMP|_US|SPAN_TIME)$/.test(name) && value !== '' && value !== '0') v = '<n>';
-          else v = normalizeTextLine(value, ids);
+          else v = normalizeString(value, ids);
           return `${name}=${v}`;
         })
         .join('\n'))
