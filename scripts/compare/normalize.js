@@ -46,17 +46,28 @@ function normalizeString(text, ids) {
     .replace(/(?<![\d.])\d{4,5}(?![\d.])/g, (m) => (isEphemeral(+m) ? fit(ids.id('E', m), m.length) : m));
 }
 
-// A line of the table, CSV or --lifetimes: the PID column (first, or after SKADDR) too.
-function normalizeTextLine(line, ids) {
-  return normalizeString(
-    line
-      .replace(/^(\d+)(?=[ ,])/, (m) => fit(ids.id('P', m), m.length))
-      .replace(/(\bffff[0-9a-f]{12}[ ,])(\d+)(?=[ ,])/, (_, pre, pid) => pre + fit(ids.id('P', pid), pid.length)),
-    ids);
+// The table, CSV and --lifetimes: the columns the header names PID or C-PID hold pids.
+function normalizePidColumns(text, ids) {
+  const lines = text.split('\n');
+  const h = lines.findIndex((l) => /(^|[\s,])PID([\s,]|$)/.test(l));
+  if (h < 0) return text;
+  const sep = lines[h].includes(',') ? /[^,]+/g : /\S+/g;
+  const header = lines[h].match(sep);
+  const cols = header.flatMap((name, i) => (name === 'PID' || name === 'C-PID' ? [i] : []));
+  return lines
+    .map((line, n) => {
+      if (n <= h || line.startsWith('tcptrace:')) return line;
+      let col = -1;
+      return line.replace(sep, (tok) => {
+        col++;
+        return cols.includes(col) && /^\d+$/.test(tok) ? fit(ids.id('P', tok), tok.length) : tok;
+      });
+    })
+    .join('\n');
 }
 
 function normalizeText(text, ids = new Ids()) {
-  return text
+  return normalizePidColumns(text, ids)
     .split('\n')
     .flatMap((l) => {
       const m = /^(\s*may be off: )(.*)$/.exec(l);
@@ -64,7 +75,7 @@ function normalizeText(text, ids = new Ids()) {
       const notes = m[2].split('; ').filter((n) => !LOAD_NOTE.test(n));
       return notes.length ? [m[1] + notes.join('; ')] : [];
     })
-    .map((l) => normalizeTextLine(l, ids))
+    .map((l) => normalizeString(l, ids))
     .join('\n');
 }
 
@@ -135,7 +146,7 @@ function normalizeJsonText(text, ids = new Ids()) {
       try {
         return JSON.stringify(normalizeValue('', JSON.parse(line), ids, false));
       } catch {
-        return 'NOT JSON: ' + normalizeTextLine(line, ids);
+        return 'NOT JSON: ' + normalizeString(line, ids);
       }
     })
     .join('\n');
