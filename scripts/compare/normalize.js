@@ -154,10 +154,11 @@ function normalizeJsonText(text, ids = new Ids()) {
 
 // ---- Prometheus exposition ----
 
-function normalizeMetrics(text) {
+function normalizeMetrics(response) {
   const ids = new Ids();
-  const out = [];
-  for (const line of text.split('\n')) {
+  const split = response.indexOf('\n\n'); // status and headers, kept as they are
+  const out = split < 0 ? [] : [response.slice(0, split), ''];
+  for (const line of response.slice(split + 1).split('\n')) {
     if (line.startsWith('#')) {
       out.push(line);
       continue;
