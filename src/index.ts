@@ -7,6 +7,7 @@ export { toJsonEvent, SCHEMA_VERSION, type JsonEvent } from './format/schema';
 export { stateName, parseState, State, STATE_NAMES } from './decode/states';
 export { SocketCensus, CENSUS_STATES, type CensusReport } from './derive/census';
 export { Histogram, type HistogramSummary } from './derive/histogram';
+export { StatsEngine, type StatsSnapshot } from './derive/stats';
 export { Pipeline, type EventSource, type Derived } from './pipeline';
 export { CgroupEnricher } from './enrich/cgroup';
 export type { Sink } from './sinks/sink';

@@ -1,5 +1,21 @@
-import type { CgroupInfo } from '../enrich/containers';
 import type { CauseName } from './layout';
+
+/** A container runtime's id for a cgroup, read from its path (src/enrich/containers.ts). */
+export interface ContainerRef {
+  /** the runtime the path points to: docker, containerd, cri-o, podman */
+  runtime: string;
+  /** 64 hex digits */
+  id: string;
+  /** Kubernetes pod UID, when the path is under kubepods */
+  podUid?: string;
+}
+
+/** The owner's cgroup v2 path and container: the enrich stage stores it on the event. */
+export interface CgroupInfo {
+  /** path below the cgroup v2 root, starting with '/' */
+  path: string;
+  container: ContainerRef | null;
+}
 
 /** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
 export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';

@@ -8,20 +8,10 @@ import path from 'node:path';
 /** statfs(2) f_type of a cgroup v2 mount. */
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
 
-export interface ContainerRef {
-  /** the runtime the path points to: docker, containerd, cri-o, podman */
-  runtime: string;
-  /** 64 hex digits */
-  id: string;
-  /** Kubernetes pod UID, when the path is under kubepods */
-  podUid?: string;
-}
+// The shapes live with the event they are stored on (decode/event.ts: data flows one way).
+import type { CgroupInfo, ContainerRef } from '../decode/event';
 
-export interface CgroupInfo {
-  /** path below the cgroup v2 root, starting with '/' */
-  path: string;
-  container: ContainerRef | null;
-}
+export type { CgroupInfo, ContainerRef };
 
 const HEX64 = '([0-9a-f]{64})';
 // Leaf names, most specific first. A systemd scope is "<prefix>-<id>.scope"; cgroupfs

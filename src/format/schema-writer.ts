@@ -8,7 +8,7 @@ import type { TcpEvent } from '../decode/event';
 import { CAUSE_NAMES, type CauseName } from '../decode/layout';
 import { stateName } from '../decode/states';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema-fields';
-import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from '../util/bytes';
+import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
 const EXACT_THOUSANDTHS = 1e15;

@@ -172,8 +172,8 @@ export interface MetricsSinkOptions {
 export class MetricsSink implements Sink {
   private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
 
-  static async create(tracer: TracerStatus, options: MetricsSinkOptions): Promise<MetricsSink> {
-    const metrics = new PromMetrics(() => tracer.counters(), tracerInfo(tracer), { ...options, delivery: () => tracer.deliveryStats() });
+  static async create(status: TracerStatus, options: MetricsSinkOptions): Promise<MetricsSink> {
+    const metrics = new PromMetrics(() => status.counters(), tracerInfo(status), { ...options, delivery: () => status.deliveryStats() });
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
       const server = await sharedServer(address, options.access);

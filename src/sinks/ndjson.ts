@@ -1,7 +1,7 @@
 // One JSON object per line (docs/SCHEMA.md), written a batch at a time.
 import type { TcpEvent } from '../decode/event';
 import { writeJsonEvent } from '../format/schema-writer';
-import { ByteWriter } from '../util/bytes';
+import { ByteWriter } from '../format/bytes';
 import type { Output, Sink } from './sink';
 
 export class NdjsonSink implements Sink {

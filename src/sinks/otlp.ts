@@ -152,8 +152,8 @@ export class OtlpSink implements Sink {
   private readonly feed: MetricsFeed;
   private ended?: Promise<void>;
 
-  constructor(tracer: Pick<TracerStatus, 'attach' | 'delivery' | 'counters'> & Partial<Pick<TracerStatus, 'deliveryStats'>>, options: OtlpOptions, private readonly log: Writer) {
-    const info = tracerInfo(tracer);
+  constructor(status: Pick<TracerStatus, 'attach' | 'delivery' | 'counters'> & Partial<Pick<TracerStatus, 'deliveryStats'>>, options: OtlpOptions, private readonly log: Writer) {
+    const info = tracerInfo(status);
     let warned = false;
     // The exporter's own deadline (retries included) ends before the reader gives up on it,
     // so a failing collector is reported through the callback below.
@@ -179,8 +179,8 @@ export class OtlpSink implements Sink {
       }).merge(detectResources({ detectors: [envDetector] })), // $OTEL_RESOURCE_ATTRIBUTES, $OTEL_SERVICE_NAME win
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
-    const deliveryStats = tracer.deliveryStats?.bind(tracer);
-    const sources = { counters: () => tracer.counters(), delivery: deliveryStats, census: options.census };
+    const deliveryStats = status.deliveryStats?.bind(status);
+    const sources = { counters: () => status.counters(), delivery: deliveryStats, census: options.census };
     const backend = new OtelMetrics(this.provider, info, sources, options.ports);
     this.feed = new MetricsFeed([backend], options.ports);
   }

@@ -25,4 +25,4 @@ export interface Sink {
 /** Where text goes: a line logger, or a sink's output. */
 export type Writer = (text: string) => void;
 
-export type { Output } from '../util/bytes';
+export type { Output } from '../format/bytes';

@@ -2,7 +2,7 @@
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, RelativeText, type TimeColumn } from '../format/columns';
-import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from '../util/bytes';
+import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from '../format/bytes';
 import { shownColumn, TextMemo, type Shown } from '../format/display';
 import type { Output, Sink } from './sink';
 

@@ -1,6 +1,6 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { describe, expect, it } from 'vitest';
-import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/util/bytes';
+import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/format/bytes';
 import { writeJsonEvent } from '../../src/format/schema-writer';
 import { toJsonEvent } from '../../src/format/schema';
 import { containerFromPath, type CgroupResolver } from '../../src/enrich/containers';

@@ -10,10 +10,12 @@ import { writeJsonEvent } from '../../src/format/schema-writer';
 import { journalFields } from '../../src/sinks/journal';
 import { csvHeader } from '../../src/sinks/csv';
 import { tableHeader } from '../../src/sinks/table';
-import { ByteWriter } from '../../src/util/bytes';
+import { ByteWriter } from '../../src/format/bytes';
 import { terminalSafeJson } from '../../src/format/display';
 import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
+import { lifetimeJson } from '../../src/sinks/lifetimes';
+import type { FinishedConnection } from '../../src/derive/connections';
 
 const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'docs', name), 'utf8');
 const catalogue = Object.entries(EVENT_FIELDS);
@@ -68,5 +70,20 @@ describe('event field catalogue', () => {
     const rows = catalogue.map(([key, f]) => `| \`${key}\` | ${f.type.replace(/\|/g, '\\|')} | ${f.doc} |`);
     const table = docs('SCHEMA.md').split('\n').filter((l) => l.startsWith('| `'));
     expect(table).toEqual(rows);
+  });
+});
+
+describe('the --lifetimes record', () => {
+  it('has exactly the keys docs/SCHEMA.md lists for it, in that order', () => {
+    const line = docs('SCHEMA.md').split('\n').find((l) => l.startsWith('- `--lifetimes --json` writes'));
+    const listed = line?.match(/: `([a-z_ ]+)`\.$/)?.[1].split(' ');
+    const finished: FinishedConnection = {
+      skaddr: 'ffff888100000000', pid: 1, comm: 'x', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2,
+      side: 'active', handshakeMs: 1, acceptWaitMs: null, lifetimeMs: 2, established: true, cause: 'normal', error: 0,
+      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0,
+    };
+    const record = Object.keys(JSON.parse(lifetimeJson(finished)));
+    expect(record.slice(0, 2)).toEqual(['type', 'v']);
+    expect(record.slice(2)).toEqual(listed);
   });
 });

@@ -1,5 +1,7 @@
 // Prometheus and OTLP both register exactly the metric catalogue (src/derive/metric-catalogue.ts),
 // named by each one's rules, and the names dashboards and alerts use stay as they were.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SocketCensus } from '../../src/derive/census';
 import type { NativeDelivery } from '../../src/probe/delivery';
@@ -63,5 +65,18 @@ describe('metric catalogue', () => {
       expect(c.options.unit ?? '').toBe(m.unit);
       if (m.buckets) expect(c.options.advice?.explicitBucketBoundaries).toEqual(m.buckets);
     }
+  });
+
+  it('docs/FLEET.md lists exactly the catalogue, with each metric\'s labels', () => {
+    const fleet = readFileSync(path.join(__dirname, '..', '..', 'docs', 'FLEET.md'), 'utf8');
+    const rows = fleet.split('\n').filter((l) => l.startsWith('| `tcptrace_') && !l.includes('tcptrace_process_'));
+    const documented = new Map<string, string[]>();
+    for (const row of rows) {
+      const [, names, , labels] = row.split('|').map((c) => c.trim());
+      const labelNames = [...labels.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).filter((l) => !/^(active|passive)$/.test(l));
+      for (const n of names.matchAll(/`(tcptrace_[a-z_]+)`/g)) documented.set(n[1], labelNames);
+    }
+    expect([...documented.keys()].sort()).toEqual(catalogue.map(promName).sort());
+    for (const m of catalogue) expect(documented.get(promName(m)), promName(m)).toEqual([...m.labels]);
   });
 });

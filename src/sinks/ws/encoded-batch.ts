@@ -1,7 +1,7 @@
-// One batch's events as JSON for the stream's `events` messages (src/sinks/ws.ts).
+// One batch's events as JSON for the stream's `events` messages (src/sinks/ws/stream-sink.ts).
 import type { TcpEvent } from '../../decode/event';
 import { writeJsonEvent } from '../../format/schema-writer';
-import type { ByteWriter } from '../../util/bytes';
+import type { ByteWriter } from '../../format/bytes';
 
 const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
 

@@ -16,7 +16,7 @@ import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedS
 import { generateToken } from '../../http/access';
 import type { StatsEngine } from '../../derive/stats';
 import type { StatusReport } from '../../status';
-import { ByteWriter } from '../../util/bytes';
+import { ByteWriter } from '../../format/bytes';
 import type { Sink } from '../sink';
 import { originAllowed } from './admission';
 import { flushLost, over, reply, send, type Client } from './client';

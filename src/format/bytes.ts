@@ -7,7 +7,7 @@
 // formatter that makes room once (ByteWriter.room) and keeps the position in a local is the
 // cheapest shape for V8. Each needs 3 bytes of room per UTF-16 unit of text it writes.
 
-import { terminalSafeJson } from '../format/display';
+import { terminalSafeJson } from './display';
 
 /**
  * Where event output goes (the CLI's stdout): text, or UTF-8 bytes from a ByteWriter. Bytes
