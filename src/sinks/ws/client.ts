@@ -22,6 +22,8 @@ export interface Client {
   sampler: Sampler;
   /** events the filter took but the sample left out, not yet counted in a message's `of` */
   unsent: number;
+  /** the N those events were left out under: none of them is in a 1-in-`unsentSample` sample */
+  unsentSample: number;
 }
 
 /** Whether the client's send buffer is past the cap (its events are then counted, not sent). */

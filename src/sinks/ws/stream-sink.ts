@@ -136,7 +136,7 @@ export class StreamSink implements Sink {
     // N rises once an eighth of the cap is queued, leaving room for the frames of a batch
     // already under way, and falls after 2 s under 1/64 of it.
     const sampler = new Sampler({ high: this.limits.bufferCap / 8, low: this.limits.bufferCap / 64, maxN: this.limits.maxSample }, performance.now());
-    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, missedOf: 0, sampler, unsent: 0 };
+    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, missedOf: 0, sampler, unsent: 0, unsentSample: 1 };
     if (this.ended) return ws.close(1001, 'tracer stopped');
     this.clients.add(c);
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
@@ -201,6 +201,9 @@ export class StreamSink implements Sink {
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
       let n = c.sampler.adjust(c.ws.bufferedAmount, now);
+      // Events left out under a larger N may be in a smaller N's sample: they go out on their
+      // own, announced with the N they were left out under, before this batch counts any.
+      if (c.unsent && n < c.unsentSample) this.flushUnsent(c, true);
       let picked: number[] = [];
       let of = c.unsent;
       for (let i = 0; i < batch.length; i++) {
@@ -220,15 +223,18 @@ export class StreamSink implements Sink {
       }
       c.unsent = 0;
       if (picked.length) this.deliver(c, encoded, picked, n, of);
-      else c.unsent = of;
+      else {
+        c.unsent = of;
+        c.unsentSample = n; // any carried in were left out under an N no larger (flushed above)
+      }
     }
   }
 
   /** Sends an empty `events` message for events the sample left out, so `of` adds up. */
   private flushUnsent(c: Client, pastCap = false): void {
     if (c.unsent === 0 || c.ws.readyState !== WebSocket.OPEN || (!pastCap && over(c, this.limits.bufferCap))) return;
-    this.bytes.moveTo(0);
-    c.ws.send(new EncodedBatch(this.bytes, []).message([], c.sampler.n, c.unsent), { binary: false });
+    // As EncodedBatch writes an empty message, without its buffer: a batch may be half-sent.
+    c.ws.send(`{"type":"events","events":[],"sample":${c.unsentSample},"of":${c.unsent}}`, { binary: false });
     c.unsent = 0;
   }
 
