@@ -7,13 +7,9 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-/** A module of a checkout's dist/, in the stage-folder layout or the flat one before it. */
-const fromDist = (root, ...names) => require(names.map((n) => path.join(root, 'dist', n)).find((p) => fs.existsSync(p)) ?? path.join(root, 'dist', names[0]));
+const { fromDist, abArgs } = require('./dist-path');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
-const other = path.resolve(args[0] ?? '');
-const here = path.resolve(__dirname, '..');
+const { opt, other, here } = abArgs();
 const records = opt('--records', path.join(__dirname, 'out', 'records.bin'));
 const rounds = Number(opt('--rounds', '40'));
 

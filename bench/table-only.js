@@ -6,8 +6,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-/** A module of a checkout's dist/, in the stage-folder layout or the flat one before it. */
-const fromDist = (root, ...names) => require(names.map((n) => path.join(root, 'dist', n)).find((p) => fs.existsSync(p)) ?? path.join(root, 'dist', names[0]));
+const { fromDist } = require('./dist-path');
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 const decode = fromDist(root, 'decode/decode.js', 'decode.js');
 const { TableSink } = fromDist(root, 'sinks/table.js');
