@@ -34,7 +34,7 @@ describeKernel('HTTP server under attack', () => {
   /** Starts the tracer on `host`, runs the attacks with the client for `seconds`, stops it. */
   async function attack(host: string, attacks: string[], attackers: (string | undefined)[], client: string | undefined, seconds = 8): Promise<Outcome> {
     const port = 8000 + Math.floor(Math.random() * 1000);
-    const tracer: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, bin, '--listen', `${host}:${port}`, '--token', TOKEN, '-q'],
+    const tracer: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, bin, '--listen', `${host}:${port}`, '--token', TOKEN, '-q', '--netns', String(ns.inode)],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     tracer.stderr!.on('data', (d) => { stderr += d; });
@@ -62,7 +62,7 @@ describeKernel('HTTP server under attack', () => {
 
   function expectServed(o: Outcome): void {
     const ok = o.results.ok ?? 0;
-    expect(o.attempts).toBeGreaterThan(20);
+    expect(o.attempts).toBeGreaterThanOrEqual(10);
     expect({ rate: ok / o.attempts >= 0.99, results: o.results }).toEqual({ rate: true, results: o.results });
     expect(o.peakKb).toBeLessThan(MEMORY_BUDGET_KB);
   }
