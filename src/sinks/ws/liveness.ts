@@ -72,3 +72,14 @@ export function evict(c: Client): void {
   }
   setTimeout(() => c.ws.terminate(), 1000).unref();
 }
+
+/** Whether a full stream has a client to give way; with `make`, that client is closed now. */
+export function roomFor(clients: Set<Client>, cap: number, make: boolean): boolean {
+  const victim = leastValuable(clients, cap);
+  if (!victim) return false;
+  if (make) {
+    clients.delete(victim);
+    evict(victim);
+  }
+  return true;
+}

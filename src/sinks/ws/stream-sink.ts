@@ -20,7 +20,7 @@ import { ByteWriter } from '../../format/bytes';
 import type { Sink } from '../sink';
 import { originAllowed } from './admission';
 import { flushLost, over, reply, send, type Client } from './client';
-import { evict, leastValuable, pingClients, PING_INTERVAL_MS, watch } from './liveness';
+import { pingClients, PING_INTERVAL_MS, roomFor, watch } from './liveness';
 import { EncodedBatch } from './encoded-batch';
 import { helloMessage, StatsMessages } from './messages';
 import { streamLimits, type StreamLimits, type StreamOptions } from './options';
@@ -114,11 +114,7 @@ export class StreamSink implements Sink {
       return [400, err instanceof ProtocolError ? err.message : 'bad filter'];
     }
     if (this.clients.size + this.pending < this.limits.maxClients) return undefined;
-    const victim = makeRoom ? leastValuable(this.clients, this.limits.bufferCap) : undefined;
-    if (!victim) return [503, `too many clients (at most ${this.limits.maxClients})`];
-    this.clients.delete(victim);
-    evict(victim);
-    return undefined;
+    return roomFor(this.clients, this.limits.bufferCap, makeRoom) ? undefined : [503, `too many clients (at most ${this.limits.maxClients})`];
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
