@@ -9,6 +9,7 @@ import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
+import { dropPrivileges } from './command/privileges';
 import { statusOnly } from './status';
 
 const EXIT_USAGE = 2;
@@ -128,6 +129,15 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   }
   if (benchStats) tracer.on('events', (batch) => { benchStats.batches++; benchStats.events += batch.length; });
   const pipeline = new Pipeline(tracer, sinks, { census, stats });
+  if (!plan.keepPrivileges) {
+    try {
+      const done = dropPrivileges({ census: Boolean(census) }, plan.user);
+      if (plan.verbose || plan.user) log(done);
+    } catch (err) {
+      tracer.close();
+      fail(`${(err as Error).message} (--keep-privileges runs without dropping them)`, EXIT_FAILURE);
+    }
+  }
 
   const stop = (code = 0) => {
     if (stopping) return;

@@ -7,6 +7,7 @@ import { parseListenAddress, type ListenAddress } from '../http/listen-address';
 import { kernelComm } from '../decode/comm';
 import { tokenProblem } from '../http/access-token';
 import { VERSION } from '../util/version';
+import { resolveUser, type User } from './privileges';
 import { listItems, parseInteger, parseNumber, parsePorts, parseRingSize, parseStates, parseWakeupBytes, UsageError } from './option-values';
 
 export { UsageError } from './option-values';
@@ -52,6 +53,10 @@ export interface Plan {
   metricsWithoutToken: boolean;
   /** --allow-host: Host names accepted on a loopback bind besides loopback ones */
   allowHosts: string[];
+  /** -Z: run as this user after start-up (command/privileges.ts) */
+  user?: User;
+  /** --keep-privileges: keep every privilege after start-up */
+  keepPrivileges: boolean;
 }
 
 const EXAMPLES = `
@@ -113,6 +118,8 @@ export function buildCommand(): Command {
     .option('--journal-socket <path>', 'journal socket (default $TCPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket)')
     .option('--otlp <url>', 'push metrics over OTLP/HTTP JSON to this URL (e.g. http://collector:4318)')
     .option('--otlp-interval <seconds>', 'OTLP export interval (default 10)')
+    .option('-Z, --user <user>', 'after start-up, run as this user (the BPF programs, maps and servers stay open)')
+    .option('--keep-privileges', 'keep every privilege after start-up (by default all but what the running features need are dropped)')
     .option('-v, --verbose', "print libbpf's debug messages")
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -170,7 +177,10 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     ...fleetOptions(o),
     ...parseListenOptions(o, env),
     allowHosts: typeof o.allowHost === 'string' ? listItems(o.allowHost, '--allow-host', 'tcptrace.example.com') : [],
+    user: typeof o.user === 'string' ? resolveUser(o.user) : undefined,
+    keepPrivileges: Boolean(o.keepPrivileges),
   };
+  if (plan.user && plan.keepPrivileges) throw new UsageError('choose one of -Z and --keep-privileges');
   if (plan.allowHosts.length && !plan.listen && !plan.metrics) throw new UsageError('--allow-host needs --listen or --metrics');
   plan.ringBytes ??= DEFAULT_RING_BYTES;
   return plan;
