@@ -4,10 +4,11 @@ import type { KernelFilter } from '../probe/config';
 import type { TimeColumn } from '../format/columns';
 import { cgroupIdOf } from '../enrich/containers';
 import { parseListenAddress, type ListenAddress } from '../http/listen-address';
-import { kernelComm } from '../decode/comm';
 import { tokenProblem } from '../http/access-token';
 import { VERSION } from '../util/version';
 import { resolveUser, type User } from './privileges';
+import { rejectRepeats } from './repeats';
+import { commFilter, parsePid, stateFilter } from './fail-closed';
 import { listItems, parseInteger, parseNumber, parsePorts, parseRingSize, parseStates, parseWakeupBytes, UsageError } from './option-values';
 
 export { UsageError } from './option-values';
@@ -130,8 +131,10 @@ export function parseArgs(argv: string[], command = buildCommand(), env: NodeJS.
   command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     command.parse(argv, { from: 'user' });
+    rejectRepeats(command, argv, (o) => o.parseArg === addToList);
   } catch (err) {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw err;
+    if (err instanceof UsageError) throw err;
     throw new UsageError((err as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
   }
   return toPlan(command.opts(), env);
@@ -148,12 +151,9 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
   if (o.ipv6) filter.family = 6;
   if (typeof o.localport === 'string') filter.localPorts = parsePorts(o.localport, '--localport');
   if (typeof o.remoteport === 'string') filter.remotePorts = parsePorts(o.remoteport, '--remoteport');
-  if (typeof o.pid === 'string') filter.pid = parseInteger(o.pid, '--pid', 1, 2 ** 32 - 1);
-  if (typeof o.comm === 'string') {
-    if (!o.comm) throw new UsageError('--comm needs a command name');
-    filter.comm = kernelComm(o.comm);
-  }
-  if (typeof o.state === 'string') filter.states = parseStates(o.state);
+  if (typeof o.pid === 'string') filter.pid = parsePid(o.pid);
+  if (typeof o.comm === 'string') filter.comm = commFilter(o.comm);
+  if (typeof o.state === 'string') filter.states = stateFilter(parseStates(o.state));
   if (typeof o.netns === 'string') filter.netns = parseInteger(o.netns, '--netns', 1, 2 ** 32 - 1);
   if (typeof o.cgroup === 'string') filter.cgroupId = cgroupFilter(o.cgroup);
   const plan: Plan = {
