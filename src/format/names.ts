@@ -1,0 +1,26 @@
+// A process name in a text column, where two marks are tcptrace's own: `-` alone for "no owner
+// known" and a trailing `+` for a listener several processes hold (docs/ATTRIBUTION.md). Any
+// process may call itself `-` or `nginx+`, so a name that would read as a mark is written with
+// the display rule's byte escape there (src/format/display.ts): `-` as \x2d, a last `+` as \x2b.
+// A backslash is always escaped itself, so the escape cannot be mistaken either.
+import { displayText, fitDisplayed, type Shown } from './display';
+
+/** `name` displayed, with what would read as one of the marks escaped. */
+export function nameText(name: string): string {
+  const text = displayText(name);
+  if (text === '-') return '\\x2d';
+  return text.endsWith('+') ? `${text.slice(0, -1)}\\x2b` : text;
+}
+
+/** The name for a column of `width`; `shared` adds the listener's `+` within the width. */
+export function shownName(name: string, width: number, shared = false): Shown {
+  if (!shared) return fitDisplayed(nameText(name), width);
+  const cut = fitDisplayed(nameText(name), width - 1);
+  return { text: `${cut.text}+`, columns: cut.columns + 1 };
+}
+
+/** `name` padded to `width` columns (or cut to them). */
+export function paddedName(name: string, width: number): string {
+  const shown = shownName(name, width);
+  return shown.text + ' '.repeat(width - shown.columns);
+}
