@@ -33,8 +33,8 @@ std::string TracepointName(const std::string& section) {
 
 // Whether a tracing (tp_btf) program may call `helper`: libbpf cannot probe tracing programs
 // (they need a BTF target), so this loads a minimal one on sock:inet_sock_set_state that calls
-// the helper with wrong arguments. The verifier looks the helper up before it checks arguments:
-// "unknown func" means the kernel refuses the helper to this program type. 1, 0, or -1 unknown.
+// the helper with wrong arguments. The verifier looks the helper up before it checks arguments,
+// and says so when it refuses the helper to this program type. 1, 0, or -1 unknown.
 int TracingHelperAllowed(const KernelBtfNames& vmlinux, int helper) {
   uint32_t target = vmlinux.TypeId("btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF);
   if (!target) return -1;
@@ -55,8 +55,9 @@ int TracingHelperAllowed(const KernelBtfNames& vmlinux, int helper) {
     close(fd);
     return 1;
   }
-  if (strstr(log, "unknown func") || strstr(log, "invalid func")) return 0;
-  return log[0] ? 1 : -1;  // refused for its arguments: the helper itself is there
+  // older kernels say "unknown func", newer "program of this type cannot use helper"
+  if (strstr(log, "unknown func") || strstr(log, "invalid func") || strstr(log, "cannot use helper")) return 0;
+  return strstr(log, "call ") ? 1 : -1;  // refused for its arguments: the helper itself is there
 }
 
 }  // namespace
@@ -83,7 +84,8 @@ bool ProgramChoice::TargetExists(const std::string& section) const {
 bool ProgramChoice::SocketStorageInTracing() {
   if (pretend_missing_.count("sk_storage_get")) return false;
   if (sk_storage_in_tracing_ < 0)
-    sk_storage_in_tracing_ = vmlinux_ ? TracingHelperAllowed(*vmlinux_, BPF_FUNC_sk_storage_get) != 0 : 0;
+    // unknown counts as missing: the stand-in loads everywhere, a refused helper fails the load
+    sk_storage_in_tracing_ = vmlinux_ ? TracingHelperAllowed(*vmlinux_, BPF_FUNC_sk_storage_get) == 1 : 0;
   return sk_storage_in_tracing_ == 1;
 }
 
