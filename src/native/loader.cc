@@ -115,9 +115,9 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
   const KernelBtfNames* vmlinux = nullptr;
   if (o.attach == "tp_btf") {
     if (!names.Load()) {
-      return Fail(o.btf_path.empty() ? "tp_btf needs the kernel's BTF (/sys/kernel/btf/vmlinux), which this kernel lacks"
-                                     : "tp_btf needs the kernel's own BTF (/sys/kernel/btf/vmlinux); with --btf use --attach tracepoint",
-                  errno ? errno : ENOENT);
+      last_errno_ = errno ? errno : ENOENT;
+      return o.btf_path.empty() ? "tp_btf needs the kernel's BTF (/sys/kernel/btf/vmlinux), which this kernel lacks"
+                                : "tp_btf needs the kernel's own BTF (/sys/kernel/btf/vmlinux); with --btf use --attach tracepoint";
     }
     vmlinux = &names;
   }
