@@ -182,6 +182,9 @@ export interface RecordFields {
 ${plain.map((m) => `  /** ${m.name} (${m.type})${m.doc ? `: ${m.doc}` : ''} */\n  ${m.ts}: number;`).join('\n')}
 }
 
+/** RecordFields' keys, in record order (tests build sample events from them). */
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = [${plain.map((m) => `'${m.ts}'`).join(', ')}];
+
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = ${config.size};
 

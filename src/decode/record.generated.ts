@@ -96,6 +96,9 @@ export interface RecordFields {
   acceptWaitUs: number;
 }
 
+/** RecordFields' keys, in record order (tests build sample events from them). */
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs'];
+
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = 112;
 
