@@ -4,8 +4,8 @@
 // makes it for 5.10 from Debian's -dbg package with pahole --btf_encode_detached (README: Kernels
 // without BTF), so CO-RE relocates against BTF made from DWARF, not the kernel's. Elsewhere it
 // is a copy of the kernel's own BTF.
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -89,5 +89,14 @@ describeKernel('--btf FILE on a kernel without its own BTF', () => {
       expect(mine[0].pid).toBe(parent);
       expect(mine.at(-1).pid).toBe(served.get(cp));
     }
+  });
+
+  it('a minimal file (bpftool gen min_core_btf: only the types tcptrace reads) works as well', async () => {
+    const min = path.join(dir, 'tcptrace.btf');
+    execFileSync('bpftool', ['gen', 'min_core_btf', btf, min, path.resolve(__dirname, '../../bpf/tcptrace.bpf.o')]);
+    expect(statSync(min).size).toBeLessThan(64 * 1024);
+    const r = await withoutKernelBtf(['--btf', min, '-q', '--netns', String(ns.inode)], async () => {});
+    expect(r.err).toMatch(/tracing TCP state changes \(tracepoint, /);
+    expect(r.err).toMatch(/ 0 lost/);
   });
 });
