@@ -193,8 +193,6 @@ export class MetricsSink implements Sink {
     return new MetricsSink(metrics, feed, servers);
   }
 
-  readonly needsFinished = true;
-
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.feed.observe(batch, finished);
   }

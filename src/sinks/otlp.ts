@@ -185,8 +185,6 @@ export class OtlpSink implements Sink {
     this.feed = new MetricsFeed([backend], options.ports);
   }
 
-  readonly needsFinished = true;
-
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.feed.observe(batch, finished);
   }

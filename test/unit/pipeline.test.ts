@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { FinishedConnection } from '../../src/derive/connections';
 import type { TcpEvent } from '../../src/decode/event';
 import { Pipeline } from '../../src/pipeline';
-import type { Sink } from '../../src/sinks/sink';
+import type { Reads, Sink } from '../../src/sinks/sink';
 import type { Counters, StatusReport } from '../../src/status';
 import { StatsEngine } from '../../src/derive/stats';
 import { State as S } from '../../src/decode/states';
@@ -19,7 +19,10 @@ const connection = (skaddr: string): TcpEvent[] => [
 
 class Recorder implements Sink {
   readonly got: (readonly FinishedConnection[])[] = [];
-  constructor(readonly needsFinished = false) {}
+  readonly reads: Reads;
+  constructor(finished = false) {
+    this.reads = { finished };
+  }
   write(_batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.got.push(finished);
   }
