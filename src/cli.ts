@@ -46,7 +46,7 @@ export function summaryLine(c: Counters): string {
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
   const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }] = await Promise.all([
-    import('./tracer'), import('./derive/stats'), import('./derive/census'), import('./pipeline'), import('./probe/delivery'),
+    import('./tracer'), import('./derive/stats'), import('./census/census'), import('./pipeline'), import('./probe/delivery'),
   ]);
   return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText };
 }
@@ -95,7 +95,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }) : undefined;
-  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, undefined, census) : undefined;
+  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census) : undefined;
   let sinks;
   try {
     sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census });

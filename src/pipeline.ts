@@ -8,7 +8,7 @@
 import { ConnectionTracker, type FinishedConnection } from './derive/connections';
 import type { TcpEvent } from './decode/event';
 import type { TracerEvents } from './tracer';
-import type { SocketCensus } from './derive/census';
+import type { SocketCensus } from './census/census';
 import type { StatsEngine } from './derive/stats';
 import { statusReport, type TracerStatus } from './status';
 import { allReads, type Sink } from './sinks/sink';
@@ -44,6 +44,7 @@ export class Pipeline {
     const reads = allReads(sinks.map((sink) => sink.reads));
     this.enrich = derived.enrich ?? (reads.cgroup ? new CgroupEnricher().enrich : undefined);
     if (derived.stats || reads.finished) this.connections = new ConnectionTracker();
+    if (derived.stats && !derived.census && this.connections) derived.stats.countStatesOf(this.connections);
     // The source keeps the process alive while it traces; these timers never do by themselves.
     for (const sink of sinks) {
       if (!sink.tick || !sink.tickMs) continue;

@@ -7,7 +7,7 @@ import { ValueType, type Attributes, type Counter, type Histogram, type Meter, t
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { SocketCensus } from '../derive/census';
+import type { SocketCensus } from '../census/census';
 import type { FinishedConnection } from '../derive/connections';
 import type { TcpEvent } from '../decode/event';
 import type { Counters } from '../status';

@@ -57,6 +57,19 @@ describe('Pipeline', () => {
     expect(stats.snapshot().lifetime.count).toBe(1);
   });
 
+  it('without a census, the stats engine counts the states of the sockets the one tracker follows', () => {
+    const source = new FakeTracer();
+    const stats = new StatsEngine();
+    new Pipeline(source, [new Recorder()], { stats });
+    source.emit('events', [
+      ...connection('a').slice(0, 2), ...connection('b'),
+      sampleEvent({ skaddr: 'l', oldState: S.CLOSE, newState: S.LISTEN }),
+      sampleEvent({ skaddr: 'm', oldState: S.CLOSE, newState: S.LISTEN }), sampleEvent({ skaddr: 'm', oldState: S.LISTEN, newState: S.CLOSE }),
+    ]);
+    expect(stats.snapshot().current).toEqual({ ESTABLISHED: 1, LISTEN: 1 });
+    expect(stats.snapshot().closes).toEqual({ 'reset-sent': 1 });
+  });
+
   it('tracks nothing when no one reads finished connections', () => {
     const source = new FakeTracer();
     const plain = new Recorder();
