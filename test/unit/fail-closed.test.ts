@@ -9,7 +9,7 @@ import { commFilter, parsePid } from '../../src/command/fail-closed';
 import { resolveUser } from '../../src/command/privileges';
 import { ownerMatcher } from '../../src/filter/filter';
 import { encodeConfig } from '../../src/probe/config';
-import { ConfigOffset } from '../../src/decode/layout';
+import { ConfigOffset } from '../../src/decode/record.generated';
 import { State } from '../../src/decode/states';
 import { commBytes } from '../../src/decode/comm';
 import { csvName } from '../../src/sinks/csv';
