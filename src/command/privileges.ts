@@ -60,8 +60,11 @@ export function resolveUser(text: string, passwd = '/etc/passwd', group = '/etc/
   return { name, uid, gid, groups: [...new Set([gid, ...groups])] };
 }
 
-/** The uid held for a moment by a thread that cannot be reached otherwise (nobody's). */
-const PARK_UID = 65534;
+/**
+ * The uid a thread that blocks every signal is left with (src/native/privileges.cc). No account
+ * may use it: a process of the same uid could signal that thread, and so end tcptrace.
+ */
+export const PARK_UID = 2147483646;
 
 /**
  * Drops what the running features do not need, in every thread; returns one line for the log.

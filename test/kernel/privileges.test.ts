@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { CAP, neededCapabilities } from '../../src/command/privileges';
+import { CAP, neededCapabilities, PARK_UID } from '../../src/command/privileges';
 import { describeKernel, listen, connectAndClose, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
 
@@ -61,6 +61,9 @@ describeKernel('privileges after start-up', () => {
     }
     expect(all.filter((t) => t.capEff === keep).length).toBeGreaterThanOrEqual(all.length - 1);
     expect(all.find((t) => t.name === 'tcptrace-drain')?.capEff).toBe(keep);
+    // the one that blocks every signal: no capabilities, and a uid no account (nor nobody) uses
+    for (const t of all.filter((x) => x.capEff !== keep)) expect([t.capEff, t.capPrm, t.uid[0]]).toEqual([0n, 0n, PARK_UID]);
+    for (const t of all.filter((x) => x.capEff === keep)) expect(t.uid).toEqual([0, 0, 0, 0]);
   });
 
   it('the census (--summary) keeps CAP_SYS_ADMIN for setns, nothing else more', async () => {
