@@ -2,8 +2,9 @@
 // kernel reports them in /proc/PID/task/*/status: the capabilities each running feature needs
 // and no other, no_new_privs, a seccomp filter, and with -Z the user's uid. Capabilities are per
 // thread, so one thread left out (V8's workers, libuv's pool, the drain thread) would be a hole.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { CAP, neededCapabilities, PARK_UID } from '../../src/command/privileges';
@@ -90,6 +91,22 @@ describeKernel('privileges after start-up', () => {
     const events = tracer.out().trim().split('\n').map((l) => JSON.parse(l));
     expect(events.some((e) => e.pid === process.pid)).toBe(true); // this test process owns the sockets
     await close();
+  });
+
+  it('started with file capabilities instead of root (README): the drop works without CAP_SETUID and tracing goes on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tcptrace-caps-'));
+    const node = path.join(dir, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(dir, 0o755);
+    execFileSync('setcap', ['cap_bpf,cap_perfmon+ep', node]);
+    try {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', node, bin, '-q', '-v', '-d', '1'],
+        { encoding: 'utf8', timeout: patience(20_000) });
+      expect({ status: r.status, dropped: /privileges dropped after start-up: running as uid 65534/.test(r.stderr) }).toEqual({ status: 0, dropped: true });
+      expect(r.stderr).toMatch(/events seen, \d+ delivered, 0 lost/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--keep-privileges keeps them (the control)', async () => {
