@@ -50,8 +50,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly leftOut: LeftOutProgram[];
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
-  /** performance.now() when loading them began (bench/startup.js: JS before it, BPF after). */
-  readonly loadStartedAt: number;
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
@@ -66,7 +64,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
     const f = options.filter ?? {};
     const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
-    this.loadStartedAt = started.startedAt;
     const opened = started.finish((records) => this.onRecords(records));
     this.attachedAt = opened.attachedAt;
     // After attach: every socket older than this snapshot is now covered by /proc.
