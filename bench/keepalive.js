@@ -15,6 +15,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { tracerEnv } = require('./hooks');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -68,7 +69,7 @@ function progStats(pid) {
 async function withTracer() {
   // only this namespace reaches user space: other load on the host stays out of the ratio
   const netns = String(fs.statSync(`/run/netns/${ns}`).ino);
-  const child = spawn(path.join(TREE, 'bin', 'tcptrace'), ['-q', '--netns', netns], { env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(path.join(TREE, 'bin', 'tcptrace'), ['-q', '--netns', netns], { env: { ...process.env, ...tracerEnv() }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   for (let i = 0; !err.includes('tcptrace-stats:'); i++) {
