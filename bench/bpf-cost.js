@@ -11,6 +11,7 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { tracerEnv } = require('./hooks');
 
 const OUT = path.join(__dirname, 'out');
 const STORM = path.join(OUT, 'storm');
@@ -46,7 +47,7 @@ function programs(pid) {
 
 function startTracer(tree, args) {
   const child = spawn(process.execPath, [path.join(tree, 'bin/tcptrace'), ...args.split(' ').filter(Boolean)], {
-    env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...tracerEnv() }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   const attached = new Promise((resolve, reject) => {
