@@ -87,9 +87,12 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } perf_events SEC(".maps");
 
+/* Slot 0: the handler and the accept hooks; slot 1: the nested handler (nested.bpf.h), whose
+ * runs interrupt the handler's, so they cannot share a non-atomic counter. Loader sums both. */
+enum { TCPTRACE_SLOT_HANDLER = 0, TCPTRACE_SLOT_NESTED = 1 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct tcptrace_counters);
 } counters SEC(".maps");
@@ -261,6 +264,7 @@ struct transition {
 	__u8 cause;         /* enum tcptrace_cause */
 	__u8 comm_is_owner; /* the owner was just taken from the current task */
 	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
+	__u8 slot;          /* counters slot: TCPTRACE_SLOT_* */
 };
 
 /* Step 1, the socket: false unless a full TCP socket (not MPTCP, SCTP...). */
@@ -507,10 +511,9 @@ static __always_inline bool wanted(const struct transition *t)
 	return true;
 }
 
-static __always_inline void count(int dropped, bool accept)
+static __always_inline void count(int dropped, bool accept, __u32 slot)
 {
-	__u32 zero = 0;
-	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &slot);
 
 	if (!c)
 		return;
@@ -572,12 +575,12 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 	if (cfg.use_perfbuf) {
 		struct tcptrace_event ev;
 		fill_event(&ev, t, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept, t->slot);
 		return;
 	}
 	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(1, accept);
+		count(1, accept, t->slot);
 		return;
 	}
 	fill_event(e, t, btf);
@@ -595,7 +598,7 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 										 : BPF_RB_NO_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, wake);
-	count(0, accept);
+	count(0, accept, t->slot);
 }
 
 /*
@@ -644,7 +647,7 @@ static __always_inline void send_held_back(void *ctx, const struct transition *t
 		struct transition d = {
 			.sk = t->sk, .so = t->so, .si = si, .now = si->deferred_syn_recv_ts,
 			.pid_tgid = t->pid_tgid, .netns = t->netns, .family = t->family, .sport = t->sport,
-			.dport = t->dport, .old = TCP_LISTEN, .new = TCP_SYN_RECV,
+			.dport = t->dport, .old = TCP_LISTEN, .new = TCP_SYN_RECV, .slot = t->slot,
 		};
 		emit(ctx, &d, btf);
 	}
@@ -670,9 +673,10 @@ static __always_inline void remember(const struct transition *t, const struct so
 }
 
 /* ---- the state change ---- */
-static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf)
+static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf,
+					   __u8 slot)
 {
-	struct transition t = { .sk = sk, .old = old, .new = new };
+	struct transition t = { .sk = sk, .old = old, .new = new, .slot = slot };
 	struct sock_info fresh;
 
 	/* Not a transition: older kernels (6.1) set LAST_ACK again when close() runs before the
@@ -697,17 +701,21 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 	return 0;
 }
 
+#include "nested.bpf.h"
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return on_state_change(ctx, sk, oldstate, newstate, true);
+	on_state_change(ctx, sk, oldstate, newstate, true, TCPTRACE_SLOT_HANDLER);
+	handled_here(sk, oldstate, newstate);
+	return 0;
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *args)
 {
 	return on_state_change(args, BPF_CORE_READ(args, skaddr), BPF_CORE_READ(args, oldstate),
-			       BPF_CORE_READ(args, newstate), false);
+			       BPF_CORE_READ(args, newstate), false, TCPTRACE_SLOT_HANDLER);
 }
 
 /* ---- causes: remember what happened to a socket until it closes ---- */

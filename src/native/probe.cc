@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../../bpf/tcptrace.h"
+#include "../../bpf/nested.h"
 #include "btf-names.h"
 #include "drain.h"
 #include "ring.h"
@@ -63,6 +64,9 @@ int CollectLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list a
   if (log->text.size() < (4 << 20)) log->text.append(text);
   return n;
 }
+
+// The second program on the state tracepoint (bpf/nested.bpf.h).
+const std::string kNestedHandler = "set_state_nested_btf";
 
 const char* kTracefsRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
 
@@ -246,8 +250,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
     int err = bpf_object__load(obj_);
     if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
 
-    bpf_object__for_each_program(prog, obj_) {
-      if (!bpf_program__autoload(prog)) continue;
+    // The nested handler after the handler: the tracepoint calls them in attach order, and it
+    // must run second (bpf/nested.bpf.h).
+    for (bool nested : {false, true}) bpf_object__for_each_program(prog, obj_) {
+      if (!bpf_program__autoload(prog) || nested != (std::string(bpf_program__name(prog)) == kNestedHandler)) continue;
       struct bpf_link* link = bpf_program__attach(prog);
       if (!link) {
         int e = errno;
@@ -429,33 +435,49 @@ class Probe : public Napi::ObjectWrap<Probe> {
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) return false;
     std::vector<tcptrace_counters> per_cpu(ncpu);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(counters_fd_, &zero, per_cpu.data())) return false;
     *seen = *dropped = 0;
     accepts_lost_ = 0;
-    for (const auto& c : per_cpu) {
-      *seen += c.seen;
-      *dropped += c.dropped;
-      accepts_lost_ += c.accepts_dropped;  // accept records, counted apart from transitions
+    for (uint32_t slot = 0; slot < 2; slot++) {  // the handler's, the nested handler's
+      if (bpf_map_lookup_elem(counters_fd_, &slot, per_cpu.data())) return false;
+      for (const auto& c : per_cpu) {
+        *seen += c.seen;
+        *dropped += c.dropped;
+        accepts_lost_ += c.accepts_dropped;  // accept records, counted apart from transitions
+      }
     }
     if (ring_) *dropped += ring_->malformed();  // read but not delivered: lost, to keep the sum exact
     missed_ = RecursionMisses();
     return true;
   }
 
-  // State changes the kernel did not run our program for, because it was already running on
-  // that CPU (a softirq change interrupting a process-context one). They never reach `seen`,
-  // so they are reported separately instead of vanishing (kernel 5.12+; 0 where unknown).
+  // State changes the kernel did not run the handler for, because it was already running on
+  // that CPU (a softirq change interrupting a process-context one), less those the nested
+  // handler took instead (bpf/nested.bpf.h). What is left never reaches `seen`, so it is
+  // reported separately instead of vanishing (kernel 5.12+; 0 where unknown).
   uint64_t RecursionMisses() {
-    uint64_t total = 0;
+    uint64_t misses = 0;
     struct bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
       std::string name = bpf_program__name(prog);
-      if (name.rfind("set_state", 0) != 0 || bpf_program__fd(prog) < 0) continue;
+      if (name.rfind("set_state", 0) != 0 || name == kNestedHandler || bpf_program__fd(prog) < 0) continue;
       struct bpf_prog_info info = {};
       __u32 len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) total += info.recursion_misses;
+      if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) misses += info.recursion_misses;
     }
+    nested_ = NestedHandled();
+    return misses > nested_ ? misses - nested_ : 0;
+  }
+
+  // State changes the nested handler took because the handler was busy on that CPU.
+  uint64_t NestedHandled() {
+    int fd = bpf_object__find_map_fd_by_name(obj_, "state_nesting");
+    int ncpu = libbpf_num_possible_cpus();
+    if (fd < 0 || ncpu <= 0) return 0;
+    std::vector<tcptrace_state_nesting> per_cpu(ncpu);
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(fd, &zero, per_cpu.data())) return 0;
+    uint64_t total = 0;
+    for (const auto& n : per_cpu) total += n.handled;
     return total;
   }
 
@@ -465,6 +487,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_)));
     o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(accepts_lost_)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(missed_)));
+    o.Set("nested", Napi::Number::New(env, static_cast<double>(nested_)));
     return o;
   }
 
@@ -526,8 +549,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     WaitLoaded();
     if (obj_) {
-      for (auto* l : links_) bpf_link__destroy(l);
-      links_.clear();
+      Detach();
       if (drain_) {
         drain_->Stop();
         Delivery(info);  // keep the final delivery figures past Teardown
@@ -541,6 +563,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     Teardown();
     return CountersObject(info.Env());
+  }
+
+  // In the reverse order of attach: the nested handler before the handler, so that it never
+  // runs alone and takes for missed what the handler no longer sees (bpf/nested.bpf.h).
+  void Detach() {
+    for (auto l = links_.rbegin(); l != links_.rend(); ++l) bpf_link__destroy(*l);
+    links_.clear();
   }
 
   // Stop the drain thread, free the ring, detach, close.
@@ -561,8 +590,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     ring_.reset();
     if (perf_buf_) perf_buffer__free(perf_buf_);
     perf_buf_ = nullptr;
-    for (auto* l : links_) bpf_link__destroy(l);
-    links_.clear();
+    Detach();
     if (obj_) bpf_object__close(obj_);
     obj_ = nullptr;
     counters_fd_ = -1;
@@ -599,7 +627,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   bool perf_mode_ = false;
   int counters_fd_ = -1;
   int last_errno_ = 0;
-  uint64_t seen_ = 0, dropped_ = 0, missed_ = 0, accepts_lost_ = 0;
+  uint64_t seen_ = 0, dropped_ = 0, missed_ = 0, nested_ = 0, accepts_lost_ = 0;
 };
 
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
