@@ -8,6 +8,7 @@ import { cgroup2Root } from './containers';
 import { loadBinding } from '../native/binding';
 import { procComm } from '../decode/comm';
 import { beforeAccept, ListenerHolders, type Owner } from './listener-holders';
+import { Liveness } from './liveness';
 
 
 // A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
@@ -182,11 +183,12 @@ function safeReaddir(dir: string): string[] {
 export class Attributor {
   private bySocket = new Map<string, Owner>();
   private readonly holders: ListenerHolders;
+  private readonly liveness = new Liveness();
 
   private primed = false;
 
   constructor(private readonly index = new ProcSocketIndex()) {
-    this.holders = new ListenerHolders(index);
+    this.holders = new ListenerHolders(index, '/proc', this.liveness);
   }
 
   /** Snapshot /proc (idempotent): right after attach, or at the first batch if that is sooner. */
@@ -215,6 +217,7 @@ export class Attributor {
           this.remember(ev.skaddr, owner);
         }
       }
+      if (ev.pid !== ev.cpuPid && ev.ownerSource !== 'unknown' && !ev.holders) this.markExited(ev, now);
       if (ev.newState === State.CLOSE) {
         if (this.bySocket.size) this.bySocket.delete(ev.skaddr); // usually empty: the kernel knew the owners
         if (ev.sockIno) this.index.forget(ev.sockIno);
@@ -229,9 +232,20 @@ export class Attributor {
     if (answer) {
       setOwner(ev, answer.owner, 'listener');
       ev.holders = answer.holders;
-    } else {
+    } else if (ev.ownerSource !== 'listener' || !ev.pid) {
       setOwner(ev, { pid: 0, comm: '', cgroupId: 0 }, 'unknown');
     }
+    // else no holder runs any more: the listen() caller the kernel named held the listener when
+    // the connection arrived (its last holder known), and is marked as exited
+  }
+
+  /**
+   * A change that ran without its owner (softirq, a timer) names the last owner known; if that
+   * process has exited by now (a socket it left behind finishing its close, a listener's queued
+   * connection), it is marked so, never shown as if it still ran.
+   */
+  private markExited(ev: TcpEvent, now: number): void {
+    if (!this.liveness.running(ev.pid, now)) ev.ownerExited = true;
   }
 
   private remember(skaddr: string, owner: Owner): void {

@@ -7,6 +7,7 @@
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from '../decode/event';
+import { Liveness } from './liveness';
 
 export interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -45,7 +46,8 @@ export interface HolderSource {
 const LISTENER_SCAN_MS = 1000;
 const SCAN_INTERVAL_MS = 250;
 const SCAN_PAUSE_FACTOR = 20;
-/** How long a resolved answer (and a pid's liveness) is reused: pre-accept events come in bursts. */
+/** How long a resolved answer is reused while its holders all run: pre-accept events come in
+ *  bursts (whether they run is checked on each reuse, src/enrich/liveness.ts). */
 const REUSE_MS = 200;
 const MAX_LISTENERS = 8192;
 const MAX_HOLDERS = 256;
@@ -80,10 +82,12 @@ interface Listener {
 export class ListenerHolders {
   /** by netns * 65536 + port (exact below 2^53: no string key per event) */
   private listeners = new Map<number, Listener>();
-  private liveness = new Map<number, { alive: boolean; at: number }>();
+  private readonly liveness: Liveness;
   private nextScanAt = 0;
 
-  constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc') {}
+  constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc', liveness?: Liveness) {
+    this.liveness = liveness ?? new Liveness(procRoot);
+  }
 
   /** CLOSE->LISTEN with a known owner: the caller holds it, maybe not alone. */
   noteListen(ev: TcpEvent): void {
@@ -117,11 +121,13 @@ export class ListenerHolders {
       l.sharedUnscanned = true;
       l.answer = undefined;
     }
-    if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
+    if (l.answer !== undefined && now - l.answeredAt < REUSE_MS && this.allRunning(l.answer, now)) return l.answer ?? undefined;
     let live = this.live(l, now);
     // The holders a scan found, and the acceptors learned since, are the list.
     const doubtful = live.length === 0 || l.lostHolder || (l.sharedUnscanned && live.length < 2);
-    const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
+    // a holder that died is the moment its successors may exist (a reload, a recycled worker):
+    // that scan waits only for the shared budget
+    const scanDue = doubtful && (!l.scanned || l.lostHolder || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
       l.scanned = true;
@@ -179,17 +185,15 @@ export class ListenerHolders {
   }
 
   private alive(pid: number, now: number): boolean {
-    const known = this.liveness.get(pid);
-    if (known && now - known.at < REUSE_MS) return known.alive;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      alive = (err as NodeJS.ErrnoException).code !== 'ESRCH';
-    }
-    if (this.liveness.size >= MAX_LISTENERS) this.liveness.clear();
-    this.liveness.set(pid, { alive, at: now });
-    return alive;
+    return this.liveness.running(pid, now);
+  }
+
+  /** A reused answer lists no process that has exited since. */
+  private allRunning(a: HolderAnswer | null, now: number): boolean {
+    if (!a) return true;
+    if (!a.holders) return this.alive(a.owner.pid, now);
+    for (const pid of a.holders) if (!this.alive(pid, now)) return false;
+    return true;
   }
 
   private parentOf(pid: number): number {
