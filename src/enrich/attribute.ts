@@ -60,6 +60,23 @@ export class ProcSocketIndex {
     return performance.now() - this.scannedAt < ms;
   }
 
+  /** Those of `pids` that hold socket `inode`: their /proc/PID/fd only. */
+  holdersAmong(inode: number, pids: number[]): Owner[] {
+    const target = `socket:[${inode}]`;
+    const out: Owner[] = [];
+    for (const pid of pids) {
+      for (const fd of safeReaddir(`${this.procRoot}/${pid}/fd`)) {
+        let link: string;
+        try { link = readlinkSync(`${this.procRoot}/${pid}/fd/${fd}`); } catch { continue; }
+        if (link === target) {
+          out.push(this.describe(pid));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Every process holding listening socket `inode`, from a fresh /proc scan. */
   holdersOf(inode: number): Owner[] {
     if (!this.watched.has(inode)) {

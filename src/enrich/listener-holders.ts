@@ -27,6 +27,8 @@ export function beforeAccept(ev: TcpEvent): boolean {
 export interface HolderSource {
   /** every process holding socket `inode`, from a fresh scan */
   holdersOf(inode: number): Owner[];
+  /** those of `pids` that hold socket `inode` (their fds only: cheap) */
+  holdersAmong?(inode: number, pids: number[]): Owner[];
   /** inode of the socket that listened on `port` when tracing started, if known */
   listenerInode(netns: number, port: number): number | undefined;
 }
@@ -123,6 +125,7 @@ export class ListenerHolders {
     }
     if (l.answer !== undefined && now - l.answeredAt < REUSE_MS && this.allRunning(l.answer, now)) return l.answer ?? undefined;
     let live = this.live(l, now);
+    if (l.lostHolder && l.inode) live = this.successors(l, live, now);
     // The holders a scan found, and the acceptors learned since, are the list.
     const doubtful = live.length === 0 || l.lostHolder || (l.sharedUnscanned && live.length < 2);
     // a holder that died is the moment its successors may exist (a reload, a recycled worker):
@@ -182,6 +185,35 @@ export class ListenerHolders {
     const roots = callerAlive ? [l.caller!] : live.filter((o) => !pids.has(this.parentOf(o.pid)));
     const owner = (roots.length ? roots : live).reduce((a, b) => (b.pid < a.pid ? b : a));
     return { owner, holders: [owner.pid, ...[...pids].filter((p) => p !== owner.pid).sort((a, b) => a - b)] };
+  }
+
+  /**
+   * A holder died: its successors, if any, are usually children of a live holder (nginx's
+   * master forks new workers on reload, a pre-forked server replaces one). Their fds are read
+   * at once; the full scan (for any other holder) still waits for its budget.
+   */
+  private successors(l: Listener, live: Owner[], now: number): Owner[] {
+    if (!this.procs.holdersAmong || live.length > MAX_HOLDERS) return live;
+    const candidates: number[] = [];
+    for (const o of live) {
+      for (const pid of this.childrenOf(o.pid)) if (!l.holders.has(pid)) candidates.push(pid);
+    }
+    if (!candidates.length) return live;
+    let added = false;
+    for (const o of this.procs.holdersAmong(l.inode, candidates.slice(0, MAX_HOLDERS))) {
+      if (l.holders.has(o.pid)) continue;
+      l.holders.set(o.pid, o);
+      added = true;
+    }
+    return added ? this.live(l, now) : live;
+  }
+
+  private childrenOf(pid: number): number[] {
+    try {
+      return readFileSync(`${this.procRoot}/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
   }
 
   private alive(pid: number, now: number): boolean {
