@@ -3,7 +3,7 @@
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
 // (rate-limited, only when a listener's holders are unknown, a known holder has died, or the kernel
-// marked it shared); the answer is the live holders, never a dead pid, and
+// marked it shared); the answer is the running holders, never one that has exited, and
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from '../decode/event';
