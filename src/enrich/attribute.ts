@@ -8,7 +8,7 @@ import { cgroup2Root } from './containers';
 import { loadBinding } from '../native/binding';
 import { procComm } from '../decode/comm';
 import { beforeAccept, ListenerHolders, type Owner } from './listener-holders';
-import { Liveness } from './liveness';
+import { childrenOf, Liveness } from './liveness';
 
 
 // A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
@@ -234,6 +234,7 @@ export class Attributor {
           this.remember(ev.skaddr, owner);
         }
       }
+      if (ev.ownerSource === 'accept' && ev.newState === State.CLOSE_WAIT && ev.sockIno) this.handedOver(ev);
       if (ev.pid !== ev.cpuPid && ev.ownerSource !== 'unknown' && !ev.holders) this.markExited(ev, now);
       if (ev.newState === State.CLOSE) {
         if (this.bySocket.size) this.bySocket.delete(ev.skaddr); // usually empty: the kernel knew the owners
@@ -254,6 +255,21 @@ export class Attributor {
     }
     // else no holder runs any more: the listen() caller the kernel named held the listener when
     // the connection arrived (its last holder known), and is marked as exited
+  }
+
+  /**
+   * The client hung up on a socket nobody has used since accept(): its acceptor may have handed
+   * it over unread (fork then close, fd passing to a cluster worker), and the kernel, which saw
+   * no use, still names the acceptor. If a child of the acceptor holds it and the acceptor no
+   * longer does, the child is the owner (ss -tanp agrees). Rare (a server reads what it accepts)
+   * and cheap: the acceptor's children's fds, when it has children.
+   */
+  private handedOver(ev: TcpEvent): void {
+    const kids = childrenOf(ev.pid);
+    if (!kids.length) return;
+    const holders = this.index.holdersAmong(ev.sockIno, kids);
+    if (!holders.length || this.index.holdersAmong(ev.sockIno, [ev.pid]).length) return;
+    setOwner(ev, holders[0], 'proc');
   }
 
   /**

@@ -7,7 +7,7 @@
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from '../decode/event';
-import { Liveness } from './liveness';
+import { childrenOf, Liveness } from './liveness';
 
 export interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -196,7 +196,7 @@ export class ListenerHolders {
     if (!this.procs.holdersAmong || live.length > MAX_HOLDERS) return live;
     const candidates: number[] = [];
     for (const o of live) {
-      for (const pid of this.childrenOf(o.pid)) if (!l.holders.has(pid)) candidates.push(pid);
+      for (const pid of childrenOf(o.pid, this.procRoot)) if (!l.holders.has(pid)) candidates.push(pid);
     }
     if (!candidates.length) return live;
     let added = false;
@@ -206,14 +206,6 @@ export class ListenerHolders {
       added = true;
     }
     return added ? this.live(l, now) : live;
-  }
-
-  private childrenOf(pid: number): number[] {
-    try {
-      return readFileSync(`${this.procRoot}/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
   }
 
   private alive(pid: number, now: number): boolean {

@@ -10,6 +10,15 @@ const RUNNING_MS = 20;
 const EXITED_MS = 10_000;
 const MAX_PIDS = 8192;
 
+/** The children of `pid`'s main thread (where a server forks), from /proc; [] if unknown. */
+export function childrenOf(pid: number, procRoot = '/proc'): number[] {
+  try {
+    return readFileSync(`${procRoot}/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 export class Liveness {
   private known = new Map<number, { running: boolean; at: number }>();
 
