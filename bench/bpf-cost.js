@@ -72,7 +72,8 @@ async function once(tree, o) {
   t.child.kill('SIGINT');
   await t.exited;
   if (fs.readFileSync(STATS, 'latin1').trim() !== '1') return null;
-  const state = Object.keys(after).find((n) => n.startsWith('set_state'));
+  // the handler (not the nested handler, bpf/nested.bpf.h, which runs on the same tracepoint)
+  const state = Object.keys(after).find((n) => n === 'set_state_btf' || n === 'set_state_tp');
   const transitions = after[state].runs - before[state].runs;
   let total = 0;
   for (const n of Object.keys(after)) total += after[n].ns - (before[n]?.ns ?? 0);
