@@ -57,6 +57,8 @@ export interface NativeCounters {
   acceptsLost: number;
   /** state changes the kernel skipped because our program was already running on that CPU */
   missed: number;
+  /** State changes the handler was busy for that the nested handler took (bpf/nested.bpf.h): in seen. */
+  nested: number;
 }
 
 export declare class Probe {

@@ -164,6 +164,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     o.Set("dropped", Napi::Number::New(env, static_cast<double>(counters_.dropped)));
     o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(counters_.accepts_lost)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(counters_.missed)));
+    o.Set("nested", Napi::Number::New(env, static_cast<double>(counters_.nested)));
     return o;
   }
 

@@ -3,7 +3,7 @@ import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../format/columns';
 import { displayText, TextMemo } from '../format/display';
-import { nameText } from '../format/names';
+import { nameText, type NameMark } from '../format/names';
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -21,8 +21,8 @@ export function csvHeader(o: CsvOptions): string {
 const FORMULA = /^(?:[\s"\p{Cf}\p{Z}]*[=+\-@\uff1d\uff0b\uff0d\uff20\ufe62\ufe63\u2212]|')/u;
 
 /** A process name as one CSV cell: as csvCell, with tcptrace's marks escaped (format/names.ts). */
-export function csvName(name: string, shared = false): string {
-  return csvCell(name, name === '' ? '' : `${nameText(name)}${shared ? '+' : ''}`);
+export function csvName(name: string, mark: NameMark = ''): string {
+  return csvCell(name, name === '' ? '' : `${nameText(name)}${mark}`);
 }
 
 /**
@@ -41,7 +41,8 @@ export class CsvSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
   private readonly names = new TextMemo((s) => csvName(s));
-  private readonly sharedNames = new TextMemo((s) => csvName(s, true));
+  private readonly sharedNames = new TextMemo((s) => csvName(s, '+'));
+  private readonly exitedNames = new TextMemo((s) => csvName(s, '*'));
 
   constructor(private readonly out: Writer, private readonly o: CsvOptions) {
     out(`${csvHeader(o)}\n`);
@@ -52,8 +53,10 @@ export class CsvSink implements Sink {
     const time = o.time === 'clock' ? `${this.clock.format(e.time)},` : o.time === 'relative' ? `${this.relative.format(e.tsNs)},` : '';
     const known = e.ownerSource !== 'unknown';
     const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
-    // `+`: a listener several processes hold, shown by its master (docs/ATTRIBUTION.md)
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? (e.holders ? this.sharedNames : this.names).get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    // `+`: a listener several processes hold, shown by its master; `*`: an owner that has exited
+    // (docs/ATTRIBUTION.md)
+    const names = e.holders ? this.sharedNames : e.ownerExited ? this.exitedNames : this.names;
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? names.get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

@@ -93,11 +93,13 @@ describe('names and tcptrace\'s marks (item 7)', () => {
   it('a process named - or nginx+ is escaped where - means no owner and + a shared listener', () => {
     expect(nameText('-')).toBe('\\x2d');
     expect(nameText('nginx+')).toBe('nginx\\x2b');
+    expect(nameText('job*')).toBe('job\\x2a');
+    expect(shownName('job*', 10, '*').text).toBe('job\\x2a*');
     expect(nameText('a-b')).toBe('a-b');
-    expect(shownName('nginx', 10, true).text).toBe('nginx+');
-    expect(shownName('nginx+', 10, true).text).toBe('nginx\\x2b+');
+    expect(shownName('nginx', 10, '+').text).toBe('nginx+');
+    expect(shownName('nginx+', 10, '+').text).toBe('nginx\\x2b+');
     expect(csvName('nginx+')).toBe('nginx\\x2b');
-    expect(csvName('nginx', true)).toBe('nginx+');
+    expect(csvName('nginx', '+')).toBe('nginx+');
   });
 
   it('--lifetimes: an empty name is "" in JSON (as in -j) and blank in text; no owner is null and -', () => {
