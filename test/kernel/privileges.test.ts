@@ -109,6 +109,18 @@ describeKernel('privileges after start-up', () => {
     }
   });
 
+  it('the seccomp filter: running a program is refused (EPERM), reading and the network still work', () => {
+    const addon = path.resolve(__dirname, '../../build/Release/tcptrace.node');
+    const script = `
+      const b = require(${JSON.stringify(addon)});
+      b.dropPrivileges({ keep: [], parkUid: 2147483646, seccomp: true });
+      let exec = 'allowed'; try { require('child_process').execFileSync('/bin/true'); } catch (e) { exec = e.code; }
+      const read = require('fs').readFileSync('/proc/self/status', 'utf8').length > 0;
+      const net = require('net').createServer().listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ exec, read, listen: this.address().port > 0 })); this.close(); });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout)).toEqual({ exec: 'EPERM', read: true, listen: true });
+  });
+
   it('--keep-privileges keeps them (the control)', async () => {
     const { child } = await start(['-q', '--keep-privileges']);
     for (const t of threads(child.pid!)) expect(t.noNewPrivs).toBe(0);
