@@ -46,11 +46,11 @@ function programs(pid) {
 
 function startTracer(tree, args) {
   const child = spawn(process.execPath, [path.join(tree, 'bin/tcptrace'), ...args.split(' ').filter(Boolean)], {
-    env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   const attached = new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => { err += d; if (err.includes('tcptrace-stats:')) resolve(); });
+    child.stderr.on('data', (d) => { err += d; if (err.includes('tracing TCP state changes')) resolve(); /* the start line: attached */ });
     child.on('exit', (code) => reject(new Error(`tracer in ${tree} exited (${code}): ${err}`)));
   });
   const exited = new Promise((resolve) => child.on('exit', resolve));
