@@ -11,6 +11,7 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { tracerEnv } = require('./hooks');
 
 const OUT = path.join(__dirname, 'out');
 const STORM = path.join(OUT, 'storm');
@@ -46,11 +47,11 @@ function programs(pid) {
 
 function startTracer(tree, args) {
   const child = spawn(process.execPath, [path.join(tree, 'bin/tcptrace'), ...args.split(' ').filter(Boolean)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...tracerEnv() }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   const attached = new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => { err += d; if (err.includes('tracing TCP state changes')) resolve(); /* the start line: attached */ });
+    child.stderr.on('data', (d) => { err += d; if (err.includes('tcptrace-stats:')) resolve(); });
     child.on('exit', (code) => reject(new Error(`tracer in ${tree} exited (${code}): ${err}`)));
   });
   const exited = new Promise((resolve) => child.on('exit', resolve));

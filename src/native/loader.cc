@@ -120,6 +120,10 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
       return o.btf_path.empty() ? "tp_btf needs the kernel's BTF (/sys/kernel/btf/vmlinux), which this kernel lacks"
                                 : "tp_btf needs the kernel's own BTF (/sys/kernel/btf/vmlinux); with --btf use --attach tracepoint";
     }
+    if (!names.Has("btf_trace_inet_sock_set_state")) {
+      last_errno_ = EOPNOTSUPP;
+      return "tp_btf needs the kernel's BTF of raw tracepoints (btf_trace_inet_sock_set_state, Linux 5.5+): use --attach tracepoint";
+    }
     vmlinux = &names;
   }
   ProgramChoice choice(o.attach, vmlinux, o.pretend_missing);
