@@ -525,6 +525,8 @@ static __always_inline void count(int dropped, bool accept)
 		c->dropped++;
 }
 
+#include "conn-stats.bpf.h"
+
 static __always_inline void fill_event(struct tcptrace_event *e, const struct transition *t, const bool btf)
 {
 	const struct sock *sk = t->sk;
@@ -552,7 +554,7 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	e->syn_retrans = si->syn_retrans;
 	e->synack_retrans = si->synack_retrans;
 	e->owner_how = si->owner.how;
-	e->reserved = 0;
+	fill_totals(e, t, btf);
 	e->accept_wait_us = si->accept_wait_us;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
 	if (!t->lean)

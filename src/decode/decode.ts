@@ -3,11 +3,12 @@
 // the strings that repeat across events (socket address, comm, IP addresses) come from small
 // caches keyed by their raw bytes, so a storm of short connections allocates little besides
 // the event objects themselves. bench/ measures it.
-import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag, OWNER_HOW } from './layout';
+import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag, OWNER_HOW, Totals } from './layout';
+import { usPerJiffy } from './jiffies';
 import { formatIPv4, formatIPv6 } from './address';
 import { Bytes16TextCache } from '../util/text-cache';
 import { decodeComm } from './comm';
-import type { OwnerSource, TcpEvent } from './event';
+import type { ConnTotals, OwnerSource, TcpEvent } from './event';
 
 const AF_INET = 2;
 const TWO_32 = 2 ** 32;
@@ -71,11 +72,34 @@ function ownerSource(flags: number, how: number): OwnerSource {
   return flags & Flag.OWNER_INHERITED ? 'listener' : 'kernel';
 }
 
+function jiffiesUs(buf: Buffer, off: number): number | null {
+  const us = usPerJiffy();
+  return us === null ? null : u32(buf, off) * us;
+}
+
+/** The totals of a connection's CLOSE record (CLOSE only: every other record skips this). */
+function readTotals(buf: Buffer, off: number, flags: number): ConnTotals {
+  return {
+    bytesAcked: readU64(buf, off + O.bytesAcked),
+    bytesReceived: readU64(buf, off + O.bytesReceived),
+    bytesRetrans: readU64(buf, off + O.bytesRetrans),
+    segsOut: u32(buf, off + O.segsOut),
+    segsIn: u32(buf, off + O.segsIn),
+    retransSegs: u32(buf, off + O.retransSegs),
+    retransRto: flags & Totals.RTO ? u32(buf, off + O.retransRto) : null,
+    rttMinUs: u32(buf, off + O.rttMinUs),
+    busyUs: jiffiesUs(buf, off + O.busyJiffies),
+    rwndLimitedUs: jiffiesUs(buf, off + O.rwndLimitedJiffies),
+    sndbufLimitedUs: jiffiesUs(buf, off + O.sndbufLimitedJiffies),
+  };
+}
+
 export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
   const flags = buf[off + O.flags];
   const v4 = u16(buf, off + O.family) === AF_INET;
   const tsNs = readU64(buf, off + O.tsNs);
   const known = (flags & Flag.OWNER_KNOWN) !== 0;
+  const totals = buf[off + O.totals];
   return {
     tsNs,
     time: clock.wallMs(tsNs),
@@ -108,6 +132,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     acceptWaitUs: u32(buf, off + O.acceptWaitUs),
     holders: null,
     listenerShared: (flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED),
+    totals: totals & Totals.READ ? readTotals(buf, off, totals) : null,
     isAccept: (flags & Flag.ACCEPT) !== 0,
   };
 }

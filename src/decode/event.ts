@@ -17,6 +17,29 @@ export interface CgroupInfo {
   container: ContainerRef | null;
 }
 
+/** A connection's totals at its CLOSE, from struct tcp_sock (docs/SCHEMA.md: kernel source, unit). */
+export interface ConnTotals {
+  /** bytes sent and acknowledged by the peer (tcplife's TX) */
+  bytesAcked: number;
+  /** bytes received in order (tcplife's RX) */
+  bytesReceived: number;
+  bytesRetrans: number;
+  segsOut: number;
+  segsIn: number;
+  /** segments retransmitted (tcp_info total_retrans) */
+  retransSegs: number;
+  /** retransmission timeouts; null where the kernel does not count them (before 6.7) */
+  retransRto: number | null;
+  /** minimum RTT seen, µs */
+  rttMinUs: number;
+  /** tcp_info's busy, rwnd-limited and sndbuf-limited times, µs; null when HZ is unknown */
+  busyUs: number | null;
+  rwndLimitedUs: number | null;
+  sndbufLimitedUs: number | null;
+  /** not a CLOSE: read from a connection still open (sock_diag), figures so far */
+  open?: boolean;
+}
+
 /** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
 export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';
 
@@ -70,6 +93,8 @@ export interface TcpEvent {
   /** The owner's cgroup path and container, set by the enrich stage (src/enrich/cgroup.ts) when an
    *  output carries them; null when unknown; absent when no stage resolved it. */
   cgroup?: CgroupInfo | null;
+  /** On a connection's ->CLOSE: its totals from the socket; null on every other transition. */
+  totals: ConnTotals | null;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
 }

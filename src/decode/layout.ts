@@ -1,7 +1,7 @@
 // Byte offsets of the records in bpf/tcptrace.h. test/unit/layout.test.ts compiles the
 // header and proves every number here; change the header first, then this file.
 
-export const EVENT_SIZE = 144;
+export const EVENT_SIZE = 200;
 
 export const EventOffset = {
   tsNs: 0,
@@ -26,11 +26,23 @@ export const EventOffset = {
   synRetrans: 72,
   synackRetrans: 73,
   ownerHow: 74,
+  totals: 75,
   saddr: 76,
   daddr: 92,
   cpuComm: 108,
   ownerComm: 124,
   acceptWaitUs: 140,
+  bytesAcked: 144,
+  bytesReceived: 152,
+  bytesRetrans: 160,
+  segsOut: 168,
+  segsIn: 172,
+  retransSegs: 176,
+  retransRto: 180,
+  rttMinUs: 184,
+  busyJiffies: 188,
+  rwndLimitedJiffies: 192,
+  sndbufLimitedJiffies: 196,
 } as const;
 
 /** C field name for each EventOffset key (the test maps one onto the other). */
@@ -40,7 +52,10 @@ export const EventCField: Record<keyof typeof EventOffset, string> = {
   handshakeUs: 'handshake_us', family: 'family', sport: 'sport', dport: 'dport', error: 'error',
   oldstate: 'oldstate', newstate: 'newstate', cause: 'cause', flags: 'flags', synRetrans: 'syn_retrans',
   synackRetrans: 'synack_retrans', ownerHow: 'owner_how', saddr: 'saddr', daddr: 'daddr', cpuComm: 'cpu_comm',
-  ownerComm: 'owner_comm', acceptWaitUs: 'accept_wait_us',
+  ownerComm: 'owner_comm', acceptWaitUs: 'accept_wait_us', totals: 'totals', bytesAcked: 'bytes_acked',
+  bytesReceived: 'bytes_received', bytesRetrans: 'bytes_retrans', segsOut: 'segs_out', segsIn: 'segs_in',
+  retransSegs: 'retrans_segs', retransRto: 'retrans_rto', rttMinUs: 'rtt_min_us', busyJiffies: 'busy_jiffies',
+  rwndLimitedJiffies: 'rwnd_limited_jiffies', sndbufLimitedJiffies: 'sndbuf_limited_jiffies',
 };
 
 export const COMM_LEN = 16;
@@ -74,6 +89,12 @@ export const Flag = {
   ACTIVE: 1 << 5,
   ACCEPT: 1 << 6,
   LISTENER_SHARED: 1 << 7,
+} as const;
+
+/** enum tcptrace_totals */
+export const Totals = {
+  READ: 1 << 0,
+  RTO: 1 << 1,
 } as const;
 
 /** enum tcptrace_owner_how → the `owner` source it reports (indexed by value) */
