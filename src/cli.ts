@@ -121,7 +121,8 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const { buildSinks, readsStats } = await import('./sinks');
     const options = sinkOptions(plan);
     if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
-    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census });
+    const openConnections = plan.summary || plan.lifetimes ? new (await import('./derive/open-connections')).OpenConnections(plan.filter) : undefined;
+    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census, openConnections });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);

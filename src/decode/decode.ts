@@ -87,6 +87,7 @@ function readTotals(buf: Buffer, off: number, flags: number): ConnTotals {
     segsIn: u32(buf, off + O.segsIn),
     retransSegs: u32(buf, off + O.retransSegs),
     retransRto: flags & Totals.RTO ? u32(buf, off + O.retransRto) : null,
+    rttUs: u32(buf, off + O.rttUs),
     rttMinUs: u32(buf, off + O.rttMinUs),
     busyUs: jiffiesUs(buf, off + O.busyJiffies),
     rwndLimitedUs: jiffiesUs(buf, off + O.rwndLimitedJiffies),

@@ -30,6 +30,8 @@ export interface ConnTotals {
   retransSegs: number;
   /** retransmission timeouts; null where the kernel does not count them (before 6.7) */
   retransRto: number | null;
+  /** smoothed RTT, µs (the event's rtt_us) */
+  rttUs: number;
   /** minimum RTT seen, µs */
   rttMinUs: number;
   /** tcp_info's busy, rwnd-limited and sndbuf-limited times, µs; null when HZ is unknown */

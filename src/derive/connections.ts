@@ -1,7 +1,7 @@
 // Follows each socket from its open to its CLOSE and reports finished connections
 // (for --lifetimes and the lifetime statistics). Bounded: the oldest open sockets are
 // forgotten first when more than `capacity` are open at once.
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import type { CauseName } from '../decode/layout';
 import { State, stateName } from '../decode/states';
 
@@ -31,6 +31,11 @@ export interface FinishedConnection {
   lastState: string;
   /** wall clock of the CLOSE, ms */
   time: number;
+  netns: number;
+  /** bytes, segments, retransmits and RTT from the socket at its CLOSE; null when not read */
+  totals: ConnTotals | null;
+  /** not finished: a connection still open when the report was made (sock_diag), figures so far */
+  open?: boolean;
 }
 
 interface OpenConnection {
@@ -74,7 +79,8 @@ export class ConnectionTracker {
           acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
           lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
           cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
-          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time,
+          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, netns: e.netns,
+          totals: e.totals,
         });
       }
     }

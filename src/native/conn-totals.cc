@@ -1,4 +1,4 @@
-// connectionTotals(request): the connections of one network namespace that are open now, each
+// connectionTotals(request): the connections (and listeners) of one network namespace open now, each
 // with its figures so far from struct tcp_info (sock_diag INET_DIAG_INFO: what `ss -ti` prints).
 // The same figures a CLOSE record carries (bpf/conn-stats.bpf.h), for connections still open
 // when tracing stops or a periodic report is made.
@@ -18,10 +18,10 @@
 namespace {
 
 constexpr int kMaxAttempts = 4;
-// Open connections: every state but LISTEN (10), TIME_WAIT (6, a mini-socket without tcp_info),
-// CLOSE (7) and request sockets (12).
+// Open connections: every state but TIME_WAIT (6, a mini-socket without tcp_info), CLOSE (7) and
+// request sockets (12); listeners (10) too, so the caller can tell accepted connections apart.
 constexpr uint32_t kOpenStates = (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) |
-                                 (1u << 9) | (1u << 11);
+                                 (1u << 9) | (1u << 10) | (1u << 11);
 // tcp_info beyond the 6.1 uapi header we build against: tcpi_rcv_wnd, tcpi_rehash (6.2), then
 // tcpi_total_rto (6.7, __u16).
 constexpr size_t kTotalRtoOffset = offsetof(struct tcp_info, tcpi_snd_wnd) + 12;

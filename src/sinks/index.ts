@@ -6,7 +6,7 @@ import { TableSink, type TableOptions } from './table';
 import { CsvSink, type CsvOptions } from './csv';
 import { NdjsonSink } from './ndjson';
 import { SummarySink, type SummaryOptions } from './summary';
-import { LifetimeSink } from './lifetimes';
+import { LifetimeSink, type LifetimeOptions } from './lifetimes';
 import { fleetSinks, type FleetOptions } from './fleet';
 import type { StreamOptions } from './ws/options';
 
@@ -19,7 +19,7 @@ export type TerminalOptions = { format: 'table'; table: TableOptions } | { forma
 export interface SinkOptions extends FleetOptions {
   terminal?: TerminalOptions;
   summary?: SummaryOptions;
-  lifetimes?: { json: boolean };
+  lifetimes?: LifetimeOptions;
   /** --listen: the dashboard and WebSocket stream */
   stream?: StreamOptions;
 }
@@ -43,7 +43,7 @@ export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Prom
   const sinks: Sink[] = [];
   if (options.terminal) sinks.push(terminalSink(options.terminal, out));
   if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary));
-  if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes.json));
+  if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes, inputs.openConnections, inputs.log));
   // The stream first: it sets the --listen server's token before /metrics can be served there.
   if (options.stream) {
     const { streamSink } = await import('./ws'); // the WebSocket server, only when asked for
