@@ -8,12 +8,13 @@ import type { TcpEvent } from '../decode/event';
 import { CAUSE_NAMES, type CauseName } from '../decode/layout';
 import { stateName } from '../decode/states';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema-fields';
+import { TOTALS_FIELDS } from './totals';
 import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
 const EXACT_THOUSANDTHS = 1e15;
 /** room for everything but the strings: keys, numbers, literals */
-const FIXED_ROOM = 1024;
+const FIXED_ROOM = 2048;
 /** The constant parts of a line, as bytes: copying these beats reading a string's characters. */
 const K = {
   head: bytes(`{"v":${SCHEMA_VERSION},"time":"`),
@@ -43,7 +44,10 @@ const K = {
   timeWaitTrue: bytes(',"time_wait":true,"cgroup":'),
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
   null: bytes('null'),
+  /** every transition but a connection's CLOSE: all of its totals null, in one copy */
+  totalsNull: bytes(TOTALS_FIELDS.map((t) => `,"${t.key}":null`).join('')),
 };
+const TOTALS_KEYS = TOTALS_FIELDS.map((t) => bytes(`,"${t.key}":`));
 
 // Fields whose values come from small closed sets are written with their keys as one constant.
 const OWNER: Record<TcpEvent['ownerSource'], Constant> = {
@@ -163,6 +167,15 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
     buf[p++] = 0x5d; // ]
   } else {
     p = putBytes(buf, p, K.null);
+  }
+  if (e.totals) {
+    for (let i = 0; i < TOTALS_FIELDS.length; i++) {
+      p = putBytes(buf, p, TOTALS_KEYS[i]);
+      const v = TOTALS_FIELDS[i].value(e.totals);
+      p = v === null ? putBytes(buf, p, K.null) : putJsonNumber(buf, p, v);
+    }
+  } else {
+    p = putBytes(buf, p, K.totalsNull);
   }
   buf[p++] = 0x7d; // }
   w.moveTo(p);

@@ -2,7 +2,10 @@
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../format/columns';
-import { displayText, TextMemo } from '../format/display';
+import { TextMemo } from '../format/display';
+import { csvCell } from '../format/csv-cell';
+
+export { csvCell };
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -13,19 +16,6 @@ export interface CsvOptions {
 export function csvHeader(o: CsvOptions): string {
   const time = o.time === 'clock' ? 'TIME,' : o.time === 'relative' ? 'TIME(s),' : '';
   return `${time}SKADDR,PID,COMM,${o.onCpu ? 'C-PID,C-COMM,' : ''}IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS,CAUSE`;
-}
-
-/**
- * A name as one CSV cell: escaped for display (src/format/display.ts, so no line breaks), then a cell
- * that a spreadsheet would run as a formula (first character = + - @, also after spaces or
- * double quotes, which some importers strip) gets a leading apostrophe, as does one that
- * already starts with an apostrophe (so removing one leading apostrophe always gives the name
- * back); then RFC 4180 quoting when it holds " or ,.
- */
-export function csvCell(s: string): string {
-  let cell = displayText(s);
-  if (/^(?:[\s"]*[=+\-@]|')/.test(cell)) cell = `'${cell}`;
-  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
 export class CsvSink implements Sink {

@@ -7,7 +7,7 @@ import type { OpenConnections } from '../derive/open-connections';
 import { errnoName } from '../format/schema';
 import { padColumn, terminalSafeJson } from '../format/display';
 import { kib, totalsJson } from '../format/totals';
-import { csvCell } from './csv';
+import { csvCell } from '../format/csv-cell';
 import type { Sink, Writer } from './sink';
 
 export interface LifetimeOptions {
