@@ -7,6 +7,7 @@ import { closeLabel, failedConnectCause, type FinishedConnection } from './conne
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
+import { TrafficTable, type TrafficSnapshot } from './traffic';
 
 export interface TopEntry {
   key: string;
@@ -65,6 +66,10 @@ export interface StatsSnapshot {
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
+  /** bytes and retransmits per listening port and remote endpoint, top connections (traffic.ts) */
+  traffic: TrafficSnapshot;
+  /** connections still open counted into `traffic` (figures so far), when read for this report */
+  open?: { total: number; errors: string[] };
 }
 
 /** A keyed table that keeps at most `limit` keys, evicting the least-used when full. */
@@ -107,6 +112,7 @@ export class StatsEngine {
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
+  private readonly traffic: TrafficTable;
   private readonly transitions = new Map<number, number>();
   private readonly timeWaitCloses = new Map<number, number>();
   private readonly failedTransitions = new Map<number, number>();
@@ -124,6 +130,7 @@ export class StatsEngine {
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
+    this.traffic = new TrafficTable(topN);
   }
 
   /** A batch of transitions and the connections that finished in it (the pipeline's one tracker). */
@@ -175,6 +182,7 @@ export class StatsEngine {
   }
 
   private finish(c: FinishedConnection): void {
+    this.traffic.observe(c);
     if (c.lifetimeMs !== null) this.lifetime.record(c.lifetimeMs);
     const cause = closeLabel(c);
     this.closeCauses[cause] = (this.closeCauses[cause] ?? 0) + 1;
@@ -188,7 +196,8 @@ export class StatsEngine {
     }
   }
 
-  snapshot(): StatsSnapshot {
+  /** `open`: connections still open (open-connections.ts), counted into `traffic` for this snapshot only. */
+  snapshot(open?: { connections: readonly FinishedConnection[]; total: number; errors: string[] }): StatsSnapshot {
     let current: Record<string, number> = {};
     let census: StatsSnapshot['census'];
     if (this.census) {
@@ -230,6 +239,8 @@ export class StatsEngine {
       },
       lifetime: this.lifetime.summary(),
       stateTime,
+      traffic: this.traffic.snapshot(open?.connections),
+      ...(open ? { open: { total: open.total, errors: open.errors } } : {}),
     };
   }
 }

@@ -42,7 +42,7 @@ export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Prom
   if (readsStats(options) && !stats) throw new Error('--summary and the stream need the stats engine (see readsStats)');
   const sinks: Sink[] = [];
   if (options.terminal) sinks.push(terminalSink(options.terminal, out));
-  if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary));
+  if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary, inputs.openConnections));
   if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes, inputs.openConnections, inputs.log));
   // The stream first: it sets the --listen server's token before /metrics can be served there.
   if (options.stream) {
