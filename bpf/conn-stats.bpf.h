@@ -39,7 +39,7 @@ static __always_inline bool wants_totals(const struct transition *t)
 
 static __always_inline void clear_totals(struct tcptrace_event *e)
 {
-	e->totals = 0;
+	e->totals_read = 0;
 	e->bytes_acked = 0;
 	e->bytes_received = 0;
 	e->bytes_retrans = 0;
@@ -88,10 +88,10 @@ static __always_inline void read_totals_btf(struct tcptrace_event *e, const stru
 	e->segs_in = tp->segs_in;
 	e->retrans_segs = tp->total_retrans;
 	e->rtt_min_us = tp->rtt_min.s[0].v;
-	e->totals = TCPTRACE_TOTALS_READ;
+	e->totals_read = TCPTRACE_TOTALS_READ;
 	if (bpf_core_field_exists(tp->total_rto)) {
 		e->retrans_rto = tp->total_rto;
-		e->totals |= TCPTRACE_TOTALS_RTO;
+		e->totals_read |= TCPTRACE_TOTALS_RTO;
 	}
 	chrono_times(e, tp->chrono_stat[0], tp->chrono_stat[1], tp->chrono_stat[2],
 		     BPF_CORE_READ_BITFIELD(tp, chrono_type), tp->chrono_start);
@@ -110,10 +110,10 @@ static __always_inline void read_totals_tp(struct tcptrace_event *e, const struc
 	e->segs_in = BPF_CORE_READ(tp, segs_in);
 	e->retrans_segs = BPF_CORE_READ(tp, total_retrans);
 	e->rtt_min_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
-	e->totals = TCPTRACE_TOTALS_READ;
+	e->totals_read = TCPTRACE_TOTALS_READ;
 	if (bpf_core_field_exists(tp->total_rto)) {
 		e->retrans_rto = BPF_CORE_READ(tp, total_rto);
-		e->totals |= TCPTRACE_TOTALS_RTO;
+		e->totals_read |= TCPTRACE_TOTALS_RTO;
 	}
 	BPF_CORE_READ_INTO(&stat, tp, chrono_stat);
 	chrono_times(e, stat[0], stat[1], stat[2], BPF_CORE_READ_BITFIELD_PROBED(tp, chrono_type),

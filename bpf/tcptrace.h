@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one definition of what crosses from the kernel to user space.
- * src/decode/decode.ts reads these records; test/unit/layout.test.ts proves the two agree.
+ * The TypeScript side is generated from the compiled object's BTF (scripts/gen-record.js, run by
+ * npm run build:bpf); test/unit/record.test.ts proves it current. docs/ARCHITECTURE.md: adding a field.
  * Fields are ordered so that no implicit padding exists anywhere.
  */
 #ifndef TCPTRACE_H
@@ -66,7 +67,7 @@ struct tcptrace_event {
 	__u8 syn_retrans;   /* SYN retransmits of an active open */
 	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
 	__u8 owner_how;     /* enum tcptrace_owner_how */
-	__u8 totals;        /* enum tcptrace_totals: which of the totals below were read */
+	__u8 totals_read;   /* enum tcptrace_totals: which of the totals below were read */
 	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
 	__u8 daddr[16];     /* remote address */
 	char cpu_comm[TCPTRACE_COMM_LEN];
@@ -87,7 +88,7 @@ struct tcptrace_event {
 	__u32 sndbuf_limited_jiffies; /* of which limited by the send buffer */
 };
 
-/* event.totals */
+/* event.totals_read */
 enum tcptrace_totals {
 	TCPTRACE_TOTALS_READ = 1 << 0, /* the totals were read (a connection's CLOSE) */
 	TCPTRACE_TOTALS_RTO = 1 << 1,  /* the kernel counts RTO timeouts (6.7+): retrans_rto is valid */

@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
-import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe/probe';
+import { leftOutText, ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe/probe';
 import type { Writer } from './sinks/sink';
 import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
@@ -75,6 +75,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       wakeupBytes: plan.wakeupBytes,
       flushMs: plan.flushMs,
       verbose: plan.verbose,
+      btf: plan.btf,
       // accept records feed the accept-queue wait statistics (and the holders list before
       // accept); a plain event stream carries the wait on later transitions and skips their cost
       acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
@@ -172,5 +173,6 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
-  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}); Ctrl-C to stop`);
+  if (plan.verbose) for (const l of tracer.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
+  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(tracer.leftOut)}); Ctrl-C to stop`);
 }

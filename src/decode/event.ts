@@ -1,4 +1,7 @@
-import type { CauseName } from './layout';
+import type { CauseName, OwnerSource } from './names';
+import type { RecordFields } from './record.generated';
+
+export type { CauseName, OwnerSource };
 
 /** A container runtime's id for a cgroup, read from its path (src/enrich/containers.ts). */
 export interface ContainerRef {
@@ -17,7 +20,14 @@ export interface CgroupInfo {
   container: ContainerRef | null;
 }
 
-/** A connection's totals at its CLOSE, from struct tcp_sock (docs/SCHEMA.md: kernel source, unit). */
+/**
+ * The one in-memory shape of a transition; every sink formats this. The record's plain numeric
+ * members (RecordFields: cpuPid, sport, rttUs, synRetrans, … and every member added to
+ * struct tcptrace_event since) come from the record itself; the members below are the ones the
+ * decoder shows by hand (scripts/gen-record.js, SHOWN_BY_HAND) or later stages add.
+ */
+/** A connection's totals: at its CLOSE from struct tcp_sock (decode/totals.ts), or so far for one
+ *  still open (tcp_info via sock_diag); docs/SCHEMA.md gives each one's kernel source and unit. */
 export interface ConnTotals {
   /** bytes sent and acknowledged by the peer (tcplife's TX) */
   bytesAcked: number;
@@ -30,7 +40,7 @@ export interface ConnTotals {
   retransSegs: number;
   /** retransmission timeouts; null where the kernel does not count them (before 6.7) */
   retransRto: number | null;
-  /** smoothed RTT, µs (the event's rtt_us) */
+  /** smoothed RTT, µs */
   rttUs: number;
   /** minimum RTT seen, µs */
   rttMinUs: number;
@@ -42,11 +52,7 @@ export interface ConnTotals {
   open?: boolean;
 }
 
-/** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
-export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';
-
-/** The one in-memory shape of a transition; every sink formats this. */
-export interface TcpEvent {
+export interface TcpEvent extends RecordFields {
   /** CLOCK_MONOTONIC nanoseconds (exact below ~104 days of uptime, then to a few ns). */
   tsNs: number;
   /** Wall-clock time, milliseconds since the epoch. */
@@ -58,35 +64,20 @@ export interface TcpEvent {
   comm: string;
   ownerSource: OwnerSource;
   cgroupId: number;
-  /** The task that was on the CPU (what bcc prints as C-PID / C-COMM). */
-  cpuPid: number;
-  cpuTid: number;
+  /** The task that was on the CPU when the kernel made the change (bcc's C-COMM; cpuPid is its C-PID). */
   cpuComm: string;
   family: 4 | 6;
   saddr: string;
-  sport: number;
   daddr: string;
-  dport: number;
   oldState: number;
   newState: number;
   /** Time spent in oldState in ns; null when the entry into it was not seen. */
   durationNs: number | null;
-  netns: number;
-  sockIno: number;
-  rttUs: number;
-  /** On ->ESTABLISHED, the handshake time in µs; 0 when unknown. */
-  handshakeUs: number;
-  /** errno of the last socket error (111 refused, 110 timed out), 0 if none. */
-  error: number;
   /** Why the socket closed; '' unless newState is CLOSE. */
   cause: CauseName;
   /** This CLOSE hands the connection to a TIME_WAIT socket. */
   timeWait: boolean;
   side: 'active' | 'passive' | '';
-  synRetrans: number;
-  synackRetrans: number;
-  /** Passive sockets after accept(): µs from ESTABLISHED to accept() returning it; 0 if unmeasured. */
-  acceptWaitUs: number;
   /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
   holders: number[] | null;
   /** Before accept: the kernel saw a process other than the listen() caller accept from this
@@ -95,8 +86,6 @@ export interface TcpEvent {
   /** The owner's cgroup path and container, set by the enrich stage (src/enrich/cgroup.ts) when an
    *  output carries them; null when unknown; absent when no stage resolved it. */
   cgroup?: CgroupInfo | null;
-  /** On a connection's ->CLOSE: its totals from the socket; null on every other transition. */
-  totals: ConnTotals | null;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
 }

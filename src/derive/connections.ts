@@ -2,7 +2,8 @@
 // (for --lifetimes and the lifetime statistics). Bounded: the oldest open sockets are
 // forgotten first when more than `capacity` are open at once.
 import type { ConnTotals, TcpEvent } from '../decode/event';
-import type { CauseName } from '../decode/layout';
+import { connTotals } from '../decode/totals';
+import type { CauseName } from '../decode/names';
 import { State, stateName } from '../decode/states';
 
 export interface FinishedConnection {
@@ -31,6 +32,9 @@ export interface FinishedConnection {
   lastState: string;
   /** wall clock of the CLOSE, ms */
   time: number;
+  /** the CLOSE transition itself (what --lifetimes shows of the catalogue's `lifetimes` fields);
+   *  absent for a connection still open */
+  close?: TcpEvent;
   netns: number;
   /** bytes, segments, retransmits and RTT from the socket at its CLOSE; null when not read */
   totals: ConnTotals | null;
@@ -79,8 +83,8 @@ export class ConnectionTracker {
           acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
           lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
           cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
-          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, netns: e.netns,
-          totals: e.totals,
+          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e, netns: e.netns,
+          totals: connTotals(e),
         });
       }
     }

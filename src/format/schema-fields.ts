@@ -7,7 +7,7 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
-import { TOTALS_FIELDS } from './totals';
+import { eventValue, TOTALS_FIELDS } from './totals';
 
 export const SCHEMA_VERSION = 1;
 
@@ -40,9 +40,11 @@ export interface EventField<T> {
   readonly journal?: readonly string[];
   /** the table and CSV column that shows it (sinks/table.ts, sinks/csv.ts), when any */
   readonly column?: string;
+  /** --lifetimes shows it too, read from the connection's CLOSE (after the record's own keys) */
+  readonly lifetimes?: boolean;
 }
 
-function field<T>(type: string, doc: string, value: (e: TcpEvent) => T, carried: Pick<EventField<T>, 'journal' | 'column'> = {}): EventField<T> {
+function field<T>(type: string, doc: string, value: (e: TcpEvent) => T, carried: Pick<EventField<T>, 'journal' | 'column' | 'lifetimes'> = {}): EventField<T> {
   return { type, doc, value, ...carried };
 }
 
@@ -106,9 +108,13 @@ export const EVENT_FIELDS = {
   ...totalsFields(),
 };
 
+/** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */
+export const LIFETIMES_FIELDS = Object.entries(EVENT_FIELDS).flatMap(([key, f]) =>
+  'lifetimes' in f && f.lifetimes ? [{ key, value: f.value as (e: TcpEvent) => unknown }] : []);
+
 /** On a connection's `->CLOSE`, its totals (src/format/totals.ts); `null` on every other transition. */
 function totalsFields(): Record<string, EventField<number | null>> {
-  return Object.fromEntries(TOTALS_FIELDS.map((t) => [t.key, field<number | null>(t.type, `on \`->CLOSE\`: ${t.doc}`, (e) => (e.totals ? t.value(e.totals) : null))]));
+  return Object.fromEntries(TOTALS_FIELDS.map((t) => [t.key, field<number | null>(t.type, `on \`->CLOSE\`: ${t.doc}`, eventValue(t))]));
 }
 
 /** The journal fields that carry no event field of their own. */

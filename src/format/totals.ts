@@ -1,7 +1,8 @@
 // A connection's totals (TcpEvent.totals, bpf/conn-stats.bpf.h) as output fields, declared once:
 // the JSON key, its meaning and kernel source (docs/SCHEMA.md lists these), and its value. The
 // event's JSON (schema-fields.ts, schema-writer.ts), the --lifetimes record and CSV all use them.
-import type { ConnTotals } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
+import { connTotals } from '../decode/totals';
 
 export interface TotalsField {
   readonly key: string;
@@ -25,6 +26,15 @@ export const TOTALS_FIELDS: readonly TotalsField[] = [
   f('rwnd_limited_us', 'number | null', 'of that, µs limited by the peer\'s receive window: `chrono_stat[TCP_CHRONO_RWND_LIMITED - 1]` (`tcpi_rwnd_limited`, ss `rwnd_limited:`)', (t) => t.rwndLimitedUs),
   f('sndbuf_limited_us', 'number | null', 'of that, µs limited by the send buffer: `chrono_stat[TCP_CHRONO_SNDBUF_LIMITED - 1]` (`tcpi_sndbuf_limited`, ss `sndbuf_limited:`)', (t) => t.sndbufLimitedUs),
 ];
+
+/** A field's value on an event: null but on a connection's CLOSE. */
+export function eventValue(f: TotalsField): (e: TcpEvent) => number | null {
+  return (e) => {
+    if (!e.totalsRead) return null;
+    const t = connTotals(e);
+    return t ? f.value(t) : null;
+  };
+}
 
 /** The totals as JSON fields (every key, null when not read). */
 export function totalsJson(t: ConnTotals | null): Record<string, number | null> {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadBinding } from '../native/binding';
-import type { NativeError, Probe } from '../native/addon';
+import type { LeftOutProgram, NativeError, Probe } from '../native/addon';
 import { encodeConfig, type KernelFilter } from './config';
 import { ensureTracefs } from './tracefs';
 
@@ -43,6 +43,16 @@ export interface ProbeOptions {
   acceptRecords?: boolean;
   /** Print libbpf's debug output on stderr. */
   verbose?: boolean;
+  /**
+   * A BTF file describing the running kernel, for kernels without /sys/kernel/btf/vmlinux (CO-RE
+   * relocates against it; the classic tracepoint attaches). README: Kernels without BTF.
+   */
+  btf?: string;
+  /**
+   * Test and debug knob: helpers (e.g. 'sk_storage_get') to treat as missing from this kernel, so
+   * the programs that need them are left out as on a kernel that lacks them.
+   */
+  pretendMissing?: string[];
   /** Path of the compiled BPF object. */
   objectPath?: string;
 }
@@ -79,6 +89,8 @@ export interface OpenedProbe {
   attach: AttachMode;
   delivery: Delivery;
   programs: string[];
+  /** Programs this kernel could not load, each with the piece it lacks. */
+  leftOut: LeftOutProgram[];
   /** performance.now() when the programs were attached (events are captured from then on) */
   attachedAt: number;
 }
@@ -114,7 +126,7 @@ export function startProbe(options: ProbeOptions, plan = planProbe(options)): St
         probe.start(onBatch);
         const times = probe.loadTimes();
         const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
-        return { probe, attach, delivery: native.delivery, programs: probe.programs(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
+        return { probe, attach, delivery: native.delivery, programs: probe.programs(), leftOut: probe.leftOut(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
       } catch (err) {
         lastError = err;
         // No privilege is no privilege in every mode: do not mask it with a fallback's error.
@@ -136,8 +148,10 @@ export function planProbe(options: ProbeOptions) {
   const delivery: Delivery =
     options.delivery && options.delivery !== 'auto' ? options.delivery : binding.ringbufSupported() ? 'ringbuf' : 'perfbuf';
   const wanted = options.attach ?? 'auto';
-  const modes: AttachMode[] =
-    wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
+  if (options.btf !== undefined && !existsSync(options.btf)) throw new ProbeError(`--btf ${options.btf}: no such file`);
+  // tp_btf attaches by the kernel's own BTF; a BTF file (--btf) serves CO-RE for the classic tracepoint
+  const ownBtf = existsSync('/sys/kernel/btf/vmlinux');
+  const modes: AttachMode[] = wanted === 'auto' ? (ownBtf && options.btf === undefined ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
   const wakeupBytes =
     options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
   const f = options.filter ?? {};
@@ -162,6 +176,8 @@ export function planProbe(options: ProbeOptions) {
     drainThread: (options.drain ?? drainFromEnv()) === 'thread',
     drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
     verbose: options.verbose ?? false,
+    btfPath: options.btf,
+    pretendMissing: options.pretendMissing,
   };
   const key = JSON.stringify({ ...native, config: config.toString('hex'), modes, tracefsMissing });
   return { binding, native, modes, tracefsMissing, key, startedAt };
@@ -180,8 +196,15 @@ function drainFromEnv(): 'thread' | 'loop' {
 export function ownerHooks(programs: string[]): string {
   const has = (name: string) => programs.includes(name);
   const accept = has('accept4_exit_tp') || has('accept_exit_tp') ? 'accept' : 'no accept hook';
-  const use = has('recv_length_btf') && has('send_length_btf') ? 'send/recv' : has('rcv_space_btf') ? 'recv' : 'no send/recv hook';
+  const use = has('recv_length_btf') && has('send_length_btf') ? 'send/recv' : has('rcv_space_btf') || has('rcv_space_tp') ? 'recv' : 'no send/recv hook';
   return `owners from ${accept}, ${use}`;
+}
+
+/** The start line's note of what this kernel could not give ('' when nothing is missing). */
+export function leftOutText(leftOut: LeftOutProgram[]): string {
+  const lost = leftOut.filter((l) => l.feature);
+  const text = [...new Set(lost.map((l) => `${l.feature} (no ${l.missing})`))];
+  return text.length ? `; without ${text.join(', ')}` : '';
 }
 
 function isPermissionError(err: unknown): boolean {
@@ -201,8 +224,9 @@ function explain(err: unknown): Error {
   if (log.includes('BEGIN PROG LOAD LOG')) {
     return new ProbeError('the kernel verifier rejected the BPF program (run with --verbose for its log, and report it)', log);
   }
-  if (/no BTF|BTF is required|vmlinux BTF/i.test(log + (e.message ?? ''))) {
-    return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y', log);
+  if (/^tp_btf needs/.test(e.message ?? '')) return new ProbeError(`--attach ${e.message}`, log);
+  if (/no BTF|BTF is required|vmlinux BTF|failed to find valid kernel BTF/i.test(log + (e.message ?? ''))) {
+    return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): give tcptrace one with --btf FILE (README: Kernels without BTF)', log);
   }
   if (e.errno === 2 /* ENOENT */ && /attach/.test(e.message ?? '')) {
     return new ProbeError('tracepoint sock:inet_sock_set_state not found: tcptrace needs Linux 4.16 or newer', log);
@@ -210,4 +234,4 @@ function explain(err: unknown): Error {
   return new ProbeError(e.message ?? String(err), log);
 }
 
-export type { NativeCounters, NativeDelivery } from '../native/addon';
+export type { LeftOutProgram, NativeCounters, NativeDelivery } from '../native/addon';

@@ -5,7 +5,8 @@
 import type { FinishedConnection } from '../derive/connections';
 import type { OpenConnections } from '../derive/open-connections';
 import { errnoName } from '../format/schema';
-import { padColumn, terminalSafeJson } from '../format/display';
+import { LIFETIMES_FIELDS } from '../format/schema-fields';
+import { displayText, padColumn, terminalSafeJson } from '../format/display';
 import { kib, totalsJson } from '../format/totals';
 import { csvCell } from '../format/csv-cell';
 import type { Sink, Writer } from './sink';
@@ -43,6 +44,23 @@ function wideCells(c: FinishedConnection): string {
     usAsMs(t?.rttMinUs, 9), usAsMs(t?.busyUs, 9), usAsMs(t?.rwndLimitedUs, 9), usAsMs(t?.sndbufLimitedUs, 9)].join(' ');
 }
 
+/** ` key=value` for each catalogue field --lifetimes shows (left out when null, 0 or ''). */
+function laterText(c: FinishedConnection): string {
+  let text = '';
+  if (!c.close) return text;
+  for (const f of LIFETIMES_FIELDS) {
+    const v = f.value(c.close);
+    if (v !== null && v !== undefined && v !== 0 && v !== '' && v !== false) text += ` ${f.key}=${displayText(String(v))}`;
+  }
+  return text;
+}
+
+function laterJson(c: FinishedConnection): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  for (const f of LIFETIMES_FIELDS) json[f.key] = c.close ? f.value(c.close) : null;
+  return json;
+}
+
 export function lifetimeLine(c: FinishedConnection, wide = false): string {
   const a = wide ? 39 : 15;
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
@@ -50,7 +68,7 @@ export function lifetimeLine(c: FinishedConnection, wide = false): string {
   return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(a)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(a)} ${String(c.dport).padEnd(5)} ` +
     `${int(t ? kib(t.bytesAcked) : null, 7)} ${int(t ? kib(t.bytesReceived) : null, 7)} ` +
-    `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${wide ? `${wideCells(c)} ` : ''}${endText(c)}${retrans}`;
+    `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${wide ? `${wideCells(c)} ` : ''}${endText(c)}${retrans}${laterText(c)}`;
 }
 
 /** The JSON record of one connection (every field, also for one still open). */
@@ -60,7 +78,8 @@ export function lifetimeRecord(c: FinishedConnection): Record<string, unknown> {
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
     handshake_ms: c.handshakeMs, accept_wait_ms: c.acceptWaitMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
-    last_state: c.lastState, netns: c.netns, rtt_us: c.totals ? c.totals.rttUs : null, ...totalsJson(c.totals), open: Boolean(c.open),
+    last_state: c.lastState, ...laterJson(c), netns: c.netns, rtt_us: c.totals ? c.totals.rttUs : null, ...totalsJson(c.totals),
+    open: Boolean(c.open),
   };
 }
 
