@@ -81,9 +81,12 @@ describeKernel('connection totals at CLOSE', () => {
     expect(Number(before.get(`${port}>${clientPort}`)!.bytes_received)).toBe(REQ);
     expect(Number(before.get(`${port}>${clientPort}`)!.bytes_acked)).toBe(ANS);
     for (const r of [client!, server!]) {
-      expect(r.segs_out).toBeGreaterThan(0);
-      expect(r.segs_in).toBeGreaterThan(0);
-      expect(r.retrans_segs).toBe(0);
+      const f = before.get(`${r.sport}>${r.dport}`)!;
+      // segments and retransmits only grow while closing (a tail loss probe on a loaded machine
+      // is a retransmit too, even on loopback)
+      expect(r.segs_out).toBeGreaterThan(Number(f.segs_out));
+      expect(r.segs_in).toBeGreaterThan(Number(f.segs_in));
+      expect(r.retrans_segs).toBeGreaterThanOrEqual(ssRetrans(f));
       expect(r.rtt_min_us).toBeGreaterThan(0);
     }
   });
