@@ -3,6 +3,7 @@
 // Every event goes through here: plain byte arithmetic at constant offsets, one object literal.
 import { AF_INET, causeName, hex64, ownerSource, readComm, readU64, u16, u32 } from './readers';
 import { formatIPv4, formatIPv6 } from './address';
+import { readTotals } from './totals';
 import { Flag } from './record.generated';
 import type { Clock } from './clock';
 import type { TcpEvent } from './event';
@@ -33,6 +34,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     holders: null,
     listenerShared: (flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED),
     isAccept: (flags & Flag.ACCEPT) !== 0,
+    totals: buf[off + 75] ? readTotals(buf, off) : null,
     cpuPid: u32(buf, off + 32), // cpu_pid
     cpuTid: u32(buf, off + 36), // cpu_tid
     netns: u32(buf, off + 44), // netns
@@ -44,18 +46,6 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     error: u16(buf, off + 66), // error
     synRetrans: buf[off + 72], // syn_retrans
     synackRetrans: buf[off + 73], // synack_retrans
-    totalsRead: buf[off + 75], // totals_read
     acceptWaitUs: u32(buf, off + 140), // accept_wait_us
-    bytesAcked: readU64(buf, off + 144), // bytes_acked
-    bytesReceived: readU64(buf, off + 152), // bytes_received
-    bytesRetrans: readU64(buf, off + 160), // bytes_retrans
-    segsOut: u32(buf, off + 168), // segs_out
-    segsIn: u32(buf, off + 172), // segs_in
-    retransSegs: u32(buf, off + 176), // retrans_segs
-    retransRto: u32(buf, off + 180), // retrans_rto
-    rttMinUs: u32(buf, off + 184), // rtt_min_us
-    busyJiffies: u32(buf, off + 188), // busy_jiffies
-    rwndLimitedJiffies: u32(buf, off + 192), // rwnd_limited_jiffies
-    sndbufLimitedJiffies: u32(buf, off + 196), // sndbuf_limited_jiffies
   };
 }

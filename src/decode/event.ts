@@ -88,4 +88,6 @@ export interface TcpEvent extends RecordFields {
   cgroup?: CgroupInfo | null;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
+  /** On a connection's ->CLOSE: its totals from the socket (decode/totals.ts); null on every other record. */
+  totals: ConnTotals | null;
 }

@@ -114,36 +114,12 @@ export interface RecordFields {
   synRetrans: number;
   /** synack_retrans (u8): SYN-ACK retransmits of a passive open */
   synackRetrans: number;
-  /** totals_read (u8): enum tcptrace_totals: which of the totals below were read */
-  totalsRead: number;
   /** accept_wait_us (u32): passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
   acceptWaitUs: number;
-  /** bytes_acked (u64): bytes sent and acknowledged by the peer */
-  bytesAcked: number;
-  /** bytes_received (u64): bytes received in order */
-  bytesReceived: number;
-  /** bytes_retrans (u64): bytes retransmitted */
-  bytesRetrans: number;
-  /** segs_out (u32): segments sent, retransmits included */
-  segsOut: number;
-  /** segs_in (u32): segments received */
-  segsIn: number;
-  /** retrans_segs (u32): segments retransmitted (total_retrans) */
-  retransSegs: number;
-  /** retrans_rto (u32): retransmission timeouts (6.7+: TCPTRACE_TOTALS_RTO) */
-  retransRto: number;
-  /** rtt_min_us (u32): minimum RTT seen */
-  rttMinUs: number;
-  /** busy_jiffies (u32): time with data in flight or queued (tcp_info busy_time), jiffies */
-  busyJiffies: number;
-  /** rwnd_limited_jiffies (u32): of which limited by the peer's receive window */
-  rwndLimitedJiffies: number;
-  /** sndbuf_limited_jiffies (u32): of which limited by the send buffer */
-  sndbufLimitedJiffies: number;
 }
 
 /** RecordFields' keys, in record order (tests build sample events from them). */
-export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'totalsRead', 'acceptWaitUs', 'bytesAcked', 'bytesReceived', 'bytesRetrans', 'segsOut', 'segsIn', 'retransSegs', 'retransRto', 'rttMinUs', 'busyJiffies', 'rwndLimitedJiffies', 'sndbufLimitedJiffies'];
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs'];
 
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = 112;

@@ -1,20 +1,31 @@
-// A CLOSE record's totals (bpf/conn-stats.bpf.h) as one object, in the units tcp_info reports:
-// the record carries the chrono times in jiffies, which become µs here as the kernel converts them.
-import type { ConnTotals, TcpEvent } from './event';
+// A CLOSE record's totals (bpf/conn-stats.bpf.h) as one object, read only when the record carries
+// them (the generated decoder calls readTotals on a connection's CLOSE; every other event's
+// `totals` is null), in the units tcp_info reports: the chrono times cross in jiffies and become
+// µs here as the kernel converts them.
+import type { ConnTotals } from './event';
 import { usPerJiffy } from './jiffies';
-import { Totals } from './record.generated';
+import { EventOffset as O, Totals } from './record.generated';
+import { readU64, u32 } from './readers';
 
-function jiffiesUs(jiffies: number): number | null {
+function jiffiesUs(buf: Buffer, off: number): number | null {
   const us = usPerJiffy();
-  return us === null ? null : jiffies * us;
+  return us === null ? null : u32(buf, off) * us;
 }
 
-/** The totals a connection's CLOSE carries, or null for any other record. */
-export function connTotals(e: TcpEvent): ConnTotals | null {
-  if (!(e.totalsRead & Totals.READ)) return null;
+export function readTotals(buf: Buffer, off: number): ConnTotals {
+  const read = buf[off + O.totals_read];
   return {
-    bytesAcked: e.bytesAcked, bytesReceived: e.bytesReceived, bytesRetrans: e.bytesRetrans, segsOut: e.segsOut, segsIn: e.segsIn,
-    retransSegs: e.retransSegs, retransRto: e.totalsRead & Totals.RTO ? e.retransRto : null, rttUs: e.rttUs, rttMinUs: e.rttMinUs,
-    busyUs: jiffiesUs(e.busyJiffies), rwndLimitedUs: jiffiesUs(e.rwndLimitedJiffies), sndbufLimitedUs: jiffiesUs(e.sndbufLimitedJiffies),
+    bytesAcked: readU64(buf, off + O.bytes_acked),
+    bytesReceived: readU64(buf, off + O.bytes_received),
+    bytesRetrans: readU64(buf, off + O.bytes_retrans),
+    segsOut: u32(buf, off + O.segs_out),
+    segsIn: u32(buf, off + O.segs_in),
+    retransSegs: u32(buf, off + O.retrans_segs),
+    retransRto: read & Totals.RTO ? u32(buf, off + O.retrans_rto) : null,
+    rttUs: u32(buf, off + O.rtt_us),
+    rttMinUs: u32(buf, off + O.rtt_min_us),
+    busyUs: jiffiesUs(buf, off + O.busy_jiffies),
+    rwndLimitedUs: jiffiesUs(buf, off + O.rwnd_limited_jiffies),
+    sndbufLimitedUs: jiffiesUs(buf, off + O.sndbuf_limited_jiffies),
   };
 }

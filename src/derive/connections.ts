@@ -2,7 +2,6 @@
 // (for --lifetimes and the lifetime statistics). Bounded: the oldest open sockets are
 // forgotten first when more than `capacity` are open at once.
 import type { ConnTotals, TcpEvent } from '../decode/event';
-import { connTotals } from '../decode/totals';
 import type { CauseName } from '../decode/names';
 import { State, stateName } from '../decode/states';
 
@@ -84,7 +83,7 @@ export class ConnectionTracker {
           lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
           cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
           synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e, netns: e.netns,
-          totals: connTotals(e),
+          totals: e.totals,
         });
       }
     }

@@ -2,7 +2,6 @@
 // the JSON key, its meaning and kernel source (docs/SCHEMA.md lists these), and its value. The
 // event's JSON (schema-fields.ts, schema-writer.ts), the --lifetimes record and CSV all use them.
 import type { ConnTotals, TcpEvent } from '../decode/event';
-import { connTotals } from '../decode/totals';
 
 export interface TotalsField {
   readonly key: string;
@@ -29,11 +28,7 @@ export const TOTALS_FIELDS: readonly TotalsField[] = [
 
 /** A field's value on an event: null but on a connection's CLOSE. */
 export function eventValue(f: TotalsField): (e: TcpEvent) => number | null {
-  return (e) => {
-    if (!e.totalsRead) return null;
-    const t = connTotals(e);
-    return t ? f.value(t) : null;
-  };
+  return (e) => (e.totals ? f.value(e.totals) : null);
 }
 
 /** The totals as JSON fields (every key, null when not read). */
