@@ -4,7 +4,8 @@
 // captured records (bench/micro.js captures them), output to /dev/null. As bench/ab.js: short
 // blocks alternate, first one side then the other, and the median of per-round ratios is the
 // result, so a machine shared with other work slows both alike; the time is CPU time.
-//   node bench/ab-pipeline.js OTHER_CHECKOUT [--sink ndjson|table] [--records FILE] [--rounds N]
+//   node bench/ab-pipeline.js OTHER_CHECKOUT [--sink ndjson|table] [--records FILE] [--other-records FILE] [--rounds N]
+// --other-records: the same capture in the other checkout's record layout, when the two differ.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,6 +15,7 @@ const { EventEmitter } = require('node:events');
 const { opt, other, here } = abArgs();
 const sinkName = opt('--sink', 'ndjson');
 const records = opt('--records', path.join(__dirname, 'out', 'records.bin'));
+const otherRecords = opt('--other-records', records);
 const rounds = Number(opt('--rounds', '40'));
 const devNull = fs.openSync('/dev/null', 'w');
 const out = (chunk) => { fs.writeSync(devNull, chunk); };
@@ -28,18 +30,30 @@ function side(root) {
   const source = new EventEmitter();
   const pipeline = new Pipeline(source, [sink]);
   const clock = new decode.Clock();
-  return { EVENT_SIZE: dist('decode/record.generated.js', 'decode/layout.js', 'layout.js').EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
+  const EVENT_SIZE = dist('decode/record.generated.js', 'decode/layout.js', 'layout.js').EVENT_SIZE;
+  return { EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
+}
+
+/** The capture in batches of 1820 records of `size` bytes. */
+function batchesOf(file, size) {
+  const buf = fs.readFileSync(file);
+  const count = Math.floor(buf.length / size);
+  const out = [];
+  for (let o = 0; o < count; o += 1820) out.push(buf.subarray(o * size, Math.min(count, o + 1820) * size));
+  return { count, batches: out };
 }
 
 const a = side(other);
 const b = side(here);
-const buf = fs.readFileSync(records);
-const n = Math.floor(buf.length / b.EVENT_SIZE);
-const batches = [];
-for (let o = 0; o < n; o += 1820) batches.push(buf.subarray(o * b.EVENT_SIZE, Math.min(n, o + 1820) * b.EVENT_SIZE));
+const mine = batchesOf(records, b.EVENT_SIZE);
+const theirs = otherRecords === records ? mine : batchesOf(otherRecords, a.EVENT_SIZE);
+if (theirs.count !== mine.count) throw new Error(`${otherRecords} holds ${theirs.count} records, ${records} ${mine.count}: not the same capture`);
+const n = mine.count;
+a.batches = theirs.batches;
+b.batches = mine.batches;
 // CPU time (user + system, all threads of this process), not wall time: on a shared machine
 // the time this process spends waiting for a CPU is not its cost.
-const timed = (s) => { const t = process.cpuUsage(); s.run(batches); const d = process.cpuUsage(t); return ((d.user + d.system) * 1000) / n; };
+const timed = (s) => { const t = process.cpuUsage(); s.run(s.batches); const d = process.cpuUsage(t); return ((d.user + d.system) * 1000) / n; };
 for (let w = 0; w < 5; w++) { timed(a); timed(b); }
 const ta = [], tb = [], ratio = [];
 for (let r = 0; r < rounds; r++) {

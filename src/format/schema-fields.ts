@@ -7,7 +7,7 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
-import { eventValue, TOTALS_FIELDS } from './totals';
+import { totalsJson } from './totals';
 
 export const SCHEMA_VERSION = 1;
 
@@ -105,17 +105,13 @@ export const EVENT_FIELDS = {
     (e) => (e.acceptWaitUs ? thousandths(e.acceptWaitUs) : null)),
   holders: field('number[] | null', 'before accept, when several live processes hold the listener: the pids known so far, the one in `pid` first (the master) — only the master\'s when the others died and a rescan has not yet found their successors, or when the kernel saw another process accept from the listener and the scan for the others has not run yet; `null` when it is the only holder (or, without accept records, before any process but the `listen()` caller has accepted from it: docs/ATTRIBUTION.md)',
     (e) => e.holders),
-  ...totalsFields(),
+  totals: field<Record<string, number | null> | null>('object \| null', 'on a connection\'s `->CLOSE`: its totals from the socket, an object of the fields below ("Connection totals"); `null` on every other transition',
+    (e) => (e.totals ? totalsJson(e.totals) : null)),
 };
 
 /** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */
 export const LIFETIMES_FIELDS = Object.entries(EVENT_FIELDS).flatMap(([key, f]) =>
   'lifetimes' in f && f.lifetimes ? [{ key, value: f.value as (e: TcpEvent) => unknown }] : []);
-
-/** On a connection's `->CLOSE`, its totals (src/format/totals.ts); `null` on every other transition. */
-function totalsFields(): Record<string, EventField<number | null>> {
-  return Object.fromEntries(TOTALS_FIELDS.map((t) => [t.key, field<number | null>(t.type, `on \`->CLOSE\`: ${t.doc}`, eventValue(t))]));
-}
 
 /** The journal fields that carry no event field of their own. */
 export const JOURNAL_ENVELOPE = ['MESSAGE', 'SYSLOG_IDENTIFIER', 'PRIORITY'] as const;

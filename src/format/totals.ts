@@ -1,7 +1,7 @@
 // A connection's totals (TcpEvent.totals, bpf/conn-stats.bpf.h) as output fields, declared once:
 // the JSON key, its meaning and kernel source (docs/SCHEMA.md lists these), and its value. The
-// event's JSON (schema-fields.ts, schema-writer.ts), the --lifetimes record and CSV all use them.
-import type { ConnTotals, TcpEvent } from '../decode/event';
+// event's JSON (its `totals` object, schema-fields.ts), the --lifetimes record and its CSV use them.
+import type { ConnTotals } from '../decode/event';
 
 export interface TotalsField {
   readonly key: string;
@@ -25,11 +25,6 @@ export const TOTALS_FIELDS: readonly TotalsField[] = [
   f('rwnd_limited_us', 'number | null', 'of that, µs limited by the peer\'s receive window: `chrono_stat[TCP_CHRONO_RWND_LIMITED - 1]` (`tcpi_rwnd_limited`, ss `rwnd_limited:`)', (t) => t.rwndLimitedUs),
   f('sndbuf_limited_us', 'number | null', 'of that, µs limited by the send buffer: `chrono_stat[TCP_CHRONO_SNDBUF_LIMITED - 1]` (`tcpi_sndbuf_limited`, ss `sndbuf_limited:`)', (t) => t.sndbufLimitedUs),
 ];
-
-/** A field's value on an event: null but on a connection's CLOSE. */
-export function eventValue(f: TotalsField): (e: TcpEvent) => number | null {
-  return (e) => (e.totals ? f.value(e.totals) : null);
-}
 
 /** The totals as JSON fields (every key, null when not read). */
 export function totalsJson(t: ConnTotals | null): Record<string, number | null> {

@@ -15,6 +15,7 @@ import { terminalSafeJson } from '../../src/format/display';
 import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
 import { lifetimeJson } from '../../src/sinks/lifetimes';
+import { TOTALS_FIELDS } from '../../src/format/totals';
 import type { FinishedConnection } from '../../src/derive/connections';
 
 const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'docs', name), 'utf8');
@@ -70,6 +71,13 @@ describe('event field catalogue', () => {
     const rows = catalogue.map(([key, f]) => `| \`${key}\` | ${f.type.replace(/\|/g, '\\|')} | ${f.doc} |`);
     const table = docs('SCHEMA.md').split('\n').filter((l) => l.startsWith('| `'));
     expect(table).toEqual(rows);
+  });
+});
+
+describe('the connection totals', () => {
+  it('docs/SCHEMA.md lists exactly src/format/totals.ts: key, type and meaning, in order', () => {
+    const listed = docs('SCHEMA.md').split('\n').filter((l) => /^- `[a-z_]+` \(/.test(l) && TOTALS_FIELDS.some((t) => l.startsWith(`- \`${t.key}\``)));
+    expect(listed).toEqual(TOTALS_FIELDS.map((t) => `- \`${t.key}\` (${t.type}): ${t.doc}`));
   });
 });
 
