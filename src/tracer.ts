@@ -50,8 +50,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly leftOut: LeftOutProgram[];
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
-  /** performance.now() when loading them began (bench/startup.js: JS before it, BPF after). */
-  readonly loadStartedAt: number;
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
@@ -64,9 +62,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private constructor(options: TracerOptions, started: StartedProbe) {
     super();
     const f = options.filter ?? {};
-    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
+    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId, states: f.states });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
-    this.loadStartedAt = started.startedAt;
     const opened = started.finish((records) => this.onRecords(records));
     this.attachedAt = opened.attachedAt;
     // After attach: every socket older than this snapshot is now covered by /proc.
@@ -113,7 +110,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
   get closed(): boolean {
@@ -129,7 +126,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
     this.emit('close', this.final);
     return this.final;
   }

@@ -105,7 +105,9 @@ export const EVENT_FIELDS = {
     (e) => (e.acceptWaitUs ? thousandths(e.acceptWaitUs) : null)),
   holders: field('number[] | null', 'before accept, when several live processes hold the listener: the pids known so far, the one in `pid` first (the master) — only the master\'s when the others died and a rescan has not yet found their successors, or when the kernel saw another process accept from the listener and the scan for the others has not run yet; `null` when it is the only holder (or, without accept records, before any process but the `listen()` caller has accepted from it: docs/ATTRIBUTION.md)',
     (e) => e.holders),
-  totals: field<Record<string, number | null> | null>('object \| null', 'on a connection\'s `->CLOSE`: its totals from the socket, an object of the fields below ("Connection totals"); `null` on every other transition',
+  owner_exited: field('boolean', 'the owner named had exited when tcptrace processed the event, and the change did not run in it: a socket it left behind (orphaned after its exit), or a `listen()` caller gone before its queued connections were processed; `pid` and `comm` are its last (the table and CSV write `*` after COMM)',
+    (e) => e.ownerExited === true),
+  totals: field<Record<string, number | null> | null>('object | null', 'on a connection\'s `->CLOSE`: its totals from the socket, an object of the fields below ("Connection totals"); `null` on every other transition',
     (e) => (e.totals ? totalsJson(e.totals) : null)),
 };
 

@@ -97,12 +97,6 @@ export interface OpenedProbe {
 
 /** A probe whose load and attach run on a native thread until finish() takes it over. */
 export interface StartedProbe {
-  /** performance.now() when the load began */
-  readonly startedAt: number;
-  /** Everything the kernel is given (config bytes, attach modes, sizes): equal keys, equal loads. */
-  readonly key: string;
-  /** Detaches and frees a probe started for nothing (waits for its load to end). */
-  discard(): void;
   /** Waits for the load (falling back to the next attach mode if it failed) and starts draining. */
   finish(onBatch: (records: Buffer) => void): OpenedProbe;
 }
@@ -112,8 +106,8 @@ export interface StartedProbe {
  * modules meanwhile (the verifier and CO-RE relocation take tens of ms). Checks that need no
  * kernel work throw here, a failed load in finish().
  */
-export function startProbe(options: ProbeOptions, plan = planProbe(options)): StartedProbe {
-  const { binding, native, modes, tracefsMissing, key, startedAt } = plan;
+export function startProbe(options: ProbeOptions): StartedProbe {
+  const { binding, native, modes, tracefsMissing } = planProbe(options);
   const begin = (attach: AttachMode) => new binding.Probe({ ...native, attach });
   const first = modes[0] === 'tracepoint' && tracefsMissing ? undefined : begin(modes[0]);
 
@@ -135,13 +129,11 @@ export function startProbe(options: ProbeOptions, plan = planProbe(options)): St
     }
     throw explain(lastError);
   };
-  const discard = () => { first?.close(); };
-  return { startedAt, key, finish, discard };
+  return { finish };
 }
 
 /** What startProbe gives the kernel, worked out from the options (and the machine). */
-export function planProbe(options: ProbeOptions) {
-  const startedAt = performance.now();
+function planProbe(options: ProbeOptions) {
   const binding = loadBinding();
   const objectPath = options.objectPath ?? DEFAULT_OBJECT;
   if (!existsSync(objectPath)) throw new ProbeError(`BPF object missing: ${objectPath} (reinstall tcptrace)`);
@@ -173,23 +165,17 @@ export function planProbe(options: ProbeOptions) {
     flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
     batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
     backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
-    drainThread: (options.drain ?? drainFromEnv()) === 'thread',
-    drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
+    drainThread: (options.drain ?? 'thread') === 'thread',
+    drainBoost: true,
     verbose: options.verbose ?? false,
     btfPath: options.btf,
     pretendMissing: options.pretendMissing,
   };
-  const key = JSON.stringify({ ...native, config: config.toString('hex'), modes, tracefsMissing });
-  return { binding, native, modes, tracefsMissing, key, startedAt };
+  return { binding, native, modes, tracefsMissing };
 }
 
 export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {
   return startProbe(options).finish(onBatch);
-}
-
-// TCPTRACE_DRAIN=loop|thread|thread-normal: for bench/run.js's comparisons only.
-function drainFromEnv(): 'thread' | 'loop' {
-  return process.env.TCPTRACE_DRAIN === 'loop' ? 'loop' : 'thread';
 }
 
 /** Which owner mechanisms this kernel gave us (docs/ATTRIBUTION.md), for the start-up line. */

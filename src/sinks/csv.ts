@@ -3,9 +3,9 @@ import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../format/columns';
 import { TextMemo } from '../format/display';
-import { csvCell } from '../format/csv-cell';
+import { csvCell, csvName } from '../format/csv-cell';
 
-export { csvCell };
+export { csvCell, csvName };
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -21,7 +21,9 @@ export function csvHeader(o: CsvOptions): string {
 export class CsvSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
-  private readonly names = new TextMemo(csvCell);
+  private readonly names = new TextMemo((s) => csvName(s));
+  private readonly sharedNames = new TextMemo((s) => csvName(s, '+'));
+  private readonly exitedNames = new TextMemo((s) => csvName(s, '*'));
 
   constructor(private readonly out: Writer, private readonly o: CsvOptions) {
     out(`${csvHeader(o)}\n`);
@@ -32,8 +34,10 @@ export class CsvSink implements Sink {
     const time = o.time === 'clock' ? `${this.clock.format(e.time)},` : o.time === 'relative' ? `${this.relative.format(e.tsNs)},` : '';
     const known = e.ownerSource !== 'unknown';
     const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
-    // `+`: a listener several processes hold, shown by its master (docs/ATTRIBUTION.md)
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(e.holders ? `${e.comm}+` : e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    // `+`: a listener several processes hold, shown by its master; `*`: an owner that has exited
+    // (docs/ATTRIBUTION.md)
+    const names = e.holders ? this.sharedNames : e.ownerExited ? this.exitedNames : this.names;
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? names.get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

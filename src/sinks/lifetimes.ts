@@ -6,7 +6,8 @@ import type { FinishedConnection } from '../derive/connections';
 import type { OpenConnections } from '../derive/open-connections';
 import { errnoName } from '../format/schema';
 import { LIFETIMES_FIELDS } from '../format/schema-fields';
-import { displayText, padColumn, terminalSafeJson } from '../format/display';
+import { displayText, terminalSafeJson } from '../format/display';
+import { paddedName } from '../format/names';
 import { kib, totalsJson } from '../format/totals';
 import { csvCell } from '../format/csv-cell';
 import type { Sink, Writer } from './sink';
@@ -65,7 +66,7 @@ export function lifetimeLine(c: FinishedConnection, wide = false): string {
   const a = wide ? 39 : 15;
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
   const t = c.totals;
-  return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
+  return `${String(c.pid || '-').padEnd(7)} ${c.pid ? paddedName(c.comm, 15) : '-'.padEnd(15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(a)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(a)} ${String(c.dport).padEnd(5)} ` +
     `${int(t ? kib(t.bytesAcked) : null, 7)} ${int(t ? kib(t.bytesReceived) : null, 7)} ` +
     `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${wide ? `${wideCells(c)} ` : ''}${endText(c)}${retrans}${laterText(c)}`;
@@ -74,7 +75,7 @@ export function lifetimeLine(c: FinishedConnection, wide = false): string {
 /** The JSON record of one connection (every field, also for one still open). */
 export function lifetimeRecord(c: FinishedConnection): Record<string, unknown> {
   return {
-    type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr || null, pid: c.pid || null, comm: c.comm || null,
+    type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr || null, pid: c.pid || null, comm: c.pid ? c.comm : null,
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
     handshake_ms: c.handshakeMs, accept_wait_ms: c.acceptWaitMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
@@ -106,7 +107,6 @@ export function lifetimeCsv(c: FinishedConnection): string {
 }
 
 export class LifetimeSink implements Sink {
-  readonly needsFinished = true;
   private readonly line: (c: FinishedConnection) => string;
 
   constructor(private readonly out: Writer, o: LifetimeOptions, private readonly open?: OpenConnections, private readonly log?: Writer) {
