@@ -10,7 +10,7 @@ import type { NativeOpenConnection } from '../native/addon';
 import { loadBinding } from '../native/binding';
 import type { KernelFilter } from '../probe/config';
 import type { FinishedConnection } from './connections';
-import { scanNamespaces, type NamespaceScan } from './netns';
+import { scanNamespaces, type NamespaceScan } from '../census/netns';
 
 export interface OpenConnectionsReport {
   /** open connections in scope, most bytes (acked + received) first, at most `limit` */
