@@ -114,12 +114,12 @@ struct sock_info {
 	__u8 syn_retrans;
 	__u8 synack_retrans;
 	__u8 side;             /* TCPTRACE_F_ACTIVE or TCPTRACE_F_PASSIVE */
-	__u8 pad;
+	__u8 hs_diag;          /* enum tcptrace_handshake_diag (handshake.bpf.h) */
 	__u32 netns;           /* read once: ns.inum sits on a line of struct net that is often cold */
 	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
-	__u32 pad3;
+	__u32 hs_fill;         /* with hs_diag: the listener's accept queue then, fill << 16 | limit */
 	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
 };
 
@@ -147,7 +147,7 @@ struct flow_key {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
-struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 pad; };
+struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 fill; __u8 diag; __u8 pad[7]; };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -262,6 +262,8 @@ struct transition {
 	__u8 comm_is_owner; /* the owner was just taken from the current task */
 	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
 };
+
+#include "handshake.bpf.h"
 
 /* Step 1, the socket: false unless a full TCP socket (not MPTCP, SCTP...). */
 static __always_inline bool read_socket(struct transition *t, const bool btf)
@@ -397,12 +399,14 @@ static __always_inline void time_handshake(struct transition *t, const bool btf)
 	}
 	if (!sa) {
 		t->handshake_us = t->rtt_us;
+		passive_handshake_evidence(t, 0);
 		return;
 	}
 	/* total_retrans is only copied from the request after the clone's state change, so
 	 * count the SYN-ACK retransmits we saw ourselves */
 	t->handshake_us = t->now / 1000 - sa->first_synack_us;
 	si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
+	passive_handshake_evidence(t, sa);
 	if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
 		__sync_fetch_and_add(&synack_pending, -1);
 }
@@ -552,8 +556,11 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	e->syn_retrans = si->syn_retrans;
 	e->synack_retrans = si->synack_retrans;
 	e->owner_how = si->owner.how;
-	e->reserved = 0;
+	e->diagnosis = si->hs_diag;
 	e->accept_wait_us = si->accept_wait_us;
+	e->listener_backlog = si->hs_fill >> 16;
+	e->listener_max = si->hs_fill & 0xffff;
+	e->reserved2 = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
 	if (!t->lean)
 		read_addrs(&sk->__sk_common, t->family, e->saddr, e->daddr, btf);
@@ -689,6 +696,8 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		send_held_back(ctx, &t, btf);
 	t.si->last_ts = t.now;
 	note_owner(&t, btf);
+	if (t.new == TCP_LISTEN || t.old == TCP_LISTEN)
+		note_listener_socket(&t);
 	time_handshake(&t, btf);
 	find_cause(&t, btf);
 	if (!hold_back_child(&t))
@@ -740,8 +749,11 @@ static __always_inline void on_retransmit(const struct sock *sk, const bool btf)
 	if (state != TCP_SYN_SENT)
 		return;
 	struct sock_info *si = known_sock(sk);
-	if (si && si->syn_retrans < 255)
+	if (!si)
+		return;
+	if (si->syn_retrans < 255)
 		si->syn_retrans++;
+	syn_retransmit_evidence(sk, si, btf);
 }
 
 static __always_inline void on_synack_retransmit(const struct sock *listener, const struct request_sock *req,
@@ -757,6 +769,7 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {
 		sa->retrans++;
+		synack_retransmit_evidence(listener, req, &sa->diag, &sa->fill);
 		return;
 	}
 	/* tcp_request_sock lies beyond the typed request_sock: a probe read in both modes */
@@ -764,8 +777,13 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
 	};
+	synack_retransmit_evidence(listener, req, &fresh.diag, &fresh.fill);
 	if (bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY) == 0)
 		__sync_fetch_and_add(&synack_pending, 1);
+	/* a listener older than tcptrace becomes known for the SYN-cookie test */
+	struct listen_key lk = { .netns = fk.netns, .port = fk.lport };
+	__u64 lsk = (__u64)listener;
+	bpf_map_update_elem(&listen_socks, &lk, &lsk, BPF_NOEXIST);
 }
 
 SEC("tp_btf/tcp_receive_reset")

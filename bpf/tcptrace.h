@@ -21,6 +21,16 @@ enum tcptrace_cause {
 	TCPTRACE_CAUSE_ERROR = 6,      /* another socket error: see event.error */
 };
 
+/* event.diagnosis: why a handshake was retransmitted, from kernel evidence (docs/HANDSHAKE.md). */
+enum tcptrace_handshake_diag {
+	TCPTRACE_HS_NONE = 0,              /* no retransmit seen, nothing to explain */
+	TCPTRACE_HS_ACCEPT_QUEUE_FULL = 1, /* the listener's accept queue was full */
+	TCPTRACE_HS_SYN_QUEUE_FULL = 2,    /* the request (SYN) queue was full, cookies off */
+	TCPTRACE_HS_SYN_COOKIE = 3,        /* completed from a SYN cookie */
+	TCPTRACE_HS_LOST = 4,              /* retransmitted while neither queue was full */
+	TCPTRACE_HS_UNKNOWN = 5,           /* retransmitted; the listener is not visible here */
+};
+
 /* event.flags */
 enum tcptrace_flags {
 	TCPTRACE_F_OWNER_KNOWN = 1 << 0,     /* owner_* fields are valid */
@@ -66,12 +76,15 @@ struct tcptrace_event {
 	__u8 syn_retrans;   /* SYN retransmits of an active open */
 	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
 	__u8 owner_how;     /* enum tcptrace_owner_how */
-	__u8 reserved;
+	__u8 diagnosis;     /* enum tcptrace_handshake_diag */
 	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
 	__u8 daddr[16];     /* remote address */
 	char cpu_comm[TCPTRACE_COMM_LEN];
 	char owner_comm[TCPTRACE_COMM_LEN];
 	__u32 accept_wait_us; /* passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
+	__u16 listener_backlog; /* with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+	__u16 listener_max;     /* and its limit (sk_max_ack_backlog); each saturates at 65535 */
+	__u32 reserved2;
 };
 
 /* Kernel-side counters, one per CPU: seen = delivered + dropped. */

@@ -3,7 +3,7 @@
 // the strings that repeat across events (socket address, comm, IP addresses) come from small
 // caches keyed by their raw bytes, so a storm of short connections allocates little besides
 // the event objects themselves. bench/ measures it.
-import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag, OWNER_HOW } from './layout';
+import { CAUSE_NAMES, COMM_LEN, EVENT_SIZE, EventOffset as O, Flag, KERNEL_DIAGNOSES, OWNER_HOW } from './layout';
 import { formatIPv4, formatIPv6 } from './address';
 import { Bytes16TextCache } from '../util/text-cache';
 import { decodeComm } from './comm';
@@ -106,6 +106,9 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     synRetrans: buf[off + O.synRetrans],
     synackRetrans: buf[off + O.synackRetrans],
     acceptWaitUs: u32(buf, off + O.acceptWaitUs),
+    kernelDiagnosis: KERNEL_DIAGNOSES[buf[off + O.diagnosis]] ?? 'unknown',
+    listenerBacklog: u16(buf, off + O.listenerBacklog),
+    listenerMax: u16(buf, off + O.listenerMax),
     holders: null,
     listenerShared: (flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED),
     isAccept: (flags & Flag.ACCEPT) !== 0,

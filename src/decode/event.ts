@@ -1,4 +1,4 @@
-import type { CauseName } from './layout';
+import type { CauseName, KernelDiagnosis } from './layout';
 
 /** A container runtime's id for a cgroup, read from its path (src/enrich/containers.ts). */
 export interface ContainerRef {
@@ -62,6 +62,13 @@ export interface TcpEvent {
   synackRetrans: number;
   /** Passive sockets after accept(): µs from ESTABLISHED to accept() returning it; 0 if unmeasured. */
   acceptWaitUs: number;
+  /** Why the handshake was retransmitted, as the kernel showed it ('' when it was not):
+   *  src/derive/handshake-diagnosis.ts turns it into the event's diagnosis. */
+  kernelDiagnosis: KernelDiagnosis;
+  /** With kernelDiagnosis: the listener's accept queue then (sk_ack_backlog, sk_max_ack_backlog);
+   *  0/0 when not read. */
+  listenerBacklog: number;
+  listenerMax: number;
   /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
   holders: number[] | null;
   /** Before accept: the kernel saw a process other than the listen() caller accept from this

@@ -1,7 +1,7 @@
 // Byte offsets of the records in bpf/tcptrace.h. test/unit/layout.test.ts compiles the
 // header and proves every number here; change the header first, then this file.
 
-export const EVENT_SIZE = 144;
+export const EVENT_SIZE = 152;
 
 export const EventOffset = {
   tsNs: 0,
@@ -26,11 +26,14 @@ export const EventOffset = {
   synRetrans: 72,
   synackRetrans: 73,
   ownerHow: 74,
+  diagnosis: 75,
   saddr: 76,
   daddr: 92,
   cpuComm: 108,
   ownerComm: 124,
   acceptWaitUs: 140,
+  listenerBacklog: 144,
+  listenerMax: 146,
 } as const;
 
 /** C field name for each EventOffset key (the test maps one onto the other). */
@@ -40,7 +43,8 @@ export const EventCField: Record<keyof typeof EventOffset, string> = {
   handshakeUs: 'handshake_us', family: 'family', sport: 'sport', dport: 'dport', error: 'error',
   oldstate: 'oldstate', newstate: 'newstate', cause: 'cause', flags: 'flags', synRetrans: 'syn_retrans',
   synackRetrans: 'synack_retrans', ownerHow: 'owner_how', saddr: 'saddr', daddr: 'daddr', cpuComm: 'cpu_comm',
-  ownerComm: 'owner_comm', acceptWaitUs: 'accept_wait_us',
+  ownerComm: 'owner_comm', acceptWaitUs: 'accept_wait_us', diagnosis: 'diagnosis', listenerBacklog: 'listener_backlog',
+  listenerMax: 'listener_max',
 };
 
 export const COMM_LEN = 16;
@@ -82,3 +86,7 @@ export const OWNER_HOW = ['unknown', 'kernel', 'listener', 'accept', 'use'] as c
 /** enum tcptrace_cause, indexed by value */
 export const CAUSE_NAMES = ['', 'normal', 'reset-received', 'reset-sent', 'refused', 'timeout', 'error'] as const;
 export type CauseName = (typeof CAUSE_NAMES)[number];
+
+/** enum tcptrace_handshake_diag, indexed by value: the kernel's part of a handshake diagnosis */
+export const KERNEL_DIAGNOSES = ['', 'accept-queue-full', 'syn-queue-full', 'syn-cookie', 'lost-in-network', 'unknown'] as const;
+export type KernelDiagnosis = (typeof KERNEL_DIAGNOSES)[number];

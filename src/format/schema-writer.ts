@@ -6,8 +6,9 @@
 // test/unit/event-fields checks that this writer prints exactly its keys in its order.
 import type { TcpEvent } from '../decode/event';
 import { CAUSE_NAMES, type CauseName } from '../decode/layout';
-import { stateName } from '../decode/states';
+import { State, stateName } from '../decode/states';
 import { errnoName, isoTime, SCHEMA_VERSION } from './schema-fields';
+import { diagnose } from '../derive/handshake-diagnosis';
 import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
@@ -39,6 +40,10 @@ const K = {
   synackRetrans: bytes(',"synack_retrans":'),
   containerId: bytes(',"container_id":'),
   acceptWaitMs: bytes(',"accept_wait_ms":'),
+  diagnosis: bytes(',"diagnosis":'),
+  why: bytes('{"why":"'),
+  listenerPort: bytes('","listener_port":'),
+  acceptQueue: bytes(',"accept_queue":'),
   holders: bytes(',"holders":'),
   timeWaitTrue: bytes(',"time_wait":true,"cgroup":'),
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
@@ -90,6 +95,20 @@ function putThousandthsOrNull(buf: Buffer, p: number, k: number): number {
 
 function putStringOrNull(buf: Buffer, p: number, s: string | null | undefined): number {
   return s === null || s === undefined ? putBytes(buf, p, K.null) : putJsonString(buf, p, s);
+}
+
+/** `null`, or the diagnosis object (its texts are plain ASCII from a closed set). */
+function putDiagnosis(buf: Buffer, p: number, e: TcpEvent): number {
+  const d = e.newState === State.ESTABLISHED || e.newState === State.CLOSE ? diagnose(e) : null;
+  if (!d) return putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.why);
+  p = putText(buf, p, d.why);
+  p = putBytes(buf, p, K.listenerPort);
+  p = putJsonNumber(buf, p, d.listenerPort);
+  p = putBytes(buf, p, K.acceptQueue);
+  p = d.acceptQueue === null ? putBytes(buf, p, K.null) : putJsonString(buf, p, d.acceptQueue);
+  buf[p++] = 0x7d; // }
+  return p;
 }
 
 export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
@@ -153,6 +172,8 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   p = putStringOrNull(buf, p, container);
   p = putBytes(buf, p, K.acceptWaitMs);
   p = e.acceptWaitUs ? putThousandthsOrNull(buf, p, e.acceptWaitUs) : putBytes(buf, p, K.null);
+  p = putBytes(buf, p, K.diagnosis);
+  p = putDiagnosis(buf, p, e);
   p = putBytes(buf, p, K.holders);
   if (e.holders) {
     buf[p++] = 0x5b; // [

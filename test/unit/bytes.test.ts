@@ -94,7 +94,7 @@ describe('NDJSON bytes', () => {
       oldState: int(14), newState: int(16), durationNs: pick([null, 0, int(1e6), int(1e12), int(1e6) * 1000 + 500]),
       netns: int(2 ** 32), sockIno: pick([0, int(2 ** 32)]), rttUs: int(2 ** 32), handshakeUs: pick([0, int(2 ** 32)]),
       error: pick([0, 104, 110, 111, 999]), cause: pick(['', 'normal', 'reset-received', 'refused'] as const),
-      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256), acceptWaitUs: int(2) ? int(1e6) : 0, holders: r() < 0.2 ? [int(1e6), int(1e6)] : null, isAccept: false,
+      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256), acceptWaitUs: int(2) ? int(1e6) : 0, kernelDiagnosis: pick(['', 'accept-queue-full', 'syn-cookie', 'lost-in-network', 'unknown'] as const), listenerBacklog: int(70000) & 0xffff, listenerMax: int(200), holders: r() < 0.2 ? [int(1e6), int(1e6)] : null, isAccept: false,
     });
   }
 

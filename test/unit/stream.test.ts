@@ -14,7 +14,7 @@ function ev(over: Partial<TcpEvent>): TcpEvent {
     tsNs: 1, time: 0, skaddr: 'ff', pid: 10, comm: 'curl', ownerSource: 'kernel', cgroupId: 0, cpuPid: 10, cpuTid: 10,
     cpuComm: 'curl', family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 80, oldState: 2,
     newState: 1, durationNs: null, netns: 1, sockIno: 1, rttUs: 0, handshakeUs: 0, error: 0, cause: '',
-    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, ...over,
+    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, kernelDiagnosis: '', listenerBacklog: 0, listenerMax: 0, holders: null, isAccept: false, ...over,
   } as TcpEvent;
 }
 
