@@ -8,9 +8,14 @@
  *    kernel's listen_overflow path; TCP_DEFER_ACCEPT is the only other setter, excluded);
  *    without it the SYN-ACK or the ACK was lost in the network;
  *  - a client's SYN retransmit (tcp:tcp_retransmit_skb in SYN_SENT) towards a listener on this
- *    host in the same network namespace: the listener's queues at that moment, in the order the
- *    kernel's tcp_conn_request checks them (request queue full with cookies off, then accept
- *    queue full); neither full: lost in the network; listener not found here: unknown;
+ *    host in the same network namespace: whether the listener dropped a SYN since we last looked
+ *    (its sk_drops counter, which tcp_listendrop() raises for every SYN or final ACK it drops; each
+ *    retransmit takes one such drop as its own, so do SYN-ACK retransmits of dropped final ACKs).
+ *    A drop: the queue that is full now, in the order tcp_conn_request checks them (the request
+ *    queue with cookies off, else the accept queue). No drop: lost in the network. Listener not
+ *    found here: unknown. A SYN that finds its request (its SYN-ACK was lost) is dropped too,
+ *    after the listener answers it with a SYN-ACK retransmit: that retransmit finds the client's
+ *    note by the 4-tuple, corrects its verdict to a loss and accounts for the drop;
  *  - a passive open completed from a SYN cookie: no SYN-ACK RTT sample at SYN_RECV->ESTABLISHED
  *    (the kernel measures one from the request's SYN-ACK time on every normal child; a cookie
  *    child has only the millisecond TCP timestamp echo, or nothing) on a listener whose SYN
@@ -30,6 +35,7 @@ struct inet_connection_sock___hs {
 } __attribute__((preserve_access_index));
 struct sock_reuseport___hs { unsigned int synq_overflow_ts; } __attribute__((preserve_access_index));
 struct sock___hs {
+	atomic_t___hs sk_drops;
 	__u32 sk_ack_backlog;
 	__u32 sk_max_ack_backlog;
 	struct sock_reuseport___hs *sk_reuseport_cb;
@@ -41,13 +47,25 @@ struct netns_ipv4___hs { __u8 sysctl_tcp_syncookies; } __attribute__((preserve_a
 struct net___hs { struct netns_ipv4___hs ipv4; } __attribute__((preserve_access_index));
 struct sock_common___hs { struct { struct net___hs *net; } skc_net; } __attribute__((preserve_access_index));
 
+/* A listening socket, and how many of its drops (sk_drops) retransmits have already explained. */
+struct listener_ref {
+	__u64 sk; /* struct sock * */
+	__u32 drops_seen;
+	__u32 pad;
+};
+
 /* Listening sockets by (netns, port), for a local client's SYN retransmit and the cookie test. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct listen_key);
-	__type(value, __u64); /* struct sock * */
+	__type(value, struct listener_ref);
 } listen_socks SEC(".maps");
+
+static __always_inline __u32 listener_drops(const struct sock___hs *l)
+{
+	return BPF_CORE_READ(l, sk_drops.counter);
+}
 
 /* ->LISTEN: remember the socket; LISTEN->CLOSE: forget it. */
 static __always_inline void note_listener_socket(const struct transition *t)
@@ -55,11 +73,40 @@ static __always_inline void note_listener_socket(const struct transition *t)
 	struct listen_key lk = { .netns = t->netns, .port = t->sport };
 
 	if (t->new == TCP_LISTEN) {
-		__u64 sk = (__u64)t->sk;
-		bpf_map_update_elem(&listen_socks, &lk, &sk, BPF_ANY);
+		struct listener_ref ref = { .sk = (__u64)t->sk, .drops_seen = listener_drops((const void *)t->sk) };
+		bpf_map_update_elem(&listen_socks, &lk, &ref, BPF_ANY);
 	} else if (t->old == TCP_LISTEN && t->new == TCP_CLOSE) {
 		bpf_map_delete_elem(&listen_socks, &lk);
 	}
+}
+
+/*
+ * A client SYN retransmit towards a local listener, by 4-tuple in the listener's view, until the
+ * listener answers it: if the SYN finds its request (the SYN-ACK was lost), the listener
+ * retransmits its SYN-ACK and counts the SYN as a drop.
+ */
+struct syn_retransmit_note {
+	__u64 sk;
+	__u64 ts;
+	__u32 prev_fill;
+	__u8 prev_diag;
+	__u8 took_drop;
+	__u8 pad[2];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct flow_key);
+	__type(value, struct syn_retransmit_note);
+} syn_retransmits SEC(".maps");
+
+/* Takes one of the listener's unexplained drops, if there is one. */
+static __always_inline bool take_listener_drop(struct listener_ref *ref, const struct sock___hs *l)
+{
+	if ((int)(listener_drops(l) - ref->drops_seen) <= 0)
+		return false;
+	__sync_fetch_and_add(&ref->drops_seen, 1);
+	return true;
 }
 
 static __always_inline __u32 saturate16(__u32 v)
@@ -85,9 +132,12 @@ static __always_inline void set_verdict(__u8 *diag, __u32 *fill, __u8 verdict, _
 	*fill = new_fill;
 }
 
-/* A SYN-ACK retransmit of a request on `listener`: why the handshake has not completed. */
+/*
+ * A SYN-ACK retransmit of a request on `listener` (whose entry is `ref`, when known): why the
+ * handshake has not completed. A dropped final ACK is one of the listener's drops: taken here.
+ */
 static __always_inline void synack_retransmit_evidence(const struct sock *listener, const struct request_sock *req,
-						       __u8 *diag, __u32 *fill)
+						       struct listener_ref *ref, __u8 *diag, __u32 *fill)
 {
 	const struct sock___hs *l = (const void *)listener;
 	const struct inet_request_sock___hs *ireq = (const void *)req;
@@ -95,23 +145,41 @@ static __always_inline void synack_retransmit_evidence(const struct sock *listen
 	__u32 f = accept_queue_fill(l, &backlog, &max);
 
 	if (BPF_CORE_READ_BITFIELD_PROBED(ireq, acked) &&
-	    !BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.rskq_defer_accept))
+	    !BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.rskq_defer_accept)) {
 		set_verdict(diag, fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, f);
-	else
+		/* the final ACK counted twice: tcp_listendrop() in syn_recv_sock, then the
+		 * receive path's discard of a packet no child took */
+		if (ref && take_listener_drop(ref, l))
+			take_listener_drop(ref, l);
+	} else {
 		set_verdict(diag, fill, TCPTRACE_HS_LOST, f);
+	}
+}
+
+/* The listener's entry for a SYN-ACK retransmit, made now for a listener older than tcptrace. */
+static __always_inline struct listener_ref *synack_listener(const struct sock *listener, __u32 netns, __u16 port)
+{
+	struct listen_key lk = { .netns = netns, .port = port };
+	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
+
+	if (ref)
+		return ref;
+	struct listener_ref fresh = { .sk = (__u64)listener, .drops_seen = listener_drops((const void *)listener) };
+	bpf_map_update_elem(&listen_socks, &lk, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&listen_socks, &lk);
 }
 
 /* A client's SYN retransmit (the socket `sk`, in SYN_SENT): is its listener here, and full? */
 static __always_inline void syn_retransmit_evidence(const struct sock *sk, struct sock_info *si, const bool btf)
 {
 	struct listen_key lk = { .netns = si->netns, .port = bpf_ntohs(KREAD(btf, sk, __sk_common.skc_dport)) };
-	__u64 *found = bpf_map_lookup_elem(&listen_socks, &lk);
+	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
 
-	if (!found) {
+	if (!ref) {
 		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_UNKNOWN, 0);
 		return;
 	}
-	const struct sock___hs *l = (const void *)*found;
+	const struct sock___hs *l = (const void *)ref->sk;
 	const struct sock_common___hs *lc = (const void *)l;
 	__u32 backlog, max;
 	__u32 f = accept_queue_fill(l, &backlog, &max);
@@ -121,12 +189,51 @@ static __always_inline void syn_retransmit_evidence(const struct sock *sk, struc
 	const struct net___hs *net = BPF_CORE_READ(lc, skc_net.net);
 	__u32 cookies = BPF_CORE_READ_BITFIELD_PROBED(net, ipv4.sysctl_tcp_syncookies);
 
-	if (requests >= (int)max && !cookies)
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_SYN_QUEUE_FULL, f);
-	else if (backlog > max)
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, f);
-	else
+	struct syn_retransmit_note note = { .sk = (__u64)sk, .prev_diag = si->hs_diag, .prev_fill = si->hs_fill };
+	note.took_drop = take_listener_drop(ref, l);
+	if (!note.took_drop)
 		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_LOST, f);
+	else if (requests >= (int)max && !cookies)
+		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_SYN_QUEUE_FULL, f);
+	else
+		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, f);
+	/* the listener's view of the flow: its port and address first */
+	struct flow_key fk = { .netns = si->netns, .lport = lk.port };
+	fk.rport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	read_addrs(&sk->__sk_common, KREAD(btf, sk, __sk_common.skc_family), fk.raddr, fk.laddr, btf);
+	note.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&syn_retransmits, &fk, &note, BPF_ANY);
+}
+
+/*
+ * A SYN-ACK retransmit of the request `fk` (the listener's view): when it answers the client SYN
+ * retransmit just noted on this CPU, that SYN reached its request, so the client's SYN-ACK was
+ * lost, not its SYN dropped, and the listener is about to count that SYN as a drop.
+ */
+static __always_inline void answered_syn_retransmit(const struct flow_key *fk, struct listener_ref *ref)
+{
+	struct syn_retransmit_note *found = bpf_map_lookup_elem(&syn_retransmits, fk);
+	if (!found)
+		return;
+	struct syn_retransmit_note note = *found;
+	bpf_map_delete_elem(&syn_retransmits, fk);
+	/* a timer's SYN-ACK retransmit long after the SYN (a second) answers nothing */
+	if (bpf_ktime_get_ns() - note.ts > 100000000)
+		return;
+	if (!note.took_drop) {
+		/* the drop to come is this SYN's: explained in advance */
+		if (ref)
+			__sync_fetch_and_add(&ref->drops_seen, 1);
+		return;
+	}
+	/* the drop the client took stands for the one to come; its verdict was wrong */
+	__u64 key = note.sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	if (!si)
+		return;
+	si->hs_diag = note.prev_diag;
+	si->hs_fill = note.prev_fill;
+	set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_LOST, note.prev_fill);
 }
 
 /*
@@ -140,10 +247,10 @@ static __always_inline bool completed_from_cookie(const struct transition *t)
 	if (t->rtt_us % 1000)
 		return false;
 	struct listen_key lk = { .netns = t->netns, .port = t->sport };
-	__u64 *found = bpf_map_lookup_elem(&listen_socks, &lk);
-	if (!found)
+	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
+	if (!ref)
 		return false;
-	const struct sock___hs *l = (const void *)*found;
+	const struct sock___hs *l = (const void *)ref->sk;
 	const struct sock_reuseport___hs *reuse = BPF_CORE_READ(l, sk_reuseport_cb);
 	if (reuse && bpf_core_field_exists(reuse->synq_overflow_ts))
 		return BPF_CORE_READ(reuse, synq_overflow_ts) != 0;

@@ -766,10 +766,12 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 	fk.lport = KREAD(btf, rc, skc_num);
 	fk.rport = bpf_ntohs(KREAD(btf, rc, skc_dport));
 	read_addrs(rc, family, fk.laddr, fk.raddr, btf);
+	struct listener_ref *ref = synack_listener(listener, fk.netns, fk.lport);
+	answered_syn_retransmit(&fk, ref);
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {
 		sa->retrans++;
-		synack_retransmit_evidence(listener, req, &sa->diag, &sa->fill);
+		synack_retransmit_evidence(listener, req, ref, &sa->diag, &sa->fill);
 		return;
 	}
 	/* tcp_request_sock lies beyond the typed request_sock: a probe read in both modes */
@@ -777,13 +779,9 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
 	};
-	synack_retransmit_evidence(listener, req, &fresh.diag, &fresh.fill);
+	synack_retransmit_evidence(listener, req, ref, &fresh.diag, &fresh.fill);
 	if (bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY) == 0)
 		__sync_fetch_and_add(&synack_pending, 1);
-	/* a listener older than tcptrace becomes known for the SYN-cookie test */
-	struct listen_key lk = { .netns = fk.netns, .port = fk.lport };
-	__u64 lsk = (__u64)listener;
-	bpf_map_update_elem(&listen_socks, &lk, &lsk, BPF_NOEXIST);
 }
 
 SEC("tp_btf/tcp_receive_reset")
