@@ -257,16 +257,11 @@ static __always_inline bool completed_from_cookie(const struct transition *t)
 	return BPF_CORE_READ((const struct tcp_sock___hs *)l, rx_opt.ts_recent_stamp) != 0;
 }
 
-/* The passive side at SYN_RECV->ESTABLISHED: the verdict of its SYN-ACK retransmits, or a cookie. */
-static __always_inline void passive_handshake_evidence(struct transition *t, const struct synack_info *sa)
+/* A passive open at SYN_RECV->ESTABLISHED with no SYN-ACK retransmit (after time_handshake). */
+static __always_inline void note_cookie_child(struct transition *t)
 {
-	struct sock_info *si = t->si;
-
-	if (sa) {
-		si->hs_diag = sa->diag;
-		si->hs_fill = sa->fill;
-	} else if (completed_from_cookie(t)) {
-		si->hs_diag = TCPTRACE_HS_SYN_COOKIE;
+	if (completed_from_cookie(t)) {
+		t->si->hs_diag = TCPTRACE_HS_SYN_COOKIE;
 		/* the RTT sample is the timestamp echo's, not the handshake's: unknown */
 		t->handshake_us = 0;
 	}

@@ -2,8 +2,23 @@
 // (bpf/handshake.bpf.h, carried on the record) first, then what the event itself shows (the wait
 // for accept(), how a handshake that never completed ended). One small vocabulary for every output.
 import type { TcpEvent } from '../decode/event';
-import type { KernelDiagnosis } from '../decode/layout';
+import { HandshakeDiag } from '../decode/record.generated';
 import { State } from '../decode/states';
+
+/** enum tcptrace_handshake_diag in words, keyed by its own names (a value added in C fails here) */
+const KERNEL_WORDS = {
+  NONE: '', ACCEPT_QUEUE_FULL: 'accept-queue-full', SYN_QUEUE_FULL: 'syn-queue-full', SYN_COOKIE: 'syn-cookie',
+  LOST: 'lost-in-network', UNKNOWN: 'unknown',
+} as const satisfies Record<keyof typeof HandshakeDiag, string>;
+type KernelDiagnosis = (typeof KERNEL_WORDS)[keyof typeof KERNEL_WORDS];
+/** the kernel's verdict by value */
+const KERNEL: KernelDiagnosis[] = [];
+for (const k of Object.keys(HandshakeDiag) as (keyof typeof HandshakeDiag)[]) KERNEL[HandshakeDiag[k]] = KERNEL_WORDS[k];
+
+/** The kernel's part of an event's diagnosis ('' when it gave none). */
+export function kernelDiagnosis(e: TcpEvent): KernelDiagnosis {
+  return KERNEL[e.diagnosis] ?? 'unknown';
+}
 
 /** A connection that waited longer than this in the accept queue, after a handshake without
  *  retransmits, is "slow to accept": long enough to matter to a client (a p99 budget is rarely
@@ -43,7 +58,8 @@ function failedHandshake(e: TcpEvent): Why | null {
  */
 export function diagnose(e: TcpEvent): Diagnosis | null {
   if (e.isAccept || (e.newState !== State.ESTABLISHED && e.newState !== State.CLOSE)) return null;
-  let why: Why | null = e.kernelDiagnosis || null;
+  const kernel = kernelDiagnosis(e);
+  let why: Why | null = kernel || null;
   if (!why && e.newState === State.CLOSE) {
     why = e.acceptWaitUs > SLOW_ACCEPT_MS * 1000 ? 'slow-accept' : failedHandshake(e);
   }
@@ -55,9 +71,25 @@ export function diagnose(e: TcpEvent): Diagnosis | null {
   };
 }
 
-/** The JSON form (docs/SCHEMA.md, field `diagnosis`). */
-export function diagnosisJson(d: Diagnosis | null): { why: Why; listener_port: number; accept_queue: string | null } | null {
-  return d && { why: d.why, listener_port: d.listenerPort, accept_queue: d.acceptQueue };
+/** The JSON form (docs/SCHEMA.md, field `diagnosis`); as text (--lifetimes) the short form. */
+export class DiagnosisJson {
+  readonly why: Why;
+  readonly listener_port: number;
+  readonly accept_queue: string | null;
+
+  constructor(d: Diagnosis) {
+    this.why = d.why;
+    this.listener_port = d.listenerPort;
+    this.accept_queue = d.acceptQueue;
+  }
+
+  toString(): string {
+    return diagnosisText({ why: this.why, listenerPort: this.listener_port, acceptQueue: this.accept_queue });
+  }
+}
+
+export function diagnosisJson(d: Diagnosis | null): DiagnosisJson | null {
+  return d && new DiagnosisJson(d);
 }
 
 /** One short text: `accept-queue-full(2/1 :8080)`, for the table-like outputs. */

@@ -24,7 +24,7 @@ const id = 'ab'.repeat(32);
 /** Events that between them set every optional field. */
 const events: TcpEvent[] = [
   sampleEvent({
-    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, kernelDiagnosis: 'accept-queue-full', listenerBacklog: 2, listenerMax: 1, holders: [1, 2],
+    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, diagnosis: 1, listenerBacklog: 2, listenerMax: 1, holders: [1, 2],
     cgroup: { path: `/kubepods.slice/cri-containerd-${id}.scope`, container: { runtime: 'containerd', id, podUid: '01234567-89ab-cdef-0123-456789abcdef' } },
   }),
   sampleEvent({ family: 6, saddr: '::1', daddr: '::1', ownerSource: 'unknown', durationNs: null, side: '', handshakeUs: 0, cgroup: null }),
@@ -80,7 +80,7 @@ describe('the --lifetimes record', () => {
     const finished: FinishedConnection = {
       skaddr: 'ffff888100000000', pid: 1, comm: 'x', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2,
       side: 'active', handshakeMs: 1, acceptWaitMs: null, lifetimeMs: 2, established: true, cause: 'normal', error: 0,
-      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0,
+      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(),
     };
     const record = Object.keys(JSON.parse(lifetimeJson(finished)));
     expect(record.slice(0, 2)).toEqual(['type', 'v']);
