@@ -113,6 +113,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   const census = plan.summary || plan.listen || plan.metrics || plan.otlp
     ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
     : undefined;
+  const pressure = census ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
   let stats: StatsEngine | undefined;
   let sinks;
   try {
@@ -120,14 +121,14 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
     const { buildSinks, readsStats } = await import('./sinks');
     const options = sinkOptions(plan);
-    if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
-    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census });
+    if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census, pressure);
+    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census, pressure });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
   if (benchStats) tracer.on('events', (batch) => { benchStats.batches++; benchStats.events += batch.length; });
-  const pipeline = new Pipeline(tracer, sinks, { census, stats });
+  const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
 
   const stop = (code = 0) => {
     if (stopping) return;
@@ -135,6 +136,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const asked = performance.now();
     const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
+    pressure?.stop();
     const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.

@@ -7,6 +7,8 @@ import { closeLabel, failedConnectCause, type FinishedConnection } from './conne
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
+import { HandshakeBook, type HandshakeBookSnapshot } from './handshake-book';
+import type { ListenerPressure } from './listener-pressure';
 
 export interface TopEntry {
   key: string;
@@ -65,6 +67,8 @@ export interface StatsSnapshot {
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
+  /** slow and failed handshakes by listener and diagnosis, and the listeners sampled under pressure */
+  handshakes: HandshakeBookSnapshot;
 }
 
 /** A keyed table that keeps at most `limit` keys, evicting the least-used when full. */
@@ -119,7 +123,11 @@ export class StatsEngine {
   private since = 0;
   private until = 0;
 
-  constructor(readonly topN = 10, private readonly maxTracked = 65536, private readonly census?: SocketCensus) {
+  /** slow and failed handshakes by listener and diagnosis */
+  private readonly handshakes: HandshakeBook;
+
+  constructor(readonly topN = 10, private readonly maxTracked = 65536, private readonly census?: SocketCensus, pressure?: ListenerPressure) {
+    this.handshakes = new HandshakeBook(pressure);
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
@@ -133,6 +141,7 @@ export class StatsEngine {
     this.until = batch[batch.length - 1].time;
     this.events += batch.length;
     for (const e of batch) this.observeOne(e);
+    this.handshakes.observe(batch);
     for (const c of finished) this.finish(c);
   }
 
@@ -230,6 +239,7 @@ export class StatsEngine {
       },
       lifetime: this.lifetime.summary(),
       stateTime,
+      handshakes: this.handshakes.snapshot(),
     };
   }
 }

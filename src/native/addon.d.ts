@@ -67,6 +67,10 @@ export declare class Probe {
 export declare function ringbufSupported(): boolean;
 /** Listening TCP sockets of this network namespace via sock_diag; null if unavailable. */
 export declare function listeningSockets(): { port: number; inode: number }[] | null;
+/** A listening socket's accept queue (fill and limit) and its drop counter, via sock_diag. */
+export interface ListenQueue { port: number; family: 4 | 6; backlog: number; limit: number; drops: number }
+/** The listeners of the namespace at `netnsPath` ('' = ours), or why they could not be read. */
+export declare function listenQueues(netnsPath: string): ListenQueue[] | string;
 export interface CensusRequest {
   /** a path that opens the network namespace (/proc/PID/ns/net); '' or absent: our own */
   netnsPath?: string;

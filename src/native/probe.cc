@@ -603,11 +603,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
 };
 
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
+Napi::Value ListenQueues(const Napi::CallbackInfo& info);      // listen-queues.cc
 Napi::Value SocketCensus(const Napi::CallbackInfo& info);       // census.cc
 Napi::Value SocketCensusAsync(const Napi::CallbackInfo& info);  // census.cc
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
+  exports.Set("listenQueues", Napi::Function::New(env, ListenQueues));
   exports.Set("socketCensus", Napi::Function::New(env, SocketCensus));
   exports.Set("socketCensusAsync", Napi::Function::New(env, SocketCensusAsync));
   return Probe::Init(env, exports);

@@ -40,6 +40,11 @@ bool PortListed(uint16_t port, const std::vector<uint16_t>& ports) {
 }  // namespace
 
 DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void(const inet_diag_msg&)>& each) {
+  return DumpTcpExt(fd, family, states, 0, [&](const inet_diag_msg& d, const struct nlmsghdr&) { each(d); });
+}
+
+DumpStatus DumpTcpExt(int fd, int family, uint32_t states, uint8_t ext,
+                      const std::function<void(const inet_diag_msg&, const struct nlmsghdr&)>& each) {
   struct {
     struct nlmsghdr nlh;
     struct inet_diag_req_v2 req;
@@ -50,6 +55,7 @@ DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void
   msg.req.sdiag_family = family;
   msg.req.sdiag_protocol = IPPROTO_TCP;
   msg.req.idiag_states = states;
+  msg.req.idiag_ext = ext;
   ssize_t sent;
   do sent = send(fd, &msg, sizeof(msg), 0); while (sent < 0 && errno == EINTR);
   if (sent < 0) return DumpStatus::kFailed;
@@ -77,7 +83,7 @@ DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void
         return DumpStatus::kFailed;
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-      each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(h)));
+      each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(h)), *h);
     }
   }
 }

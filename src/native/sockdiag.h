@@ -3,6 +3,7 @@
 #pragma once
 
 #include <linux/inet_diag.h>
+#include <linux/netlink.h>
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,11 @@ enum class DumpStatus { kDone, kInterrupted, kFailed };
 // netlink socket `fd`, calling `each` for every socket. kInterrupted: the kernel flagged the
 // dump as inconsistent (NLM_F_DUMP_INTR) or a recv was interrupted; the caller retries.
 DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void(const inet_diag_msg&)>& each);
+
+// As DumpTcp, asking for the extensions whose bits are in `ext` (1 << (INET_DIAG_x - 1)); `each`
+// also gets the message, whose attributes follow the inet_diag_msg.
+DumpStatus DumpTcpExt(int fd, int family, uint32_t states, uint8_t ext,
+                      const std::function<void(const inet_diag_msg&, const struct nlmsghdr&)>& each);
 
 // A NETLINK_SOCK_DIAG socket of the network namespace at `netns_path` ("" = our own). The
 // socket keeps the namespace it was created in, so a short-lived thread enters the namespace,

@@ -4,6 +4,7 @@
 import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../derive/census';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { Output, Writer } from './sink';
 
 export interface SinkInputs {
@@ -17,4 +18,6 @@ export interface SinkInputs {
   stats?: StatsEngine;
   /** Sockets in each state now (fed by the pipeline before sinks); absent when nothing reads it. */
   census?: SocketCensus;
+  /** Listeners under pressure and their accept queues (handshake diagnosis), when sampled. */
+  pressure?: ListenerPressure;
 }

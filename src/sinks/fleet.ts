@@ -9,18 +9,18 @@ import type { OtlpOptions } from './otlp';
 
 export interface FleetOptions {
   /** /metrics; `logAddress`: say on stderr where the first address is served (--metrics) */
-  metrics?: Omit<MetricsSinkOptions, 'census'> & { logAddress: boolean };
+  metrics?: Omit<MetricsSinkOptions, 'census' | 'pressure'> & { logAddress: boolean };
   journal?: { socket: string };
-  otlp?: Omit<OtlpOptions, 'census'>;
+  otlp?: Omit<OtlpOptions, 'census' | 'pressure'>;
 }
 
 export async function fleetSinks(options: FleetOptions, inputs: SinkInputs): Promise<Sink[]> {
-  const { status, log, census } = inputs;
+  const { status, log, census, pressure } = inputs;
   const sinks: Sink[] = [];
   if (options.metrics) {
     const { MetricsSink } = await import('./metrics');
     const { logAddress, ...metrics } = options.metrics;
-    const sink = await MetricsSink.create(status, { ...metrics, census });
+    const sink = await MetricsSink.create(status, { ...metrics, census, pressure });
     if (logAddress) log(`metrics at http://${hostPort(metrics.addresses[0].host, sink.servers[0].address.port)}/metrics`);
     sinks.push(sink);
   }
@@ -30,7 +30,7 @@ export async function fleetSinks(options: FleetOptions, inputs: SinkInputs): Pro
   }
   if (options.otlp) {
     const { OtlpSink } = await import('./otlp');
-    sinks.push(new OtlpSink(status, { ...options.otlp, census }, log));
+    sinks.push(new OtlpSink(status, { ...options.otlp, census, pressure }, log));
   }
   return sinks;
 }
