@@ -25,18 +25,20 @@ function counters(ns: NetNamespace): Record<string, number> {
 }
 
 /** Runs handshakes.py in the namespace; resolves with its first JSON line holding `key`. */
-function fixtureRun(ns: NetNamespace, args: string[], key: string): { line: Promise<Record<string, number>>; stop: () => void } {
+function fixtureRun(ns: NetNamespace, args: string[]) {
   const child = spawn('ip', ['netns', 'exec', ns.name, 'python3', fixture, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   let text = '';
-  const line = new Promise<Record<string, number>>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      for (const l of text.split('\n')) if (l.includes(`"${key}"`)) resolve(JSON.parse(l));
-    });
-    child.on('exit', () => reject(new Error(`handshakes.py ${args[0]} exited before '${key}'`)));
+  child.stdout!.on('data', (d: Buffer) => { text += d.toString(); });
+  /** its first JSON line holding `key` */
+  const line = (key: string) => new Promise<Record<string, number>>((resolve, reject) => {
+    const look = () => {
+      for (const l of text.split('\n')) if (l.includes(`"${key}"`)) return resolve(JSON.parse(l));
+      if (child.exitCode !== null) return reject(new Error(`handshakes.py ${args[0]} exited before '${key}'`));
+      setTimeout(look, 20);
+    };
+    look();
   });
-  line.catch(() => {});
-  return { line, stop: () => { child.stdin!.end(); child.kill(); } };
+  return { line, send: (s: string) => child.stdin!.write(`${s}\n`), stop: () => { child.stdin!.end(); child.kill(); } };
 }
 
 interface Scenario {
@@ -55,14 +57,23 @@ async function scenario(port: number, n: number, server: [number, number, number
   const ns = new NetNamespace();
   namespaces.push(ns);
   setup(ns);
-  const srv = fixtureRun(ns, ['server', String(port), ...server.map(String)], 'listening');
-  await srv.line;
+  const srv = fixtureRun(ns, ['server', String(port), ...server.map(String)]);
+  await srv.line('listening');
   const before = counters(ns);
-  const result = await fixtureRun(ns, ['clients', String(port), String(n), String(gapMs)], 'connected').line;
+  const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs)]);
+  // a server started with sleep -1 accepts once every client started, and a moment more
+  await clients.line('started');
+  if (server[1] < 0) setTimeout(() => srv.send('go'), patience(300));
+  const result = await clients.line('connected');
   const mine = (e: TcpEvent) => e.netns === ns.inode && (e.sport === port || e.dport === port) && !(e.sport === port && e.dport === 0);
-  // every client and every accepted child closes (the server closes each at once)
-  await cap.waitFor((evs) => evs.filter((e) => mine(e) && e.newState === State.CLOSE).length >= result.connected * 2 + result.failed, 20_000);
-  await sleep(200);
+  // every client closes; then the accepted children (the server closes each at once), until
+  // their count stays the same a while (a client that gave up may leave no child)
+  const closes = () => cap.events.filter((e) => mine(e) && e.newState === State.CLOSE).length;
+  await cap.waitFor(() => cap.events.filter((e) => mine(e) && e.newState === State.CLOSE && e.side === 'active').length >= n, 20_000);
+  for (let last = -1; closes() !== last;) {
+    last = closes();
+    await sleep(patience(1500));
+  }
   const after = counters(ns);
   srv.stop();
   return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result };
@@ -87,31 +98,34 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     // cookies off: a full request queue would otherwise answer with cookies instead of dropping
     // (and a cookie's final ACK dropped on a full accept queue is retransmitted by no one); the
     // clients start 10 ms apart, so that their SYN retransmits do not all come at once
-    const s = await scenario(7101, 200, [1, 2500, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=0'), 10);
+    const s = await scenario(7101, 200, [1, -1, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=0'), 10);
     const active = s.closes.filter((e) => e.side === 'active');
     const passive = s.closes.filter((e) => e.side === 'passive');
     const full = (e: TcpEvent) => why(e) === 'accept-queue-full' || why(e) === 'syn-queue-full';
     console.log('accept queue full:', { active: tally(active), passive: tally(passive), result: s.result,
       ListenOverflows: delta(s, 'TcpExtListenOverflows'), ReqQFullDrop: delta(s, 'TcpExtTCPReqQFullDrop'),
       ListenDrops: delta(s, 'TcpExtListenDrops'), TCPSynRetrans: delta(s, 'TcpExtTCPSynRetrans'),
+      activeRetransmits: sum(active, (e) => e.synRetrans), passiveRetransmits: sum(passive, (e) => e.synackRetrans),
       retransmitsDiagnosedAcceptQueueFull: sum(s.closes.filter((e) => why(e) === 'accept-queue-full'), (e) => e.synRetrans + e.synackRetrans) });
-    expect(s.result.failed).toBe(0);
     expect(active.filter((e) => why(e) === 'accept-queue-full').length).toBeGreaterThan(0);
     expect([...active, ...passive].filter((e) => why(e) === 'lost-in-network')).toEqual([]);
     // every SYN the listener dropped (accept queue full: ListenOverflows; request queue full:
-    // TCPReqQFullDrop; together ListenDrops) was retransmitted by its client, which connected in
-    // the end; every final ACK it dropped made the request retransmit its SYN-ACK
-    const dropsSeen = sum(active.filter(full), (e) => e.synRetrans) + sum(passive.filter(full), (e) => e.synackRetrans);
+    // TCPReqQFullDrop; together ListenDrops) was retransmitted by its client, except the last
+    // one of a client that gave up (60 s) still in SYN_SENT; every final ACK it dropped made the
+    // request retransmit its SYN-ACK
+    const gaveUp = (e: TcpEvent) => (e.oldState === State.SYN_SENT ? 1 : 0);
+    const dropsSeen = sum(active.filter(full), (e) => e.synRetrans + gaveUp(e)) + sum(passive.filter(full), (e) => e.synackRetrans);
     const unexplained = [...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans > 0 && !full(e));
     console.log('retransmitted without a full-queue verdict:', unexplained.map((e) => [e.side, why(e), e.synRetrans, e.synackRetrans]));
     expect(dropsSeen).toBe(delta(s, 'TcpExtListenDrops'));
     expect(delta(s, 'TcpExtListenDrops')).toBe(delta(s, 'TcpExtListenOverflows') + delta(s, 'TcpExtTCPReqQFullDrop'));
     expect(sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
+    expect(s.result.connected + s.result.failed).toBe(200);
     // the fill is the queue when the client retransmitted: mostly still over the limit
     const fills = active.filter((x) => why(x) === 'accept-queue-full').map((e) => diagnose(e)!);
     expect(fills.every((d) => d.listenerPort === 7101 && d.acceptQueue!.endsWith('/1'))).toBe(true);
     expect(fills.filter((d) => d.acceptQueue === '2/1').length).toBeGreaterThan(fills.length / 2);
-  }, patience(120_000));
+  }, patience(150_000));
 
   it('SYNs and SYN-ACKs dropped at random: lost in the network, retransmits equal to TCPSynRetrans', async () => {
     const s = await scenario(7102, 60, [128, 0, 0], (ns) => {
@@ -127,10 +141,11 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     const retransmitted = [...active.filter((e) => e.synRetrans > 0), ...passive.filter((e) => e.synackRetrans > 0)];
     expect(retransmitted.length).toBeGreaterThan(0);
     expect(retransmitted.filter((e) => why(e) !== 'lost-in-network')).toEqual([]);
-    expect([...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans === 0 && why(e))).toEqual([]);
+    // nothing else is blamed on the network (a slow acceptor may still be slow to accept)
+    expect([...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans === 0 && why(e) && why(e) !== 'slow-accept')).toEqual([]);
     expect(sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
-  });
+  }, patience(60_000));
 
   it('tcp_syncookies=2: every connection completed from a cookie is told apart, as SyncookiesRecv counts', async () => {
     const s = await scenario(7103, 40, [128, 0, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=2'));
@@ -154,7 +169,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
   });
 
   it('a fast handshake and a slow accept(): slow to accept, not a network problem', async () => {
-    const s = await scenario(7105, 4, [128, 1500, 150], () => {});
+    const s = await scenario(7105, 4, [128, -1, 150], () => {});
     const passive = s.closes.filter((e) => e.side === 'passive');
     console.log('slow accept:', passive.map((e) => [e.acceptWaitUs, e.oldState, e.synackRetrans, e.handshakeUs]));
     expect(passive.length).toBe(4);
