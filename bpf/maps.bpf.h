@@ -55,8 +55,10 @@ struct sock_info {
 	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
-	__u32 hs_fill;         /* with hs_diag: the listener's accept queue then, fill << 16 | limit */
+	__u32 user_tgid;      /* first-use hooks without socket storage: who last took it over */
 	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
+	__u32 hs_fill;         /* with hs_diag: the listener's accept queue then, fill << 16 | limit */
+	__u32 pad4;
 };
 
 struct {

@@ -3,12 +3,13 @@
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
-import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe/probe';
+import { leftOutText, ownerHooks, ProbeError, startProbe } from './probe/probe';
 import type { Writer } from './sinks/sink';
 import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
+import { buildSinks, readsOf } from './sinks';
 import { statusOnly } from './status';
 
 const EXIT_USAGE = 2;
@@ -44,17 +45,13 @@ export function summaryLine(c: Counters): string {
 
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
-  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText, ringPeakFraction }] = await Promise.all([
-    import('./tracer'), import('./derive/stats'), import('./derive/census'), import('./pipeline'), import('./probe/delivery'),
+  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }] = await Promise.all([
+    import('./tracer'), import('./derive/stats'), import('./census/census'), import('./pipeline'), import('./probe/delivery'),
   ]);
-  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction };
+  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText };
 }
 
-/**
- * `early`: a load bin/tcptrace began before the options were parsed, for the options it expected
- * (used only if the kernel would be given exactly the same).
- */
-export async function main(argv = process.argv.slice(2), early?: StartedProbe): Promise<void> {
+export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.stderr.on('error', () => { stderrOpen = false; });
   let plan: Plan;
   try {
@@ -63,6 +60,9 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     if (err instanceof CommanderError) process.exit(0); // --help / --version, already printed
     fail(`${(err as Error).message} (see tcptrace --help)`, EXIT_USAGE);
   }
+  // What the sinks asked for read decides what runs: accept records, census, stats engine.
+  const asked = sinkOptions(plan);
+  const reads = readsOf(asked);
 
   let tracer: Tracer;
   let lib: Awaited<ReturnType<typeof loadRest>>;
@@ -75,16 +75,10 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       wakeupBytes: plan.wakeupBytes,
       flushMs: plan.flushMs,
       verbose: plan.verbose,
-      // accept records feed the accept-queue wait statistics (and the holders list before
-      // accept); a plain event stream carries the wait on later transitions and skips their cost
-      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
+      btf: plan.btf,
+      acceptRecords: Boolean(reads.accepts),
     };
-    const probePlan = planProbe(options);
-    let started = early;
-    if (early?.key !== probePlan.key) {
-      started = startProbe(options, probePlan);
-      early?.discard();
-    }
+    const started = startProbe(options);
     lib = await loadRest();
     tracer = lib.Tracer.open(options, started);
   } catch (err) {
@@ -95,41 +89,25 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     fail((err as Error).message, EXIT_FAILURE);
   }
 
-  // TCPTRACE_STATS=1 (bench/): attach time (BPF attached; ready: the tracer's /proc scan done
-  // too), CPU so far, and batch counts as JSON on stderr; milliseconds since the process started.
-  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: tracer.attachedAt, batches: 0, events: 0 } : undefined;
-  if (benchStats) {
-    const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ load_started_ms: Math.round(tracer.loadStartedAt), attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
-  }
-
-  let stopping = false;
   const stdout = new StdoutOutput(process.stdout, OUTPUT_BUFFER_CAP);
   const out = stdout.write;
   const log: Writer = note;
+  const { StatsEngine, SocketCensus, Pipeline, deliveryText } = lib;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
-  const { StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction } = lib;
-  const census = plan.summary || plan.listen || plan.metrics || plan.otlp
-    ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
-    : undefined;
+  const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }) : undefined;
   const pressure = census ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
-  let stats: StatsEngine | undefined;
+  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
   let sinks;
   try {
-    // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
-    // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
-    const { buildSinks, readsStats } = await import('./sinks');
-    const options = sinkOptions(plan);
-    if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census, pressure);
-    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census, pressure });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, pressure });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  if (benchStats) tracer.on('events', (batch) => { benchStats.batches++; benchStats.events += batch.length; });
   const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
 
+  let stopping = false;
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
@@ -152,11 +130,6 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const unwritten = dropped + cut;
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
-    if (benchStats) {
-      const r = process.resourceUsage();
-      process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
-        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters, delivery: { ...tracer.deliveryStats(), ringPeak: ringPeakFraction(tracer.deliveryStats()) } })}\n`);
-    }
     process.exit(code);
   };
   process.on('SIGINT', () => stop());
@@ -173,5 +146,6 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
-  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}); Ctrl-C to stop`);
+  if (plan.verbose) for (const l of tracer.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
+  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(tracer.leftOut)}); Ctrl-C to stop`);
 }

@@ -7,7 +7,7 @@
 import type { TcpEvent } from '../decode/event';
 import { State } from '../decode/states';
 import { diagnose, type Why } from './handshake-diagnosis';
-import { pathOf, scanNamespaces, type NamespaceScan } from './netns';
+import { pathOf, scanNamespaces, type NamespaceScan } from '../census/netns';
 import { loadBinding } from '../native/binding';
 
 /** One listener's queue as sock_diag reports it (src/native/listen-queues.cc). */

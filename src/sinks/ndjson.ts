@@ -5,8 +5,6 @@ import { ByteWriter } from '../format/bytes';
 import type { Output, Sink } from './sink';
 
 export class NdjsonSink implements Sink {
-  /** events carry their cgroup and container (the pipeline's enrich stage) */
-  readonly writesCgroup = true;
   private readonly bytes = new ByteWriter();
 
   constructor(private readonly out: Output) {}
