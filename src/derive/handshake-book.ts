@@ -52,7 +52,7 @@ export class HandshakeBook {
     for (const e of batch) {
       if (e.newState === State.ESTABLISHED) {
         if (e.handshakeUs) this.handshakeMs.set(e.skaddr, e.handshakeUs / 1000);
-        this.count(e, finalDiagnosis(e));
+        this.count(e, finalDiagnosis(e), e.handshakeUs ? e.handshakeUs / 1000 : undefined);
       } else if (e.newState === State.CLOSE) {
         const hs = this.handshakeMs.get(e.skaddr);
         this.handshakeMs.delete(e.skaddr);
@@ -62,7 +62,7 @@ export class HandshakeBook {
     if (this.handshakeMs.size > 65536) this.handshakeMs.clear();
   }
 
-  private count(e: TcpEvent, d: Diagnosis | null, handshakeMs = e.handshakeUs ? e.handshakeUs / 1000 : undefined): void {
+  private count(e: TcpEvent, d: Diagnosis | null, handshakeMs: number | undefined): void {
     if (!d) return;
     let listener = `${e.netns}:${d.listenerPort}`;
     if (!this.ports.has(listener)) {

@@ -1,4 +1,5 @@
 // The --summary section "Slow and failed handshakes, by listener and cause" (docs/HANDSHAKE.md).
+import { statSync } from 'node:fs';
 import type { HandshakeBookSnapshot } from '../../derive/handshake-book';
 import { padColumn } from '../../format/display';
 
@@ -9,8 +10,12 @@ function listenerName(netns: number, port: number, own: number | undefined): str
   return netns && own !== undefined && netns !== own ? `${name} (netns ${netns})` : name;
 }
 
+function ourNetns(): number | undefined {
+  try { return statSync('/proc/self/ns/net').ino; } catch { return undefined; }
+}
+
 /** Lines of the section; none when nothing was slow or failed. `ownNetns`: ours, left unnamed. */
-export function handshakeLines(h: HandshakeBookSnapshot, ownNetns?: number): string[] {
+export function handshakeLines(h: HandshakeBookSnapshot, ownNetns = ourNetns()): string[] {
   if (h.rows.length === 0 && h.listeners.length === 0) return [];
   const out = ['Slow and failed handshakes, by listener and cause (docs/HANDSHAKE.md)'];
   out.push(`  ${'LISTENER'.padEnd(24)} ${'WHY'.padEnd(18)} ${'CONNS'.padStart(7)} ${'RETRANS'.padStart(8)} ${'MAX_HS_MS'.padStart(10)} ${'MAX_WAIT_MS'.padStart(11)}  QUEUE`);
