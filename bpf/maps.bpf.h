@@ -23,9 +23,12 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } perf_events SEC(".maps");
 
+/* Slot 0: the handler and the accept hooks; slot 1: the nested handler (nested.bpf.h), whose
+ * runs interrupt the handler's, so they cannot share a non-atomic counter. Loader sums both. */
+enum { TCPTRACE_SLOT_HANDLER = 0, TCPTRACE_SLOT_NESTED = 1 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct tcptrace_counters);
 } counters SEC(".maps");

@@ -9,6 +9,7 @@ import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
+import { dropPrivileges } from './command/privileges';
 import { buildSinks, readsOf } from './sinks';
 import { statusOnly } from './status';
 
@@ -106,6 +107,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
   const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
+  if (!plan.keepPrivileges) {
+    try {
+      const done = dropPrivileges({ census: Boolean(census) }, plan.user);
+      if (plan.verbose || plan.user) log(done);
+    } catch (err) {
+      tracer.close();
+      fail(`${(err as Error).message} (--keep-privileges runs without dropping them)`, EXIT_FAILURE);
+    }
+  }
 
   let stopping = false;
   const stop = (code = 0) => {

@@ -62,7 +62,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private constructor(options: TracerOptions, started: StartedProbe) {
     super();
     const f = options.filter ?? {};
-    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
+    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId, states: f.states });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
     const opened = started.finish((records) => this.onRecords(records));
     this.attachedAt = opened.attachedAt;
@@ -110,7 +110,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
   get closed(): boolean {
@@ -126,7 +126,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
     this.emit('close', this.final);
     return this.final;
   }

@@ -11,6 +11,7 @@
 
 #include "../../bpf/tcptrace.h"
 #include "btf-names.h"
+#include "counters.h"
 
 double MonotonicMs() {
   struct timespec ts;
@@ -119,6 +120,10 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
       return o.btf_path.empty() ? "tp_btf needs the kernel's BTF (/sys/kernel/btf/vmlinux), which this kernel lacks"
                                 : "tp_btf needs the kernel's own BTF (/sys/kernel/btf/vmlinux); with --btf use --attach tracepoint";
     }
+    if (!names.Has("btf_trace_inet_sock_set_state")) {
+      last_errno_ = EOPNOTSUPP;
+      return "tp_btf needs the kernel's BTF of raw tracepoints (btf_trace_inet_sock_set_state, Linux 5.5+): use --attach tracepoint";
+    }
     vmlinux = &names;
   }
   ProgramChoice choice(o.attach, vmlinux, o.pretend_missing);
@@ -135,8 +140,10 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
   int err = bpf_object__load(obj_);
   if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
 
-  bpf_object__for_each_program(prog, obj_) {
-    if (!bpf_program__autoload(prog)) continue;
+  // The nested handler after the handler: the tracepoint calls them in attach order, and it
+  // must run second (bpf/nested.bpf.h).
+  for (bool nested : {false, true}) bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoload(prog) || nested != (std::string(bpf_program__name(prog)) == kNestedHandler)) continue;
     struct bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int e = errno;
@@ -160,8 +167,10 @@ void BpfLoader::SkipUnusedOwnerStorage() {
   if (settled) bpf_map__set_autocreate(settled, false);
 }
 
+// In the reverse order of attach: the nested handler before the handler, so that it never runs
+// alone and takes for missed what the handler no longer sees (bpf/nested.bpf.h).
 void BpfLoader::Detach() {
-  for (auto* l : links_) bpf_link__destroy(l);
+  for (auto l = links_.rbegin(); l != links_.rend(); ++l) bpf_link__destroy(*l);
   links_.clear();
 }
 

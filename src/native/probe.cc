@@ -164,6 +164,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     o.Set("dropped", Napi::Number::New(env, static_cast<double>(counters_.dropped)));
     o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(counters_.accepts_lost)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(counters_.missed)));
+    o.Set("nested", Napi::Number::New(env, static_cast<double>(counters_.nested)));
     return o;
   }
 
@@ -264,7 +265,10 @@ Napi::Value ListenQueues(const Napi::CallbackInfo& info);      // listen-queues.
 Napi::Value SocketCensus(const Napi::CallbackInfo& info);       // census.cc
 Napi::Value SocketCensusAsync(const Napi::CallbackInfo& info);  // census.cc
 
+void InitPrivileges(Napi::Env env, Napi::Object exports);  // privileges.cc
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  InitPrivileges(env, exports);
   exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
   exports.Set("listenQueues", Napi::Function::New(env, ListenQueues));
   exports.Set("socketCensus", Napi::Function::New(env, SocketCensus));
