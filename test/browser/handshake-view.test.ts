@@ -75,22 +75,26 @@ describeBrowser('handshake view in chromium', () => {
     expect(await page.inputValue('#why-listener')).toBe(String(port));
     expect(await page.locator('#why-plot canvas').count()).toBe(1);
 
-    // click on a point: the page tells where it drew them; find one by reading the canvas
-    const target = await page.evaluate(() => {
+    // click on a point, found by its colour on the canvas, in the same task (the next frame
+    // redraws the time axis and moves the points)
+    const clicked = await page.evaluate(() => {
       const c = document.querySelector('#why-plot canvas') as HTMLCanvasElement;
       const g = c.getContext('2d')!;
       const dpr = window.devicePixelRatio || 1;
       const { data, width, height } = g.getImageData(0, 0, c.width, c.height);
+      const box = c.getBoundingClientRect();
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < width; x++) {
           const i = (y * width + x) * 4;
-          if (data[i] === 0xe3 && data[i + 1] === 0xb3 && data[i + 2] === 0x41) return { x: x / dpr, y: y / dpr }; // slow-accept
+          if (data[i] !== 0xe3 || data[i + 1] !== 0xb3 || data[i + 2] !== 0x41) continue; // slow-accept's colour
+          const at = { clientX: box.left + x / dpr + 1, clientY: box.top + y / dpr + 1, bubbles: true };
+          document.getElementById('why-plot')!.dispatchEvent(new MouseEvent('click', at));
+          return true;
         }
       }
-      return null;
+      return false;
     });
-    expect(target).not.toBeNull();
-    await page.click('#why-plot canvas', { position: { x: target!.x + 1, y: target!.y + 1 } });
+    expect(clicked).toBe(true);
     await page.waitForSelector('#why-picked table tr', { timeout: 5_000 });
     const picked = await page.textContent('#why-picked');
     expect(picked).toMatch(/slow-accept/);
