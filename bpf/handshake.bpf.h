@@ -244,7 +244,8 @@ static __always_inline void answered_syn_retransmit(const struct flow_key *fk, s
  */
 static __always_inline bool completed_from_cookie(const struct transition *t)
 {
-	if (t->rtt_us % 1000)
+	/* a sub-millisecond sample (every loopback handshake) is no timestamp echo: one compare */
+	if ((t->rtt_us && t->rtt_us < 1000) || t->rtt_us % 1000)
 		return false;
 	struct listen_key lk = { .netns = t->netns, .port = t->sport };
 	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
