@@ -67,8 +67,8 @@ static __always_inline __u32 listener_drops(const struct sock___hs *l)
 	return BPF_CORE_READ(l, sk_drops.counter);
 }
 
-/* ->LISTEN: remember the socket; LISTEN->CLOSE: forget it. */
-static __always_inline void note_listener_socket(const struct transition *t)
+/* ->LISTEN: remember the socket; LISTEN->CLOSE: forget it. Rare: a subprogram, out of the way. */
+static __noinline void note_listener_socket(const struct transition *t)
 {
 	struct listen_key lk = { .netns = t->netns, .port = t->sport };
 
@@ -244,9 +244,6 @@ static __always_inline void answered_syn_retransmit(const struct flow_key *fk, s
  */
 static __always_inline bool completed_from_cookie(const struct transition *t)
 {
-	/* a sub-millisecond sample (every loopback handshake) is no timestamp echo: one compare */
-	if ((t->rtt_us && t->rtt_us < 1000) || t->rtt_us % 1000)
-		return false;
 	struct listen_key lk = { .netns = t->netns, .port = t->sport };
 	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
 	if (!ref)
@@ -258,12 +255,21 @@ static __always_inline bool completed_from_cookie(const struct transition *t)
 	return BPF_CORE_READ((const struct tcp_sock___hs *)l, rx_opt.ts_recent_stamp) != 0;
 }
 
-/* A passive open at SYN_RECV->ESTABLISHED with no SYN-ACK retransmit (after time_handshake). */
-static __always_inline void note_cookie_child(struct transition *t)
+/* The cookie test, past its first compare: a subprogram, so the common path stays short. */
+static __noinline void note_cookie_child_slow(struct transition *t)
 {
 	if (completed_from_cookie(t)) {
 		t->si->hs_diag = TCPTRACE_HS_SYN_COOKIE;
 		/* the RTT sample is the timestamp echo's, not the handshake's: unknown */
 		t->handshake_us = 0;
 	}
+}
+
+/* A passive open at SYN_RECV->ESTABLISHED with no SYN-ACK retransmit (after time_handshake). */
+static __always_inline void note_cookie_child(struct transition *t)
+{
+	/* a sub-millisecond sample (every loopback handshake) is no timestamp echo: one compare */
+	if ((t->rtt_us && t->rtt_us < 1000) || t->rtt_us % 1000)
+		return;
+	note_cookie_child_slow(t);
 }
