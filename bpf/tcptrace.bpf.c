@@ -19,6 +19,7 @@
 #include "kernel-read.bpf.h"
 #include "transition.bpf.h"
 #include "handshake.bpf.h"
+#include "conn-stats.bpf.h"
 #include "emit.bpf.h"
 #include "state.bpf.h"
 #include "causes.bpf.h"

@@ -7,6 +7,7 @@ import { closeLabel, failedConnectCause, type ConnectionTracker, type FinishedCo
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
+import { TrafficTable, type TrafficSnapshot } from './traffic';
 import { HandshakeBook, type HandshakeBookSnapshot } from './handshake-book';
 import type { ListenerPressure } from './listener-pressure';
 
@@ -67,6 +68,10 @@ export interface StatsSnapshot {
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
+  /** bytes and retransmits per listening port and remote endpoint, top connections (traffic.ts) */
+  traffic: TrafficSnapshot;
+  /** connections still open counted into `traffic` (figures so far), when read for this report */
+  open?: { total: number; errors: string[] };
   /** slow and failed handshakes by listener and diagnosis, and the listeners sampled under pressure */
   handshakes: HandshakeBookSnapshot;
 }
@@ -114,6 +119,7 @@ export class StatsEngine {
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
+  private readonly traffic: TrafficTable;
   private readonly transitions = new Map<number, number>();
   private readonly timeWaitCloses = new Map<number, number>();
   private readonly failedTransitions = new Map<number, number>();
@@ -136,6 +142,7 @@ export class StatsEngine {
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
+    this.traffic = new TrafficTable(topN);
   }
 
   /** Without a census, `current` counts the sockets this tracker follows (the pipeline's, which feeds it). */
@@ -190,6 +197,7 @@ export class StatsEngine {
   }
 
   private finish(c: FinishedConnection): void {
+    this.traffic.observe(c);
     if (c.lifetimeMs !== null) this.lifetime.record(c.lifetimeMs);
     const cause = closeLabel(c);
     this.closeCauses[cause] = (this.closeCauses[cause] ?? 0) + 1;
@@ -203,7 +211,8 @@ export class StatsEngine {
     }
   }
 
-  snapshot(): StatsSnapshot {
+  /** `open`: connections still open (open-connections.ts), counted into `traffic` for this snapshot only. */
+  snapshot(open?: { connections: readonly FinishedConnection[]; total: number; errors: string[] }): StatsSnapshot {
     let current: Record<string, number> = {};
     let census: StatsSnapshot['census'];
     if (this.census) {
@@ -245,6 +254,8 @@ export class StatsEngine {
       },
       lifetime: this.lifetime.summary(),
       stateTime,
+      traffic: this.traffic.snapshot(open?.connections),
+      ...(open ? { open: { total: open.total, errors: open.errors } } : {}),
       handshakes: this.handshakes.snapshot(),
     };
   }

@@ -43,11 +43,12 @@ bool DumpQueues(const std::string& netns_path, std::vector<ListenQueue>* out, st
     out->clear();
     sockdiag::DumpStatus status = sockdiag::DumpStatus::kDone;
     for (int family : {AF_INET, AF_INET6}) {
-      status = sockdiag::DumpTcpExt(fd, family, 1u << kTcpListen, 1 << (INET_DIAG_SKMEMINFO - 1),
-                                    [&](const inet_diag_msg& d, const struct nlmsghdr& h) {
-                                      out->push_back({ntohs(d.id.idiag_sport), static_cast<uint8_t>(family == AF_INET ? 4 : 6),
-                                                      d.idiag_rqueue, d.idiag_wqueue, DropsOf(h)});
-                                    });
+      status = sockdiag::DumpTcpMessages(fd, family, 1u << kTcpListen, 1 << (INET_DIAG_SKMEMINFO - 1),
+                                         [&](const struct nlmsghdr& h) {
+                                           const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(&h));
+                                           out->push_back({ntohs(d->id.idiag_sport), static_cast<uint8_t>(family == AF_INET ? 4 : 6),
+                                                           d->idiag_rqueue, d->idiag_wqueue, DropsOf(h)});
+                                         });
       if (status != sockdiag::DumpStatus::kDone) break;
     }
     close(fd);
