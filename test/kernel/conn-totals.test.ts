@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { release } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { describeKernel, sleep } from '../helpers/kernel';
+import { Capture, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { State } from '../../src/decode/states';
 import { NetNamespace, Peer } from '../helpers/process';
 import { tracedCommand } from '../helpers/servers';
 import { patience } from '../helpers/patience';
@@ -202,6 +203,19 @@ describeKernel('connection totals at CLOSE', () => {
       expect([r.bytes_acked, r.bytes_received, r.segs_out, r.segs_in]).toEqual([f.bytes_acked, f.bytes_received, f.segs_out, f.segs_in].map((v) => Number(v ?? 0)));
       expect(r.last_state).toBe('ESTABLISHED');
       expect(r.side).toBe(r.sport === port ? 'passive' : null);
+    }
+  });
+
+  it('the kernel reads them only when an output shows them: without, a CLOSE carries none', async () => {
+    for (const connTotals of [false, true]) {
+      const cap = new Capture({ connTotals });
+      const server = await listen();
+      await connectAndClose(server.port);
+      await cap.waitForCloses(server.port, 2);
+      const closes = cap.onPort(server.port).filter((e) => e.newState === State.CLOSE && e.oldState !== State.LISTEN);
+      cap.close();
+      await server.close();
+      expect({ connTotals, read: closes.map((e) => e.totals !== null) }).toEqual({ connTotals, read: [connTotals, connTotals] });
     }
   });
 });
