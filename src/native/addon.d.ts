@@ -162,4 +162,9 @@ export interface DropRequest {
 }
 
 /** Drops privileges in every thread of the process (privileges.cc); throws with what failed. */
-export declare function dropPrivileges(request: DropRequest): { unreached: number[] };
+export declare function dropPrivileges(request: DropRequest): {
+  /** threads that block the signal the drop is asked with */
+  unreached: number[];
+  /** they kept their capabilities: the uid could not change (no CAP_SETUID) */
+  unreachedKeep: boolean;
+};

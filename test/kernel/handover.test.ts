@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
 import { State } from '../../src/decode/states';
+import { patience } from '../helpers/patience';
 
 // each child reports (its pid, the client port), then waits before it reads
 const FORKING = `
@@ -81,7 +82,7 @@ describeKernel('a socket handed over unread and closed by the client', () => {
     } finally {
       server.kill();
     }
-  });
+  }, patience(30_000));
 
   it('Node cluster (round-robin): ESTABLISHED->CLOSE_WAIT names the worker holding it, as ss -tanp does', async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'tcptrace-cluster-')), 'cluster.js');
@@ -114,5 +115,5 @@ describeKernel('a socket handed over unread and closed by the client', () => {
     } finally {
       process.kill(-server.pid!, 'SIGKILL');
     }
-  });
+  }, patience(30_000));
 });
