@@ -33,6 +33,18 @@ struct {
 	__type(value, struct tcptrace_counters);
 } counters SEC(".maps");
 
+/*
+ * Perf-buffer mode builds each record here, not on the stack: a 200-byte record there plus its
+ * callers' frames passes the verifier's 512-byte limit. One slot per handler (slot numbers as
+ * above), so a nested handler interrupting the handler on this CPU never writes the same record.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct tcptrace_event);
+} perf_scratch SEC(".maps");
+
 struct owner {
 	__u64 cgroup_id;
 	__u32 pid;

@@ -67,12 +67,31 @@ struct tcptrace_event {
 	__u8 syn_retrans;   /* SYN retransmits of an active open */
 	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
 	__u8 owner_how;     /* enum tcptrace_owner_how */
-	__u8 reserved;
+	__u8 totals_read;   /* enum tcptrace_totals: which of the totals below were read */
 	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
 	__u8 daddr[16];     /* remote address */
 	char cpu_comm[TCPTRACE_COMM_LEN];
 	char owner_comm[TCPTRACE_COMM_LEN];
 	__u32 accept_wait_us; /* passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
+	/* A connection's totals from struct tcp_sock, on its ->CLOSE only (bpf/conn-stats.bpf.h;
+	 * docs/SCHEMA.md gives each one's kernel source); 0 on every other record. */
+	__u64 bytes_acked;    /* bytes sent and acknowledged by the peer */
+	__u64 bytes_received; /* bytes received in order */
+	__u64 bytes_retrans;  /* bytes retransmitted */
+	__u32 segs_out;       /* segments sent, retransmits included */
+	__u32 segs_in;        /* segments received */
+	__u32 retrans_segs;   /* segments retransmitted (total_retrans) */
+	__u32 retrans_rto;    /* retransmission timeouts (6.7+: TCPTRACE_TOTALS_RTO) */
+	__u32 rtt_min_us;     /* minimum RTT seen */
+	__u32 busy_jiffies;   /* time with data in flight or queued (tcp_info busy_time), jiffies */
+	__u32 rwnd_limited_jiffies;   /* of which limited by the peer's receive window */
+	__u32 sndbuf_limited_jiffies; /* of which limited by the send buffer */
+};
+
+/* event.totals_read */
+enum tcptrace_totals {
+	TCPTRACE_TOTALS_READ = 1 << 0, /* the totals were read (a connection's CLOSE) */
+	TCPTRACE_TOTALS_RTO = 1 << 1,  /* the kernel counts RTO timeouts (6.7+): retrans_rto is valid */
 };
 
 /* Kernel-side counters, one per CPU: seen = delivered + dropped. */

@@ -46,10 +46,11 @@ export function summaryLine(c: Counters): string {
 
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
-  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }] = await Promise.all([
+  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }, { OpenConnections }] = await Promise.all([
     import('./tracer'), import('./derive/stats'), import('./census/census'), import('./pipeline'), import('./probe/delivery'),
+    import('./derive/open-connections'),
   ]);
-  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText };
+  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, OpenConnections };
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -98,9 +99,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }) : undefined;
   const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census) : undefined;
+  // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
+  const openConnections = reads.open ? new lib.OpenConnections(plan.filter) : undefined;
   let sinks;
   try {
-    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
@@ -108,7 +111,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const pipeline = new Pipeline(tracer, sinks, { census, stats });
   if (!plan.keepPrivileges) {
     try {
-      const done = dropPrivileges({ census: Boolean(census) }, plan.user);
+      const done = dropPrivileges({ census: Boolean(census || openConnections) }, plan.user);
       if (plan.verbose || plan.user) log(done);
     } catch (err) {
       tracer.close();

@@ -2,7 +2,7 @@
 // `npm run build:bpf` rewrites it; test/unit/record.test.ts fails when it is stale.
 
 /** sizeof(struct tcptrace_event) */
-export const EVENT_SIZE = 144;
+export const EVENT_SIZE = 200;
 
 /** struct tcptrace_event: each member's byte offset */
 export const EventOffset = {
@@ -28,12 +28,23 @@ export const EventOffset = {
   syn_retrans: 72,
   synack_retrans: 73,
   owner_how: 74,
-  reserved: 75,
+  totals_read: 75,
   saddr: 76,
   daddr: 92,
   cpu_comm: 108,
   owner_comm: 124,
   accept_wait_us: 140,
+  bytes_acked: 144,
+  bytes_received: 152,
+  bytes_retrans: 160,
+  segs_out: 168,
+  segs_in: 172,
+  retrans_segs: 176,
+  retrans_rto: 180,
+  rtt_min_us: 184,
+  busy_jiffies: 188,
+  rwnd_limited_jiffies: 192,
+  sndbuf_limited_jiffies: 196,
 } as const;
 
 /** struct tcptrace_event: each member's C type */
@@ -60,12 +71,23 @@ export const EventType = {
   syn_retrans: 'u8',
   synack_retrans: 'u8',
   owner_how: 'u8',
-  reserved: 'u8',
+  totals_read: 'u8',
   saddr: 'u8[16]',
   daddr: 'u8[16]',
   cpu_comm: 'char[16]',
   owner_comm: 'char[16]',
   accept_wait_us: 'u32',
+  bytes_acked: 'u64',
+  bytes_received: 'u64',
+  bytes_retrans: 'u64',
+  segs_out: 'u32',
+  segs_in: 'u32',
+  retrans_segs: 'u32',
+  retrans_rto: 'u32',
+  rtt_min_us: 'u32',
+  busy_jiffies: 'u32',
+  rwnd_limited_jiffies: 'u32',
+  sndbuf_limited_jiffies: 'u32',
 } as const;
 
 /** The members TcpEvent carries as numbers under their camelCase names (no hand-written decoding). */
@@ -154,4 +176,10 @@ export const OwnerHow = {
   LISTENER: 2,
   ACCEPT: 3,
   USE: 4,
+} as const;
+
+/** enum tcptrace_totals */
+export const Totals = {
+  READ: 1,
+  RTO: 2,
 } as const;

@@ -5,7 +5,7 @@
 // sinks so that --otlp never loads prom-client.
 import { release } from 'node:os';
 import { closeLabel, failedConnectCause, type FinishedConnection } from './connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import { State, stateName } from '../decode/states';
 import type { TracerStatus } from '../status';
 import { VERSION } from '../util/version';
@@ -26,6 +26,8 @@ export interface MetricsBackend {
   /** Accept-queue wait of one connection; `port` only for ports selected by the opt-in. */
   acceptWait?(seconds: number, port: string | undefined): void;
   closed(cause: string, side: string, lifetimeSeconds: number | null): void;
+  /** A finished connection's totals (bytes each way, retransmits); `port` only for listening ports selected by the opt-in. */
+  totals(side: string, port: string | undefined, t: ConnTotals): void;
   /** End of a batch: apply what was accumulated. */
   flush?(): void;
 }
@@ -85,6 +87,10 @@ export class MetricsFeed {
   private finish(c: FinishedConnection): void {
     const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
     for (const b of this.backends) b.closed(closeLabel(c), c.side || 'unknown', lifetime);
+    if (c.totals) {
+      const port = c.side === 'passive' ? this.portLabel(c.sport) : undefined;
+      for (const b of this.backends) b.totals(c.side || 'unknown', port, c.totals);
+    }
     const why = failedConnectCause(c);
     if (why) for (const b of this.backends) b.connectFailed(why);
   }

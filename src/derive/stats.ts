@@ -7,6 +7,7 @@ import { closeLabel, failedConnectCause, type ConnectionTracker, type FinishedCo
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
+import { TrafficTable, type TrafficSnapshot } from './traffic';
 
 export interface TopEntry {
   key: string;
@@ -65,6 +66,10 @@ export interface StatsSnapshot {
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
+  /** bytes and retransmits per listening port and remote endpoint, top connections (traffic.ts) */
+  traffic: TrafficSnapshot;
+  /** connections still open counted into `traffic` (figures so far), when read for this report */
+  open?: { total: number; errors: string[] };
 }
 
 /** A keyed table that keeps at most `limit` keys, evicting the least-used when full. */
@@ -110,6 +115,7 @@ export class StatsEngine {
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
+  private readonly traffic: TrafficTable;
   private readonly transitions = new Map<number, number>();
   private readonly timeWaitCloses = new Map<number, number>();
   private readonly failedTransitions = new Map<number, number>();
@@ -128,6 +134,7 @@ export class StatsEngine {
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
+    this.traffic = new TrafficTable(topN);
   }
 
   /** Without a census, `current` counts the sockets this tracker follows (the pipeline's, which feeds it). */
@@ -181,6 +188,7 @@ export class StatsEngine {
   }
 
   private finish(c: FinishedConnection): void {
+    this.traffic.observe(c);
     if (c.lifetimeMs !== null) this.lifetime.record(c.lifetimeMs);
     const cause = closeLabel(c);
     this.closeCauses[cause] = (this.closeCauses[cause] ?? 0) + 1;
@@ -194,7 +202,8 @@ export class StatsEngine {
     }
   }
 
-  snapshot(): StatsSnapshot {
+  /** `open`: connections still open (open-connections.ts), counted into `traffic` for this snapshot only. */
+  snapshot(open?: { connections: readonly FinishedConnection[]; total: number; errors: string[] }): StatsSnapshot {
     let current: Record<string, number> = {};
     let census: StatsSnapshot['census'];
     if (this.census) {
@@ -236,6 +245,8 @@ export class StatsEngine {
       },
       lifetime: this.lifetime.summary(),
       stateTime,
+      traffic: this.traffic.snapshot(open?.connections),
+      ...(open ? { open: { total: open.total, errors: open.errors } } : {}),
     };
   }
 }

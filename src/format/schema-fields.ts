@@ -7,6 +7,7 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
+import { totalsJson } from './totals';
 
 export const SCHEMA_VERSION = 1;
 
@@ -106,6 +107,8 @@ export const EVENT_FIELDS = {
     (e) => e.holders),
   owner_exited: field('boolean', 'the owner named had exited when tcptrace processed the event, and the change did not run in it: a socket it left behind (orphaned after its exit), or a `listen()` caller gone before its queued connections were processed; `pid` and `comm` are its last (the table and CSV write `*` after COMM)',
     (e) => e.ownerExited === true),
+  totals: field<Record<string, number | null> | null>('object | null', 'on a connection\'s `->CLOSE`: its totals from the socket, an object of the fields below ("Connection totals"); `null` on every other transition',
+    (e) => (e.totals ? totalsJson(e.totals) : null)),
 };
 
 /** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */

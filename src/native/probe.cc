@@ -263,6 +263,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
 Napi::Value SocketCensus(const Napi::CallbackInfo& info);       // census.cc
 Napi::Value SocketCensusAsync(const Napi::CallbackInfo& info);  // census.cc
+Napi::Value ConnectionTotals(const Napi::CallbackInfo& info);   // conn-totals.cc
 
 void InitPrivileges(Napi::Env env, Napi::Object exports);  // privileges.cc
 
@@ -271,6 +272,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
   exports.Set("socketCensus", Napi::Function::New(env, SocketCensus));
   exports.Set("socketCensusAsync", Napi::Function::New(env, SocketCensusAsync));
+  exports.Set("connectionTotals", Napi::Function::New(env, ConnectionTotals));
   return Probe::Init(env, exports);
 }
 

@@ -4,6 +4,7 @@
 import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../census/census';
+import type { OpenConnections } from '../derive/open-connections';
 import type { Output, Writer } from './sink';
 
 export interface SinkInputs {
@@ -17,4 +18,6 @@ export interface SinkInputs {
   stats?: StatsEngine;
   /** Sockets in each state now (fed by the pipeline before sinks); absent when nothing reads it. */
   census?: SocketCensus;
+  /** Connections open now with their figures so far (sock_diag), for reports at exit or interval. */
+  openConnections?: OpenConnections;
 }

@@ -9,6 +9,7 @@ import type { SinkInputs } from './context';
 import type { TableOptions } from './table';
 import type { CsvOptions } from './csv';
 import type { SummaryOptions } from './summary';
+import type { LifetimeOptions } from './lifetimes';
 import type { StreamOptions } from './ws/options';
 import type { FleetOptions } from './fleet';
 
@@ -22,7 +23,7 @@ export type TerminalOptions = { format: 'table'; table: TableOptions } | { forma
 export interface SinkOptions extends FleetOptions {
   terminal?: TerminalOptions;
   summary?: SummaryOptions;
-  lifetimes?: { json: boolean };
+  lifetimes?: LifetimeOptions;
   /** --listen: the dashboard and WebSocket stream */
   stream?: StreamOptions;
 }
@@ -46,12 +47,12 @@ const SINKS: SinkTable = {
     },
   },
   summary: {
-    reads: { stats: true },
-    build: async (o, { out, stats }) => new (await import('./summary')).SummarySink(out, stats!, o),
+    reads: { stats: true, open: true },
+    build: async (o, { out, stats, openConnections }) => new (await import('./summary')).SummarySink(out, stats!, o, openConnections),
   },
   lifetimes: {
-    reads: { finished: true },
-    build: async (o, { out }) => new (await import('./lifetimes')).LifetimeSink(out, o.json),
+    reads: { finished: true, open: true },
+    build: async (o, { out, openConnections, log }) => new (await import('./lifetimes')).LifetimeSink(out, o, openConnections, log),
   },
   stream: {
     reads: { stats: true, cgroup: true },

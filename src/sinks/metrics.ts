@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census/census';
 import type { FinishedConnection } from '../derive/connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http/server';
 import type { AccessOptions } from '../http/access';
 import type { Counters } from '../status';
@@ -38,6 +38,11 @@ export class PromMetrics implements MetricsBackend {
   private readonly failures: Counter<'cause'>;
   private readonly closes: Counter<'cause'>;
   private readonly lifetimes: Histogram<'side'>;
+  private readonly transferred: Counter<'direction' | 'side'>;
+  private readonly retransSegs: Counter<'side'>;
+  private readonly retransBytes: Counter<'side'>;
+  private readonly portTransferred?: Counter<'port' | 'direction'>;
+  private readonly portRetrans?: Counter<'port'>;
 
   constructor(
     counters: () => Counters,
@@ -74,6 +79,13 @@ export class PromMetrics implements MetricsBackend {
     this.failures = new Counter(spec(METRICS.connectFailures, registers));
     this.closes = new Counter(spec(METRICS.closes, registers));
     this.lifetimes = new Histogram(spec(METRICS.lifetime, registers));
+    this.transferred = new Counter(spec(METRICS.transferred, registers));
+    this.retransSegs = new Counter(spec(METRICS.retransmittedSegments, registers));
+    this.retransBytes = new Counter(spec(METRICS.retransmittedBytes, registers));
+    if (options.ports) {
+      this.portTransferred = new Counter(spec(METRICS.portTransferred, registers));
+      this.portRetrans = new Counter(spec(METRICS.portRetransmitted, registers));
+    }
     // Tracer counters are read when scraped.
     const counterFrom = (m: MetricSpec, pick: (c: Counters) => number) => {
       let last = 0;
@@ -151,6 +163,17 @@ export class PromMetrics implements MetricsBackend {
     let bySide = this.lifetimeBySide.get(side);
     if (!bySide) this.lifetimeBySide.set(side, (bySide = this.lifetimes.labels(side)));
     bySide.observe(lifetimeSeconds);
+  }
+
+  totals(side: string, port: string | undefined, t: ConnTotals): void {
+    this.transferred.labels('sent', side).inc(t.bytesAcked);
+    this.transferred.labels('received', side).inc(t.bytesReceived);
+    this.retransSegs.labels(side).inc(t.retransSegs);
+    this.retransBytes.labels(side).inc(t.bytesRetrans);
+    if (!port) return;
+    this.portTransferred?.labels(port, 'sent').inc(t.bytesAcked);
+    this.portTransferred?.labels(port, 'received').inc(t.bytesReceived);
+    this.portRetrans?.labels(port).inc(t.retransSegs);
   }
 
   async render(): Promise<string> {

@@ -9,7 +9,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SocketCensus } from '../census/census';
 import type { FinishedConnection } from '../derive/connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
 import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
@@ -48,6 +48,11 @@ export class OtelMetrics implements MetricsBackend {
   private readonly failures: Counter;
   private readonly closes: Counter;
   private readonly lifetimes: Histogram;
+  private readonly transferred: Counter;
+  private readonly retransSegs: Counter;
+  private readonly retransBytes: Counter;
+  private readonly portTransferred?: Counter;
+  private readonly portRetrans?: Counter;
   private readonly attrs = new Map<string, Attributes>();
 
   constructor(provider: MeterSource, info: TracerInfo, sources: OtelSources, ports?: PortSelection) {
@@ -62,6 +67,13 @@ export class OtelMetrics implements MetricsBackend {
     this.failures = this.counter(METRICS.connectFailures);
     this.closes = this.counter(METRICS.closes);
     this.lifetimes = this.histogram(METRICS.lifetime);
+    this.transferred = this.counter(METRICS.transferred);
+    this.retransSegs = this.counter(METRICS.retransmittedSegments);
+    this.retransBytes = this.counter(METRICS.retransmittedBytes);
+    if (ports) {
+      this.portTransferred = this.counter(METRICS.portTransferred);
+      this.portRetrans = this.counter(METRICS.portRetransmitted);
+    }
     const observed: [ObservableCounter | ObservableGauge, (c: Counters) => number][] = [
       [this.observed(METRICS.eventsSeen), (c) => c.seen],
       [this.observed(METRICS.eventsDelivered), (c) => c.delivered],
@@ -143,6 +155,17 @@ export class OtelMetrics implements MetricsBackend {
   closed(cause: string, side: string, lifetimeSeconds: number | null): void {
     this.closes.add(1, this.a(`c|${cause}`, () => ({ cause })));
     if (lifetimeSeconds !== null) this.lifetimes.record(lifetimeSeconds, this.a(`s|${side}`, () => ({ side })));
+  }
+
+  totals(side: string, port: string | undefined, t: ConnTotals): void {
+    this.transferred.add(t.bytesAcked, this.a(`ts|${side}`, () => ({ direction: 'sent', side })));
+    this.transferred.add(t.bytesReceived, this.a(`tr|${side}`, () => ({ direction: 'received', side })));
+    this.retransSegs.add(t.retransSegs, this.a(`s|${side}`, () => ({ side })));
+    this.retransBytes.add(t.bytesRetrans, this.a(`s|${side}`, () => ({ side })));
+    if (!port) return;
+    this.portTransferred?.add(t.bytesAcked, this.a(`ps|${port}`, () => ({ port, direction: 'sent' })));
+    this.portTransferred?.add(t.bytesReceived, this.a(`pr|${port}`, () => ({ port, direction: 'received' })));
+    this.portRetrans?.add(t.retransSegs, this.a(`p|${port}`, () => ({ port })));
   }
 }
 

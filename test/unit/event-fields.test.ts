@@ -16,6 +16,7 @@ import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
 import { RECORD_FIELD_NAMES } from '../../src/decode/record.generated';
 import { lifetimeJson } from '../../src/sinks/lifetimes';
+import { TOTALS_FIELDS } from '../../src/format/totals';
 import type { FinishedConnection } from '../../src/derive/connections';
 
 const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'docs', name), 'utf8');
@@ -75,6 +76,13 @@ describe('event field catalogue', () => {
   });
 });
 
+describe('the connection totals', () => {
+  it('docs/SCHEMA.md lists exactly src/format/totals.ts: key, type and meaning, in order', () => {
+    const listed = docs('SCHEMA.md').split('\n').filter((l) => /^- `[a-z_]+` \(/.test(l) && TOTALS_FIELDS.some((t) => l.startsWith(`- \`${t.key}\``)));
+    expect(listed).toEqual(TOTALS_FIELDS.map((t) => `- \`${t.key}\` (${t.type}): ${t.doc}`));
+  });
+});
+
 describe('the --lifetimes record', () => {
   it('has exactly the keys docs/SCHEMA.md lists for it, in that order', () => {
     const line = docs('SCHEMA.md').split('\n').find((l) => l.startsWith('- `--lifetimes --json` writes'));
@@ -82,7 +90,7 @@ describe('the --lifetimes record', () => {
     const finished: FinishedConnection = {
       skaddr: 'ffff888100000000', pid: 1, comm: 'x', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2,
       side: 'active', handshakeMs: 1, acceptWaitMs: null, lifetimeMs: 2, established: true, cause: 'normal', error: 0,
-      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(),
+      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(), netns: 1, totals: null,
     };
     const record = Object.keys(JSON.parse(lifetimeJson(finished)));
     expect(record.slice(0, 2)).toEqual(['type', 'v']);

@@ -122,3 +122,12 @@ describe('names and tcptrace\'s marks (item 7)', () => {
     expect(csvName('nginx')).toBe('nginx');
   });
 });
+
+describe('the stream\'s state filter agrees with --state', () => {
+  it('TIME_WAIT takes the closes that leave a TIME_WAIT socket; NEW_SYN_RECV is refused', async () => {
+    const { filterMatcher, parseClientMessage } = await import('../../src/sinks/ws/protocol');
+    const m = filterMatcher({ states: ['TIME_WAIT'] })!;
+    expect([m({ newState: State.CLOSE, timeWait: true } as TcpEvent), m({ newState: State.CLOSE, timeWait: false } as TcpEvent)]).toEqual([true, false]);
+    expect(() => parseClientMessage('{"type":"subscribe","filter":{"states":["NEW_SYN_RECV"]}}')).toThrow(/no transition/);
+  });
+});

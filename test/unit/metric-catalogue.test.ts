@@ -24,7 +24,9 @@ describe('metric catalogue', () => {
       'tcptrace_handshake_duration_seconds', 'tcptrace_listen_port_accept_wait_seconds',
       'tcptrace_listen_port_handshake_duration_seconds', 'tcptrace_ring_high_water_ratio', 'tcptrace_sockets',
       'tcptrace_sockets_exact', 'tcptrace_tracer_info', 'tcptrace_transitions_total',
-    ]);
+      'tcptrace_transferred_bytes_total', 'tcptrace_retransmitted_segments_total', 'tcptrace_retransmitted_bytes_total',
+      'tcptrace_listen_port_transferred_bytes_total', 'tcptrace_listen_port_retransmitted_segments_total',
+    ].sort());
     for (const m of catalogue) {
       const name = promName(m);
       expect(name.endsWith('_total'), name).toBe(m.kind === 'counter');

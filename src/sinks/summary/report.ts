@@ -3,6 +3,7 @@ import type { HistogramSummary } from '../../derive/histogram';
 import type { StatsSnapshot } from '../../derive/stats';
 import type { Counters } from '../../status';
 import { padColumn } from '../../format/display';
+import { trafficLines } from './traffic';
 
 const DECADES_MS = [0.01, 0.1, 1, 10, 100, 1000, 10000, Infinity];
 
@@ -83,6 +84,8 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
   out.push('');
   out.push(statsHeader('Connection lifetime (ms)'));
   out.push(statsRow('open → CLOSE', s.lifetime));
+  out.push('');
+  out.push(...trafficLines(s.traffic, s.open));
   out.push('');
   out.push(statsHeader('Time in state (ms)'));
   for (const [state, h] of Object.entries(s.stateTime).sort((a, b) => b[1].count - a[1].count)) out.push(statsRow(state, h));

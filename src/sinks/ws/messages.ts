@@ -6,6 +6,7 @@ import type { StatsSnapshot } from '../../derive/stats';
 import type { StatusReport } from '../../status';
 import { VERSION } from '../../util/version';
 import { ArrowCounter } from './arrows';
+import { trafficMessage } from './traffic-message';
 import type { StreamLimits } from './options';
 import { PROTOCOL_VERSION, type HelloMessage } from './protocol';
 
@@ -66,6 +67,7 @@ export class StatsMessages {
       accept_wait: snap.acceptWait.all,
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
+      traffic: trafficMessage(snap.traffic),
       kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed, ring_peak: ringPeak(status) },
       clients,
     };
