@@ -103,7 +103,13 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	e->synack_retrans = si->synack_retrans;
 	e->owner_how = si->owner.how;
 	fill_totals(e, t, btf);
+	e->diagnosis = si->hs_diag;
 	e->accept_wait_us = si->accept_wait_us;
+	e->listener_backlog = si->hs_fill >> 16;
+	e->listener_max = si->hs_fill & 0xffff;
+	e->reserved_hs = 0;
+	e->reserved_hs2 = 0;
+	e->reserved_hs3 = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
 	if (!t->lean)
 		read_addrs(&sk->__sk_common, t->family, e->saddr, e->daddr, btf);

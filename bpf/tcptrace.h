@@ -22,6 +22,16 @@ enum tcptrace_cause {
 	TCPTRACE_CAUSE_ERROR = 6,      /* another socket error: see event.error */
 };
 
+/* event.diagnosis: why a handshake was retransmitted, from kernel evidence (docs/HANDSHAKE.md). */
+enum tcptrace_handshake_diag {
+	TCPTRACE_HS_NONE = 0,              /* no retransmit seen, nothing to explain */
+	TCPTRACE_HS_ACCEPT_QUEUE_FULL = 1, /* the listener's accept queue was full */
+	TCPTRACE_HS_SYN_QUEUE_FULL = 2,    /* the request (SYN) queue was full, cookies off */
+	TCPTRACE_HS_SYN_COOKIE = 3,        /* completed from a SYN cookie */
+	TCPTRACE_HS_LOST = 4,              /* retransmitted while neither queue was full */
+	TCPTRACE_HS_UNKNOWN = 5,           /* retransmitted; the listener is not visible here */
+};
+
 /* event.flags */
 enum tcptrace_flags {
 	TCPTRACE_F_OWNER_KNOWN = 1 << 0,     /* owner_* fields are valid */
@@ -86,6 +96,14 @@ struct tcptrace_event {
 	__u32 busy_jiffies;   /* time with data in flight or queued (tcp_info busy_time), jiffies */
 	__u32 rwnd_limited_jiffies;   /* of which limited by the peer's receive window */
 	__u32 sndbuf_limited_jiffies; /* of which limited by the send buffer */
+	/* Why the handshake was retransmitted (bpf/handshake.bpf.h, docs/HANDSHAKE.md), from the
+	 * retransmit on; 0 (none) on every record before one. */
+	__u8 diagnosis;         /* enum tcptrace_handshake_diag */
+	__u8 reserved_hs;
+	__u16 listener_backlog; /* with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+	__u16 listener_max;     /* and its limit (sk_max_ack_backlog); each saturates at 65535 */
+	__u16 reserved_hs2;
+	__u32 reserved_hs3;
 };
 
 /* event.totals_read */

@@ -61,6 +61,7 @@ const ENUMS = [
   ['tcptrace_cause', 'Cause', 'TCPTRACE_CAUSE_'],
   ['tcptrace_flags', 'Flag', 'TCPTRACE_F_'],
   ['tcptrace_owner_how', 'OwnerHow', 'TCPTRACE_OWNER_'],
+  ['tcptrace_handshake_diag', 'HandshakeDiag', 'TCPTRACE_HS_'],
   ['tcptrace_totals', 'Totals', 'TCPTRACE_TOTALS_'],
 ];
 

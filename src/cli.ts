@@ -99,17 +99,18 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }) : undefined;
-  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census) : undefined;
+  const pressure = census ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
+  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
   // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
   const openConnections = reads.open ? new lib.OpenConnections(plan.filter) : undefined;
   let sinks;
   try {
-    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  const pipeline = new Pipeline(tracer, sinks, { census, stats });
+  const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
   if (!plan.keepPrivileges) {
     try {
       const done = dropPrivileges({ census: Boolean(census || openConnections) }, plan.user);
@@ -127,6 +128,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const asked = performance.now();
     const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
+    pressure?.stop();
     const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.

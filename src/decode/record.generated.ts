@@ -2,7 +2,7 @@
 // `npm run build:bpf` rewrites it; test/unit/record.test.ts fails when it is stale.
 
 /** sizeof(struct tcptrace_event) */
-export const EVENT_SIZE = 200;
+export const EVENT_SIZE = 216;
 
 /** struct tcptrace_event: each member's byte offset */
 export const EventOffset = {
@@ -45,6 +45,12 @@ export const EventOffset = {
   busy_jiffies: 188,
   rwnd_limited_jiffies: 192,
   sndbuf_limited_jiffies: 196,
+  diagnosis: 200,
+  reserved_hs: 201,
+  listener_backlog: 202,
+  listener_max: 204,
+  reserved_hs2: 206,
+  reserved_hs3: 208,
 } as const;
 
 /** struct tcptrace_event: each member's C type */
@@ -88,6 +94,12 @@ export const EventType = {
   busy_jiffies: 'u32',
   rwnd_limited_jiffies: 'u32',
   sndbuf_limited_jiffies: 'u32',
+  diagnosis: 'u8',
+  reserved_hs: 'u8',
+  listener_backlog: 'u16',
+  listener_max: 'u16',
+  reserved_hs2: 'u16',
+  reserved_hs3: 'u32',
 } as const;
 
 /** The members TcpEvent carries as numbers under their camelCase names (no hand-written decoding). */
@@ -116,10 +128,16 @@ export interface RecordFields {
   synackRetrans: number;
   /** accept_wait_us (u32): passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
   acceptWaitUs: number;
+  /** diagnosis (u8): enum tcptrace_handshake_diag */
+  diagnosis: number;
+  /** listener_backlog (u16): with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+  listenerBacklog: number;
+  /** listener_max (u16): and its limit (sk_max_ack_backlog); each saturates at 65535 */
+  listenerMax: number;
 }
 
 /** RecordFields' keys, in record order (tests build sample events from them). */
-export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs'];
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs', 'diagnosis', 'listenerBacklog', 'listenerMax'];
 
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = 112;
@@ -177,6 +195,16 @@ export const OwnerHow = {
   LISTENER: 2,
   ACCEPT: 3,
   USE: 4,
+} as const;
+
+/** enum tcptrace_handshake_diag */
+export const HandshakeDiag = {
+  NONE: 0,
+  ACCEPT_QUEUE_FULL: 1,
+  SYN_QUEUE_FULL: 2,
+  SYN_COOKIE: 3,
+  LOST: 4,
+  UNKNOWN: 5,
 } as const;
 
 /** enum tcptrace_totals */

@@ -8,6 +8,8 @@ import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
 import { TrafficTable, type TrafficSnapshot } from './traffic';
+import { HandshakeBook, type HandshakeBookSnapshot } from './handshake-book';
+import type { ListenerPressure } from './listener-pressure';
 
 export interface TopEntry {
   key: string;
@@ -70,6 +72,8 @@ export interface StatsSnapshot {
   traffic: TrafficSnapshot;
   /** connections still open counted into `traffic` (figures so far), when read for this report */
   open?: { total: number; errors: string[] };
+  /** slow and failed handshakes by listener and diagnosis, and the listeners sampled under pressure */
+  handshakes: HandshakeBookSnapshot;
 }
 
 /** A keyed table that keeps at most `limit` keys, evicting the least-used when full. */
@@ -129,7 +133,11 @@ export class StatsEngine {
   private since = 0;
   private until = 0;
 
-  constructor(readonly topN = 10, private readonly census?: SocketCensus) {
+  /** slow and failed handshakes by listener and diagnosis */
+  private readonly handshakes: HandshakeBook;
+
+  constructor(readonly topN = 10, private readonly census?: SocketCensus, pressure?: ListenerPressure) {
+    this.handshakes = new HandshakeBook(pressure);
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
@@ -149,6 +157,7 @@ export class StatsEngine {
     this.until = batch[batch.length - 1].time;
     this.events += batch.length;
     for (const e of batch) this.observeOne(e);
+    this.handshakes.observe(batch);
     for (const c of finished) this.finish(c);
   }
 
@@ -247,6 +256,7 @@ export class StatsEngine {
       stateTime,
       traffic: this.traffic.snapshot(open?.connections),
       ...(open ? { open: { total: open.total, errors: open.errors } } : {}),
+      handshakes: this.handshakes.snapshot(),
     };
   }
 }

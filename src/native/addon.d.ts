@@ -111,6 +111,10 @@ export interface NativeOpenConnection {
 /** The open TCP connections of a network namespace ('' or absent: ours) with tcp_info (sock_diag). */
 export declare function connectionTotals(request?: { netnsPath?: string; family?: 0 | 4 | 6 }):
   { connections: NativeOpenConnection[]; error: string | null };
+/** A listening socket's accept queue (fill and limit) and its drop counter, via sock_diag. */
+export interface ListenQueue { port: number; family: 4 | 6; backlog: number; limit: number; drops: number }
+/** The listeners of the namespace at `netnsPath` ('' = ours), or why they could not be read. */
+export declare function listenQueues(netnsPath: string): ListenQueue[] | string;
 export interface CensusRequest {
   /** a path that opens the network namespace (/proc/PID/ns/net); '' or absent: our own */
   netnsPath?: string;

@@ -5,6 +5,7 @@ import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../census/census';
 import type { OpenConnections } from '../derive/open-connections';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { Output, Writer } from './sink';
 
 export interface SinkInputs {
@@ -20,4 +21,6 @@ export interface SinkInputs {
   census?: SocketCensus;
   /** Connections open now with their figures so far (sock_diag), for reports at exit or interval. */
   openConnections?: OpenConnections;
+  /** Listeners under pressure and their accept queues (handshake diagnosis), when sampled. */
+  pressure?: ListenerPressure;
 }

@@ -68,7 +68,7 @@ const SINKS: SinkTable = {
   },
   otlp: {
     reads: { finished: true, accepts: true, census: true, totals: true },
-    build: async (o, { status, log, census }) => new (await import('./otlp')).OtlpSink(status, { ...o, census }, log),
+    build: async (o, { status, log, census, pressure }) => new (await import('./otlp')).OtlpSink(status, { ...o, census, pressure }, log),
   },
 };
 

@@ -3,6 +3,7 @@
 // metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census/census';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { FinishedConnection } from '../derive/connections';
 import type { ConnTotals, TcpEvent } from '../decode/event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http/server';
@@ -43,11 +44,16 @@ export class PromMetrics implements MetricsBackend {
   private readonly retransBytes: Counter<'side'>;
   private readonly portTransferred?: Counter<'port' | 'direction'>;
   private readonly portRetrans?: Counter<'port'>;
+  private readonly diagnoses: Counter<'why' | 'port'>;
 
   constructor(
     counters: () => Counters,
     info: TracerInfo,
-    options: { ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery; census?: SocketCensus } = {},
+    options: {
+      ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery; census?: SocketCensus;
+      /** per port label, the listeners sampled under pressure (read when scraped) */
+      portPressure?: () => Map<string, { peak: number; fullSeconds: number; drops: number }>;
+    } = {},
   ) {
     const registers = [this.registry];
     const census = options.census;
@@ -85,6 +91,34 @@ export class PromMetrics implements MetricsBackend {
     if (options.ports) {
       this.portTransferred = new Counter(spec(METRICS.portTransferred, registers));
       this.portRetrans = new Counter(spec(METRICS.portRetransmitted, registers));
+    }
+    this.diagnoses = new Counter(spec(METRICS.handshakeDiagnoses, registers));
+    const portPressure = options.portPressure;
+    if (portPressure) {
+      let now: ReturnType<typeof portPressure> | undefined;
+      new Gauge({
+        ...spec(METRICS.portAcceptQueuePeak, registers),
+        collect() {
+          now = portPressure();
+          for (const [port, m] of now) this.set({ port }, m.peak);
+        },
+      });
+      // sums since start: each scrape adds what grew since the last
+      const total = (m: MetricSpec, pick: (v: { fullSeconds: number; drops: number }) => number) => {
+        const last = new Map<string, number>();
+        new Counter({
+          ...spec(m, registers),
+          collect() {
+            for (const [port, v] of now ?? portPressure()) {
+              const grew = pick(v) - (last.get(port) ?? 0);
+              if (grew > 0) this.inc({ port }, grew);
+              last.set(port, pick(v));
+            }
+          },
+        });
+      };
+      total(METRICS.portAcceptQueueFull, (v) => v.fullSeconds);
+      total(METRICS.portDrops, (v) => v.drops);
     }
     // Tracer counters are read when scraped.
     const counterFrom = (m: MetricSpec, pick: (c: Counters) => number) => {
@@ -132,6 +166,10 @@ export class PromMetrics implements MetricsBackend {
       for (const [cause, n] of byCause) counter.labels(cause).inc(n);
     }
     this.pendingByCause.clear();
+  }
+
+  handshakeDiagnosis(why: string, port: string): void {
+    this.diagnoses.labels(why, port).inc();
   }
 
   transition(oldState: string, newState: string): void {
@@ -189,6 +227,7 @@ export interface MetricsSinkOptions {
   /** adds to the servers' access rules (src/http/access.ts) */
   access?: AccessOptions;
   census?: SocketCensus;
+  pressure?: ListenerPressure;
 }
 
 /** Feeds PromMetrics and serves them on /metrics. */
@@ -196,7 +235,10 @@ export class MetricsSink implements Sink {
   private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
 
   static async create(status: TracerStatus, options: MetricsSinkOptions): Promise<MetricsSink> {
-    const metrics = new PromMetrics(() => status.counters(), tracerInfo(status), { ...options, delivery: () => status.deliveryStats() });
+    const pressure = options.pressure;
+    let feed: MetricsFeed | undefined;
+    const portPressure = pressure && options.ports ? () => feed!.portPressure(pressure.rows()) : undefined;
+    const metrics = new PromMetrics(() => status.counters(), tracerInfo(status), { ...options, delivery: () => status.deliveryStats(), portPressure });
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
       const server = await sharedServer(address, options.access);
@@ -212,7 +254,7 @@ export class MetricsSink implements Sink {
       });
       servers.push(server);
     }
-    const feed = new MetricsFeed([metrics], options.ports);
+    feed = new MetricsFeed([metrics], options.ports);
     return new MetricsSink(metrics, feed, servers);
   }
 

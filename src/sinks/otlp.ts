@@ -8,6 +8,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SocketCensus } from '../census/census';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { FinishedConnection } from '../derive/connections';
 import type { ConnTotals, TcpEvent } from '../decode/event';
 import type { Counters } from '../status';
@@ -25,6 +26,8 @@ export interface OtlpOptions {
   resource?: Attributes;
   /** sockets in each state now, as tcptrace.sockets */
   census?: SocketCensus;
+  /** listeners sampled under pressure (handshake diagnosis) */
+  pressure?: ListenerPressure;
 }
 
 /** What OtelMetrics needs of the SDK's MeterProvider (a recording one in tests). */
@@ -35,6 +38,8 @@ export interface OtelSources {
   counters: () => Counters;
   delivery?: () => NativeDelivery;
   census?: SocketCensus;
+  /** per port label, the listeners sampled under pressure */
+  portPressure?: () => Map<string, { peak: number; fullSeconds: number; drops: number }>;
 }
 
 /** The catalogue's metrics as OpenTelemetry instruments (src/derive/metric-catalogue.ts). */
@@ -53,6 +58,7 @@ export class OtelMetrics implements MetricsBackend {
   private readonly retransBytes: Counter;
   private readonly portTransferred?: Counter;
   private readonly portRetrans?: Counter;
+  private readonly diagnoses: Counter;
   private readonly attrs = new Map<string, Attributes>();
 
   constructor(provider: MeterSource, info: TracerInfo, sources: OtelSources, ports?: PortSelection) {
@@ -74,6 +80,7 @@ export class OtelMetrics implements MetricsBackend {
       this.portTransferred = this.counter(METRICS.portTransferred);
       this.portRetrans = this.counter(METRICS.portRetransmitted);
     }
+    this.diagnoses = this.counter(METRICS.handshakeDiagnoses);
     const observed: [ObservableCounter | ObservableGauge, (c: Counters) => number][] = [
       [this.observed(METRICS.eventsSeen), (c) => c.seen],
       [this.observed(METRICS.eventsDelivered), (c) => c.delivered],
@@ -104,6 +111,20 @@ export class OtelMetrics implements MetricsBackend {
         for (const [state, n] of Object.entries(report.counts)) r.observe(sockets, n, this.a(`state:${state}`, () => ({ state })));
         r.observe(exact, report.exact ? 1 : 0);
       }, [sockets, exact]);
+    }
+    const portPressure = sources.portPressure;
+    if (portPressure) {
+      const peak = this.observed(METRICS.portAcceptQueuePeak);
+      const full = this.observed(METRICS.portAcceptQueueFull);
+      const drops = this.observed(METRICS.portDrops);
+      meter.addBatchObservableCallback((r) => {
+        for (const [port, m] of portPressure()) {
+          const attrs = this.a(`p|${port}`, () => ({ port }));
+          r.observe(peak, m.peak, attrs);
+          r.observe(full, m.fullSeconds, attrs);
+          r.observe(drops, m.drops, attrs);
+        }
+      }, [peak, full, drops]);
     }
   }
 
@@ -146,6 +167,10 @@ export class OtelMetrics implements MetricsBackend {
   acceptWait(seconds: number, port: string | undefined): void {
     this.acceptWaits.record(seconds);
     if (port) this.portAcceptWaits?.record(seconds, this.a(`p|${port}`, () => ({ port })));
+  }
+
+  handshakeDiagnosis(why: string, port: string): void {
+    this.diagnoses.add(1, this.a(`h|${why}|${port}`, () => ({ why, port })));
   }
 
   connectFailed(cause: string): void {
@@ -203,9 +228,12 @@ export class OtlpSink implements Sink {
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
     const deliveryStats = status.deliveryStats?.bind(status);
-    const sources = { counters: () => status.counters(), delivery: deliveryStats, census: options.census };
+    const pressure = options.pressure;
+    let feed: MetricsFeed | undefined;
+    const portPressure = pressure && options.ports ? () => feed!.portPressure(pressure.rows()) : undefined;
+    const sources = { counters: () => status.counters(), delivery: deliveryStats, census: options.census, portPressure };
     const backend = new OtelMetrics(this.provider, info, sources, options.ports);
-    this.feed = new MetricsFeed([backend], options.ports);
+    this.feed = feed = new MetricsFeed([backend], options.ports);
   }
 
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {

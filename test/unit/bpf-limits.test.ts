@@ -56,6 +56,12 @@ const FIELDS_IN_4_18 = new Set([
   // the accept hooks: the returned fd through the task's file table to its socket
   'task_struct.files', 'task_struct.comm', 'files_struct.fdt', 'fdtable.fd', 'fdtable.max_fds',
   'file.private_data', 'socket.sk',
+  // handshake evidence (bpf/handshake.bpf.h): the listener's queues, the request's acked bit, the
+  // cookie sysctl (an int before 5.x: read sized) and its overflow stamps (the reuseport one,
+  // 5.0+, only behind a field-exists check)
+  'sock.sk_drops.counter', 'sock.sk_ack_backlog', 'sock.sk_max_ack_backlog', 'sock.sk_reuseport_cb', 'sock_reuseport.synq_overflow_ts',
+  'inet_connection_sock.icsk_accept_queue.qlen.counter', 'inet_connection_sock.icsk_accept_queue.rskq_defer_accept',
+  'inet_request_sock.acked', 'net.ipv4.sysctl_tcp_syncookies', 'sock_common.skc_net.net', 'tcp_sock.rx_opt.ts_recent_stamp',
 ]);
 
 const CORE_TYPE_EXISTS = 8;
@@ -88,7 +94,8 @@ function beyond(p: BpfProgram, kernel: Version): string[] {
 describe('older kernels (static checks of bpf/tcptrace.bpf.o)', () => {
   it('finds the classic tracepoint programs and what they call', () => {
     expect(classic.map((p) => p.name).sort()).toEqual(['accept4_exit_tp', 'accept_exit_tp', 'rcv_space_tp', 'retrans_tp', 'rst_recv_tp', 'rst_sent_tp', 'set_state_tp', 'synack_retrans_tp']);
-    expect(classic.find((p) => p.name === 'set_state_tp')!.subprograms).toEqual(['emit_tp']);
+    // emit_tp; the handshake evidence's rare steps (bpf/handshake.bpf.h) out of the common path
+    expect(classic.find((p) => p.name === 'set_state_tp')!.subprograms).toEqual(['emit_tp', 'note_listener_socket', 'note_cookie_child_slow']);
   });
 
   it.each(classic.map((p) => [p.name, p] as const))('%s fits the 4096 instructions kernels before 5.2 allow', (_n, p) => {

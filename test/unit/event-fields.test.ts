@@ -27,7 +27,7 @@ const id = 'ab'.repeat(32);
 const events: TcpEvent[] = [
   sampleEvent({
     ...Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, 3])),
-    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, holders: [1, 2],
+    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, diagnosis: 1, listenerBacklog: 2, listenerMax: 1, holders: [1, 2],
     cgroup: { path: `/kubepods.slice/cri-containerd-${id}.scope`, container: { runtime: 'containerd', id, podUid: '01234567-89ab-cdef-0123-456789abcdef' } },
   }),
   sampleEvent({ family: 6, saddr: '::1', daddr: '::1', ownerSource: 'unknown', durationNs: null, side: '', handshakeUs: 0, cgroup: null }),

@@ -68,6 +68,8 @@ export class StatsMessages {
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
       traffic: trafficMessage(snap.traffic),
+      // the listeners' last 10 s of samples: the dashboard keeps the longer history
+      handshakes: { ...snap.handshakes, listeners: snap.handshakes.listeners.map((l) => ({ ...l, series: l.series.slice(-100) })) },
       kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed, ring_peak: ringPeak(status) },
       clients,
     };
