@@ -211,6 +211,9 @@ describeKernel('connection totals at CLOSE', () => {
       expect([r.bytes_acked, r.bytes_received, r.segs_out, r.segs_in]).toEqual([f.bytes_acked, f.bytes_received, f.segs_out, f.segs_in].map((v) => Number(v ?? 0)));
       expect(r.last_state).toBe('ESTABLISHED');
       expect(r.side).toBe(r.sport === port ? 'passive' : null);
+      // named by the process holding the socket (/proc, as ss -p)
+      expect(r.pid).toBe(r.sport === port ? peers[0].pid : peers[1].pid);
+      expect(r.comm).toBe('node');
     }
   }, patience(60_000));
 
