@@ -62,6 +62,12 @@ std::string BpfLoader::Open(const LoadOptions& o) {
 
   std::string error = WriteConfig(o.config, o.config_bytes);
   if (!error.empty()) return error;
+  // An addon built before a record change would skip every record as the wrong size and count
+  // them all as lost: say so instead.
+  struct btf* obj_btf = bpf_object__btf(obj_);
+  int event_id = obj_btf ? btf__find_by_name_kind(obj_btf, "tcptrace_event", BTF_KIND_STRUCT) : -1;
+  if (event_id < 0 || btf__type_by_id(obj_btf, event_id)->size != sizeof(struct tcptrace_event))
+    return "the native addon and " + o.object_path + " disagree on the record's size: rebuild the addon (npm run install)";
 
   // Every map this file names (a skeleton would check them at compile time; why there is none:
   // docs/ARCHITECTURE.md).
