@@ -10,6 +10,7 @@ import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
 import { statusOnly } from './status';
+import type { ReplaySource } from './source/replay';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -42,6 +43,19 @@ export function summaryLine(c: Counters): string {
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
 
+function replayLine(r: ReplaySource): string {
+  const kept = r.delivered === r.read - r.accepted ? `${r.delivered} events` : `${r.delivered} of ${r.read - r.accepted} events (the rest filtered out)`;
+  const bad = r.badLines ? `; ${r.badLines} lines were not JSON and were skipped` : '';
+  const cut = r.cut ? `; the capture was cut: ${r.cut}` : '';
+  return `replayed ${kept}${bad}${cut}`;
+}
+
+function replayStartLine(r: ReplaySource, speed?: number): string {
+  const h = r.header;
+  const from = h ? `captured on ${h.host} (kernel ${h.kernel}, ${h.attach}) at ${h.time}` : 'a capture without a header (schema 1): no census nor loss counters';
+  return `replaying ${from}, ${speed ? `at ×${speed}` : 'as fast as possible'}`;
+}
+
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
   const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText, ringPeakFraction }] = await Promise.all([
@@ -64,9 +78,19 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     fail(`${(err as Error).message} (see tcptrace --help)`, EXIT_USAGE);
   }
 
-  let tracer: Tracer;
+  let tracer: Tracer | ReplaySource;
+  let live: Tracer | undefined;
+  let replay: ReplaySource | undefined;
   let lib: Awaited<ReturnType<typeof loadRest>>;
-  try {
+  if (plan.replay) {
+    try {
+      const { ReplaySource } = await import('./source/replay');
+      tracer = replay = await ReplaySource.open(plan.replay, { filter: plan.filter, speed: plan.speed });
+      lib = await loadRest();
+    } catch (err) {
+      fail((err as Error).message, EXIT_FAILURE);
+    }
+  } else try {
     const options: TracerOptions = {
       filter: plan.filter,
       attach: plan.attach,
@@ -77,7 +101,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       verbose: plan.verbose,
       // accept records feed the accept-queue wait statistics (and the holders list before
       // accept); a plain event stream carries the wait on later transitions and skips their cost
-      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen),
+      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen || plan.capture || (plan.format === 'json' && !plan.quiet)),
     };
     const probePlan = planProbe(options);
     let started = early;
@@ -86,7 +110,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       early?.discard();
     }
     lib = await loadRest();
-    tracer = lib.Tracer.open(options, started);
+    tracer = live = lib.Tracer.open(options, started);
   } catch (err) {
     if (err instanceof ProbeError) {
       if (plan.verbose && err.detail) process.stderr.write(err.detail);
@@ -97,10 +121,10 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
 
   // TCPTRACE_STATS=1 (bench/): attach time (BPF attached; ready: the tracer's /proc scan done
   // too), CPU so far, and batch counts as JSON on stderr; milliseconds since the process started.
-  const benchStats = process.env.TCPTRACE_STATS ? { attachedMs: tracer.attachedAt, batches: 0, events: 0 } : undefined;
+  const benchStats = process.env.TCPTRACE_STATS && live ? { attachedMs: live.attachedAt, batches: 0, events: 0 } : undefined;
   if (benchStats) {
     const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ load_started_ms: Math.round(tracer.loadStartedAt), attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
+    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ load_started_ms: Math.round(live!.loadStartedAt), attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
   }
 
   let stopping = false;
@@ -111,8 +135,11 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const { StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction } = lib;
   const census = plan.summary || plan.listen || plan.metrics || plan.otlp
-    ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; })
+    ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census)
     : undefined;
+  // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
+  const { liveCaptureFeed } = await import('./source/capture-feed');
+  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter) : undefined;
   let stats: StatsEngine | undefined;
   let sinks;
   try {
@@ -121,7 +148,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const { buildSinks, readsStats } = await import('./sinks');
     const options = sinkOptions(plan);
     if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
-    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census });
+    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census, capture });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
@@ -135,6 +162,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const asked = performance.now();
     const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
+    capture?.close();
     const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.
@@ -150,6 +178,7 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const unwritten = dropped + cut;
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
+    if (replay) note(replayLine(replay));
     if (benchStats) {
       const r = process.resourceUsage();
       process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
@@ -160,6 +189,9 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
   process.on('SIGINT', () => stop());
   process.on('SIGTERM', () => stop());
   process.on('SIGHUP', () => stop());
+  process.on('SIGUSR2', () => {
+    for (const sink of sinks) sink.saveRecent?.().catch((err: Error) => note(`capture: the save failed: ${err.message}`));
+  });
   // The reader went away (e.g. `| head`): detach quietly, keep the summary.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') {
@@ -170,6 +202,13 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     }
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
+  if (replay) {
+    const r = replay;
+    r.on('end', () => (plan.listen || plan.metrics ? log('the capture is replayed; serving until Ctrl-C') : stop()));
+    r.run().catch((err: Error) => { note(`replay failed: ${err.message}`); stop(EXIT_FAILURE); });
+    log(replayStartLine(r, plan.speed));
+    return;
+  }
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
   log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}); Ctrl-C to stop`);
 }

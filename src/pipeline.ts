@@ -15,6 +15,8 @@ import { enrichmentFor } from './enrich/cgroup';
 
 /** What the pipeline listens to: a Tracer, or anything that emits the same batches and tells its status. */
 export interface EventSource extends TracerStatus {
+  /** A source with a clock of its own (a replay) runs the periodic reports in its time. */
+  every?(ms: number, fn: () => void): () => void;
   on<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
   off<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
 }
@@ -33,7 +35,7 @@ const NONE_FINISHED: readonly FinishedConnection[] = Object.freeze([]);
 export class Pipeline {
   /** Present when the stats engine or a sink reads finished connections. */
   private readonly connections?: ConnectionTracker;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: (() => void)[] = [];
   private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
   private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
 
@@ -45,7 +47,12 @@ export class Pipeline {
     // The source keeps the process alive while it traces; these timers never do by themselves.
     for (const sink of sinks) {
       if (!sink.tick || !sink.tickMs) continue;
-      this.timers.push(setInterval(() => sink.tick!(statusReport(source)), sink.tickMs).unref());
+      const tick = () => sink.tick!(statusReport(source));
+      if (source.every) this.timers.push(source.every(sink.tickMs, tick));
+      else {
+        const timer = setInterval(tick, sink.tickMs).unref();
+        this.timers.push(() => clearInterval(timer));
+      }
     }
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
@@ -70,7 +77,7 @@ export class Pipeline {
   end(): Promise<void>[] {
     this.source.off('events', this.onEvents);
     this.source.off('accepts', this.onAccepts);
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const cancel of this.timers.splice(0)) cancel();
     const ending = this.sinks.filter((sink) => sink.end);
     if (ending.length === 0) return [];
     const status = statusReport(this.source);

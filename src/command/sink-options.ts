@@ -36,5 +36,6 @@ export function sinkOptions(plan: Plan): SinkOptions {
     } : undefined,
     journal: plan.journal,
     otlp: plan.otlp && { ...plan.otlp, ports: plan.metricsPorts },
+    recorder: plan.capture && { ...plan.capture, listen: plan.listen },
   };
 }

@@ -5,6 +5,7 @@ import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../derive/census';
 import type { Output, Writer } from './sink';
+import type { CaptureFeed } from '../source/capture-records';
 
 export interface SinkInputs {
   /** The running tracer's counters and facts (never the Tracer itself). */
@@ -17,4 +18,6 @@ export interface SinkInputs {
   stats?: StatsEngine;
   /** Sockets in each state now (fed by the pipeline before sinks); absent when nothing reads it. */
   census?: SocketCensus;
+  /** The live tracer's facts and census for a capture (-j, --capture); absent in a replay. */
+  capture?: CaptureFeed;
 }

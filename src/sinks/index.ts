@@ -9,6 +9,7 @@ import { SummarySink, type SummaryOptions } from './summary';
 import { LifetimeSink } from './lifetimes';
 import { fleetSinks, type FleetOptions } from './fleet';
 import type { StreamOptions } from './ws/options';
+import type { RecorderOptions } from './recorder';
 
 export type { SinkInputs } from './context';
 
@@ -22,6 +23,8 @@ export interface SinkOptions extends FleetOptions {
   lifetimes?: { json: boolean };
   /** --listen: the dashboard and WebSocket stream */
   stream?: StreamOptions;
+  /** --capture: the flight recorder */
+  recorder?: RecorderOptions;
 }
 
 /** Whether these sinks read the stats engine (the caller then makes one and has the pipeline feed it). */
@@ -29,10 +32,10 @@ export function readsStats(options: SinkOptions): boolean {
   return Boolean(options.summary || options.stream);
 }
 
-function terminalSink(options: TerminalOptions, out: SinkInputs['out']): Sink {
+function terminalSink(options: TerminalOptions, { out, capture }: SinkInputs): Sink {
   switch (options.format) {
     case 'csv': return new CsvSink(out, options.csv);
-    case 'json': return new NdjsonSink(out);
+    case 'json': return new NdjsonSink(out, capture);
     default: return new TableSink(out, options.table);
   }
 }
@@ -41,7 +44,7 @@ export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Prom
   const { out, stats } = inputs;
   if (readsStats(options) && !stats) throw new Error('--summary and the stream need the stats engine (see readsStats)');
   const sinks: Sink[] = [];
-  if (options.terminal) sinks.push(terminalSink(options.terminal, out));
+  if (options.terminal) sinks.push(terminalSink(options.terminal, inputs));
   if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary));
   if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes.json));
   // The stream first: it sets the --listen server's token before /metrics can be served there.
@@ -50,5 +53,9 @@ export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Prom
     sinks.push(await streamSink(options.stream, inputs));
   }
   sinks.push(...(await fleetSinks(options, inputs)));
+  if (options.recorder) {
+    const { RecorderSink } = await import('./recorder');
+    sinks.push(await RecorderSink.create(options.recorder, inputs));
+  }
   return sinks;
 }

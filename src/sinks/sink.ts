@@ -20,6 +20,8 @@ export interface Sink {
   tick?(status: StatusReport): void;
   /** Called once when tracing stops (after the final batch), with the final counters; may return a flush promise. */
   end?(status: StatusReport): void | Promise<void>;
+  /** The flight recorder: saves what it recorded lately as one file, resolves to its path. */
+  saveRecent?(): Promise<string>;
 }
 
 /** Where text goes: a line logger, or a sink's output. */

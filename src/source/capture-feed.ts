@@ -1,0 +1,21 @@
+// The live side of a capture: what -j and --capture write besides the events (the tracer's facts
+// and the census at start, src/source/capture-records.ts), made from the running Tracer.
+import type { KernelFilter } from '../probe/config';
+import type { TracerStatus } from '../status';
+import { CaptureCensus } from './capture-census';
+import { captureHeader, type CaptureFeed } from './capture-records';
+
+export interface LiveFacts extends TracerStatus {
+  readonly programs: string[];
+  readonly clockOffsetMs: number;
+}
+
+export function liveCaptureFeed(tracer: LiveFacts, status: TracerStatus, filter: KernelFilter): CaptureFeed & { close(): void } {
+  const census = new CaptureCensus(filter);
+  return {
+    status,
+    census,
+    header: () => captureHeader({ status, programs: tracer.programs, filter, clockOffsetMs: tracer.clockOffsetMs, netns: census.netns }),
+    close: () => census.close(),
+  };
+}
