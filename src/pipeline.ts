@@ -54,6 +54,7 @@ export class Pipeline {
         this.timers.push(() => clearInterval(timer));
       }
     }
+    for (const sink of sinks) sink.start?.();
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
   }

@@ -5,7 +5,7 @@ import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../derive/census';
 import type { Output, Writer } from './sink';
-import type { CaptureFeed } from '../source/capture-records';
+import type { CaptureFeed } from '../format/capture-records';
 
 export interface SinkInputs {
   /** The running tracer's counters and facts (never the Tracer itself). */

@@ -9,7 +9,7 @@ import { SummarySink, type SummaryOptions } from './summary';
 import { LifetimeSink } from './lifetimes';
 import { fleetSinks, type FleetOptions } from './fleet';
 import type { StreamOptions } from './ws/options';
-import type { RecorderOptions } from './recorder';
+import type { RecorderOptions } from './recorder/index';
 
 export type { SinkInputs } from './context';
 
@@ -54,7 +54,7 @@ export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Prom
   }
   sinks.push(...(await fleetSinks(options, inputs)));
   if (options.recorder) {
-    const { RecorderSink } = await import('./recorder');
+    const { RecorderSink } = await import('./recorder/index');
     sinks.push(await RecorderSink.create(options.recorder, inputs));
   }
   return sinks;

@@ -14,6 +14,8 @@ export interface Sink {
   readonly needsFinished?: boolean;
   /** Accept records (accept() returned these sockets), for sinks that measure the accept-queue wait. */
   accepts?(batch: TcpEvent[]): void;
+  /** Called once when the pipeline begins (its periodic reports count from here). */
+  start?(): void;
   /** Milliseconds between tick() calls: the pipeline runs the timer for sinks that report periodically. */
   readonly tickMs?: number;
   /** A periodic report (every tickMs), with the tracer's counters and facts now. */

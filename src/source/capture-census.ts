@@ -8,7 +8,7 @@ import type { KernelFilter } from '../probe/config';
 import { kernelCensusSource, type CensusSource } from '../derive/census-source';
 import { SAMPLED_MASK } from '../derive/census-space';
 import { State } from '../decode/states';
-import { censusRecord, type CensusRecord, type NetnsFacts } from './capture-records';
+import { censusRecord, type CensusRecord, type NetnsFacts } from '../format/capture-records';
 
 /** Every state `ss -tan` shows (CLOSE sockets are in no table), as the live census dumps them. */
 export const FULL_MASK = 0x1fff & ~(1 << State.CLOSE) & ~1;

@@ -3,7 +3,7 @@
 import type { KernelFilter } from '../probe/config';
 import type { TracerStatus } from '../status';
 import { CaptureCensus } from './capture-census';
-import { captureHeader, type CaptureFeed } from './capture-records';
+import { captureHeader, type CaptureFeed } from '../format/capture-records';
 
 export interface LiveFacts extends TracerStatus {
   readonly programs: string[];

@@ -8,7 +8,7 @@ import type { CensusRequest, CensusResult } from '../native/addon';
 import type { CensusSource } from '../derive/census-source';
 import type { NamespaceScan } from '../derive/netns';
 import { SAMPLED_MASK } from '../derive/census-space';
-import type { CensusRecord, NetnsFacts } from './capture-records';
+import type { CensusRecord, NetnsFacts } from '../format/capture-records';
 
 const TUPLE_BYTES = 40;
 const pathFor = (inode: number): string => `capture:${inode}`;

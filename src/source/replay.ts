@@ -14,7 +14,8 @@ import { eventFromJson } from './json-event';
 import { eventMatcher } from './replay-filter';
 import { openLines, type LineInput } from './replay-input';
 import { ReplayCensus } from './replay-census';
-import type { CaptureHeader, CensusRecord, CountersRecord } from './capture-records';
+import { ExactDurations } from './replay-durations';
+import type { CaptureHeader, CensusRecord, CountersRecord } from '../format/capture-records';
 
 export interface ReplayOptions {
   /** the replay's own filters (applied on top of the capture's) */
@@ -35,6 +36,8 @@ const PACE_SLACK_MS = 5;
 const NO_DELIVERY: NativeDelivery = { maxGapMs: 0, thread: false };
 
 interface TraceTimer { periodNs: number; nextNs: number; fn: () => void; cancelled: boolean }
+/** The capture writer's tick (src/format/capture-writer.ts): a `counters` record each. */
+const CAPTURE_TICK_MS = 1000;
 
 export class ReplaySource extends EventEmitter<ReplayEvents> {
   attach: AttachMode = 'tp_btf';
@@ -51,6 +54,9 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   private readonly input: LineInput;
   private first?: string;
   private recorded?: CountersRecord;
+  /** events delivered since the last counters record (the counters now are its plus these) */
+  private sinceRecord = 0;
+  private ticks = 0;
   private final?: Counters;
   private clockOffsetMs = NaN;
   private startNs = NaN;
@@ -60,6 +66,7 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   private batch: TcpEvent[] = [];
   private accepts: TcpEvent[] = [];
   private readonly matches?: (e: TcpEvent) => boolean;
+  private readonly durations = new ExactDurations();
   private stopped = false;
   private wallStart = 0;
   private done = false;
@@ -128,7 +135,10 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
 
   counters(): Counters {
     if (this.final) return this.final;
-    if (this.recorded) return this.recorded.counters;
+    if (this.recorded) {
+      const c = this.recorded.counters;
+      return { ...c, seen: c.seen + this.sinceRecord, delivered: c.delivered + this.sinceRecord };
+    }
     return { seen: this.read, delivered: this.read, filtered: 0, lost: 0, missed: 0, accepts: this.accepted, acceptsLost: 0 };
   }
 
@@ -176,8 +186,11 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
         await new Promise(setImmediate); // the census sorts in what it held meanwhile
         return;
       case 'counters': case 'end':
+        this.flush();
         this.recorded = json as unknown as CountersRecord;
+        this.sinceRecord = 0;
         if (json.type === 'end') this.final = this.recorded.counters;
+        else await this.captureTick(this.recorded.ts_ns);
         return;
       case 'capture':
         if (!this.header) this.useHeader(json as unknown as CaptureHeader);
@@ -192,6 +205,10 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     this.startAt(e.tsNs);
     if (e.tsNs > this.nowNs) await this.advanceTo(e.tsNs);
     if (isAccept) this.accepted++;
+    else {
+      this.durations.refine(e);
+      this.sinceRecord++;
+    }
     if (this.matches && !this.matches(e)) return;
     if (isAccept) {
       if (this.batch.length) this.flushEvents();
@@ -206,12 +223,30 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     }
   }
 
+  /**
+   * The live run's ticks are where its capture's are: a report every N seconds fires at every
+   * Nth counters record, after the same events as live.
+   */
+  private async captureTick(ns: number): Promise<void> {
+    await this.advanceTo(ns);
+    this.ticks++;
+    for (const t of this.timers) {
+      const every = t.periodNs / 1e6 / CAPTURE_TICK_MS;
+      if (!t.cancelled && Number.isInteger(every) && this.ticks % every === 0) t.fn();
+    }
+  }
+
+  /** Timers the capture's ticks drive (a capture with a header has them). */
+  private onCaptureTicks(t: TraceTimer): boolean {
+    return this.header !== undefined && Number.isInteger(t.periodNs / 1e6 / CAPTURE_TICK_MS);
+  }
+
   /** Moves the trace's clock to `ns`: pacing (--speed), and the reports due on the way. */
   private async advanceTo(ns: number): Promise<void> {
     for (;;) {
       let due = ns;
       let timer: TraceTimer | undefined;
-      for (const t of this.timers) if (!t.cancelled && t.nextNs <= due) { due = t.nextNs; timer = t; }
+      for (const t of this.timers) if (!t.cancelled && !this.onCaptureTicks(t) && t.nextNs <= due) { due = t.nextNs; timer = t; }
       if (this.options.speed) {
         const wallDue = this.wallStart + (due - this.startNs) / 1e6 / this.options.speed;
         const wait = wallDue - performance.now();

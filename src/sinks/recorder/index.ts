@@ -6,13 +6,13 @@
 import { promises as fsp, createReadStream, createWriteStream } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { TcpEvent } from '../decode/event';
-import { sharedServer, type ListenAddress } from '../http/server';
-import { recordLine } from '../source/capture-records';
-import type { SinkInputs } from './context';
-import { NdjsonSink } from './ndjson';
-import { RecorderFiles } from './recorder-files';
-import type { Sink } from './sink';
+import type { TcpEvent } from '../../decode/event';
+import { sharedServer, type ListenAddress } from '../../http/server';
+import { recordLine } from '../../format/capture-records';
+import type { SinkInputs } from '../context';
+import { CaptureWriter } from '../../format/capture-writer';
+import { RecorderFiles } from './files';
+import type { Sink } from '../sink';
 
 export interface RecorderOptions {
   dir: string;
@@ -29,7 +29,7 @@ export class RecorderSink implements Sink {
   readonly tickMs?: number;
   private saving?: Promise<string>;
 
-  private constructor(private readonly files: RecorderFiles, private readonly writer: NdjsonSink, private readonly options: RecorderOptions, private readonly log: (l: string) => void) {
+  private constructor(private readonly files: RecorderFiles, private readonly writer: CaptureWriter, private readonly options: RecorderOptions, private readonly log: (l: string) => void) {
     this.tickMs = writer.tickMs;
   }
 
@@ -42,10 +42,14 @@ export class RecorderSink implements Sink {
     } catch (err) {
       throw new Error(`--capture: cannot use ${options.dir}: ${(err as Error).message}`);
     }
-    const sink = new RecorderSink(files, new NdjsonSink(files.output, feed), options, inputs.log);
+    const sink = new RecorderSink(files, new CaptureWriter(files.output, feed), options, inputs.log);
     if (options.listen) await sink.serve(options.listen);
     inputs.log(`capture: recording to ${options.dir} (at most ${MB(options.sizeBytes)}; SIGUSR2 saves the last ${options.lastMinutes} min)`);
     return sink;
+  }
+
+  start(): void {
+    this.writer.start();
   }
 
   write(batch: TcpEvent[]): void {
