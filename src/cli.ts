@@ -101,7 +101,9 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       verbose: plan.verbose,
       // accept records feed the accept-queue wait statistics (and the holders list before
       // accept); a plain event stream carries the wait on later transitions and skips their cost
-      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen || plan.capture || (plan.format === 'json' && !plan.quiet)),
+      // (and the flight recorder keeps them for a replay's accept-queue statistics; -j alone
+      // stays as cheap as it was: its capture has no accept records unless another output asks)
+      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen || plan.capture),
     };
     const probePlan = planProbe(options);
     let started = early;
