@@ -28,7 +28,7 @@ function side(root) {
   const source = new EventEmitter();
   const pipeline = new Pipeline(source, [sink]);
   const clock = new decode.Clock();
-  return { EVENT_SIZE: dist('decode/layout.js', 'layout.js').EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
+  return { EVENT_SIZE: dist('decode/record.generated.js', 'decode/layout.js', 'layout.js').EVENT_SIZE, run: (batches) => { for (const b of batches) pipeline.push(decode.decodeBatch(b, clock)); } };
 }
 
 const a = side(other);

@@ -16,7 +16,7 @@ const rounds = Number(opt('--rounds', '40'));
 function side(root) {
   const decode = fromDist(root, 'decode/decode.js', 'decode.js');
   const { TableSink } = fromDist(root, 'sinks/table.js');
-  const { EVENT_SIZE } = fromDist(root, 'decode/layout.js', 'layout.js');
+  const { EVENT_SIZE } = fromDist(root, 'decode/record.generated.js', 'decode/layout.js', 'layout.js');
   const clock = new decode.Clock();
   const table = new TableSink(() => {}, { time: 'none', wide: false, onCpu: false });
   return { EVENT_SIZE, run: (batches) => { for (const b of batches) table.write(decode.decodeBatch(b, clock)); } };

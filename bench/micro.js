@@ -15,7 +15,7 @@ const { decodeBatch, Clock } = dist('decode/decode.js');
 const { TableSink } = dist('sinks/table.js');
 const { NdjsonSink } = dist('sinks/ndjson.js');
 const { CgroupEnricher } = dist('enrich/cgroup.js');
-const { EVENT_SIZE } = dist('decode/layout.js');
+const { EVENT_SIZE } = dist('decode/decode.js');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };

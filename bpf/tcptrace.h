@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one definition of what crosses from the kernel to user space.
- * src/decode/decode.ts reads these records; test/unit/layout.test.ts proves the two agree.
+ * The TypeScript side is generated from the compiled object's BTF (scripts/gen-record.js, run by
+ * npm run build:bpf); test/unit/record.test.ts proves it current. docs/ARCHITECTURE.md: adding a field.
  * Fields are ordered so that no implicit padding exists anywhere.
  */
 #ifndef TCPTRACE_H

@@ -1,6 +1,6 @@
 // The values of command-line options: each parser returns the value or throws a UsageError
 // that names the flag and says what to use instead.
-import { MAX_PORTS } from '../decode/layout';
+import { MAX_PORTS } from '../decode/record.generated';
 import { parseState, STATE_NAMES } from '../decode/states';
 
 export class UsageError extends Error {}

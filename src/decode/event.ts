@@ -1,4 +1,7 @@
-import type { CauseName } from './layout';
+import type { CauseName, OwnerSource } from './names';
+import type { RecordFields } from './record.generated';
+
+export type { CauseName, OwnerSource };
 
 /** A container runtime's id for a cgroup, read from its path (src/enrich/containers.ts). */
 export interface ContainerRef {
@@ -17,11 +20,13 @@ export interface CgroupInfo {
   container: ContainerRef | null;
 }
 
-/** Where the owner of a socket came from (docs/ATTRIBUTION.md). */
-export type OwnerSource = 'kernel' | 'listener' | 'accept' | 'use' | 'proc' | 'unknown';
-
-/** The one in-memory shape of a transition; every sink formats this. */
-export interface TcpEvent {
+/**
+ * The one in-memory shape of a transition; every sink formats this. The record's plain numeric
+ * members (RecordFields: cpuPid, sport, rttUs, synRetrans, … and every member added to
+ * struct tcptrace_event since) come from the record itself; the members below are the ones the
+ * decoder shows by hand (scripts/gen-record.js, SHOWN_BY_HAND) or later stages add.
+ */
+export interface TcpEvent extends RecordFields {
   /** CLOCK_MONOTONIC nanoseconds (exact below ~104 days of uptime, then to a few ns). */
   tsNs: number;
   /** Wall-clock time, milliseconds since the epoch. */
@@ -33,35 +38,20 @@ export interface TcpEvent {
   comm: string;
   ownerSource: OwnerSource;
   cgroupId: number;
-  /** The task that was on the CPU (what bcc prints as C-PID / C-COMM). */
-  cpuPid: number;
-  cpuTid: number;
+  /** The task that was on the CPU when the kernel made the change (bcc's C-COMM; cpuPid is its C-PID). */
   cpuComm: string;
   family: 4 | 6;
   saddr: string;
-  sport: number;
   daddr: string;
-  dport: number;
   oldState: number;
   newState: number;
   /** Time spent in oldState in ns; null when the entry into it was not seen. */
   durationNs: number | null;
-  netns: number;
-  sockIno: number;
-  rttUs: number;
-  /** On ->ESTABLISHED, the handshake time in µs; 0 when unknown. */
-  handshakeUs: number;
-  /** errno of the last socket error (111 refused, 110 timed out), 0 if none. */
-  error: number;
   /** Why the socket closed; '' unless newState is CLOSE. */
   cause: CauseName;
   /** This CLOSE hands the connection to a TIME_WAIT socket. */
   timeWait: boolean;
   side: 'active' | 'passive' | '';
-  synRetrans: number;
-  synackRetrans: number;
-  /** Passive sockets after accept(): µs from ESTABLISHED to accept() returning it; 0 if unmeasured. */
-  acceptWaitUs: number;
   /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
   holders: number[] | null;
   /** Before accept: the kernel saw a process other than the listen() caller accept from this

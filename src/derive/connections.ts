@@ -2,7 +2,7 @@
 // (for --lifetimes and the lifetime statistics). Bounded: the oldest open sockets are
 // forgotten first when more than `capacity` are open at once.
 import type { TcpEvent } from '../decode/event';
-import type { CauseName } from '../decode/layout';
+import type { CauseName } from '../decode/names';
 import { State, stateName } from '../decode/states';
 
 export interface FinishedConnection {
@@ -31,6 +31,8 @@ export interface FinishedConnection {
   lastState: string;
   /** wall clock of the CLOSE, ms */
   time: number;
+  /** the CLOSE transition itself (what --lifetimes shows of the catalogue's `lifetimes` fields) */
+  close: TcpEvent;
 }
 
 interface OpenConnection {
@@ -74,7 +76,7 @@ export class ConnectionTracker {
           acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
           lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
           cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
-          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time,
+          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e,
         });
       }
     }

@@ -39,9 +39,11 @@ export interface EventField<T> {
   readonly journal?: readonly string[];
   /** the table and CSV column that shows it (sinks/table.ts, sinks/csv.ts), when any */
   readonly column?: string;
+  /** --lifetimes shows it too, read from the connection's CLOSE (after the record's own keys) */
+  readonly lifetimes?: boolean;
 }
 
-function field<T>(type: string, doc: string, value: (e: TcpEvent) => T, carried: Pick<EventField<T>, 'journal' | 'column'> = {}): EventField<T> {
+function field<T>(type: string, doc: string, value: (e: TcpEvent) => T, carried: Pick<EventField<T>, 'journal' | 'column' | 'lifetimes'> = {}): EventField<T> {
   return { type, doc, value, ...carried };
 }
 
@@ -103,6 +105,10 @@ export const EVENT_FIELDS = {
   holders: field('number[] | null', 'before accept, when several live processes hold the listener: the pids known so far, the one in `pid` first (the master) — only the master\'s when the others died and a rescan has not yet found their successors, or when the kernel saw another process accept from the listener and the scan for the others has not run yet; `null` when it is the only holder (or, without accept records, before any process but the `listen()` caller has accepted from it: docs/ATTRIBUTION.md)',
     (e) => e.holders),
 };
+
+/** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */
+export const LIFETIMES_FIELDS = Object.entries(EVENT_FIELDS).flatMap(([key, f]) =>
+  'lifetimes' in f && f.lifetimes ? [{ key, value: f.value as (e: TcpEvent) => unknown }] : []);
 
 /** The journal fields that carry no event field of their own. */
 export const JOURNAL_ENVELOPE = ['MESSAGE', 'SYSLOG_IDENTIFIER', 'PRIORITY'] as const;

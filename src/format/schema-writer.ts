@@ -5,9 +5,10 @@
 // catalogue (src/format/schema-fields.ts) stays the definition of the fields, and
 // test/unit/event-fields checks that this writer prints exactly its keys in its order.
 import type { TcpEvent } from '../decode/event';
-import { CAUSE_NAMES, type CauseName } from '../decode/layout';
+import { CAUSE_NAMES, type CauseName } from '../decode/names';
 import { stateName } from '../decode/states';
-import { errnoName, isoTime, SCHEMA_VERSION } from './schema-fields';
+import { errnoName, EVENT_FIELDS, isoTime, SCHEMA_VERSION } from './schema-fields';
+import { terminalSafeJson } from './display';
 import { bytes, putBytes, type Constant, putJsonNumber, putJsonString, putText, putThousandths, type ByteWriter } from './bytes';
 
 /** below this many thousandths, String(k / 1000) is exactly k's trimmed decimal (≤ 15 digits) */
@@ -44,6 +45,16 @@ const K = {
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
   null: bytes('null'),
 };
+
+/** The catalogue keys writeJsonEvent prints by hand, in catalogue order. */
+const WRITTEN_BY_HAND: readonly string[] = [
+  'v', 'time', 'ts_ns', 'skaddr', 'pid', 'comm', 'owner', 'cgroup_id', 'cpu_pid', 'cpu_tid', 'cpu_comm', 'family', 'saddr', 'sport',
+  'daddr', 'dport', 'oldstate', 'newstate', 'ms', 'netns', 'sock_ino', 'rtt_us', 'handshake_ms', 'side', 'cause', 'error',
+  'syn_retrans', 'synack_retrans', 'time_wait', 'cgroup', 'container_id', 'accept_wait_ms', 'holders',
+];
+/** Every later catalogue field (a field added since: its catalogue line is all it needs), written generically. */
+const LATER = Object.entries(EVENT_FIELDS).filter(([key]) => !WRITTEN_BY_HAND.includes(key))
+  .map(([key, f]) => ({ key: bytes(`,${JSON.stringify(key)}:`), value: f.value as (e: TcpEvent) => unknown }));
 
 // Fields whose values come from small closed sets are written with their keys as one constant.
 const OWNER: Record<TcpEvent['ownerSource'], Constant> = {
@@ -100,7 +111,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   // 6 bytes of room per character of a string: the widest JSON escape (\u001f).
   const strings = e.skaddr.length + e.comm.length + e.cpuComm.length + e.saddr.length + e.daddr.length +
     (cgroup === null ? 0 : cgroup.length) + (container === null ? 0 : container.length);
-  const buf = w.room(FIXED_ROOM + 6 * strings + (e.holders ? 17 * e.holders.length : 0));
+  let buf = w.room(FIXED_ROOM + 6 * strings + (e.holders ? 17 * e.holders.length : 0));
   let p = w.length;
   p = putBytes(buf, p, K.head);
   p = putText(buf, p, isoTime(e.time));
@@ -164,6 +175,21 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   } else {
     p = putBytes(buf, p, K.null);
   }
+  if (LATER.length) {
+    w.moveTo(p);
+    for (const f of LATER) putLater(w, f.key, f.value(e));
+    buf = w.room(1);
+    p = w.length;
+  }
   buf[p++] = 0x7d; // }
+  w.moveTo(p);
+}
+
+/** `,"key":value` as JSON.stringify and terminalSafeJson write it, for a field without a fast path. */
+function putLater(w: ByteWriter, key: Constant, v: unknown): void {
+  const text = typeof v === 'number' ? '' : terminalSafeJson(JSON.stringify(v) ?? 'null');
+  const buf = w.room(FIXED_ROOM + 3 * text.length);
+  let p = putBytes(buf, w.length, key);
+  p = typeof v === 'number' ? putJsonNumber(buf, p, v) : putText(buf, p, text);
   w.moveTo(p);
 }

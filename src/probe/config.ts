@@ -1,5 +1,5 @@
 // Options known before load → struct tcptrace_config bytes for the kernel's .rodata.
-import { COMM_LEN, CONFIG_SIZE, ConfigOffset as O, MAX_PORTS } from '../decode/layout';
+import { COMM_LEN, CONFIG_SIZE, ConfigOffset as O, MAX_PORTS } from '../decode/record.generated';
 import { commBytes } from '../decode/comm';
 
 export interface KernelFilter {

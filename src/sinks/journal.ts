@@ -3,12 +3,28 @@
 // so existing journalctl queries keep working; tcptrace's extra facts are TCPTRACE_*.
 import type { TcpEvent } from '../decode/event';
 import { errnoName } from '../format/schema';
+import { EVENT_FIELDS } from '../format/schema-fields';
 import { stateName } from '../decode/states';
 import { displayText } from '../format/display';
 import { commBytes, decodeComm } from '../decode/comm';
 import type { Sink, Writer } from './sink';
 
 export type JournalField = [name: string, value: string];
+
+/** The catalogue keys journalFields writes by hand (bcc's OBJECT_* names, µs units, the cgroup). */
+const WRITTEN_BY_HAND: readonly string[] = [
+  'time', 'skaddr', 'pid', 'comm', 'owner', 'cgroup_id', 'saddr', 'sport', 'daddr', 'dport', 'oldstate', 'newstate', 'ms', 'netns',
+  'rtt_us', 'handshake_ms', 'side', 'cause', 'error', 'syn_retrans', 'synack_retrans', 'time_wait', 'cgroup', 'container_id',
+];
+/** Every other catalogue field with a journal name: its value as text, left out when null, 0, '' or false. */
+const LATER = Object.entries(EVENT_FIELDS).flatMap(([key, f]) =>
+  !WRITTEN_BY_HAND.includes(key) && 'journal' in f && f.journal ? [{ name: f.journal[0], value: f.value as (e: TcpEvent) => unknown }] : []);
+
+function journalText(v: unknown): string | undefined {
+  if (v === null || v === undefined || v === 0 || v === '' || v === false) return undefined;
+  if (v === true) return '1';
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
 
 /** The journal entry for one transition (the cgroup as the enrich stage stored it on the event). */
 export function journalFields(e: TcpEvent, asRoot = process.geteuid?.() === 0): JournalField[] {
@@ -59,6 +75,10 @@ export function journalFields(e: TcpEvent, asRoot = process.geteuid?.() === 0): 
   if (e.rttUs) f.push(['TCPTRACE_RTT_US', String(e.rttUs)]);
   if (e.synRetrans) f.push(['TCPTRACE_SYN_RETRANS', String(e.synRetrans)]);
   if (e.synackRetrans) f.push(['TCPTRACE_SYNACK_RETRANS', String(e.synackRetrans)]);
+  for (const later of LATER) {
+    const text = journalText(later.value(e));
+    if (text !== undefined) f.push([later.name, text]);
+  }
   return f;
 }
 

@@ -2,7 +2,8 @@
 // handshake time, lifetime, how it ended).
 import type { FinishedConnection } from '../derive/connections';
 import { errnoName } from '../format/schema';
-import { padColumn, terminalSafeJson } from '../format/display';
+import { LIFETIMES_FIELDS } from '../format/schema-fields';
+import { displayText, padColumn, terminalSafeJson } from '../format/display';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =
@@ -15,7 +16,23 @@ export function lifetimeLine(c: FinishedConnection): string {
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
   return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(15)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(15)} ${String(c.dport).padEnd(5)} ` +
-    `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}`;
+    `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}${laterText(c)}`;
+}
+
+/** ` key=value` for each catalogue field --lifetimes shows (left out when null, 0 or ''). */
+function laterText(c: FinishedConnection): string {
+  let text = '';
+  for (const f of LIFETIMES_FIELDS) {
+    const v = f.value(c.close);
+    if (v !== null && v !== undefined && v !== 0 && v !== '' && v !== false) text += ` ${f.key}=${displayText(String(v))}`;
+  }
+  return text;
+}
+
+function laterJson(c: FinishedConnection): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  for (const f of LIFETIMES_FIELDS) json[f.key] = f.value(c.close);
+  return json;
 }
 
 export function lifetimeJson(c: FinishedConnection): string {
@@ -24,7 +41,7 @@ export function lifetimeJson(c: FinishedConnection): string {
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
     handshake_ms: c.handshakeMs, accept_wait_ms: c.acceptWaitMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,
-    last_state: c.lastState,
+    last_state: c.lastState, ...laterJson(c),
   }));
 }
 

@@ -1,8 +1,15 @@
 // A plausible TcpEvent for pure tests; override what the test is about.
 import type { TcpEvent } from '../../src/decode/event';
+import { RECORD_FIELD_NAMES, type RecordFields } from '../../src/decode/record.generated';
+
+/** Every plain record member at 0, so that a member added to the record needs no edit here. */
+export function recordZeros(): RecordFields {
+  return Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, 0])) as unknown as RecordFields;
+}
 
 export function sampleEvent(over: Partial<TcpEvent> = {}): TcpEvent {
   return {
+    ...recordZeros(),
     tsNs: 5_000_000_000, time: Date.UTC(2026, 10, 21, 12, 34, 56, 789), skaddr: 'ffff888102e8ca00',
     pid: 4321, comm: 'curl', ownerSource: 'kernel', cgroupId: 1, cpuPid: 0, cpuTid: 0, cpuComm: 'swapper/0',
     family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 8080, oldState: 2, newState: 1,

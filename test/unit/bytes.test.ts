@@ -10,6 +10,7 @@ import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
 import { stateName } from '../../src/decode/states';
 import { terminalSafeJson } from '../../src/format/display';
+import { RECORD_FIELD_NAMES } from '../../src/decode/record.generated';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -87,6 +88,7 @@ describe('NDJSON bytes', () => {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
     const int = (max: number) => Math.floor(r() * max);
     return sampleEvent({
+      ...Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, int(2 ** 32)])),
       tsNs: int(2 ** 53), time: 1.7e12 + r() * 1e10, pid: int(4e6), comm: pick(['curl', 'a"b', 'caf\u00e9', 'x\ny', '', 'sixteen-chars-xx']),
       ownerSource: pick(['kernel', 'listener', 'accept', 'use', 'proc', 'unknown'] as const), cgroupId: pick([0, 1, int(2 ** 40)]),
       cpuPid: int(4e6), cpuTid: int(4e6), cpuComm: pick(['swapper/0', 'ksoftirqd/1', 'node']), family: pick([4, 6] as const),

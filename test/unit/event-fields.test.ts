@@ -80,7 +80,7 @@ describe('the --lifetimes record', () => {
     const finished: FinishedConnection = {
       skaddr: 'ffff888100000000', pid: 1, comm: 'x', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2,
       side: 'active', handshakeMs: 1, acceptWaitMs: null, lifetimeMs: 2, established: true, cause: 'normal', error: 0,
-      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0,
+      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(),
     };
     const record = Object.keys(JSON.parse(lifetimeJson(finished)));
     expect(record.slice(0, 2)).toEqual(['type', 'v']);

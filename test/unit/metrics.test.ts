@@ -6,11 +6,13 @@ import { MAX_LABELLED_PORTS, MetricsFeed } from '../../src/derive/metrics-feed';
 import { parseArgs } from '../../src/command/options';
 import { State } from '../../src/decode/states';
 import { withFinished } from '../helpers/derive';
+import { recordZeros } from '../helpers/sample';
 
 let clock = 1_000_000_000;
 function ev(skaddr: string, oldState: number, newState: number, over: Partial<TcpEvent> = {}): TcpEvent {
   clock += 1_000_000; // 1 ms apart
   return {
+    ...recordZeros(),
     tsNs: clock, time: 0, skaddr, pid: 1, comm: 'x', ownerSource: 'kernel', cgroupId: 0, cpuPid: 0, cpuTid: 0, cpuComm: '',
     family: 4, saddr: '10.0.0.1', sport: 40000, daddr: '10.0.0.2', dport: 80, oldState, newState, durationNs: null,
     netns: 1, sockIno: 0, rttUs: 0, handshakeUs: 0, error: 0, cause: '', timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, ...over,

@@ -8,9 +8,11 @@ import { filterFromQuery, filterMatcher, parseClientMessage, ProtocolError } fro
 import { staticFiles } from '../../src/sinks/ws/static';
 import { inSample, Sampler, skaddrHash } from '../../src/sinks/ws/sampler';
 import fs from 'node:fs';
+import { recordZeros } from '../helpers/sample';
 
 function ev(over: Partial<TcpEvent>): TcpEvent {
   return {
+    ...recordZeros(),
     tsNs: 1, time: 0, skaddr: 'ff', pid: 10, comm: 'curl', ownerSource: 'kernel', cgroupId: 0, cpuPid: 10, cpuTid: 10,
     cpuComm: 'curl', family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 80, oldState: 2,
     newState: 1, durationNs: null, netns: 1, sockIno: 1, rttUs: 0, handshakeUs: 0, error: 0, cause: '',
@@ -100,9 +102,16 @@ describe('static files', () => {
     expect(files.has('/vendor/uPlot.iife.min.js')).toBe(true);
   });
 
-  it('keeps event data out of innerHTML in the page script', () => {
-    const app = fs.readFileSync(`${__dirname}/../../web/app.js`, 'utf8').replace(/\/\/.*$/gm, '');
-    expect(app).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+  it('keeps event data out of innerHTML in the page scripts, and serves every script index.html loads', () => {
+    const files = staticFiles();
+    const scripts = [...files].filter(([p]) => p.endsWith('.js') && !p.startsWith('/vendor/'));
+    expect(scripts.map(([p]) => p)).toEqual(expect.arrayContaining(['/app.js', '/core.js', '/views/events.js']));
+    for (const [, file] of scripts) {
+      const text = fs.readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '');
+      expect([file, text]).not.toEqual([file, expect.stringMatching(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/)]);
+    }
+    const html = fs.readFileSync(files.get('/index.html')!, 'utf8');
+    for (const [, src] of html.matchAll(/<script src="([^"]+)"/g)) expect(files.has(`/${src}`), src).toBe(true);
   });
 });
 

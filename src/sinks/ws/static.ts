@@ -30,20 +30,23 @@ function uplotDir(): string {
   }
 }
 
-/** URL path → file on disk. */
+/** URL path → file on disk: the dashboard's files (web/ and web/views/, listed once at start) and uPlot. */
 export function staticFiles(): Map<string, string> {
   const vendor = uplotDir();
-  return new Map([
+  const files = new Map<string, string>([
     ['/', path.join(WEB_DIR, 'index.html')],
-    ['/index.html', path.join(WEB_DIR, 'index.html')],
-    ['/app.js', path.join(WEB_DIR, 'app.js')],
-    ['/states.js', path.join(WEB_DIR, 'states.js')],
-    ['/style.css', path.join(WEB_DIR, 'style.css')],
-    ['/favicon.svg', path.join(WEB_DIR, 'favicon.svg')],
     ['/favicon.ico', path.join(WEB_DIR, 'favicon.svg')],
     ['/vendor/uPlot.iife.min.js', path.join(vendor, 'uPlot.iife.min.js')],
     ['/vendor/uPlot.min.css', path.join(vendor, 'uPlot.min.css')],
   ]);
+  for (const dir of ['', 'views']) {
+    let names: string[] = [];
+    try { names = fs.readdirSync(path.join(WEB_DIR, dir)); } catch { /* no views */ }
+    for (const name of names) {
+      if (TYPES[path.extname(name)]) files.set(`/${dir ? `${dir}/` : ''}${name}`, path.join(WEB_DIR, dir, name));
+    }
+  }
+  return files;
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void {
