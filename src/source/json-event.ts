@@ -7,7 +7,8 @@
 import { EVENT_FIELDS } from '../format/schema-fields';
 import type { OwnerSource, TcpEvent } from '../decode/event';
 import { parseState } from '../decode/states';
-import { CAUSE_NAMES, type CauseName } from '../decode/layout';
+import { CAUSE_NAMES, type CauseName } from '../decode/names';
+import { RECORD_FIELD_NAMES } from '../decode/record.generated';
 import { constants } from 'node:os';
 
 type Json = Record<string, unknown>;
@@ -89,6 +90,8 @@ export const FIELD_READERS: ReadonlyMap<string, Reader | undefined> = new Map(
 /** A blank event: what a field absent from an older capture leaves. */
 export function blankEvent(): TcpEvent {
   return {
+    // every plain record member, those added to the record later included
+    ...(Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, 0])) as Record<(typeof RECORD_FIELD_NAMES)[number], number>),
     tsNs: 0, time: 0, skaddr: '0000000000000000', pid: 0, comm: '', ownerSource: 'unknown', cgroupId: 0, cpuPid: 0, cpuTid: 0, cpuComm: '',
     family: 4, saddr: '', sport: 0, daddr: '', dport: 0, oldState: 0, newState: 0, durationNs: null, netns: 0, sockIno: 0, rttUs: 0,
     handshakeUs: 0, error: 0, cause: '', timeWait: false, side: '', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false,
