@@ -12,7 +12,11 @@ import { gzip } from 'node:zlib';
 
 const gzipAsync = promisify(gzip);
 /** Bytes waiting for the disk at most; beyond, lines are counted as not captured. */
-const MAX_QUEUED = 32 << 20;
+const MAX_QUEUED = 64 << 20;
+/** Chunks compressed at once (the thread pool has 4 threads; the tracer needs a CPU too). */
+const MAX_PACKING = 2;
+/** gzip's fastest level: a storm's JSON is ~100 MB/s, level 6 would not keep up (BENCHMARKS.md). */
+const LEVEL = 1;
 /** Written at least this often, and whenever this much waits. */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
@@ -43,7 +47,11 @@ export class RecorderFiles {
   private readonly files: FileInfo[] = [];
   private queue: Buffer[] = [];
   private queued = 0;
-  private writing?: Promise<void>;
+  /** chunks being compressed, and the appends in order */
+  private packing = 0;
+  private tail: Promise<void> = Promise.resolve();
+  /** lines handed to compression or the disk, not yet written */
+  private linesPending = 0;
   private current?: FileInfo;
   private seq = 0;
   private failedAt = 0;
@@ -85,33 +93,43 @@ export class RecorderFiles {
     if (this.queued >= FLUSH_BYTES) void this.flush();
   };
 
-  /** Writes what waits (one at a time); resolves when it is on disk or dropped. */
+  /** Starts compressing what waits (a few chunks at once, on the thread pool); resolves when all is on disk or dropped. */
   flush(): Promise<void> {
-    if (this.writing) return this.writing.then(() => (this.queued ? this.flush() : undefined));
-    if (!this.queued) return Promise.resolve();
+    while (this.queued && this.packing < MAX_PACKING) this.pack();
+    return this.tail;
+  }
+
+  private pack(): void {
     const data = Buffer.concat(this.queue);
     this.queue = [];
     this.queued = 0;
-    this.writing = this.write(data).finally(() => { this.writing = undefined; });
-    return this.writing;
+    const lines = countLines(data);
+    this.linesPending += lines;
+    this.packing++;
+    const packed = gzipAsync(data, { level: LEVEL }).finally(() => {
+      this.packing--;
+      if (this.queued >= FLUSH_BYTES) void this.flush();
+    });
+    packed.catch(() => {}); // its failure is the append's to count
+    // appended in order, one at a time
+    this.tail = this.tail.then(() => this.append(packed, lines));
   }
 
-  private async write(data: Buffer): Promise<void> {
+  private async append(packed: Promise<Buffer>, lines: number): Promise<void> {
     try {
-      let body = data;
+      let bytes = await packed;
       if (!this.current || this.current.bytes >= this.fileBytes) {
         const startsCapture = this.seq === 0;
         this.current = { name: this.fileName(), bytes: 0, mtimeMs: Date.now() };
         this.files.push(this.current);
         // The very first file begins with the writer's own header; the others get one here.
         if (!startsCapture) {
-          body = Buffer.concat([Buffer.from(this.header()), data]);
+          bytes = Buffer.concat([await gzipAsync(Buffer.from(this.header()), { level: LEVEL }), bytes]);
           this.newFile();
         }
       }
-      const packed = await gzipAsync(body);
-      await fsp.appendFile(join(this.dir, this.current.name), packed);
-      this.current.bytes += packed.length;
+      await fsp.appendFile(join(this.dir, this.current.name), bytes);
+      this.current.bytes += bytes.length;
       this.current.mtimeMs = Date.now();
       if (this.failedAt) this.log(`capture: writing to ${this.dir} again (${this.linesNotCaptured} lines not captured meanwhile)`);
       this.failedAt = 0;
@@ -122,7 +140,9 @@ export class RecorderFiles {
       const why = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is used up' : e.message;
       this.failedAt = Date.now();
       this.current = undefined; // resume in a new file that starts with a header
-      this.drop(countLines(data), `cannot write to ${this.dir}: ${why}`);
+      this.drop(lines, `cannot write to ${this.dir}: ${why}`);
+    } finally {
+      this.linesPending -= lines;
     }
   }
 
@@ -163,8 +183,15 @@ export class RecorderFiles {
     return { files: this.files.length, bytes: this.files.reduce((n, f) => n + f.bytes, 0), linesNotCaptured: this.linesNotCaptured, problem: this.problem };
   }
 
-  async close(): Promise<void> {
+  /** Writes what is left; past `ms`, what is still not written is counted as not captured. */
+  async close(ms: number): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
+    const deadline = Date.now() + ms;
+    while ((this.queued || this.packing) && Date.now() < deadline) {
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
+    }
+    await Promise.race([this.tail, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
+    const left = this.linesPending + this.queue.reduce((n, b) => n + countLines(b), 0);
+    if (left) this.drop(left, 'the disk was slower than the events at exit: the rest was not written within the shutdown time');
   }
 }

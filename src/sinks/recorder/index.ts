@@ -22,6 +22,8 @@ export interface RecorderOptions {
   listen?: ListenAddress;
 }
 
+/** What the files get at exit to be written (the whole shutdown is 2 s: src/cli.ts). */
+const CLOSE_MS = 1500;
 const MB = (n: number): string => `${(n / 1048576).toFixed(1)} MB`;
 
 export class RecorderSink implements Sink {
@@ -66,7 +68,7 @@ export class RecorderSink implements Sink {
 
   async end(): Promise<void> {
     this.writer.end();
-    await this.files.close();
+    await this.files.close(CLOSE_MS);
     const r = this.files.report();
     const lost = r.linesNotCaptured ? `; ${r.linesNotCaptured} lines not captured (${r.problem})` : '';
     this.log(`capture: ${r.files} files, ${MB(r.bytes)} in ${this.options.dir}${lost}`);
