@@ -59,19 +59,23 @@ export class CaptureCensus {
     }
   }
 
+  /**
+   * One namespace at a time: a dump holds a thread of the pool (which zlib and fs share with
+   * it: the flight recorder) for as long as it runs, and under a storm the kernel interrupts a
+   * dump of many TIME_WAIT sockets over and over (it is retried).
+   */
   private async dumpAll(states: number, tuples: boolean): Promise<void> {
-    const done = [...this.paths].map(async ([inode, path]) => {
+    for (const [inode, path] of [...this.paths]) {
       const r = await this.source.dumpAsync(this.request(path, states, tuples));
       const rec = censusRecord(inode, states, r);
       if (!tuples) {
         // A sample that changed nothing is not written again.
         const key = `${r.counts.join(',')}${r.error ?? ''}`;
-        if (this.lastSample.get(inode) === key) return;
+        if (this.lastSample.get(inode) === key) continue;
         this.lastSample.set(inode, key);
       }
       for (const l of this.listeners) l(rec);
-    });
-    await Promise.all(done);
+    }
   }
 
   private wanted(paths: Map<number, string>, own: number): Map<number, string> {

@@ -17,6 +17,8 @@ const MAX_QUEUED = 64 << 20;
 const MAX_PACKING = 2;
 /** gzip's fastest level: a storm's JSON is ~100 MB/s, level 6 would not keep up (BENCHMARKS.md). */
 const LEVEL = 1;
+/** Input compressed at once, at most (its output buffer is as large). */
+const PACK_BYTES = 8 << 20;
 /** Written at least this often, and whenever this much waits. */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
@@ -100,13 +102,18 @@ export class RecorderFiles {
   }
 
   private pack(): void {
-    const data = Buffer.concat(this.queue);
-    this.queue = [];
-    this.queued = 0;
+    // at most PACK_BYTES at once (the chunks are whole writes, so whole lines)
+    let take = 0;
+    let bytes = 0;
+    while (take < this.queue.length && (take === 0 || bytes + this.queue[take].length <= PACK_BYTES)) bytes += this.queue[take++].length;
+    const data = Buffer.concat(this.queue.splice(0, take));
+    this.queued -= bytes;
     const lines = countLines(data);
     this.linesPending += lines;
     this.packing++;
-    const packed = gzipAsync(data, { level: LEVEL }).finally(() => {
+    // One output buffer as large as the input: zlib's async path takes a trip through the event
+    // loop per output chunk, and under a storm the loop turns slowly (16 KiB chunks stalled it).
+    const packed = gzipAsync(data, { level: LEVEL, chunkSize: Math.max(64 << 10, data.length) }).finally(() => {
       this.packing--;
       if (this.queued >= FLUSH_BYTES) void this.flush();
     });
