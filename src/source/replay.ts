@@ -15,6 +15,7 @@ import { eventMatcher } from './replay-filter';
 import { openLines, type LineInput } from './replay-input';
 import { ReplayCensus } from './replay-census';
 import { ExactDurations } from './replay-durations';
+import { TraceClock } from './replay-clock';
 import type { CaptureHeader, CensusRecord, CountersRecord } from '../format/capture-records';
 
 export interface ReplayOptions {
@@ -31,13 +32,8 @@ export interface ReplayEvents extends TracerEvents {
 
 /** Events handed over at once when nothing paces them. */
 const MAX_BATCH = 4096;
-/** Paced: events within this much wall time go out together. */
-const PACE_SLACK_MS = 5;
 const NO_DELIVERY: NativeDelivery = { maxGapMs: 0, thread: false };
 
-interface TraceTimer { periodNs: number; nextNs: number; fn: () => void; cancelled: boolean }
-/** The capture writer's tick (src/format/capture-writer.ts): a `counters` record each. */
-const CAPTURE_TICK_MS = 1000;
 
 export class ReplaySource extends EventEmitter<ReplayEvents> {
   attach: AttachMode = 'tp_btf';
@@ -56,25 +52,21 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   private recorded?: CountersRecord;
   /** events delivered since the last counters record (the counters now are its plus these) */
   private sinceRecord = 0;
-  private ticks = 0;
   private final?: Counters;
   private clockOffsetMs = NaN;
-  private startNs = NaN;
-  /** the trace's time now (CLOCK_MONOTONIC ns of the capturing host) */
-  nowNs = NaN;
-  private readonly timers: TraceTimer[] = [];
+  private readonly clock: TraceClock;
   private batch: TcpEvent[] = [];
   private accepts: TcpEvent[] = [];
   private readonly matches?: (e: TcpEvent) => boolean;
   private readonly durations = new ExactDurations();
   private stopped = false;
-  private wallStart = 0;
   private done = false;
 
   private constructor(private readonly path: string, private readonly options: ReplayOptions) {
     super();
     this.input = openLines(path);
     this.matches = eventMatcher(options.filter ?? {});
+    this.clock = new TraceClock(options.speed, () => this.flush(), () => this.header !== undefined);
   }
 
   /** Opens a capture and reads its header (the facts the sinks are built from); run() replays it. */
@@ -102,18 +94,10 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     if (h.delivery === 'ringbuf' || h.delivery === 'perfbuf') this.delivery = h.delivery;
     this.programs = Array.isArray(h.programs) ? h.programs.map(String) : [];
     if (Number.isFinite(h.clock_offset_ms)) this.clockOffsetMs = h.clock_offset_ms;
-    if (Number.isFinite(h.ts_ns)) this.startAt(h.ts_ns);
+    if (Number.isFinite(h.ts_ns)) this.clock.startAt(h.ts_ns);
     const netns = h.netns ?? { own: 0, unreadable: 0, namespaces: [] };
     const namespaces = Array.isArray(netns.namespaces) ? netns.namespaces.map(Number).filter((n) => n > 0) : [];
     this.census = new ReplayCensus({ own: Number(netns.own) || 0, unreadable: Number(netns.unreadable) || 0, namespaces }, namespaces);
-  }
-
-  private startAt(ns: number): void {
-    if (!Number.isFinite(this.startNs)) {
-      this.startNs = ns;
-      this.nowNs = ns;
-      for (const t of this.timers) t.nextNs = ns + t.periodNs;
-    }
   }
 
   /** Why the capture ended early, once it has ended; undefined when it ended whole. */
@@ -123,14 +107,12 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
 
   /** The trace's wall-clock time now, ms (NaN before the first timestamp). */
   traceTime(): number {
-    return (Number.isFinite(this.clockOffsetMs) ? this.clockOffsetMs : 0) + this.nowNs / 1e6;
+    return (Number.isFinite(this.clockOffsetMs) ? this.clockOffsetMs : 0) + this.clock.nowNs / 1e6;
   }
 
   /** Calls fn every `ms` of trace time (the pipeline's periodic reports). */
   every(ms: number, fn: () => void): () => void {
-    const t: TraceTimer = { periodNs: ms * 1e6, nextNs: this.startNs + ms * 1e6, fn, cancelled: false };
-    this.timers.push(t);
-    return () => { t.cancelled = true; };
+    return this.clock.every(ms, fn);
   }
 
   counters(): Counters {
@@ -155,14 +137,15 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
 
   /** Replays the whole capture; 'end' when done. */
   async run(): Promise<void> {
-    this.wallStart = performance.now();
+    this.clock.begin();
     if (this.first !== undefined) await this.line(this.first);
     for await (const line of this.input.lines) {
       if (this.stopped) break;
-      await this.line(line);
+      const waiting = this.line(line);
+      if (waiting) await waiting;
     }
     this.flush();
-    if (!this.stopped) await this.advanceTo(this.endNs());
+    if (!this.stopped) await this.clock.advanceTo(this.endNs());
     this.census.end();
     await new Promise(setImmediate); // the census takes in what it was still waiting for
     this.done = true;
@@ -170,46 +153,51 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   }
 
   private endNs(): number {
-    const end = this.final ? this.recorded!.ts_ns : this.nowNs;
-    return Number.isFinite(end) ? Math.max(end, this.nowNs) : this.nowNs;
+    const now = this.clock.nowNs;
+    const end = this.final ? this.recorded!.ts_ns : now;
+    return Number.isFinite(end) ? Math.max(end, now) : now;
   }
 
-  private async line(text: string): Promise<void> {
+  /** One line; a promise only when the replay has to wait (pacing, the census, the loop's turn). */
+  private line(text: string): Promise<void> | undefined {
     const json = parse(text);
-    if (!json) { this.badLines++; return; }
+    if (!json) { this.badLines++; return undefined; }
     switch (json.type) {
       case undefined: return this.event(eventFromJson(json), false);
       case 'accept': return this.event(eventFromJson(json, true), true);
       case 'census':
         this.flush();
         this.census.add(json as unknown as CensusRecord);
-        await new Promise(setImmediate); // the census sorts in what it held meanwhile
-        return;
+        return new Promise(setImmediate); // the census sorts in what it held meanwhile
       case 'counters': case 'end':
         this.flush();
         this.recorded = json as unknown as CountersRecord;
         this.sinceRecord = 0;
         if (json.type === 'end') this.final = this.recorded.counters;
-        else await this.captureTick(this.recorded.ts_ns);
-        return;
+        else return this.clock.captureTick(this.recorded.ts_ns);
+        return undefined;
       case 'capture':
         if (!this.header) this.useHeader(json as unknown as CaptureHeader);
-        return; // the next file of a flight recorder: same tracer
-      default: return; // a record type from a newer tcptrace
+        return undefined; // the next file of a flight recorder: same tracer
+      default: return undefined; // a record type from a newer tcptrace
     }
   }
 
-  private async event(e: TcpEvent, isAccept: boolean): Promise<void> {
+  private event(e: TcpEvent, isAccept: boolean): Promise<void> | undefined {
     if (Number.isFinite(this.clockOffsetMs)) e.time = this.clockOffsetMs + e.tsNs / 1e6;
     this.read++;
-    this.startAt(e.tsNs);
-    if (e.tsNs > this.nowNs) await this.advanceTo(e.tsNs);
+    this.clock.startAt(e.tsNs);
+    const waiting = e.tsNs > this.clock.nowNs ? this.clock.advanceTo(e.tsNs) : undefined;
+    return waiting ? waiting.then(() => this.deliver(e, isAccept)) : this.deliver(e, isAccept);
+  }
+
+  private deliver(e: TcpEvent, isAccept: boolean): Promise<void> | undefined {
     if (isAccept) this.accepted++;
     else {
       this.durations.refine(e);
       this.sinceRecord++;
     }
-    if (this.matches && !this.matches(e)) return;
+    if (this.matches && !this.matches(e)) return undefined;
     if (isAccept) {
       if (this.batch.length) this.flushEvents();
       this.accepts.push(e);
@@ -218,49 +206,10 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
       this.batch.push(e);
       if (this.batch.length >= MAX_BATCH) {
         this.flushEvents();
-        await new Promise(setImmediate); // the loop serves clients and timers between batches
+        return new Promise(setImmediate); // the loop serves clients and timers between batches
       }
     }
-  }
-
-  /**
-   * The live run's ticks are where its capture's are: a report every N seconds fires at every
-   * Nth counters record, after the same events as live.
-   */
-  private async captureTick(ns: number): Promise<void> {
-    await this.advanceTo(ns);
-    this.ticks++;
-    for (const t of this.timers) {
-      const every = t.periodNs / 1e6 / CAPTURE_TICK_MS;
-      if (!t.cancelled && Number.isInteger(every) && this.ticks % every === 0) t.fn();
-    }
-  }
-
-  /** Timers the capture's ticks drive (a capture with a header has them). */
-  private onCaptureTicks(t: TraceTimer): boolean {
-    return this.header !== undefined && Number.isInteger(t.periodNs / 1e6 / CAPTURE_TICK_MS);
-  }
-
-  /** Moves the trace's clock to `ns`: pacing (--speed), and the reports due on the way. */
-  private async advanceTo(ns: number): Promise<void> {
-    for (;;) {
-      let due = ns;
-      let timer: TraceTimer | undefined;
-      for (const t of this.timers) if (!t.cancelled && !this.onCaptureTicks(t) && t.nextNs <= due) { due = t.nextNs; timer = t; }
-      if (this.options.speed) {
-        const wallDue = this.wallStart + (due - this.startNs) / 1e6 / this.options.speed;
-        const wait = wallDue - performance.now();
-        if (wait > PACE_SLACK_MS) {
-          this.flush();
-          await new Promise((r) => setTimeout(r, wait));
-        }
-      }
-      if (due > this.nowNs) this.nowNs = due;
-      if (!timer) return;
-      this.flush();
-      timer.nextNs += timer.periodNs;
-      timer.fn();
-    }
+    return undefined;
   }
 
   private flush(): void {

@@ -1,23 +1,21 @@
-// The flight recorder's files: what the capture writer hands over is copied, compressed off the
-// event loop (zlib on the thread pool, one gzip member per write, so a file killed mid-way
-// still reads to its last member) and appended to the current file of DIR; past a file's share
-// of the size bound the next file begins (with the capture's header, so each file replays on its
-// own), and the oldest files go while all of them together are over the bound. A slow or full
-// disk never holds up the tracer: past MAX_QUEUED bytes waiting for the disk, or while writes
-// fail, lines are dropped and counted, the reason said once, and writing resumes by itself.
+// The flight recorder's files: what the capture writer hands over is copied into a queue, and
+// the disk thread (disk-thread.ts: a worker at a lower priority) compresses each chunk as one
+// gzip member and appends it to the current file of DIR, so a file killed mid-way still reads to
+// its last member. Past a file's share of the size bound the next file begins (with the
+// capture's header, so each file replays on its own), and the oldest files go while all of them
+// together are over the bound. A slow or full disk, or a CPU too busy for the compression,
+// never holds up the tracer: past MAX_QUEUED bytes waiting, or while writes fail, lines are
+// dropped and counted, the reason said once, and writing resumes by itself.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { Worker } from 'node:worker_threads';
+import type { ChunkDone, ChunkJob } from './disk-thread';
 
-const gzipAsync = promisify(gzip);
-/** Bytes waiting for the disk at most; beyond, lines are counted as not captured. */
+/** Bytes waiting for the disk at most (queued and handed to the disk thread); beyond, lines are counted as not captured. */
 const MAX_QUEUED = 64 << 20;
-/** Chunks compressed at once (the thread pool has 4 threads; the tracer needs a CPU too). */
-const MAX_PACKING = 2;
-/** gzip's fastest level: a storm's JSON is ~100 MB/s, level 6 would not keep up (BENCHMARKS.md). */
-const LEVEL = 1;
-/** Input compressed at once, at most (its output buffer is as large). */
+/** Chunks handed to the disk thread and not yet written, at most. */
+const MAX_IN_FLIGHT = 2;
+/** Input compressed at once, at most. */
 const PACK_BYTES = 8 << 20;
 /** Written at least this often, and whenever this much waits. */
 const FLUSH_MS = 1000;
@@ -49,11 +47,12 @@ export class RecorderFiles {
   private readonly files: FileInfo[] = [];
   private queue: Buffer[] = [];
   private queued = 0;
-  /** chunks being compressed, and the appends in order */
-  private packing = 0;
-  private tail: Promise<void> = Promise.resolve();
-  /** lines handed to compression or the disk, not yet written */
-  private linesPending = 0;
+  /** chunks handed to the disk thread: their lines and file, by id */
+  private readonly inFlight = new Map<number, { lines: number; bytes: number; file: FileInfo }>();
+  private inFlightBytes = 0;
+  private nextId = 0;
+  private worker?: Worker;
+  private drained: (() => void)[] = [];
   private current?: FileInfo;
   private seq = 0;
   private failedAt = 0;
@@ -79,6 +78,10 @@ export class RecorderFiles {
       this.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
     }
     this.ownFrom = this.files.length;
+    this.worker = new Worker(join(__dirname, 'disk-thread.js'), { workerData: { dir: this.dir } });
+    this.worker.on('message', (m: ChunkDone) => this.done(m));
+    this.worker.on('error', (err) => this.log(`capture: the disk thread failed: ${err.message}`));
+    this.worker.unref();
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
     this.timer.unref();
   }
@@ -86,7 +89,7 @@ export class RecorderFiles {
   /** The capture writer's output: copied (its bytes are lent), never waited for. */
   readonly output = (chunk: string | Uint8Array): void => {
     const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (this.queued + len > MAX_QUEUED || (this.failedAt && Date.now() - this.failedAt < RETRY_MS)) {
+    if (this.queued + this.inFlightBytes + len > MAX_QUEUED || (this.failedAt && Date.now() - this.failedAt < RETRY_MS)) {
       this.drop(countLines(chunk), this.failedAt ? this.problem! : `the disk is slower than the events: more than ${MAX_QUEUED >> 20} MiB waited`);
       return;
     }
@@ -95,10 +98,11 @@ export class RecorderFiles {
     if (this.queued >= FLUSH_BYTES) void this.flush();
   };
 
-  /** Starts compressing what waits (a few chunks at once, on the thread pool); resolves when all is on disk or dropped. */
+  /** Hands what waits to the disk thread (a chunk or two at once); resolves when nothing is in flight. */
   flush(): Promise<void> {
-    while (this.queued && this.packing < MAX_PACKING) this.pack();
-    return this.tail;
+    while (this.queued && this.inFlight.size < MAX_IN_FLIGHT) this.pack();
+    if (!this.inFlight.size) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 
   private pack(): void {
@@ -106,62 +110,61 @@ export class RecorderFiles {
     let take = 0;
     let bytes = 0;
     while (take < this.queue.length && (take === 0 || bytes + this.queue[take].length <= PACK_BYTES)) bytes += this.queue[take++].length;
-    const data = Buffer.concat(this.queue.splice(0, take));
+    // its own memory (never a pooled slab): it is transferred to the disk thread
+    const data = Buffer.allocUnsafeSlow(bytes);
+    let at = 0;
+    for (const part of this.queue.splice(0, take)) at += part.copy(data, at);
     this.queued -= bytes;
-    const lines = countLines(data);
-    this.linesPending += lines;
-    this.packing++;
-    // One output buffer as large as the input: zlib's async path takes a trip through the event
-    // loop per output chunk, and under a storm the loop turns slowly (16 KiB chunks stalled it).
-    const packed = gzipAsync(data, { level: LEVEL, chunkSize: Math.max(64 << 10, data.length) }).finally(() => {
-      this.packing--;
-      if (this.queued >= FLUSH_BYTES) void this.flush();
-    });
-    packed.catch(() => {}); // its failure is the append's to count
-    // appended in order, one at a time
-    this.tail = this.tail.then(() => this.append(packed, lines));
+    const job: ChunkJob = { id: ++this.nextId, file: '', data };
+    if (!this.current || this.current.bytes >= this.fileBytes) {
+      // The very first file begins with the writer's own header; the others get one here.
+      if (this.seq > 0) {
+        job.header = this.header();
+        this.newFile();
+      }
+      this.current = { name: this.fileName(), bytes: 0, mtimeMs: Date.now() };
+      this.files.push(this.current);
+    }
+    job.file = this.current.name;
+    this.inFlight.set(job.id, { lines: countLines(data), bytes: data.length, file: this.current });
+    this.inFlightBytes += data.length;
+    this.worker!.postMessage(job, [data.buffer as ArrayBuffer]);
   }
 
-  private async append(packed: Promise<Buffer>, lines: number): Promise<void> {
-    try {
-      let bytes = await packed;
-      if (!this.current || this.current.bytes >= this.fileBytes) {
-        const startsCapture = this.seq === 0;
-        this.current = { name: this.fileName(), bytes: 0, mtimeMs: Date.now() };
-        this.files.push(this.current);
-        // The very first file begins with the writer's own header; the others get one here.
-        if (!startsCapture) {
-          bytes = Buffer.concat([await gzipAsync(Buffer.from(this.header()), { level: LEVEL }), bytes]);
-          this.newFile();
-        }
-      }
-      await fsp.appendFile(join(this.dir, this.current.name), bytes);
-      this.current.bytes += bytes.length;
-      this.current.mtimeMs = Date.now();
+  private done(m: ChunkDone): void {
+    const chunk = this.inFlight.get(m.id);
+    if (!chunk) return;
+    this.inFlight.delete(m.id);
+    this.inFlightBytes -= chunk.bytes;
+    if (m.error) {
+      const why = m.error === 'ENOSPC' ? 'the disk is full' : m.error === 'EDQUOT' ? 'the disk quota is used up' : m.error;
+      this.failedAt = Date.now();
+      if (this.current === chunk.file) this.current = undefined; // resume in a new file that starts with a header
+      this.drop(chunk.lines, `cannot write to ${this.dir}: ${why}`);
+    } else {
+      chunk.file.bytes += m.bytes;
+      chunk.file.mtimeMs = Date.now();
       if (this.failedAt) this.log(`capture: writing to ${this.dir} again (${this.linesNotCaptured} lines not captured meanwhile)`);
       this.failedAt = 0;
       this.problemSaid = false;
-      await this.trim();
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EDQUOT' ? 'the disk quota is used up' : e.message;
-      this.failedAt = Date.now();
-      this.current = undefined; // resume in a new file that starts with a header
-      this.drop(lines, `cannot write to ${this.dir}: ${why}`);
-    } finally {
-      this.linesPending -= lines;
+      this.trim();
     }
+    if (this.queued >= FLUSH_BYTES) void this.flush();
+    if (!this.inFlight.size) for (const resolve of this.drained.splice(0)) resolve();
   }
 
-  /** Removes the oldest files while all of them are over the bound (never the current one). */
-  private async trim(): Promise<void> {
+  /** Removes the oldest files while all of them are over the bound (never one being written). */
+  private trim(): void {
     let total = this.files.reduce((n, f) => n + f.bytes, 0);
-    while (total > this.sizeBytes && this.files.length > 1 && this.files[0] !== this.current) {
+    const remove: string[] = [];
+    const busy = new Set([...this.inFlight.values()].map((c) => c.file));
+    while (total > this.sizeBytes && this.files.length > 1 && this.files[0] !== this.current && !busy.has(this.files[0])) {
       const old = this.files.shift()!;
       if (this.ownFrom) this.ownFrom--;
       total -= old.bytes;
-      await fsp.rm(join(this.dir, old.name), { force: true });
+      remove.push(old.name);
     }
+    if (remove.length) this.worker!.postMessage({ remove });
   }
 
   private drop(lines: number, why: string): void {
@@ -194,11 +197,20 @@ export class RecorderFiles {
   async close(ms: number): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     const deadline = Date.now() + ms;
-    while ((this.queued || this.packing) && Date.now() < deadline) {
-      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
-    }
-    await Promise.race([this.tail, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
-    const left = this.linesPending + this.queue.reduce((n, b) => n + countLines(b), 0);
+    const timeLeft = () => new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())));
+    while ((this.queued || this.inFlight.size) && Date.now() < deadline) await Promise.race([this.flush(), timeLeft()]);
+    this.countUnwritten();
+    void this.worker?.terminate();
+  }
+
+  /** At exit: what is still queued or being written is counted as not captured (once). */
+  countUnwritten(): void {
+    let left = 0;
+    for (const c of this.inFlight.values()) left += c.lines;
+    for (const b of this.queue) left += countLines(b);
+    this.inFlight.clear();
+    this.queue = [];
+    this.queued = 0;
     if (left) this.drop(left, 'the disk was slower than the events at exit: the rest was not written within the shutdown time');
   }
 }

@@ -68,10 +68,20 @@ export class RecorderSink implements Sink {
 
   async end(): Promise<void> {
     this.writer.end();
+    let said = false;
+    const report = () => {
+      if (said) return;
+      said = true;
+      const r = this.files.report();
+      const lost = r.linesNotCaptured ? `; ${r.linesNotCaptured} lines not captured (${r.problem})` : '';
+      this.log(`capture: ${r.files} files, ${MB(r.bytes)} in ${this.options.dir}${lost}`);
+    };
+    // The shutdown may end before the disk is done (a backlog took its time): the report still comes.
+    const atExit = () => { this.files.countUnwritten(); report(); };
+    process.once('exit', atExit);
     await this.files.close(CLOSE_MS);
-    const r = this.files.report();
-    const lost = r.linesNotCaptured ? `; ${r.linesNotCaptured} lines not captured (${r.problem})` : '';
-    this.log(`capture: ${r.files} files, ${MB(r.bytes)} in ${this.options.dir}${lost}`);
+    process.off('exit', atExit);
+    report();
   }
 
   /** The last N minutes as one capture file; resolves to its path. */
