@@ -75,14 +75,15 @@ describeKernel('the flight recorder', () => {
     const size = () => files().reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     let peak = 0;
     let rotated = 0;
-    for (let round = 0; round < 60 && rotated < 10; round++) {
-      await Promise.all(Array.from({ length: 4 }, async () => { for (let i = 0; i < 150; i++) await connectAndClose(srv.port); }));
-      await sleep(1100);
+    // files are 256 KiB here (the least share of the bound): 6 of them is more than the bound
+    for (let round = 0; round < 100 && rotated < 6; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => { for (let i = 0; i < 100; i++) await connectAndClose(srv.port); }));
+      await sleep(200);
       peak = Math.max(peak, size());
       rotated = Math.max(rotated, ...files().map((f) => Number(/-(\d+)\.ndjson\.gz$/.exec(f)![1])));
     }
-    expect(rotated).toBeGreaterThanOrEqual(10); // the bound was filled more than once over
-    expect(peak).toBeLessThanOrEqual(bound + bound / 8); // the bound, plus the file being written
+    expect(rotated).toBeGreaterThanOrEqual(6); // more than the bound was written
+    expect(peak).toBeLessThanOrEqual(bound + (512 << 10)); // the bound, plus the file being written and what is in flight
     r.child.kill('SIGUSR2');
     await until(() => /capture: saved the last 1 min/.test(r.err()), 'the save');
     const saved = /to (\S+\.ndjson\.gz)/.exec(r.err())![1];
@@ -93,5 +94,5 @@ describeKernel('the flight recorder', () => {
     expect(summary).toMatch(/tcptrace summary .* \d+ transitions/);
     fs.rmSync(dir, { recursive: true, force: true });
     await srv.close();
-  });
+  }, 180_000);
 });
