@@ -11,6 +11,7 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { tracerEnv } = require('./hooks');
 
 const OUT = path.join(__dirname, 'out');
 const STORM = path.join(OUT, 'storm');
@@ -46,7 +47,7 @@ function programs(pid) {
 
 function startTracer(tree, args) {
   const child = spawn(process.execPath, [path.join(tree, 'bin/tcptrace'), ...args.split(' ').filter(Boolean)], {
-    env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...tracerEnv() }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   const attached = new Promise((resolve, reject) => {
@@ -71,7 +72,8 @@ async function once(tree, o) {
   t.child.kill('SIGINT');
   await t.exited;
   if (fs.readFileSync(STATS, 'latin1').trim() !== '1') return null;
-  const state = Object.keys(after).find((n) => n.startsWith('set_state'));
+  // the handler (not the nested handler, bpf/nested.bpf.h, which runs on the same tracepoint)
+  const state = Object.keys(after).find((n) => n === 'set_state_btf' || n === 'set_state_tp');
   const transitions = after[state].runs - before[state].runs;
   let total = 0;
   for (const n of Object.keys(after)) total += after[n].ns - (before[n]?.ns ?? 0);

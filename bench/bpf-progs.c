@@ -4,7 +4,8 @@
  * load, and its run count and run time (kernel.bpf_stats_enabled=1 for those to move).
  *
  * Usage: bpf-progs PID     (gcc -O2 -o bench/out/bpf-progs bench/bpf-progs.c -lbpf; root)
- * Prints one line per program: name verified_insns xlated_insns run_cnt run_time_ns.
+ * Prints one line per program: name verified_insns xlated_insns run_cnt run_time_ns
+ * recursion_misses.
  * Programs are found through the process's file descriptors (/proc/PID/fdinfo: prog_id), so
  * several tracers running at once (other test suites) are told apart.
  */
@@ -64,8 +65,9 @@ int main(int argc, char **argv)
 		__u32 len = sizeof(info);
 		memset(&info, 0, sizeof(info));
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-			printf("%s %u %u %llu %llu\n", info.name, info.verified_insns, info.xlated_prog_len / 8,
-			       (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+			printf("%s %u %u %llu %llu %llu\n", info.name, info.verified_insns, info.xlated_prog_len / 8,
+			       (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
+			       (unsigned long long)info.recursion_misses);
 		close(fd);
 	}
 	return 0;

@@ -67,7 +67,7 @@ for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${medi
 
 // The census on the hot path: one namespace, events of 1000 sockets cycling through a
 // connection's states (no kernel: a stand-in for sock_diag).
-const { SocketCensus } = require('../dist/derive/census.js');
+const { SocketCensus } = require('../dist/census/census.js');
 const empty = { counts: new Array(16).fill(0), tuples: Buffer.alloc(0), startNs: 0, endNs: 0, attempts: 1, error: null };
 const source = { scan: () => ({ paths: new Map([[1, '']]), unreadable: 0, own: 1 }), pathOf: () => undefined, dump: () => empty, dumpAsync: async () => empty };
 const cycle = [[7, 2], [2, 1], [1, 4], [4, 5], [5, 7]];

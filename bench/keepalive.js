@@ -6,8 +6,10 @@
 // run_time_ns / run_cnt over the load (kernel.bpf_stats_enabled; the programs run for the whole
 // host, the filter only keeps other load out of user space). Medians at the end. See BENCHMARKS.md.
 //
-//   node bench/keepalive.js [--rounds 5] [--seconds 5] [--connections 32] [--tcptrace DIR]
+//   node bench/keepalive.js [--rounds 5] [--seconds 5] [--connections 32] [--tcptrace DIR] [--args '...']
 //
+// --args adds tcptrace options, e.g. '--attach tracepoint': the first-use hook without socket
+// storage (rcv_space_tp, a lookup in `socks`) instead of recv_length_btf/send_length_btf.
 // --tcptrace DIR runs DIR/bin/tcptrace instead of this tree's (e.g. a checkout of main, for a
 // before/after). Needs root, nginx, wrk, bpftool, ip (runs in a network namespace of its own).
 'use strict';
@@ -25,6 +27,7 @@ const ROUNDS = Number(opt('rounds', 5));
 const SECONDS = Number(opt('seconds', 5));
 const CONNECTIONS = Number(opt('connections', 32));
 const TREE = path.resolve(opt('tcptrace', path.join(__dirname, '..')));
+const EXTRA = (opt('args', '') || '').split(' ').filter(Boolean);
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
 const PORT = 8080;
 const ns = `tt-ka-${process.pid}`;
@@ -68,10 +71,10 @@ function progStats(pid) {
 async function withTracer() {
   // only this namespace reaches user space: other load on the host stays out of the ratio
   const netns = String(fs.statSync(`/run/netns/${ns}`).ino);
-  const child = spawn(path.join(TREE, 'bin', 'tcptrace'), ['-q', '--netns', netns], { env: { ...process.env, TCPTRACE_STATS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(path.join(TREE, 'bin', 'tcptrace'), ['-q', '--netns', netns, ...EXTRA], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
-  for (let i = 0; !err.includes('tcptrace-stats:'); i++) {
+  for (let i = 0; !err.includes('tracing TCP'); i++) {
     if (i > 500) throw new Error(`tcptrace did not attach: ${err}`);
     await sleep(20);
   }

@@ -15,6 +15,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { tracerEnv } = require('./hooks');
+
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(__dirname, 'out');
 const STORM = path.join(OUT, 'storm');
@@ -68,7 +70,6 @@ function parseOptions(argv) {
       // extra tcptrace flags for every tcptrace run, e.g. --tcptrace-args "--wakeup-bytes 0"
       case '--tcptrace-args': o.extra = next().split(/\s+/).filter(Boolean); break;
       // how tcptrace reads its ring: thread (default), thread-normal (no priority boost), loop
-      case '--drain': o.drain = next(); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown option ${a}`);
     }
@@ -87,7 +88,7 @@ function posInt(flag, v) {
 function usage(err) {
   const text = 'usage: node bench/run.js [--connections N] [--threads T] [--runs R] [--modes fin,rst,burst,burst-hogs]\n' +
     `         [--only ${ALL_TRACERS.join(',')}] [--soak SECONDS] [--soak-rate CONN_PER_S]\n` +
-    '         [--tcptrace-args "FLAGS"] [--drain thread|thread-normal|loop] [--perf DIR] [--json FILE] [--md FILE]\n';
+    '         [--tcptrace-args "FLAGS"] [--perf DIR] [--json FILE] [--md FILE]\n';
   if (err) { process.stderr.write(`bench: ${err}\n${text}`); process.exit(2); }
   process.stdout.write(text);
   process.exit(0);
@@ -303,7 +304,7 @@ function enableBpfStats() {
 
 /** Starts the tracer of `kind`; resolves once it is attached. */
 async function startTracer(kind, o, runTag) {
-  const env = { TCPTRACE_STATS: '1', ...(o.drain ? { TCPTRACE_DRAIN: o.drain } : {}) };
+  const env = tracerEnv();
   if (kind.startsWith('bpftrace')) {
     const filter = '/args->protocol == 6/';
     const prog = kind === 'bpftrace-count'

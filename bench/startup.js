@@ -15,6 +15,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { tracerEnv } = require('./hooks');
 
 const TCPTRACE = path.join(__dirname, '..', 'bin', 'tcptrace');
 const SHEBANG_FLAGS = fs.readFileSync(TCPTRACE, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
@@ -54,8 +55,8 @@ const median = (xs) => { const v = [...xs].sort((a, b) => a - b); const m = v.le
   const ot = [];
   for (let i = 0; i < runs; i++) {
     floor.push((await timed([...SHEBANG_FLAGS, '-e', "process.stderr.write('up\\n')"], {}, /up\n/)).wall);
-    tr.push(await timed([...SHEBANG_FLAGS, TCPTRACE, ...extra], { TCPTRACE_STATS: '1' }, /tcptrace-stats: (\{.*\})\n/));
-    if (other) ot.push(await timed([...SHEBANG_FLAGS, other, ...extra], { TCPTRACE_STATS: '1' }, /tcptrace-stats: (\{.*\})\n/));
+    tr.push(await timed([...SHEBANG_FLAGS, TCPTRACE, ...extra], tracerEnv(), /tcptrace-stats: (\{.*\})\n/));
+    if (other) ot.push(await timed([...SHEBANG_FLAGS, other, ...extra], tracerEnv(), /tcptrace-stats: (\{.*\})\n/));
   }
   const r = {
     runs, args: extra.join(' '),

@@ -58,10 +58,9 @@ static __always_inline bool wanted(const struct transition *t)
 	return true;
 }
 
-static __always_inline void count(int dropped, bool accept)
+static __always_inline void count(int dropped, bool accept, __u32 slot)
 {
-	__u32 zero = 0;
-	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	struct tcptrace_counters *c = bpf_map_lookup_elem(&counters, &slot);
 
 	if (!c)
 		return;
@@ -123,12 +122,12 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 	if (cfg.use_perfbuf) {
 		struct tcptrace_event ev;
 		fill_event(&ev, t, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept, t->slot);
 		return;
 	}
 	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(1, accept);
+		count(1, accept, t->slot);
 		return;
 	}
 	fill_event(e, t, btf);
@@ -146,7 +145,7 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 										 : BPF_RB_NO_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, wake);
-	count(0, accept);
+	count(0, accept, t->slot);
 }
 
 /*

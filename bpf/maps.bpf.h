@@ -23,9 +23,12 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } perf_events SEC(".maps");
 
+/* Slot 0: the handler and the accept hooks; slot 1: the nested handler (nested.bpf.h), whose
+ * runs interrupt the handler's, so they cannot share a non-atomic counter. Loader sums both. */
+enum { TCPTRACE_SLOT_HANDLER = 0, TCPTRACE_SLOT_NESTED = 1 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct tcptrace_counters);
 } counters SEC(".maps");
@@ -55,7 +58,7 @@ struct sock_info {
 	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
-	__u32 pad3;
+	__u32 user_tgid;      /* first-use hooks without socket storage: who last took it over */
 	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
 };
 

@@ -3,8 +3,8 @@
  * Who owns an accepted socket (docs/ATTRIBUTION.md), included by tcptrace.bpf.c:
  *  - accept(): the task whose accept()/accept4() returned the socket owns it from then on,
  *    and a record with TCPTRACE_F_ACCEPT carries the time it waited in the accept queue;
- *  - use: a process that sends or receives on a socket it does not own yet (an fd inherited
- *    by a forked child, or passed over a unix socket) owns it from its first use.
+ *  - use: a process that sends or receives on a socket it does not own yet owns it from its
+ *    first use (first-use.bpf.h).
  * Each program is optional: the loader skips those whose tracepoint this kernel lacks.
  */
 
@@ -172,68 +172,3 @@ SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_exit_tp(struct syscall_exit_record *r) { return on_accept_exit(r, r->ret); }
 SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit_tp(struct syscall_exit_record *r) { return on_accept_exit(r, r->ret); }
-
-/*
- * Send/receive hooks run on every sendmsg/recvmsg of the host. The settled case (this process
- * already took the socket over) is one socket-local storage lookup — a few loads from the
- * socket the system call has just touched, cheaper than a hash lookup in `socks` — and a
- * compare. The rest is rare and lives in its own function so the hot path stays short.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u32); /* tgid of the process that took the socket over */
-} settled SEC(".maps");
-
-static __noinline int take_over(struct sock *sk, __u64 pid_tgid)
-{
-	__u64 key = (__u64)sk;
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-
-	if (si) {
-		/* the accepting (or connecting) process's own first use settles it as it is */
-		if (si->owner.pid != (__u32)(pid_tgid >> 32) || !si->owner.known)
-			owner_from_current(&si->owner, pid_tgid, TCPTRACE_OWNER_USE, true);
-	} else {
-		/* a socket older than tcptrace (or evicted): remember its user from now on, unless it
-		 * is closed (no transition would come to forget the entry) */
-		if (sk->__sk_common.skc_state == TCP_CLOSE)
-			return 0;
-		struct sock_info fresh;
-		__builtin_memset(&fresh, 0, sizeof(fresh));
-		fresh.netns = sk_netns(&sk->__sk_common, true);
-		owner_from_current(&fresh.owner, pid_tgid, TCPTRACE_OWNER_USE, true);
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
-	}
-	__u32 *who = bpf_sk_storage_get(&settled, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (who)
-		*who = pid_tgid >> 32;
-	return 0;
-}
-
-static __always_inline int on_use(struct sock *sk)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 *who = bpf_sk_storage_get(&settled, sk, 0, 0);
-
-	if (who && *who == (__u32)(pid_tgid >> 32))
-		return 0;
-	return take_over(sk, pid_tgid);
-}
-
-/* sock_recvmsg/sock_sendmsg of every socket family (6.3+): TCP only. */
-static __always_inline int on_sock_length(struct sock *sk)
-{
-	if (!sk || sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	return on_use(sk);
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(recv_length_btf, struct sock *sk) { return on_sock_length(sk); }
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(send_length_btf, struct sock *sk) { return on_sock_length(sk); }
-/* Older kernels: tcp_recvmsg's receive-window update, TCP only and in process context. */
-SEC("tp_btf/tcp_rcv_space_adjust")
-int BPF_PROG(rcv_space_btf, struct sock *sk) { return sk ? on_use(sk) : 0; }

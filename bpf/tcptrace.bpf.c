@@ -22,5 +22,6 @@
 #include "state.bpf.h"
 #include "causes.bpf.h"
 #include "owner.bpf.h"
+#include "first-use.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -3,12 +3,13 @@
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
-import { ownerHooks, planProbe, ProbeError, startProbe, type StartedProbe } from './probe/probe';
+import { leftOutText, ownerHooks, ProbeError, startProbe } from './probe/probe';
 import type { Writer } from './sinks/sink';
 import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
+import { buildSinks, readsOf } from './sinks';
 import { statusOnly } from './status';
 import type { ReplaySource } from './source/replay';
 
@@ -58,17 +59,13 @@ function replayStartLine(r: ReplaySource, speed?: number): string {
 
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
-  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText, ringPeakFraction }] = await Promise.all([
-    import('./tracer'), import('./derive/stats'), import('./derive/census'), import('./pipeline'), import('./probe/delivery'),
+  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }] = await Promise.all([
+    import('./tracer'), import('./derive/stats'), import('./census/census'), import('./pipeline'), import('./probe/delivery'),
   ]);
-  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction };
+  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText };
 }
 
-/**
- * `early`: a load bin/tcptrace began before the options were parsed, for the options it expected
- * (used only if the kernel would be given exactly the same).
- */
-export async function main(argv = process.argv.slice(2), early?: StartedProbe): Promise<void> {
+export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.stderr.on('error', () => { stderrOpen = false; });
   let plan: Plan;
   try {
@@ -77,6 +74,9 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     if (err instanceof CommanderError) process.exit(0); // --help / --version, already printed
     fail(`${(err as Error).message} (see tcptrace --help)`, EXIT_USAGE);
   }
+  // What the sinks asked for read decides what runs: accept records, census, stats engine.
+  const asked = sinkOptions(plan);
+  const reads = readsOf(asked);
 
   let tracer: Tracer | ReplaySource;
   let live: Tracer | undefined;
@@ -99,18 +99,10 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
       wakeupBytes: plan.wakeupBytes,
       flushMs: plan.flushMs,
       verbose: plan.verbose,
-      // accept records feed the accept-queue wait statistics (and the holders list before
-      // accept); a plain event stream carries the wait on later transitions and skips their cost
-      // (and the flight recorder keeps them for a replay's accept-queue statistics; -j alone
-      // stays as cheap as it was: its capture has no accept records unless another output asks)
-      acceptRecords: Boolean(plan.summary || plan.metrics || plan.otlp || plan.listen || plan.capture),
+      btf: plan.btf,
+      acceptRecords: Boolean(reads.accepts),
     };
-    const probePlan = planProbe(options);
-    let started = early;
-    if (early?.key !== probePlan.key) {
-      started = startProbe(options, probePlan);
-      early?.discard();
-    }
+    const started = startProbe(options);
     lib = await loadRest();
     tracer = live = lib.Tracer.open(options, started);
   } catch (err) {
@@ -121,43 +113,27 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     fail((err as Error).message, EXIT_FAILURE);
   }
 
-  // TCPTRACE_STATS=1 (bench/): attach time (BPF attached; ready: the tracer's /proc scan done
-  // too), CPU so far, and batch counts as JSON on stderr; milliseconds since the process started.
-  const benchStats = process.env.TCPTRACE_STATS && live ? { attachedMs: live.attachedAt, batches: 0, events: 0 } : undefined;
-  if (benchStats) {
-    const c = process.cpuUsage();
-    process.stderr.write(`tcptrace-stats: ${JSON.stringify({ load_started_ms: Math.round(live!.loadStartedAt), attached_ms: Math.round(benchStats.attachedMs), ready_ms: Math.round(performance.now()), user_us: c.user, sys_us: c.system })}\n`);
-  }
-
-  let stopping = false;
   const stdout = new StdoutOutput(process.stdout, OUTPUT_BUFFER_CAP);
   const out = stdout.write;
   const log: Writer = note;
+  const { StatsEngine, SocketCensus, Pipeline, deliveryText } = lib;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
-  const { StatsEngine, SocketCensus, Pipeline, deliveryText, ringPeakFraction } = lib;
-  const census = plan.summary || plan.listen || plan.metrics || plan.otlp
-    ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census)
-    : undefined;
+  const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census) : undefined;
+  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census) : undefined;
   // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
   const { liveCaptureFeed } = await import('./source/capture-feed');
   const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter) : undefined;
-  let stats: StatsEngine | undefined;
   let sinks;
   try {
-    // Loaded only now: the sink modules (WebSocket, metrics, OTLP) take ~170 ms to require,
-    // which would otherwise delay the attach; the ring buffer holds what happens meanwhile.
-    const { buildSinks, readsStats } = await import('./sinks');
-    const options = sinkOptions(plan);
-    if (readsStats(options)) stats = new StatsEngine(plan.top, undefined, census);
-    sinks = await buildSinks(options, { status: statusOnly(tracer), out, log, stats, census, capture });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, capture });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  if (benchStats) tracer.on('events', (batch) => { benchStats.batches++; benchStats.events += batch.length; });
   const pipeline = new Pipeline(tracer, sinks, { census, stats });
 
+  let stopping = false;
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
@@ -181,11 +157,6 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
     if (replay) note(replayLine(replay));
-    if (benchStats) {
-      const r = process.resourceUsage();
-      process.stderr.write(`tcptrace-stats: ${JSON.stringify({ ...benchStats, attachedMs: undefined, attached_ms: Math.round(benchStats.attachedMs),
-        user_us: r.userCPUTime, sys_us: r.systemCPUTime, max_rss_kb: r.maxRSS, counters, delivery: { ...tracer.deliveryStats(), ringPeak: ringPeakFraction(tracer.deliveryStats()) } })}\n`);
-    }
     process.exit(code);
   };
   process.on('SIGINT', () => stop());
@@ -212,5 +183,6 @@ export async function main(argv = process.argv.slice(2), early?: StartedProbe): 
     return;
   }
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
-  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}); Ctrl-C to stop`);
+  if (plan.verbose) for (const l of live!.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
+  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(live!.leftOut)}); Ctrl-C to stop`);
 }

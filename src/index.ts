@@ -5,7 +5,7 @@ export type { KernelFilter } from './probe/config';
 export type { TcpEvent, OwnerSource } from './decode/event';
 export { toJsonEvent, SCHEMA_VERSION, type JsonEvent } from './format/schema';
 export { stateName, parseState, State, STATE_NAMES } from './decode/states';
-export { SocketCensus, CENSUS_STATES, type CensusReport } from './derive/census';
+export { SocketCensus, CENSUS_STATES, type CensusReport } from './census/census';
 export { Histogram, type HistogramSummary } from './derive/histogram';
 export { StatsEngine, type StatsSnapshot } from './derive/stats';
 export { Pipeline, type EventSource, type Derived } from './pipeline';

@@ -2,16 +2,17 @@
 //   tracer (probe → decode → attribute → filter) → enrich (cgroup) → derive (census, connections,
 //   stats) → every sink.
 // The derived state is fed before the sinks so that a sink reading it sees the batch counted.
-// One connection tracker follows sockets from open to CLOSE for every reader of finished
-// connections (the stats engine, --lifetimes, the metrics), and only when one is there.
+// What runs is what the sinks read (Sink.reads): one connection tracker follows sockets from open
+// to CLOSE for every reader of finished connections (the stats engine, --lifetimes, the
+// metrics), and the enrich stage stores the cgroup for the sinks that write it.
 import { ConnectionTracker, type FinishedConnection } from './derive/connections';
 import type { TcpEvent } from './decode/event';
 import type { TracerEvents } from './tracer';
-import type { SocketCensus } from './derive/census';
+import type { SocketCensus } from './census/census';
 import type { StatsEngine } from './derive/stats';
 import { statusReport, type TracerStatus } from './status';
-import type { Sink } from './sinks/sink';
-import { enrichmentFor } from './enrich/cgroup';
+import { allReads, type Sink } from './sinks/sink';
+import { CgroupEnricher } from './enrich/cgroup';
 
 /** What the pipeline listens to: a Tracer, or anything that emits the same batches and tells its status. */
 export interface EventSource extends TracerStatus {
@@ -42,8 +43,10 @@ export class Pipeline {
   private readonly enrich?: (batch: TcpEvent[]) => void;
 
   constructor(private readonly source: EventSource, private readonly sinks: readonly Sink[], private readonly derived: Derived = {}) {
-    this.enrich = derived.enrich ?? enrichmentFor(sinks);
-    if (derived.stats || sinks.some((sink) => sink.needsFinished)) this.connections = new ConnectionTracker();
+    const reads = allReads(sinks.map((sink) => sink.reads));
+    this.enrich = derived.enrich ?? (reads.cgroup ? new CgroupEnricher().enrich : undefined);
+    if (derived.stats || reads.finished) this.connections = new ConnectionTracker();
+    if (derived.stats && !derived.census && this.connections) derived.stats.countStatesOf(this.connections);
     // The source keeps the process alive while it traces; these timers never do by themselves.
     for (const sink of sinks) {
       if (!sink.tick || !sink.tickMs) continue;

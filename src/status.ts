@@ -21,6 +21,8 @@ export interface Counters {
   acceptsLost: number;
   /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
   missed: number;
+  /** State changes the kernel skipped the handler for that the nested handler took (in seen). */
+  nested: number;
 }
 
 export interface TracerStatus {

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { Attributor } from './enrich/attribute';
 import { Clock, decodeBatch } from './decode/decode';
 import type { TcpEvent } from './decode/event';
-import { startProbe, type AttachMode, type Delivery, type ProbeOptions, type StartedProbe } from './probe/probe';
+import { startProbe, type AttachMode, type Delivery, type LeftOutProgram, type ProbeOptions, type StartedProbe } from './probe/probe';
 import type { NativeDelivery, Probe } from './native/addon';
 import { OwnerGate, ownerMatcher } from './filter/filter';
 import { beforeAccept } from './enrich/listener-holders';
@@ -46,10 +46,10 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly attach: AttachMode;
   readonly delivery: Delivery;
   readonly programs: string[];
+  /** Programs this kernel could not load, each with the piece it lacks. */
+  readonly leftOut: LeftOutProgram[];
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
-  /** performance.now() when loading them began (bench/startup.js: JS before it, BPF after). */
-  readonly loadStartedAt: number;
   private readonly probe: Probe;
   private readonly clock = new Clock();
   private readonly attributor?: Attributor;
@@ -64,7 +64,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
     const f = options.filter ?? {};
     const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
-    this.loadStartedAt = started.startedAt;
     const opened = started.finish((records) => this.onRecords(records));
     this.attachedAt = opened.attachedAt;
     // After attach: every socket older than this snapshot is now covered by /proc.
@@ -77,6 +76,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.attach = opened.attach;
     this.delivery = opened.delivery;
     this.programs = opened.programs;
+    this.leftOut = opened.leftOut;
   }
 
   /**
@@ -115,7 +115,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
   get closed(): boolean {
@@ -131,7 +131,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
     this.emit('close', this.final);
     return this.final;
   }

@@ -22,6 +22,8 @@ export interface Plan extends ReplayPlan {
   filter: KernelFilter;
   durationSec?: number;
   attach: 'auto' | 'tp_btf' | 'tracepoint';
+  /** --btf: the kernel's BTF as a file, for kernels without /sys/kernel/btf/vmlinux */
+  btf?: string;
   perfBuffer: boolean;
   ringBytes?: number;
   wakeupBytes?: number;
@@ -94,6 +96,7 @@ export function buildCommand(): Command {
     .option('-d, --duration <seconds>', 'stop after this many seconds')
     .option('--on-cpu', "also show the task on the CPU at the transition (bcc's C-PID/C-COMM)")
     .addOption(new Option('--attach <mode>', 'how to attach').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
+    .option('--btf <file>', 'BTF of the running kernel, for kernels without /sys/kernel/btf/vmlinux (README: Kernels without BTF)')
     .option('--perf-buffer', 'deliver through the perf buffer even where a ring buffer exists')
     .option('--ring-size <bytes>', 'ring buffer size, a power of two (default 4M)')
     .option('--wakeup-bytes <bytes>', 'wake the reader once this much is queued (0: every event)')
@@ -165,6 +168,7 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     filter,
     durationSec: typeof o.duration === 'string' ? parseNumber(o.duration, '--duration') : undefined,
     attach: (o.attach as Plan['attach']) ?? 'auto',
+    btf: typeof o.btf === 'string' ? o.btf : undefined,
     perfBuffer: Boolean(o.perfBuffer),
     ringBytes: typeof o.ringSize === 'string' ? parseRingSize(o.ringSize) : undefined,
     wakeupBytes: typeof o.wakeupBytes === 'string' ? parseWakeupBytes(o.wakeupBytes) : undefined,

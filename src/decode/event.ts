@@ -54,6 +54,9 @@ export interface TcpEvent extends RecordFields {
   side: 'active' | 'passive' | '';
   /** Before accept, when several live processes hold the listener: their pids (pid is the first). */
   holders: number[] | null;
+  /** The owner named had exited when the enrich stage processed this event (and the change did
+   *  not run in it): its last pid and comm, marked (src/enrich/attribute.ts). */
+  ownerExited?: boolean;
   /** Before accept: the kernel saw a process other than the listen() caller accept from this
    *  socket's listener (it is shared even if no accept record or scan has said so yet). */
   listenerShared?: boolean;

@@ -1,6 +1,7 @@
-// Follows each socket from its open to its CLOSE and reports finished connections
-// (for --lifetimes and the lifetime statistics). Bounded: the oldest open sockets are
-// forgotten first when more than `capacity` are open at once.
+// Follows each socket from its open to its CLOSE: the one per-socket state map of user space.
+// It reports finished connections (for --lifetimes, the metrics and the lifetime statistics)
+// and, for the stats engine without a census, how many sockets seen are in each state now.
+// Bounded: the oldest sockets are forgotten first when more than `capacity` are open at once.
 import type { TcpEvent } from '../decode/event';
 import type { CauseName } from '../decode/names';
 import { State, stateName } from '../decode/states';
@@ -36,6 +37,8 @@ export interface FinishedConnection {
 }
 
 interface OpenConnection {
+  /** the state it is in now */
+  state: number;
   openedNs: number;
   seenOpen: boolean;
   handshakeMs: number | null;
@@ -55,32 +58,39 @@ export class ConnectionTracker {
   observe(batch: TcpEvent[]): FinishedConnection[] {
     const done: FinishedConnection[] = [];
     for (const e of batch) {
-      // The listening socket itself is not a connection (its children are).
-      if (e.newState === State.LISTEN || (e.oldState === State.LISTEN && e.newState === State.CLOSE)) continue;
       let c = this.open.get(e.skaddr);
       if (!c) {
         const opening = e.newState === State.SYN_SENT || e.newState === State.SYN_RECV;
-        c = { openedNs: e.tsNs, seenOpen: opening, handshakeMs: null, established: false };
+        c = { state: e.newState, openedNs: e.tsNs, seenOpen: opening, handshakeMs: null, established: false };
         if (this.open.size >= this.capacity) this.open.delete(this.open.keys().next().value as string);
         this.open.set(e.skaddr, c);
       }
+      c.state = e.newState;
       if (e.newState === State.ESTABLISHED) {
         c.established = true;
         if (e.handshakeUs) c.handshakeMs = e.handshakeUs / 1000;
       }
-      if (e.newState === State.CLOSE) {
-        this.open.delete(e.skaddr);
-        done.push({
-          skaddr: e.skaddr, pid: e.pid, comm: e.comm, family: e.family, saddr: e.saddr, sport: e.sport,
-          daddr: e.daddr, dport: e.dport, side: e.side, handshakeMs: c.handshakeMs,
-          acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
-          lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
-          cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
-          synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e,
-        });
-      }
+      if (e.newState !== State.CLOSE) continue;
+      this.open.delete(e.skaddr);
+      // The listening socket itself is not a connection (its children are).
+      if (e.oldState === State.LISTEN) continue;
+      done.push({
+        skaddr: e.skaddr, pid: e.pid, comm: e.comm, family: e.family, saddr: e.saddr, sport: e.sport,
+        daddr: e.daddr, dport: e.dport, side: e.side, handshakeMs: c.handshakeMs,
+        acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
+        lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
+        cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
+        synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e,
+      });
     }
     return done;
+  }
+
+  /** How many of the sockets followed are in each state now. */
+  states(): Map<number, number> {
+    const n = new Map<number, number>();
+    for (const c of this.open.values()) n.set(c.state, (n.get(c.state) ?? 0) + 1);
+    return n;
   }
 }
 

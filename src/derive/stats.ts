@@ -2,8 +2,8 @@
 // per listening port), failed connects by cause and peer, lifetimes, time per state,
 // transition counts. The summary report, the WebSocket `stats` message and the metrics
 // all read StatsSnapshot.
-import type { CensusReport, SocketCensus } from './census';
-import { closeLabel, failedConnectCause, type FinishedConnection } from './connections';
+import type { CensusReport, SocketCensus } from '../census/census';
+import { closeLabel, failedConnectCause, type ConnectionTracker, type FinishedConnection } from './connections';
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
@@ -97,6 +97,9 @@ export function endpoint(addr: string, port: number, family: 4 | 6): string {
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
+/** What the stats engine reads besides the batches (a sink that reads the engine reads these too: src/sinks/sink.ts). */
+export const STATS_READS = { finished: true, accepts: true, census: true } as const;
+
 export class StatsEngine {
   private readonly active = new Histogram();
   private readonly passive = new Histogram();
@@ -111,7 +114,8 @@ export class StatsEngine {
   private readonly timeWaitCloses = new Map<number, number>();
   private readonly failedTransitions = new Map<number, number>();
   private readonly intoState = new Map<number, number>();
-  private readonly stateOf = new Map<string, number>();
+  /** without a census: the pipeline's connection tracker says which state each socket seen is in */
+  private tracker?: ConnectionTracker;
   private readonly failCauses: Record<string, number> = {};
   private readonly closeCauses: Record<string, number> = {};
   private failed = 0;
@@ -119,11 +123,16 @@ export class StatsEngine {
   private since = 0;
   private until = 0;
 
-  constructor(readonly topN = 10, private readonly maxTracked = 65536, private readonly census?: SocketCensus) {
+  constructor(readonly topN = 10, private readonly census?: SocketCensus) {
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
+  }
+
+  /** Without a census, `current` counts the sockets this tracker follows (the pipeline's, which feeds it). */
+  countStatesOf(tracker: ConnectionTracker): void {
+    this.tracker = tracker;
   }
 
   /** A batch of transitions and the connections that finished in it (the pipeline's one tracker). */
@@ -159,9 +168,6 @@ export class StatsEngine {
       if (!h) this.stateTime.set(e.oldState, (h = new Histogram()));
       h.record(e.durationNs / 1e6);
     }
-    if (this.census) { /* the census counts the states */ }
-    else if (e.newState === State.CLOSE) this.stateOf.delete(e.skaddr);
-    else if (this.stateOf.has(e.skaddr) || this.stateOf.size < this.maxTracked) this.stateOf.set(e.skaddr, e.newState);
     if (e.newState === State.ESTABLISHED && e.handshakeUs) {
       const ms = e.handshakeUs / 1000;
       if (e.oldState === State.SYN_SENT) {
@@ -195,8 +201,8 @@ export class StatsEngine {
       const { counts, ...rest } = this.census.report();
       current = counts;
       census = rest;
-    } else {
-      for (const s of this.stateOf.values()) current[stateName(s)] = (current[stateName(s)] ?? 0) + 1;
+    } else if (this.tracker) {
+      for (const [s, n] of this.tracker.states()) current[stateName(s)] = n;
     }
     const stateTime: Record<string, HistogramSummary> = {};
     for (const [s, h] of this.stateTime) stateTime[stateName(s)] = h.summary();

@@ -8,6 +8,7 @@ import { cgroup2Root } from './containers';
 import { loadBinding } from '../native/binding';
 import { procComm } from '../decode/comm';
 import { beforeAccept, ListenerHolders, type Owner } from './listener-holders';
+import { childrenOf, Liveness } from './liveness';
 
 
 // A rescan reads every /proc/PID/fd: rare by design, since the kernel attributes every
@@ -57,6 +58,23 @@ export class ProcSocketIndex {
   /** Whether a /proc scan ran in the last `ms` milliseconds. */
   scannedWithin(ms: number): boolean {
     return performance.now() - this.scannedAt < ms;
+  }
+
+  /** Those of `pids` that hold socket `inode`: their /proc/PID/fd only. */
+  holdersAmong(inode: number, pids: number[]): Owner[] {
+    const target = `socket:[${inode}]`;
+    const out: Owner[] = [];
+    for (const pid of pids) {
+      for (const fd of safeReaddir(`${this.procRoot}/${pid}/fd`)) {
+        let link: string;
+        try { link = readlinkSync(`${this.procRoot}/${pid}/fd/${fd}`); } catch { continue; }
+        if (link === target) {
+          out.push(this.describe(pid));
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** Every process holding listening socket `inode`, from a fresh /proc scan. */
@@ -182,11 +200,12 @@ function safeReaddir(dir: string): string[] {
 export class Attributor {
   private bySocket = new Map<string, Owner>();
   private readonly holders: ListenerHolders;
+  private readonly liveness = new Liveness();
 
   private primed = false;
 
   constructor(private readonly index = new ProcSocketIndex()) {
-    this.holders = new ListenerHolders(index);
+    this.holders = new ListenerHolders(index, '/proc', this.liveness);
   }
 
   /** Snapshot /proc (idempotent): right after attach, or at the first batch if that is sooner. */
@@ -215,6 +234,8 @@ export class Attributor {
           this.remember(ev.skaddr, owner);
         }
       }
+      if (ev.ownerSource === 'accept' && ev.newState === State.CLOSE_WAIT && ev.sockIno) this.handedOver(ev);
+      if (ev.pid !== ev.cpuPid && ev.ownerSource !== 'unknown' && !ev.holders) this.markExited(ev, now);
       if (ev.newState === State.CLOSE) {
         if (this.bySocket.size) this.bySocket.delete(ev.skaddr); // usually empty: the kernel knew the owners
         if (ev.sockIno) this.index.forget(ev.sockIno);
@@ -229,9 +250,35 @@ export class Attributor {
     if (answer) {
       setOwner(ev, answer.owner, 'listener');
       ev.holders = answer.holders;
-    } else {
+    } else if (ev.ownerSource !== 'listener' || !ev.pid) {
       setOwner(ev, { pid: 0, comm: '', cgroupId: 0 }, 'unknown');
     }
+    // else no holder runs any more: the listen() caller the kernel named held the listener when
+    // the connection arrived (its last holder known), and is marked as exited
+  }
+
+  /**
+   * The client hung up on a socket nobody has used since accept(): its acceptor may have handed
+   * it over unread (fork then close, fd passing to a cluster worker), and the kernel, which saw
+   * no use, still names the acceptor. If a child of the acceptor holds it and the acceptor no
+   * longer does, the child is the owner (ss -tanp agrees). Rare (a server reads what it accepts)
+   * and cheap: the acceptor's children's fds, when it has children.
+   */
+  private handedOver(ev: TcpEvent): void {
+    const kids = childrenOf(ev.pid);
+    if (!kids.length) return;
+    const holders = this.index.holdersAmong(ev.sockIno, kids);
+    if (!holders.length || this.index.holdersAmong(ev.sockIno, [ev.pid]).length) return;
+    setOwner(ev, holders[0], 'proc');
+  }
+
+  /**
+   * A change that ran without its owner (softirq, a timer) names the last owner known; if that
+   * process has exited by now (a socket it left behind finishing its close, a listener's queued
+   * connection), it is marked so, never shown as if it still ran.
+   */
+  private markExited(ev: TcpEvent, now: number): void {
+    if (!this.liveness.running(ev.pid, now)) ev.ownerExited = true;
   }
 
   private remember(skaddr: string, owner: Owner): void {

@@ -1,17 +1,8 @@
 // Enrich stage: the owner's cgroup path and container id, resolved once per event and stored
-// on it (TcpEvent.cgroup), before any sink sees the batch. Only outputs that carry them (JSON,
-// the stream, the journal) ask for it, so the table, CSV and -q never pay for it.
+// on it (TcpEvent.cgroup), before any sink sees the batch. The pipeline runs it only when a sink
+// reads the cgroup (JSON, the stream, the journal), so the table, CSV and -q never pay for it.
 import type { TcpEvent } from '../decode/event';
 import { cgroupResolver, type CgroupInfo, type CgroupResolver } from './containers';
-
-/** A sink that writes TcpEvent.cgroup: the pipeline runs the cgroup stage before it. */
-export interface WritesCgroup {
-  readonly writesCgroup: true;
-}
-
-function writesCgroup(sink: object): boolean {
-  return (sink as Partial<WritesCgroup>).writesCgroup === true;
-}
 
 /** Stores the owner's cgroup on each event of a batch (null when unknown or unresolvable). */
 export class CgroupEnricher {
@@ -41,9 +32,4 @@ export class CgroupEnricher {
       }
     }
   };
-}
-
-/** The enrich step a set of sinks needs: undefined when none writes the cgroup. */
-export function enrichmentFor(sinks: readonly object[]): ((batch: TcpEvent[]) => void) | undefined {
-  return sinks.some(writesCgroup) ? new CgroupEnricher().enrich : undefined;
 }

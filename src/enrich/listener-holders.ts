@@ -3,10 +3,11 @@
 // forked and exited) or share the listener with others (a master and its workers). Holders are
 // learned from accept() records (the accepting process holds the listener) and from /proc scans
 // (rate-limited, only when a listener's holders are unknown, a known holder has died, or the kernel
-// marked it shared); the answer is the live holders, never a dead pid, and
+// marked it shared); the answer is the running holders, never one that has exited, and
 // never one of several presented as the only one.
 import { readFileSync } from 'node:fs';
 import type { TcpEvent } from '../decode/event';
+import { childrenOf, Liveness } from './liveness';
 
 export interface Owner { pid: number; comm: string; cgroupId: number }
 
@@ -26,6 +27,8 @@ export function beforeAccept(ev: TcpEvent): boolean {
 export interface HolderSource {
   /** every process holding socket `inode`, from a fresh scan */
   holdersOf(inode: number): Owner[];
+  /** those of `pids` that hold socket `inode` (their fds only: cheap) */
+  holdersAmong?(inode: number, pids: number[]): Owner[];
   /** inode of the socket that listened on `port` when tracing started, if known */
   listenerInode(netns: number, port: number): number | undefined;
 }
@@ -45,7 +48,8 @@ export interface HolderSource {
 const LISTENER_SCAN_MS = 1000;
 const SCAN_INTERVAL_MS = 250;
 const SCAN_PAUSE_FACTOR = 20;
-/** How long a resolved answer (and a pid's liveness) is reused: pre-accept events come in bursts. */
+/** How long a resolved answer is reused while its holders all run: pre-accept events come in
+ *  bursts (whether they run is checked on each reuse, src/enrich/liveness.ts). */
 const REUSE_MS = 200;
 const MAX_LISTENERS = 8192;
 const MAX_HOLDERS = 256;
@@ -80,10 +84,12 @@ interface Listener {
 export class ListenerHolders {
   /** by netns * 65536 + port (exact below 2^53: no string key per event) */
   private listeners = new Map<number, Listener>();
-  private liveness = new Map<number, { alive: boolean; at: number }>();
+  private readonly liveness: Liveness;
   private nextScanAt = 0;
 
-  constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc') {}
+  constructor(private readonly procs: HolderSource, private readonly procRoot = '/proc', liveness?: Liveness) {
+    this.liveness = liveness ?? new Liveness(procRoot);
+  }
 
   /** CLOSE->LISTEN with a known owner: the caller holds it, maybe not alone. */
   noteListen(ev: TcpEvent): void {
@@ -117,11 +123,14 @@ export class ListenerHolders {
       l.sharedUnscanned = true;
       l.answer = undefined;
     }
-    if (l.answer !== undefined && now - l.answeredAt < REUSE_MS) return l.answer ?? undefined;
+    if (l.answer !== undefined && now - l.answeredAt < REUSE_MS && this.allRunning(l.answer, now)) return l.answer ?? undefined;
     let live = this.live(l, now);
+    if (l.lostHolder && l.inode) live = this.successors(l, live, now);
     // The holders a scan found, and the acceptors learned since, are the list.
     const doubtful = live.length === 0 || l.lostHolder || (l.sharedUnscanned && live.length < 2);
-    const scanDue = doubtful && (!l.scanned || now - l.scannedAt >= LISTENER_SCAN_MS);
+    // a holder that died is the moment its successors may exist (a reload, a recycled worker):
+    // that scan waits only for the shared budget
+    const scanDue = doubtful && (!l.scanned || l.lostHolder || now - l.scannedAt >= LISTENER_SCAN_MS);
     if (scanDue && l.inode && now >= this.nextScanAt) {
       l.scannedAt = now;
       l.scanned = true;
@@ -178,18 +187,37 @@ export class ListenerHolders {
     return { owner, holders: [owner.pid, ...[...pids].filter((p) => p !== owner.pid).sort((a, b) => a - b)] };
   }
 
-  private alive(pid: number, now: number): boolean {
-    const known = this.liveness.get(pid);
-    if (known && now - known.at < REUSE_MS) return known.alive;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      alive = (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  /**
+   * A holder died: its successors, if any, are usually children of a live holder (nginx's
+   * master forks new workers on reload, a pre-forked server replaces one). Their fds are read
+   * at once; the full scan (for any other holder) still waits for its budget.
+   */
+  private successors(l: Listener, live: Owner[], now: number): Owner[] {
+    if (!this.procs.holdersAmong || live.length > MAX_HOLDERS) return live;
+    const candidates: number[] = [];
+    for (const o of live) {
+      for (const pid of childrenOf(o.pid, this.procRoot)) if (!l.holders.has(pid)) candidates.push(pid);
     }
-    if (this.liveness.size >= MAX_LISTENERS) this.liveness.clear();
-    this.liveness.set(pid, { alive, at: now });
-    return alive;
+    if (!candidates.length) return live;
+    let added = false;
+    for (const o of this.procs.holdersAmong(l.inode, candidates.slice(0, MAX_HOLDERS))) {
+      if (l.holders.has(o.pid)) continue;
+      l.holders.set(o.pid, o);
+      added = true;
+    }
+    return added ? this.live(l, now) : live;
+  }
+
+  private alive(pid: number, now: number): boolean {
+    return this.liveness.running(pid, now);
+  }
+
+  /** A reused answer lists no process that has exited since. */
+  private allRunning(a: HolderAnswer | null, now: number): boolean {
+    if (!a) return true;
+    if (!a.holders) return this.alive(a.owner.pid, now);
+    for (const pid of a.holders) if (!this.alive(pid, now)) return false;
+    return true;
   }
 
   private parentOf(pid: number): number {

@@ -104,6 +104,8 @@ export const EVENT_FIELDS = {
     (e) => (e.acceptWaitUs ? thousandths(e.acceptWaitUs) : null)),
   holders: field('number[] | null', 'before accept, when several live processes hold the listener: the pids known so far, the one in `pid` first (the master) — only the master\'s when the others died and a rescan has not yet found their successors, or when the kernel saw another process accept from the listener and the scan for the others has not run yet; `null` when it is the only holder (or, without accept records, before any process but the `listen()` caller has accepted from it: docs/ATTRIBUTION.md)',
     (e) => e.holders),
+  owner_exited: field('boolean', 'the owner named had exited when tcptrace processed the event, and the change did not run in it: a socket it left behind (orphaned after its exit), or a `listen()` caller gone before its queued connections were processed; `pid` and `comm` are its last (the table and CSV write `*` after COMM)',
+    (e) => e.ownerExited === true),
 };
 
 /** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */

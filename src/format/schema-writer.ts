@@ -41,6 +41,8 @@ const K = {
   containerId: bytes(',"container_id":'),
   acceptWaitMs: bytes(',"accept_wait_ms":'),
   holders: bytes(',"holders":'),
+  ownerExitedTrue: bytes(',"owner_exited":true'),
+  ownerExitedFalse: bytes(',"owner_exited":false'),
   timeWaitTrue: bytes(',"time_wait":true,"cgroup":'),
   timeWaitFalse: bytes(',"time_wait":false,"cgroup":'),
   null: bytes('null'),
@@ -50,7 +52,7 @@ const K = {
 const WRITTEN_BY_HAND: readonly string[] = [
   'v', 'time', 'ts_ns', 'skaddr', 'pid', 'comm', 'owner', 'cgroup_id', 'cpu_pid', 'cpu_tid', 'cpu_comm', 'family', 'saddr', 'sport',
   'daddr', 'dport', 'oldstate', 'newstate', 'ms', 'netns', 'sock_ino', 'rtt_us', 'handshake_ms', 'side', 'cause', 'error',
-  'syn_retrans', 'synack_retrans', 'time_wait', 'cgroup', 'container_id', 'accept_wait_ms', 'holders',
+  'syn_retrans', 'synack_retrans', 'time_wait', 'cgroup', 'container_id', 'accept_wait_ms', 'holders', 'owner_exited',
 ];
 /** Every later catalogue field (a field added since: its catalogue line is all it needs), written generically. */
 const LATER = Object.entries(EVENT_FIELDS).filter(([key]) => !WRITTEN_BY_HAND.includes(key))
@@ -175,6 +177,7 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
   } else {
     p = putBytes(buf, p, K.null);
   }
+  p = putBytes(buf, p, e.ownerExited ? K.ownerExitedTrue : K.ownerExitedFalse);
   if (LATER.length) {
     w.moveTo(p);
     for (const f of LATER) putLater(w, f.key, f.value(e));

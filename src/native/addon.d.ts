@@ -18,6 +18,19 @@ export interface NativeProbeOptions {
   /** Bytes the drain thread may hold for JS before it leaves records in the ring. */
   backlogBytes: number;
   verbose: boolean;
+  /** kernel BTF file for CO-RE (libbpf's btf_custom_path) */
+  btfPath?: string;
+  /** helpers to treat as missing (a test knob) */
+  pretendMissing?: string[];
+}
+
+/** A program this kernel could not load, and the piece it lacks. */
+export interface LeftOutProgram {
+  program: string;
+  /** what went with it ('' when another program stands in) */
+  feature: string;
+  /** the piece this kernel lacks */
+  missing: string;
 }
 
 /** How close delivery came to loss. */
@@ -44,6 +57,8 @@ export interface NativeCounters {
   acceptsLost: number;
   /** state changes the kernel skipped because our program was already running on that CPU */
   missed: number;
+  /** State changes the handler was busy for that the nested handler took (bpf/nested.bpf.h): in seen. */
+  nested: number;
 }
 
 export declare class Probe {
@@ -62,6 +77,8 @@ export declare class Probe {
   delivery(): NativeDelivery;
   /** Names of the BPF programs that were loaded. */
   programs(): string[];
+  /** Programs left out before the load, with what the kernel lacks for each. */
+  leftOut(): LeftOutProgram[];
 }
 
 export declare function ringbufSupported(): boolean;

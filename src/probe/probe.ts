@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadBinding } from '../native/binding';
-import type { NativeError, Probe } from '../native/addon';
+import type { LeftOutProgram, NativeError, Probe } from '../native/addon';
 import { encodeConfig, type KernelFilter } from './config';
 import { ensureTracefs } from './tracefs';
 
@@ -43,6 +43,16 @@ export interface ProbeOptions {
   acceptRecords?: boolean;
   /** Print libbpf's debug output on stderr. */
   verbose?: boolean;
+  /**
+   * A BTF file describing the running kernel, for kernels without /sys/kernel/btf/vmlinux (CO-RE
+   * relocates against it; the classic tracepoint attaches). README: Kernels without BTF.
+   */
+  btf?: string;
+  /**
+   * Test and debug knob: helpers (e.g. 'sk_storage_get') to treat as missing from this kernel, so
+   * the programs that need them are left out as on a kernel that lacks them.
+   */
+  pretendMissing?: string[];
   /** Path of the compiled BPF object. */
   objectPath?: string;
 }
@@ -79,18 +89,14 @@ export interface OpenedProbe {
   attach: AttachMode;
   delivery: Delivery;
   programs: string[];
+  /** Programs this kernel could not load, each with the piece it lacks. */
+  leftOut: LeftOutProgram[];
   /** performance.now() when the programs were attached (events are captured from then on) */
   attachedAt: number;
 }
 
 /** A probe whose load and attach run on a native thread until finish() takes it over. */
 export interface StartedProbe {
-  /** performance.now() when the load began */
-  readonly startedAt: number;
-  /** Everything the kernel is given (config bytes, attach modes, sizes): equal keys, equal loads. */
-  readonly key: string;
-  /** Detaches and frees a probe started for nothing (waits for its load to end). */
-  discard(): void;
   /** Waits for the load (falling back to the next attach mode if it failed) and starts draining. */
   finish(onBatch: (records: Buffer) => void): OpenedProbe;
 }
@@ -100,8 +106,8 @@ export interface StartedProbe {
  * modules meanwhile (the verifier and CO-RE relocation take tens of ms). Checks that need no
  * kernel work throw here, a failed load in finish().
  */
-export function startProbe(options: ProbeOptions, plan = planProbe(options)): StartedProbe {
-  const { binding, native, modes, tracefsMissing, key, startedAt } = plan;
+export function startProbe(options: ProbeOptions): StartedProbe {
+  const { binding, native, modes, tracefsMissing } = planProbe(options);
   const begin = (attach: AttachMode) => new binding.Probe({ ...native, attach });
   const first = modes[0] === 'tracepoint' && tracefsMissing ? undefined : begin(modes[0]);
 
@@ -114,7 +120,7 @@ export function startProbe(options: ProbeOptions, plan = planProbe(options)): St
         probe.start(onBatch);
         const times = probe.loadTimes();
         const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
-        return { probe, attach, delivery: native.delivery, programs: probe.programs(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
+        return { probe, attach, delivery: native.delivery, programs: probe.programs(), leftOut: probe.leftOut(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
       } catch (err) {
         lastError = err;
         // No privilege is no privilege in every mode: do not mask it with a fallback's error.
@@ -123,21 +129,21 @@ export function startProbe(options: ProbeOptions, plan = planProbe(options)): St
     }
     throw explain(lastError);
   };
-  const discard = () => { first?.close(); };
-  return { startedAt, key, finish, discard };
+  return { finish };
 }
 
 /** What startProbe gives the kernel, worked out from the options (and the machine). */
-export function planProbe(options: ProbeOptions) {
-  const startedAt = performance.now();
+function planProbe(options: ProbeOptions) {
   const binding = loadBinding();
   const objectPath = options.objectPath ?? DEFAULT_OBJECT;
   if (!existsSync(objectPath)) throw new ProbeError(`BPF object missing: ${objectPath} (reinstall tcptrace)`);
   const delivery: Delivery =
     options.delivery && options.delivery !== 'auto' ? options.delivery : binding.ringbufSupported() ? 'ringbuf' : 'perfbuf';
   const wanted = options.attach ?? 'auto';
-  const modes: AttachMode[] =
-    wanted === 'auto' ? (existsSync('/sys/kernel/btf/vmlinux') ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
+  if (options.btf !== undefined && !existsSync(options.btf)) throw new ProbeError(`--btf ${options.btf}: no such file`);
+  // tp_btf attaches by the kernel's own BTF; a BTF file (--btf) serves CO-RE for the classic tracepoint
+  const ownBtf = existsSync('/sys/kernel/btf/vmlinux');
+  const modes: AttachMode[] = wanted === 'auto' ? (ownBtf && options.btf === undefined ? ['tp_btf', 'tracepoint'] : ['tracepoint']) : [wanted];
   const wakeupBytes =
     options.wakeupBytes ?? Math.min(PROBE_DEFAULTS.wakeupBytes, Math.floor((options.ringBytes ?? PROBE_DEFAULTS.ringBytes) / 8));
   const f = options.filter ?? {};
@@ -159,29 +165,32 @@ export function planProbe(options: ProbeOptions) {
     flushMs: options.flushMs ?? PROBE_DEFAULTS.flushMs,
     batchBytes: options.batchBytes ?? PROBE_DEFAULTS.batchBytes,
     backlogBytes: options.backlogBytes ?? PROBE_DEFAULTS.backlogBytes,
-    drainThread: (options.drain ?? drainFromEnv()) === 'thread',
-    drainBoost: process.env.TCPTRACE_DRAIN !== 'thread-normal',
+    drainThread: (options.drain ?? 'thread') === 'thread',
+    drainBoost: true,
     verbose: options.verbose ?? false,
+    btfPath: options.btf,
+    pretendMissing: options.pretendMissing,
   };
-  const key = JSON.stringify({ ...native, config: config.toString('hex'), modes, tracefsMissing });
-  return { binding, native, modes, tracefsMissing, key, startedAt };
+  return { binding, native, modes, tracefsMissing };
 }
 
 export function openProbe(options: ProbeOptions, onBatch: (records: Buffer) => void): OpenedProbe {
   return startProbe(options).finish(onBatch);
 }
 
-// TCPTRACE_DRAIN=loop|thread|thread-normal: for bench/run.js's comparisons only.
-function drainFromEnv(): 'thread' | 'loop' {
-  return process.env.TCPTRACE_DRAIN === 'loop' ? 'loop' : 'thread';
-}
-
 /** Which owner mechanisms this kernel gave us (docs/ATTRIBUTION.md), for the start-up line. */
 export function ownerHooks(programs: string[]): string {
   const has = (name: string) => programs.includes(name);
   const accept = has('accept4_exit_tp') || has('accept_exit_tp') ? 'accept' : 'no accept hook';
-  const use = has('recv_length_btf') && has('send_length_btf') ? 'send/recv' : has('rcv_space_btf') ? 'recv' : 'no send/recv hook';
+  const use = has('recv_length_btf') && has('send_length_btf') ? 'send/recv' : has('rcv_space_btf') || has('rcv_space_tp') ? 'recv' : 'no send/recv hook';
   return `owners from ${accept}, ${use}`;
+}
+
+/** The start line's note of what this kernel could not give ('' when nothing is missing). */
+export function leftOutText(leftOut: LeftOutProgram[]): string {
+  const lost = leftOut.filter((l) => l.feature);
+  const text = [...new Set(lost.map((l) => `${l.feature} (no ${l.missing})`))];
+  return text.length ? `; without ${text.join(', ')}` : '';
 }
 
 function isPermissionError(err: unknown): boolean {
@@ -201,8 +210,9 @@ function explain(err: unknown): Error {
   if (log.includes('BEGIN PROG LOAD LOG')) {
     return new ProbeError('the kernel verifier rejected the BPF program (run with --verbose for its log, and report it)', log);
   }
-  if (/no BTF|BTF is required|vmlinux BTF/i.test(log + (e.message ?? ''))) {
-    return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y', log);
+  if (/^tp_btf needs/.test(e.message ?? '')) return new ProbeError(`--attach ${e.message}`, log);
+  if (/no BTF|BTF is required|vmlinux BTF|failed to find valid kernel BTF/i.test(log + (e.message ?? ''))) {
+    return new ProbeError('kernel BTF not found (/sys/kernel/btf/vmlinux): give tcptrace one with --btf FILE (README: Kernels without BTF)', log);
   }
   if (e.errno === 2 /* ENOENT */ && /attach/.test(e.message ?? '')) {
     return new ProbeError('tracepoint sock:inet_sock_set_state not found: tcptrace needs Linux 4.16 or newer', log);
@@ -210,4 +220,4 @@ function explain(err: unknown): Error {
   return new ProbeError(e.message ?? String(err), log);
 }
 
-export type { NativeCounters, NativeDelivery } from '../native/addon';
+export type { LeftOutProgram, NativeCounters, NativeDelivery } from '../native/addon';

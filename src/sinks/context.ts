@@ -3,7 +3,7 @@
 // here can name it without importing the index back. Never the Tracer, never the CLI's Plan.
 import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
-import type { SocketCensus } from '../derive/census';
+import type { SocketCensus } from '../census/census';
 import type { Output, Writer } from './sink';
 import type { CaptureFeed } from '../format/capture-records';
 

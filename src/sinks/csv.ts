@@ -42,8 +42,10 @@ export class CsvSink implements Sink {
     const time = o.time === 'clock' ? `${this.clock.format(e.time)},` : o.time === 'relative' ? `${this.relative.format(e.tsNs)},` : '';
     const known = e.ownerSource !== 'unknown';
     const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
-    // `+`: a listener several processes hold, shown by its master (docs/ATTRIBUTION.md)
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(e.holders ? `${e.comm}+` : e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    // `+`: a listener several processes hold, shown by its master; `*`: an owner that has exited
+    // (docs/ATTRIBUTION.md)
+    const comm = e.holders ? `${e.comm}+` : e.ownerExited ? `${e.comm}*` : e.comm;
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

@@ -1,6 +1,5 @@
-// The fleet sinks (docs/FLEET.md): Prometheus /metrics, the systemd journal, OTLP. Each is
-// loaded only when asked for: their libraries (prom-client, OpenTelemetry) cost memory and
-// start-up time that a plain `tcptrace` should not pay.
+// The fleet sinks' options (docs/FLEET.md): Prometheus /metrics, the systemd journal, OTLP, and
+// the building of /metrics. Their modules are loaded only when asked for (src/sinks/index.ts).
 import { hostPort } from '../http/server';
 import type { Sink } from './sink';
 import type { SinkInputs } from './context';
@@ -14,23 +13,11 @@ export interface FleetOptions {
   otlp?: Omit<OtlpOptions, 'census'>;
 }
 
-export async function fleetSinks(options: FleetOptions, inputs: SinkInputs): Promise<Sink[]> {
-  const { status, log, census } = inputs;
-  const sinks: Sink[] = [];
-  if (options.metrics) {
-    const { MetricsSink } = await import('./metrics');
-    const { logAddress, ...metrics } = options.metrics;
-    const sink = await MetricsSink.create(status, { ...metrics, census });
-    if (logAddress) log(`metrics at http://${hostPort(metrics.addresses[0].host, sink.servers[0].address.port)}/metrics`);
-    sinks.push(sink);
-  }
-  if (options.journal) {
-    const { JournalSink } = await import('./journal');
-    sinks.push(JournalSink.open(options.journal.socket, log));
-  }
-  if (options.otlp) {
-    const { OtlpSink } = await import('./otlp');
-    sinks.push(new OtlpSink(status, { ...options.otlp, census }, log));
-  }
-  return sinks;
+/** --metrics (and /metrics on --listen): says on stderr where the first address is served. */
+export async function metricsSink(options: NonNullable<FleetOptions['metrics']>, inputs: SinkInputs): Promise<Sink> {
+  const { MetricsSink } = await import('./metrics');
+  const { logAddress, ...metrics } = options;
+  const sink = await MetricsSink.create(inputs.status, { ...metrics, census: inputs.census });
+  if (logAddress) inputs.log(`metrics at http://${hostPort(metrics.addresses[0].host, sink.servers[0].address.port)}/metrics`);
+  return sink;
 }

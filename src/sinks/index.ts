@@ -1,17 +1,20 @@
-// Builds the sinks asked for, each from its own typed options (made from the CLI's plan in
-// src/command/sink-options.ts). Each sink is built here and knows nothing of the others.
-import type { Sink } from './sink';
+// Every sink there is, in one table: the options that ask for it, what it reads, and how it is
+// built. What the sinks asked for read configures the rest (readsOf): the probe sends accept
+// records, the census starts at attach, the stats engine, the connection tracker and the enrich
+// stage run, only when some sink reads them. Each sink module is loaded only when asked for
+// (the WebSocket server, prom-client and OpenTelemetry cost start-up time and memory), so this
+// table can be read before the BPF load begins. Sinks know nothing of each other.
+import { allReads, type Reads, type Sink } from './sink';
 import type { SinkInputs } from './context';
-import { TableSink, type TableOptions } from './table';
-import { CsvSink, type CsvOptions } from './csv';
-import { NdjsonSink } from './ndjson';
-import { SummarySink, type SummaryOptions } from './summary';
-import { LifetimeSink } from './lifetimes';
-import { fleetSinks, type FleetOptions } from './fleet';
+import type { TableOptions } from './table';
+import type { CsvOptions } from './csv';
+import type { SummaryOptions } from './summary';
 import type { StreamOptions } from './ws/options';
+import type { FleetOptions } from './fleet';
 import type { RecorderOptions } from './recorder/index';
 
 export type { SinkInputs } from './context';
+export type { Reads } from './sink';
 
 /** Per-event lines on stdout. */
 export type TerminalOptions = { format: 'table'; table: TableOptions } | { format: 'csv'; csv: CsvOptions } | { format: 'json' };
@@ -27,35 +30,76 @@ export interface SinkOptions extends FleetOptions {
   recorder?: RecorderOptions;
 }
 
-/** Whether these sinks read the stats engine (the caller then makes one and has the pipeline feed it). */
-export function readsStats(options: SinkOptions): boolean {
-  return Boolean(options.summary || options.stream);
+interface SinkKind<O> {
+  /** what it reads besides the batches (src/sinks/sink.ts, Reads) */
+  reads: Reads | ((options: O) => Reads);
+  build(options: O, inputs: SinkInputs): Promise<Sink>;
 }
 
-function terminalSink(options: TerminalOptions, { out, capture }: SinkInputs): Sink {
-  switch (options.format) {
-    case 'csv': return new CsvSink(out, options.csv);
-    case 'json': return new NdjsonSink(out, capture);
-    default: return new TableSink(out, options.table);
-  }
+type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[K]>> };
+
+/** In build order: the stream before the metrics (it sets the --listen server's token before /metrics can be served there). */
+const SINKS: SinkTable = {
+  terminal: {
+    reads: (o) => (o.format === 'json' ? { cgroup: true } : {}),
+    async build(o, { out, capture }) {
+      if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
+      if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out, capture);
+      return new (await import('./table')).TableSink(out, o.table);
+    },
+  },
+  summary: {
+    reads: { stats: true },
+    build: async (o, { out, stats }) => new (await import('./summary')).SummarySink(out, stats!, o),
+  },
+  lifetimes: {
+    reads: { finished: true },
+    build: async (o, { out }) => new (await import('./lifetimes')).LifetimeSink(out, o.json),
+  },
+  stream: {
+    reads: { stats: true, cgroup: true },
+    build: async (o, inputs) => (await import('./ws')).streamSink(o, inputs),
+  },
+  metrics: {
+    reads: { finished: true, accepts: true, census: true },
+    build: async (o, inputs) => (await import('./fleet')).metricsSink(o, inputs),
+  },
+  journal: {
+    reads: { cgroup: true },
+    build: async (o, { log }) => (await import('./journal')).JournalSink.open(o.socket, log),
+  },
+  otlp: {
+    reads: { finished: true, accepts: true, census: true },
+    build: async (o, { status, log, census }) => new (await import('./otlp')).OtlpSink(status, { ...o, census }, log),
+  },
+  recorder: {
+    // a capture keeps the accept records (a replay's accept-queue statistics) and the cgroups
+    reads: { accepts: true, cgroup: true },
+    build: async (o, inputs) => (await import('./recorder/index')).RecorderSink.create(o, inputs),
+  },
+};
+
+/** The sinks asked for, each with what it reads. */
+function asked(options: SinkOptions): { key: keyof SinkOptions; kind: SinkKind<unknown>; options: unknown; reads: Reads }[] {
+  return (Object.keys(SINKS) as (keyof SinkOptions)[]).flatMap((key) => {
+    const o = options[key];
+    if (o === undefined) return [];
+    const kind = SINKS[key] as SinkKind<unknown>;
+    return [{ key, kind, options: o, reads: typeof kind.reads === 'function' ? kind.reads(o) : kind.reads }];
+  });
+}
+
+/** Everything the sinks asked for read (with what the stats engine reads, when one reads it). */
+export function readsOf(options: SinkOptions): Reads {
+  return allReads(asked(options).map((s) => s.reads));
 }
 
 export async function buildSinks(options: SinkOptions, inputs: SinkInputs): Promise<Sink[]> {
-  const { out, stats } = inputs;
-  if (readsStats(options) && !stats) throw new Error('--summary and the stream need the stats engine (see readsStats)');
   const sinks: Sink[] = [];
-  if (options.terminal) sinks.push(terminalSink(options.terminal, inputs));
-  if (options.summary) sinks.push(new SummarySink(out, stats!, options.summary));
-  if (options.lifetimes) sinks.push(new LifetimeSink(out, options.lifetimes.json));
-  // The stream first: it sets the --listen server's token before /metrics can be served there.
-  if (options.stream) {
-    const { streamSink } = await import('./ws'); // the WebSocket server, only when asked for
-    sinks.push(await streamSink(options.stream, inputs));
-  }
-  sinks.push(...(await fleetSinks(options, inputs)));
-  if (options.recorder) {
-    const { RecorderSink } = await import('./recorder/index');
-    sinks.push(await RecorderSink.create(options.recorder, inputs));
+  for (const s of asked(options)) {
+    if (s.reads.stats && !inputs.stats) throw new Error(`the ${s.key} sink reads the stats engine: pass one (readsOf says which sinks do)`);
+    const sink = await s.kind.build(s.options, inputs);
+    sinks.push(Object.assign(sink, { reads: s.reads }));
   }
   return sinks;
 }

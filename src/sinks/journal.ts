@@ -131,8 +131,6 @@ function openSocket(path: string): DgramSocket {
 export class JournalSink implements Sink {
   private socket?: DgramSocket;
   private failedAt = 0;
-  /** entries carry the cgroup and container (the pipeline's enrich stage) */
-  readonly writesCgroup = true;
   sent = 0;
   dropped = 0;
   private warned = false;

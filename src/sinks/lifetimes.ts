@@ -46,8 +46,6 @@ export function lifetimeJson(c: FinishedConnection): string {
 }
 
 export class LifetimeSink implements Sink {
-  readonly needsFinished = true;
-
   constructor(private readonly out: Writer, private readonly json: boolean) {
     if (!json) out(`${LIFETIMES_HEADER}\n`);
   }

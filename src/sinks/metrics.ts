@@ -2,7 +2,7 @@
 // OTLP exporter (src/derive/metrics-feed.ts); names, help, labels and buckets come from the
 // metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SocketCensus } from '../derive/census';
+import type { SocketCensus } from '../census/census';
 import type { FinishedConnection } from '../derive/connections';
 import type { TcpEvent } from '../decode/event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http/server';
@@ -192,8 +192,6 @@ export class MetricsSink implements Sink {
     const feed = new MetricsFeed([metrics], options.ports);
     return new MetricsSink(metrics, feed, servers);
   }
-
-  readonly needsFinished = true;
 
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.feed.observe(batch, finished);

@@ -3,7 +3,4 @@
 import { CaptureWriter } from '../format/capture-writer';
 import type { Sink } from './sink';
 
-export class NdjsonSink extends CaptureWriter implements Sink {
-  /** events carry their cgroup and container (the pipeline's enrich stage) */
-  readonly writesCgroup = true;
-}
+export class NdjsonSink extends CaptureWriter implements Sink {}

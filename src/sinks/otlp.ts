@@ -7,7 +7,7 @@ import { ValueType, type Attributes, type Counter, type Histogram, type Meter, t
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { SocketCensus } from '../derive/census';
+import type { SocketCensus } from '../census/census';
 import type { FinishedConnection } from '../derive/connections';
 import type { TcpEvent } from '../decode/event';
 import type { Counters } from '../status';
@@ -184,8 +184,6 @@ export class OtlpSink implements Sink {
     const backend = new OtelMetrics(this.provider, info, sources, options.ports);
     this.feed = new MetricsFeed([backend], options.ports);
   }
-
-  readonly needsFinished = true;
 
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.feed.observe(batch, finished);

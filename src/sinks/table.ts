@@ -42,6 +42,14 @@ export function tableHeader(o: TableOptions): string {
   return h;
 }
 
+/** Process names cut one column short and marked. */
+function marked(mark: string): TextMemo<Shown> {
+  return new TextMemo((s): Shown => {
+    const cut = shownColumn(s, COMM_WIDTH - 1);
+    return { text: `${cut.text}${mark}`, columns: cut.columns + 1 };
+  });
+}
+
 export class TableSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
@@ -49,10 +57,8 @@ export class TableSink implements Sink {
   private readonly bytes = new ByteWriter();
   /** process names escaped and cut to the column once per distinct name (src/format/display.ts) */
   private readonly names = new TextMemo((s) => shownColumn(s, COMM_WIDTH));
-  private readonly sharedNames = new TextMemo((s): Shown => {
-    const cut = shownColumn(s, COMM_WIDTH - 1);
-    return { text: `${cut.text}+`, columns: cut.columns + 1 };
-  });
+  private readonly sharedNames = marked('+');
+  private readonly exitedNames = marked('*');
 
   constructor(private readonly out: Output, private readonly o: TableOptions) {
     this.addrWidth = o.wide ? 39 : 15;
@@ -71,8 +77,10 @@ export class TableSink implements Sink {
     const o = this.o;
     const time = o.time === 'clock' ? this.clock.format(e.time) : o.time === 'relative' ? this.relative.format(e.tsNs) : '';
     const cause = causeText(e);
-    // `+`: a listener several processes hold, shown by its master (docs/ATTRIBUTION.md)
-    const comm = e.ownerSource === 'unknown' ? NO_NAME : e.holders ? this.sharedNames.get(e.comm) : this.names.get(e.comm);
+    // `+`: a listener several processes hold, shown by its master; `*`: an owner that has exited
+    // (docs/ATTRIBUTION.md)
+    const comm = e.ownerSource === 'unknown' ? NO_NAME : e.holders ? this.sharedNames.get(e.comm)
+      : e.ownerExited ? this.exitedNames.get(e.comm) : this.names.get(e.comm);
     const cpuComm = o.onCpu ? this.names.get(e.cpuComm) : NO_NAME;
     // Room for the widest row: fixed columns, padding, the cause, and 3 bytes per character of text.
     const room = 200 + 2 * this.addrWidth +

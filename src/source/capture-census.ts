@@ -5,8 +5,8 @@
 // (src/source/capture-records.ts) that a replay's census reads back (replay-census.ts).
 import type { CensusRequest } from '../native/addon';
 import type { KernelFilter } from '../probe/config';
-import { kernelCensusSource, type CensusSource } from '../derive/census-source';
-import { SAMPLED_MASK } from '../derive/census-space';
+import { kernelCensusSource, type CensusSource } from '../census/kernel-source';
+import { SAMPLED_MASK } from '../census/space';
 import { State } from '../decode/states';
 import { censusRecord, type CensusRecord, type NetnsFacts } from '../format/capture-records';
 

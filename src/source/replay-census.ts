@@ -5,9 +5,9 @@
 // A port or family filter given to the replay is applied to the listed sockets; the sampled
 // states (TIME_WAIT, SYN_RECV) are not listed and stay the capture's counts.
 import type { CensusRequest, CensusResult } from '../native/addon';
-import type { CensusSource } from '../derive/census-source';
-import type { NamespaceScan } from '../derive/netns';
-import { SAMPLED_MASK } from '../derive/census-space';
+import type { CensusSource } from '../census/kernel-source';
+import type { NamespaceScan } from '../census/netns';
+import { SAMPLED_MASK } from '../census/space';
 import type { CensusRecord, NetnsFacts } from '../format/capture-records';
 
 const TUPLE_BYTES = 40;

@@ -33,6 +33,7 @@ export interface ReplayEvents extends TracerEvents {
 /** Events handed over at once when nothing paces them. */
 const MAX_BATCH = 4096;
 const NO_DELIVERY: NativeDelivery = { maxGapMs: 0, thread: false };
+const NO_COUNTERS: Counters = { seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0, nested: 0, accepts: 0, acceptsLost: 0 };
 
 
 export class ReplaySource extends EventEmitter<ReplayEvents> {
@@ -116,12 +117,12 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   }
 
   counters(): Counters {
-    if (this.final) return this.final;
+    if (this.final) return { ...NO_COUNTERS, ...this.final };
     if (this.recorded) {
-      const c = this.recorded.counters;
+      const c = { ...NO_COUNTERS, ...this.recorded.counters }; // a capture from before a counter was added
       return { ...c, seen: c.seen + this.sinceRecord, delivered: c.delivered + this.sinceRecord };
     }
-    return { seen: this.read, delivered: this.read, filtered: 0, lost: 0, missed: 0, accepts: this.accepted, acceptsLost: 0 };
+    return { ...NO_COUNTERS, seen: this.read, delivered: this.read, accepts: this.accepted };
   }
 
   deliveryStats(): NativeDelivery {

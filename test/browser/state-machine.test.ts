@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { SocketCensus } from '../../src/derive/census';
+import { SocketCensus } from '../../src/census/census';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
@@ -46,7 +46,7 @@ describeBrowser('state machine in chromium', () => {
     tracer = Tracer.open({ filter: { netns: ns.inode } });
     // Lost or skipped transitions (a busy machine) make it count again from the kernel.
     census = new SocketCensus({ netns: ns.inode }, () => { const c = tracer.counters(); return c.lost + c.missed; });
-    const stats = new StatsEngine(10, 65536, census);
+    const stats = new StatsEngine(10, census);
     sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 500 });
     new Pipeline(tracer, [sink], { census, stats });
     browser = await launchChromium();

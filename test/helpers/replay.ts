@@ -1,10 +1,10 @@
 // Replays a capture through the real pipeline and sinks, in this process and without root:
 // what `tcptrace --replay FILE` runs, with stdout collected.
 import { ReplaySource } from '../../src/source/replay';
-import { SocketCensus } from '../../src/derive/census';
+import { SocketCensus } from '../../src/census/census';
 import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
-import { buildSinks, readsStats, type SinkOptions } from '../../src/sinks';
+import { buildSinks, readsOf, type SinkOptions } from '../../src/sinks';
 import { statusOnly } from '../../src/status';
 import type { KernelFilter } from '../../src/probe/config';
 
@@ -28,8 +28,9 @@ export async function replay(path: string, options: SinkOptions, run: ReplayRun 
   const chunks: string[] = [];
   const log: string[] = [];
   const out = (c: string | Uint8Array) => { chunks.push(typeof c === 'string' ? c : Buffer.from(c).toString('utf8')); };
-  const census = readsStats(options) || options.metrics ? new SocketCensus(run.filter, () => { const c = source.counters(); return c.lost + c.missed; }, source.census) : undefined;
-  const stats = readsStats(options) ? new StatsEngine(10, undefined, census) : undefined;
+  const reads = readsOf(options);
+  const census = reads.census ? new SocketCensus(run.filter, () => { const c = source.counters(); return c.lost + c.missed; }, source.census) : undefined;
+  const stats = reads.stats ? new StatsEngine(10, census) : undefined;
   const sinks = await buildSinks(options, { status: statusOnly(source), out, log: (l) => log.push(l), stats, census });
   const pipeline = new Pipeline(source, sinks, { census, stats });
   await run.ready?.(sinks);

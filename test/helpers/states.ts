@@ -2,7 +2,7 @@
 // `ss -tan` counts there: the reference every socket count is checked against.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { CENSUS_STATES } from '../../src/derive/census';
+import { CENSUS_STATES } from '../../src/census/census';
 import { sleep } from './kernel';
 import { Peer, type NetNamespace } from './process';
 

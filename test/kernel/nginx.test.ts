@@ -71,6 +71,21 @@ http {
     }
   }
 
+  /** `nginx -s reload`; resolves once the old workers are gone from /proc and the new ones run. */
+  async reload(): Promise<{ old: number[]; fresh: number[] }> {
+    const old = this.workers;
+    execFileSync('ip', ['netns', 'exec', this.ns.name, NGINX!, '-p', this.dir, '-c', path.join(this.dir, 'nginx.conf'), '-s', 'reload']);
+    for (let i = 0; i < 500; i++) {
+      const now = childrenOf(this.master);
+      if (!old.some((p) => now.includes(p)) && now.length === 2) {
+        this.workers = now;
+        return { old, fresh: now };
+      }
+      await sleep(5);
+    }
+    throw new Error('nginx -s reload: the old workers did not leave');
+  }
+
   stop(): void {
     try { process.kill(this.master, 'SIGTERM'); } catch { /* gone */ }
     rmSync(this.dir, { recursive: true, force: true });
@@ -132,6 +147,30 @@ describeNginx('nginx (master + 2 workers, daemon on)', () => {
     try {
       await nginx.start();
       await check(cap, ns, nginx);
+    } finally {
+      cap.close();
+    }
+  });
+
+  it('after nginx -s reload: holders never list a worker gone from /proc, and list the new ones', async () => {
+    const { ns, nginx } = fresh();
+    const cap = new Capture({ filter: { netns: ns.inode } });
+    try {
+      await nginx.start();
+      await check(cap, ns, nginx); // the holders known: the master and the first workers
+      const { old, fresh: workers } = await nginx.reload();
+      // at once: the old answer (master and old workers) would be reused for 200 ms
+      const clients = await runClient(ns, nginx.port, 4, true);
+      for (const cp of clients) {
+        const evs = await serverSide(cap, nginx.port, cp);
+        const accept = acceptOf(cap, nginx.port, cp)!;
+        for (const e of evs.filter((x) => x.tsNs < accept.tsNs)) {
+          // the oracle: /proc after the reload (the old workers had left it before these connections)
+          for (const pid of [e.pid, ...(e.holders ?? [])]) expect(old).not.toContain(pid);
+          expect([nginx.master, ...workers]).toContain(e.pid);
+          if (e.holders) expect([...e.holders].sort()).toEqual([nginx.master, ...workers].sort());
+        }
+      }
     } finally {
       cap.close();
     }

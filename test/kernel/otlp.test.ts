@@ -10,7 +10,7 @@ import { sinkOptions } from '../../src/command/sink-options';
 import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/derive/stats';
-import { CENSUS_STATES, SocketCensus } from '../../src/derive/census';
+import { CENSUS_STATES, SocketCensus } from '../../src/census/census';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
 type KeyValue = { key: string; value: { stringValue?: string; intValue?: number | string; doubleValue?: number } };

@@ -81,7 +81,7 @@ function beyond(p: BpfProgram, kernel: Version): string[] {
 
 describe('older kernels (static checks of bpf/tcptrace.bpf.o)', () => {
   it('finds the classic tracepoint programs and what they call', () => {
-    expect(classic.map((p) => p.name).sort()).toEqual(['accept4_exit_tp', 'accept_exit_tp', 'retrans_tp', 'rst_recv_tp', 'rst_sent_tp', 'set_state_tp', 'synack_retrans_tp']);
+    expect(classic.map((p) => p.name).sort()).toEqual(['accept4_exit_tp', 'accept_exit_tp', 'rcv_space_tp', 'retrans_tp', 'rst_recv_tp', 'rst_sent_tp', 'set_state_tp', 'synack_retrans_tp']);
     expect(classic.find((p) => p.name === 'set_state_tp')!.subprograms).toEqual(['emit_tp']);
   });
 

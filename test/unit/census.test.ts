@@ -1,7 +1,7 @@
 // The census' bookkeeping with a stand-in for sock_diag: the dump at start, transitions
 // that happened while it ran (some shown by it, some not), sampled TIME_WAIT.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SocketCensus, type CensusSource } from '../../src/derive/census';
+import { SocketCensus, type CensusSource } from '../../src/census/census';
 import type { CensusRequest, CensusResult } from '../../src/native/addon';
 import type { TcpEvent } from '../../src/decode/event';
 import { State as S } from '../../src/decode/states';

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setCgroupResolver, type CgroupInfo, type CgroupResolver } from '../../src/enrich/containers';
-import { CgroupEnricher, enrichmentFor } from '../../src/enrich/cgroup';
+import { CgroupEnricher } from '../../src/enrich/cgroup';
 import type { TcpEvent } from '../../src/decode/event';
 import { Pipeline, type EventSource } from '../../src/pipeline';
 import { sampleEvent } from '../helpers/sample';
@@ -27,19 +27,18 @@ describe('cgroup enrich stage', () => {
     expect(calls).toEqual([7, 8]); // the second 7 reuses the last answer
   });
 
-  it('runs in the pipeline only when a sink writes the cgroup', () => {
+  it('runs in the pipeline only when a sink reads the cgroup', () => {
     const { resolver, calls } = countingResolver();
     setCgroupResolver(resolver);
     const source = new EventEmitter() as unknown as EventSource & EventEmitter;
     const seen: TcpEvent[][] = [];
     const table = { write: (b: TcpEvent[]) => seen.push(b) };
-    expect(enrichmentFor([table])).toBeUndefined();
     const plain = new Pipeline(source, [table]);
     source.emit('events', [sampleEvent({ cgroupId: 7 })]);
     expect(seen[0][0].cgroup).toBeUndefined();
     expect(calls).toEqual([]);
     plain.end();
-    const json = { writesCgroup: true as const, write: (b: TcpEvent[]) => seen.push(b) };
+    const json = { reads: { cgroup: true }, write: (b: TcpEvent[]) => seen.push(b) };
     const enriched = new Pipeline(source, [table, json]);
     source.emit('events', [sampleEvent({ cgroupId: 7 })]);
     expect(seen[1][0].cgroup).toEqual(info);

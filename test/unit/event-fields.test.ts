@@ -14,6 +14,7 @@ import { ByteWriter } from '../../src/format/bytes';
 import { terminalSafeJson } from '../../src/format/display';
 import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
+import { RECORD_FIELD_NAMES } from '../../src/decode/record.generated';
 import { lifetimeJson } from '../../src/sinks/lifetimes';
 import type { FinishedConnection } from '../../src/derive/connections';
 
@@ -21,9 +22,10 @@ const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'do
 const catalogue = Object.entries(EVENT_FIELDS);
 const keys = catalogue.map(([key]) => key);
 const id = 'ab'.repeat(32);
-/** Events that between them set every optional field. */
+/** Events that between them set every optional field (every record member non-zero in the first). */
 const events: TcpEvent[] = [
   sampleEvent({
+    ...Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, 3])),
     cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, holders: [1, 2],
     cgroup: { path: `/kubepods.slice/cri-containerd-${id}.scope`, container: { runtime: 'containerd', id, podUid: '01234567-89ab-cdef-0123-456789abcdef' } },
   }),

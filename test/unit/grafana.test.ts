@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SocketCensus } from '../../src/derive/census';
+import type { SocketCensus } from '../../src/census/census';
 import { PromMetrics } from '../../src/sinks/metrics';
 
 const dashboard = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'grafana-dashboard.json'), 'utf8'));

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SocketCensus } from '../../src/derive/census';
+import type { SocketCensus } from '../../src/census/census';
 import type { NativeDelivery } from '../../src/probe/delivery';
 import { METRICS, otelName, promName, type MetricSpec } from '../../src/derive/metric-catalogue';
 import { PromMetrics } from '../../src/sinks/metrics';

@@ -88,6 +88,15 @@ describe('listener holders', () => {
     expect(src.scans).toBe(1);
   });
 
+  it('a reused answer never lists a holder that has exited: the rescan lists its successor at once', async () => {
+    const { h, t0, src } = await workerDies();
+    // well within the 200 ms an answer is reused, and within a second of the listener's last scan
+    h.resolve(synRecv(), t0 + 1);
+    const a = h.resolve(synRecv(), t0 + 50)!;
+    expect([a.owner.pid, a.holders]).toEqual([process.ppid, [process.ppid, process.pid]]);
+    expect(src.scans).toBe(1);
+  });
+
   it('a worker died while scans are paused: the survivor is listed as one of several, not alone', async () => {
     const { h, t0, src } = await workerDies(60);
     // another listener's dead listen() caller takes a 60 ms scan: the next may run 20 times that later

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { FinishedConnection } from '../../src/derive/connections';
 import type { TcpEvent } from '../../src/decode/event';
 import { Pipeline } from '../../src/pipeline';
-import type { Sink } from '../../src/sinks/sink';
+import type { Reads, Sink } from '../../src/sinks/sink';
 import type { Counters, StatusReport } from '../../src/status';
 import { StatsEngine } from '../../src/derive/stats';
 import { State as S } from '../../src/decode/states';
@@ -19,7 +19,10 @@ const connection = (skaddr: string): TcpEvent[] => [
 
 class Recorder implements Sink {
   readonly got: (readonly FinishedConnection[])[] = [];
-  constructor(readonly needsFinished = false) {}
+  readonly reads: Reads;
+  constructor(finished = false) {
+    this.reads = { finished };
+  }
   write(_batch: TcpEvent[], finished: readonly FinishedConnection[]): void {
     this.got.push(finished);
   }
@@ -52,6 +55,19 @@ describe('Pipeline', () => {
     expect(reader.got[1][0]).toMatchObject({ skaddr: 'a', handshakeMs: 1, lifetimeMs: 4, cause: 'reset-sent', lastState: 'ESTABLISHED' });
     expect(stats.snapshot().closes).toEqual({ 'reset-sent': 1 });
     expect(stats.snapshot().lifetime.count).toBe(1);
+  });
+
+  it('without a census, the stats engine counts the states of the sockets the one tracker follows', () => {
+    const source = new FakeTracer();
+    const stats = new StatsEngine();
+    new Pipeline(source, [new Recorder()], { stats });
+    source.emit('events', [
+      ...connection('a').slice(0, 2), ...connection('b'),
+      sampleEvent({ skaddr: 'l', oldState: S.CLOSE, newState: S.LISTEN }),
+      sampleEvent({ skaddr: 'm', oldState: S.CLOSE, newState: S.LISTEN }), sampleEvent({ skaddr: 'm', oldState: S.LISTEN, newState: S.CLOSE }),
+    ]);
+    expect(stats.snapshot().current).toEqual({ ESTABLISHED: 1, LISTEN: 1 });
+    expect(stats.snapshot().closes).toEqual({ 'reset-sent': 1 });
   });
 
   it('tracks nothing when no one reads finished connections', () => {

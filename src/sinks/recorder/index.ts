@@ -27,7 +27,6 @@ const CLOSE_MS = 1500;
 const MB = (n: number): string => `${(n / 1048576).toFixed(1)} MB`;
 
 export class RecorderSink implements Sink {
-  readonly writesCgroup = true;
   readonly tickMs?: number;
   private saving?: Promise<string>;
 

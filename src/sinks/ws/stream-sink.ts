@@ -28,8 +28,6 @@ import { inSample, Sampler, skaddrHash } from './sampler';
 import { SECURITY_HEADERS, staticHandler } from './static';
 
 export class StreamSink implements Sink {
-  /** events carry their cgroup and container (the pipeline's enrich stage) */
-  readonly writesCgroup = true;
   readonly url: string;
   readonly token?: string;
   private readonly bytes = new ByteWriter();

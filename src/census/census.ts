@@ -7,9 +7,9 @@
 import type { KernelFilter } from '../probe/config';
 import type { TcpEvent } from '../decode/event';
 import type { CensusRequest, CensusResult } from '../native/addon';
-import { CENSUS_STATES, countStates, newSpace, notYetCounted, SAMPLED_MASK, tracked, type Space } from './census-space';
+import { CENSUS_STATES, countStates, newSpace, notYetCounted, SAMPLED_MASK, tracked, type Space } from './space';
 import type { NamespaceScan } from './netns';
-import { kernelCensusSource, type CensusSource } from './census-source';
+import { kernelCensusSource, type CensusSource } from './kernel-source';
 import { State } from '../decode/states';
 
 export { CENSUS_STATES };
