@@ -51,7 +51,7 @@ describe('replaying a committed capture', () => {
     expect(out).toMatch(/Closed connections: .*time-wait 7,/);
     expect(source.cut).toBeUndefined();
     // the counters are the live run's (its end record)
-    expect(source.counters()).toEqual(lines.at(-1).counters);
+    expect(source.counters()).toMatchObject(lines.at(-1).counters);
   });
 
   it('the census at capture start equals ss -tan then (the capture up to its count of the sockets)', async () => {
@@ -136,7 +136,8 @@ describe('replaying a committed capture', () => {
     });
     ws?.terminate();
     expect(got.map((e) => e.skaddr)).toEqual(events.map((e) => e.skaddr));
-    expect(got[0]).toEqual(Object.fromEntries(Object.entries(events[0]).map(([k, v]) => [k, v])));
+    // every field the capture has, as it has it (a field added to the catalogue since comes out blank)
+    got.forEach((e, i) => expect(e).toMatchObject(events[i]));
     // the stats of a replay carry the trace's clock (within the capture's span)
     expect(stats?.trace_time && stats.trace_time >= lines[0].time.slice(0, 19)).toBeTruthy();
   });
