@@ -6,17 +6,18 @@
 // delivered and lost, and with the recorder the lines it could not write, the disk it took,
 // and the events a replay of DIR counts. Needs root and a built dist/.
 //
-//   sudo node bench/recorder.js [--runs 3] [--connections 50000] [--size 16M]
+//   sudo node bench/recorder.js [--runs 3] [--connections 50000] [--size 16M] [--rate CONN_PER_S]
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
 const runs = Number(opt('--runs', 3));
 const connections = Number(opt('--connections', 50000));
 const size = opt('--size', '16M');
+const rate = opt('--rate', undefined); // the storm's pace (default: as fast as it can)
 const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin/tcptrace');
 const storm = process.env.STORM || path.join(__dirname, 'out/storm');
@@ -34,7 +35,7 @@ async function one(withCapture) {
   while (!/tracing TCP/.test(err)) { if (child.exitCode !== null) throw new Error(err); await sleep(20); }
   await sleep(300);
   const before = ticks(child.pid);
-  const s = JSON.parse(execFileSync(storm, ['--connections', String(connections), '--threads', '2', '--close', 'fin'], { encoding: 'utf8' }).trim().split('\n').pop());
+  const s = JSON.parse(execFileSync(storm, ['--connections', String(connections), '--threads', '2', '--close', 'fin', ...(rate ? ['--rate', rate] : [])], { encoding: 'utf8' }).trim().split('\n').pop());
   await sleep(1500);
   const cpu = (ticks(child.pid) - before) / HZ;
   child.kill('SIGINT');
@@ -46,8 +47,8 @@ async function one(withCapture) {
     r.diskBytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     r.files = files.length;
     r.notCaptured = Number((/(\d+) lines not captured/.exec(err) || [0, 0])[1]);
-    const replayed = execFileSync(bin, ['-r', dir, '-q'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    void replayed;
+    const replayed = spawnSync(bin, ['-r', dir, '-q'], { encoding: 'utf8' }).stderr;
+    r.replayed = Number((/replayed (\d+)/.exec(replayed) || [0, 0])[1]);
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return r;
