@@ -29,8 +29,11 @@ export function captureFiles(path: string): string[] {
   return files;
 }
 
+/** A decompressor's verdict once its output ended: why the data was not whole, if it was not. */
+type Verdict = Promise<string | undefined>;
+
 /** Peeks at the first bytes and decompresses when they say gzip or zstd. */
-async function decoded(raw: Readable, name: string): Promise<Readable> {
+async function decoded(raw: Readable, name: string): Promise<{ stream: Readable; verdict?: Verdict }> {
   const first: Buffer = await new Promise((resolve, reject) => {
     const onReadable = () => {
       const chunk = raw.read() as Buffer | null;
@@ -48,15 +51,16 @@ async function decoded(raw: Readable, name: string): Promise<Readable> {
   head.write(first);
   raw.pipe(head);
   raw.on('error', (err) => head.destroy(err));
-  if (first[0] === 0x1f && first[1] === 0x8b) return head.pipe(createGunzip());
+  if (first[0] === 0x1f && first[1] === 0x8b) return { stream: head.pipe(createGunzip()) };
   if (first[0] === 0x28 && first[1] === 0xb5 && first[2] === 0x2f && first[3] === 0xfd) {
     const z = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
     z.on('error', () => z.stdout.destroy(new Error('this capture is zstd-compressed and the zstd program is not installed (or: zstd -d FILE first)')));
     z.stdin.on('error', () => {});
     head.pipe(z.stdin);
-    return z.stdout;
+    const verdict: Verdict = new Promise((resolve) => z.on('close', (code) => resolve(code ? 'compressed data ends early or is damaged (zstd)' : undefined)));
+    return { stream: z.stdout, verdict };
   }
-  return head;
+  return { stream: head };
 }
 
 export function openLines(path: string): LineInput {
@@ -64,7 +68,7 @@ export function openLines(path: string): LineInput {
   input.lines = (async function* () {
     for (const file of captureFiles(path)) {
       const raw = file === '-' ? process.stdin : createReadStream(file);
-      const stream = await decoded(raw, file === '-' ? 'stdin' : file);
+      const { stream, verdict } = await decoded(raw, file === '-' ? 'stdin' : file);
       let rest: Buffer = Buffer.alloc(0);
       try {
         for await (const chunk of stream) {
@@ -80,6 +84,8 @@ export function openLines(path: string): LineInput {
         const msg = (err as Error).message;
         input.cut = /unexpected end|incomplete|truncated/i.test(msg) ? `${file}: compressed data ends early` : `${file}: ${msg}`;
       }
+      const damaged = await verdict;
+      if (damaged && !input.cut) input.cut = `${file}: ${damaged}`;
       if (rest.length && !input.cut) input.cut = `${file}: its last line is not whole (${rest.length} bytes)`;
     }
   })();

@@ -81,7 +81,7 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     const next = await this.input.lines.next();
     if (next.done) {
       if (this.input.cut) throw new Error(`cannot replay ${this.path}: ${this.input.cut}`);
-      throw new Error(`${this.path} is empty: nothing to replay`);
+      throw new Error(`${this.path === '-' ? 'stdin' : this.path} is empty: nothing to replay`);
     }
     const json = parse(next.value);
     if (json?.type === 'capture') this.useHeader(json as unknown as CaptureHeader);
