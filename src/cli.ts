@@ -9,6 +9,7 @@ import type { StatsEngine } from './derive/stats';
 import { displayText } from './format/display';
 import { StdoutOutput } from './command/stdout';
 import { sinkOptions } from './command/sink-options';
+import { dropPrivileges } from './command/privileges';
 import { buildSinks, readsOf } from './sinks';
 import { statusOnly } from './status';
 import type { ReplaySource } from './source/replay';
@@ -132,6 +133,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
   const pipeline = new Pipeline(tracer, sinks, { census, stats });
+  // A replay holds no privilege to drop (it runs as whoever starts it); a capture counts sockets
+  // in every namespace as the census does.
+  if (!plan.keepPrivileges && !replay) {
+    try {
+      const done = dropPrivileges({ census: Boolean(census || capture) }, plan.user);
+      if (plan.verbose || plan.user) log(done);
+    } catch (err) {
+      tracer.close();
+      fail(`${(err as Error).message} (--keep-privileges runs without dropping them)`, EXIT_FAILURE);
+    }
+  }
 
   let stopping = false;
   const stop = (code = 0) => {

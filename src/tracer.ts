@@ -62,7 +62,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private constructor(options: TracerOptions, started: StartedProbe) {
     super();
     const f = options.filter ?? {};
-    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId });
+    const ownerOk = ownerMatcher({ pid: f.pid, comm: f.comm, cgroupId: f.cgroupId, states: f.states });
     if (ownerOk) this.gate = new OwnerGate(ownerOk, beforeAccept);
     const opened = started.finish((records) => this.onRecords(records));
     this.attachedAt = opened.attachedAt;

@@ -4,9 +4,11 @@ import type { KernelFilter } from '../probe/config';
 import type { TimeColumn } from '../format/columns';
 import { cgroupIdOf } from '../enrich/containers';
 import { parseListenAddress, type ListenAddress } from '../http/listen-address';
-import { kernelComm } from '../decode/comm';
 import { tokenProblem } from '../http/access-token';
 import { VERSION } from '../util/version';
+import { resolveUser, type User } from './privileges';
+import { rejectRepeats } from './repeats';
+import { commFilter, parsePid, stateFilter } from './fail-closed';
 import { replayOptions, type ReplayPlan } from './replay-options';
 import { listItems, parseInteger, parseNumber, parsePorts, parseRingSize, parseStates, parseWakeupBytes, UsageError } from './option-values';
 
@@ -55,6 +57,10 @@ export interface Plan extends ReplayPlan {
   metricsWithoutToken: boolean;
   /** --allow-host: Host names accepted on a loopback bind besides loopback ones */
   allowHosts: string[];
+  /** -Z: run as this user after start-up (command/privileges.ts) */
+  user?: User;
+  /** --keep-privileges: keep every privilege after start-up */
+  keepPrivileges: boolean;
 }
 
 const EXAMPLES = `
@@ -119,6 +125,8 @@ export function buildCommand(): Command {
     .option('--journal-socket <path>', 'journal socket (default $TCPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket)')
     .option('--otlp <url>', 'push metrics over OTLP/HTTP JSON to this URL (e.g. http://collector:4318)')
     .option('--otlp-interval <seconds>', 'OTLP export interval (default 10)')
+    .option('-Z, --user <user>', 'after start-up, run as this user (the BPF programs, maps and servers stay open)')
+    .option('--keep-privileges', 'keep every privilege after start-up (by default all but what the running features need are dropped)')
     .option('-r, --replay <file>', 'read a capture (-j output, a --capture directory, or - for stdin; gzip/zstd too) instead of the kernel: no root needed')
     .option('--speed <factor>', 'with --replay: trace seconds per second (1 = real time; default max)')
     .option('--capture <dir>', 'flight recorder: keep a rotating, compressed capture of everything in DIR (save the last minutes with SIGUSR2)')
@@ -134,8 +142,10 @@ export function parseArgs(argv: string[], command = buildCommand(), env: NodeJS.
   command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     command.parse(argv, { from: 'user' });
+    rejectRepeats(command, argv, (o) => o.parseArg === addToList);
   } catch (err) {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw err;
+    if (err instanceof UsageError) throw err;
     throw new UsageError((err as Error).message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
   }
   return toPlan(command.opts(), env);
@@ -152,12 +162,9 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
   if (o.ipv6) filter.family = 6;
   if (typeof o.localport === 'string') filter.localPorts = parsePorts(o.localport, '--localport');
   if (typeof o.remoteport === 'string') filter.remotePorts = parsePorts(o.remoteport, '--remoteport');
-  if (typeof o.pid === 'string') filter.pid = parseInteger(o.pid, '--pid', 1, 2 ** 32 - 1);
-  if (typeof o.comm === 'string') {
-    if (!o.comm) throw new UsageError('--comm needs a command name');
-    filter.comm = kernelComm(o.comm);
-  }
-  if (typeof o.state === 'string') filter.states = parseStates(o.state);
+  if (typeof o.pid === 'string') filter.pid = parsePid(o.pid);
+  if (typeof o.comm === 'string') filter.comm = commFilter(o.comm);
+  if (typeof o.state === 'string') filter.states = stateFilter(parseStates(o.state));
   if (typeof o.netns === 'string') filter.netns = parseInteger(o.netns, '--netns', 1, 2 ** 32 - 1);
   if (typeof o.cgroup === 'string') filter.cgroupId = cgroupFilter(o.cgroup);
   const plan: Plan = {
@@ -183,7 +190,10 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     ...replayOptions(o),
     ...parseListenOptions(o, env),
     allowHosts: typeof o.allowHost === 'string' ? listItems(o.allowHost, '--allow-host', 'tcptrace.example.com') : [],
+    user: typeof o.user === 'string' ? resolveUser(o.user) : undefined,
+    keepPrivileges: Boolean(o.keepPrivileges),
   };
+  if (plan.user && plan.keepPrivileges) throw new UsageError('choose one of -Z and --keep-privileges');
   if (plan.allowHosts.length && !plan.listen && !plan.metrics) throw new UsageError('--allow-host needs --listen or --metrics');
   plan.ringBytes ??= DEFAULT_RING_BYTES;
   return plan;

@@ -9,15 +9,29 @@ export interface OwnerFilter {
   pid?: number;
   comm?: string;
   cgroupId?: number;
+  /** --state: only TIME_WAIT needs user space (below); the kernel decides the rest */
+  states?: number[];
+}
+
+/**
+ * The kernel never moves a traced socket into TIME_WAIT: a separate timewait socket takes its
+ * place and the traced one goes to CLOSE, with time_wait set. So `--state TIME_WAIT` lets every
+ * CLOSE through the kernel (src/probe/config.ts) and keeps here those that leave a TIME_WAIT
+ * socket behind (all CLOSEs when CLOSE was asked for too).
+ */
+function onlyTimeWaitCloses(states: number[] | undefined): boolean {
+  return Boolean(states?.includes(State.TIME_WAIT) && !states.includes(State.CLOSE));
 }
 
 export function ownerMatcher(f: OwnerFilter): ((e: TcpEvent) => boolean) | undefined {
-  if (f.pid === undefined && f.comm === undefined && f.cgroupId === undefined) return undefined;
+  const timeWait = onlyTimeWaitCloses(f.states);
+  if (f.pid === undefined && f.comm === undefined && f.cgroupId === undefined && !timeWait) return undefined;
   const comm = f.comm === undefined ? undefined : kernelComm(f.comm);
   return (e) =>
     (f.pid === undefined || e.pid === f.pid) &&
     (comm === undefined || e.comm === comm) &&
-    (f.cgroupId === undefined || e.cgroupId === f.cgroupId);
+    (f.cgroupId === undefined || e.cgroupId === f.cgroupId) &&
+    (!timeWait || e.newState !== State.CLOSE || e.timeWait);
 }
 
 /** Passive sockets whose pre-accept events wait for accept() to say whose they are. */

@@ -129,6 +129,11 @@ function fit(text: string, width: number): { text: string; columns: number } {
   return { text: i === text.length ? text : text.slice(0, i), columns };
 }
 
+/** Displayed text (displayText's output) cut to at most `width` columns, with its width. */
+export function fitDisplayed(text: string, width: number): Shown {
+  return fit(text, width);
+}
+
 /** Terminal columns of displayed text. */
 export function displayColumns(text: string): number {
   return fit(text, Infinity).columns;

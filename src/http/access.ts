@@ -7,7 +7,8 @@
 //   names the operator added (--allow-host) are served; anything else gets 403.
 // - A token, when set, is needed on every path but those opened explicitly
 //   (--metrics-without-token): as ?token=, Authorization: Bearer, or the cookie the page sets.
-//   Compared in constant time; an address that keeps sending wrong tokens is told to wait.
+//   Compared in constant time, before anything else: the right token always passes. A peer
+//   that keeps sending wrong ones is answered 429 (and loses the connection each time).
 import crypto from 'node:crypto';
 import type http from 'node:http';
 
@@ -15,11 +16,8 @@ import type http from 'node:http';
 export const TOKEN_COOKIE = 'tcptrace_token';
 
 /** Limits of every HTTP server (docs/STREAM.md). */
+// (How many connections, and who gives way when they run short: src/http/guard.ts.)
 export const HTTP_LIMITS = {
-  /** open connections at once (WebSocket clients included); more are closed at once */
-  maxConnections: 64,
-  /** of those, from one peer (an IPv4 address, an IPv6 /64); loopback is bounded by the total only */
-  maxConnectionsPerPeer: 16,
   /** time to send the request headers */
   headersTimeoutMs: 5_000,
   /** time to send a whole request */
@@ -65,38 +63,6 @@ export function guesserKey(address: string): string {
   const tail = groups(halves[1]);
   const all = halves.length > 1 ? [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail] : head;
   return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
-}
-
-/**
- * Open connections per peer (guesserKey), so that one remote host cannot hold every slot of
- * the server by reconnecting as fast as the timeouts close it. Loopback is not limited here:
- * all local users share it, so a per-peer cap there would only lower the total for everyone.
- */
-export class PeerConnections {
-  private readonly open = new Map<string, number>();
-
-  constructor(private readonly limit = HTTP_LIMITS.maxConnectionsPerPeer) {}
-
-  /** Counts a new connection from `address`; false when that peer is at its limit. */
-  admit(address: string | undefined): boolean {
-    if (!address) return true;
-    const key = guesserKey(address);
-    if (key === 'loopback') return true;
-    const n = this.open.get(key) ?? 0;
-    if (n >= this.limit) return false;
-    this.open.set(key, n + 1);
-    return true;
-  }
-
-  /** A connection `admit` counted has closed. */
-  closed(address: string | undefined): void {
-    if (!address) return;
-    const key = guesserKey(address);
-    const n = this.open.get(key);
-    if (n === undefined) return;
-    if (n <= 1) this.open.delete(key);
-    else this.open.set(key, n - 1);
-  }
 }
 
 export function generateToken(): string {
@@ -147,7 +113,7 @@ export class AccessGate {
   private token?: string;
   private readonly openPaths = new Set<string>();
   private readonly hosts = new Set<string>();
-  private readonly failures = new Map<string, { count: number; until: number }>();
+  private readonly failures = new Map<string, { count: number; last: number }>();
 
   /** Whether the server listens on a loopback address (decided by the address, not by a name). */
   private boundLoopback: boolean;
@@ -207,22 +173,21 @@ export class AccessGate {
       }
     }
     if (!this.token || this.openPaths.has(path)) return undefined;
-    const peer = guesserKey(req.socket.remoteAddress ?? '?');
-    const now = Date.now();
-    const record = this.failures.get(peer);
-    if (record && now < record.until) {
-      const seconds = Math.ceil((record.until - now) / 1000);
-      return { status: 429, reason: `too many wrong tokens: retry in ${seconds} s`, headers: { 'retry-after': String(seconds) } };
-    }
+    // The token is looked at first: the right one passes whatever others sent from the same
+    // peer (all of loopback is one), so a guesser's back-off never locks the operator out.
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const given = query.get('token') ?? bearer ?? cookie(req, this.cookieName);
     if (given === undefined || given === '') return { status: 401, reason: 'missing token (?token=, Authorization: Bearer, or the page\'s cookie)' };
-    if (!sameSecret(given, this.token)) {
-      this.fail(peer, now);
-      return { status: 401, reason: 'wrong token' };
+    if (sameSecret(given, this.token)) return undefined;
+    // A wrong one: the guesser's count grows; past the free ones it is told to wait (and, like
+    // every refusal, loses its connection: each guess costs it a new one).
+    const peer = guesserKey(req.socket.remoteAddress ?? '?');
+    const wait = this.fail(peer, Date.now());
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      return { status: 429, reason: `too many wrong tokens: retry in ${seconds} s`, headers: { 'retry-after': String(seconds) } };
     }
-    this.failures.delete(peer);
-    return undefined;
+    return { status: 401, reason: 'wrong token' };
   }
 
   /** A Set-Cookie value that lets the page's own files and /ws through after ?token= worked. */
@@ -231,12 +196,18 @@ export class AccessGate {
     return `${this.cookieName}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict`;
   }
 
-  private fail(peer: string, now: number): void {
-    const record = this.failures.get(peer) ?? { count: 0, until: 0 };
+  /**
+   * Counts a wrong token from `peer`; returns how long it is now told to wait (0 while it has
+   * free tries). A count is forgotten once its peer has sent no wrong token for MAX_WAIT_MS.
+   */
+  private fail(peer: string, now: number): number {
+    let record = this.failures.get(peer);
+    if (!record || now > record.last + MAX_WAIT_MS) record = { count: 0, last: now };
     record.count++;
-    if (record.count >= FREE_FAILURES) record.until = now + Math.min(FIRST_WAIT_MS * 2 ** (record.count - FREE_FAILURES), MAX_WAIT_MS);
+    record.last = now;
     this.failures.delete(peer); // re-inserted last: the oldest entries go first when full
     if (this.failures.size >= MAX_TRACKED) this.failures.delete(this.failures.keys().next().value as string);
     this.failures.set(peer, record);
+    return record.count > FREE_FAILURES ? Math.min(FIRST_WAIT_MS * 2 ** (record.count - FREE_FAILURES - 1), MAX_WAIT_MS) : 0;
   }
 }

@@ -2,7 +2,8 @@
 // page and /ws, /metrics). Each sink registers its own paths; none knows the others.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AccessGate, HTTP_LIMITS, PeerConnections, type AccessOptions, type Refusal } from './access';
+import { AccessGate, HTTP_LIMITS, type AccessOptions, type Refusal } from './access';
+import { ConnectionGuard } from './guard';
 import type { ListenAddress } from './listen-address';
 
 // Re-exported: option parsing imports them without loading node:http (start-up time).
@@ -19,6 +20,8 @@ export interface SharedServer {
   upgrade(path: string, handler: UpgradeHandler): void;
   /** Who may use the server: token, Host allow-list (src/http/access.ts). */
   access: AccessGate;
+  /** Who keeps a connection slot when they run short (src/http/guard.ts). */
+  guard: ConnectionGuard;
   close(): Promise<void>;
 }
 
@@ -66,14 +69,17 @@ export function refuseUpgrade(socket: Duplex, status: number, reason: string, he
     `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/** A refused request also loses its connection: it holds no slot for its next attempt. */
 function refuse(res: http.ServerResponse, r: Refusal): void {
-  res.writeHead(r.status, { ...r.headers, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${r.reason}\n`);
+  res.shouldKeepAlive = false;
+  res.writeHead(r.status, { ...r.headers, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' }).end(`${r.reason}\n`);
 }
 
 async function start(address: ListenAddress, options?: AccessOptions): Promise<SharedServer> {
   const routes = new Map<string, RouteHandler>();
   const upgrades = new Map<string, UpgradeHandler>();
   const access = new AccessGate(address.host, options);
+  const guard = new ConnectionGuard();
   const server = http.createServer({
     headersTimeout: HTTP_LIMITS.headersTimeoutMs,
     requestTimeout: HTTP_LIMITS.requestTimeoutMs,
@@ -82,29 +88,30 @@ async function start(address: ListenAddress, options?: AccessOptions): Promise<S
     connectionsCheckingInterval: 1_000,
   }, (req, res) => {
     res.setHeader(NOSNIFF, 'nosniff');
+    guard.requestStarted(req.socket);
+    res.once('close', () => guard.requestDone(req.socket));
     const url = new URL(req.url ?? '/', 'http://x');
     const refused = access.check(req, url.pathname, url.searchParams);
     if (refused) return refuse(res, refused);
+    guard.trust(req.socket);
     const cookie = access.cookieFor(url.searchParams);
     if (cookie) res.setHeader('set-cookie', cookie);
     const handler = match(routes, url.pathname);
     if (handler) return handler(req, res);
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
   });
-  server.maxConnections = HTTP_LIMITS.maxConnections;
-  const peers = new PeerConnections();
-  // Before the HTTP parser sees the connection: a peer over its share is closed at once.
-  server.prependListener('connection', (socket: Duplex & { remoteAddress?: string }) => {
-    const address = socket.remoteAddress;
-    if (!peers.admit(address)) return void socket.destroy();
-    socket.once('close', () => peers.closed(address));
-  });
+  // Before the HTTP parser sees the connection: room is made for it (src/http/guard.ts).
+  server.prependListener('connection', (socket: Duplex) => guard.admit(socket));
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const refused = access.check(req, url.pathname, url.searchParams);
     if (refused) return refuseUpgrade(socket, refused.status, refused.reason, refused.headers);
+    guard.trust(req.socket);
     const handler = match(upgrades, url.pathname);
-    if (handler) return handler(req, socket, head);
+    if (handler) {
+      guard.upgraded(req.socket);
+      return handler(req, socket, head);
+    }
     refuseUpgrade(socket, 404, 'not found');
   });
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -122,6 +129,12 @@ async function start(address: ListenAddress, options?: AccessOptions): Promise<S
     route: (path, handler) => void routes.set(path, handler),
     upgrade: (path, handler) => void upgrades.set(path, handler),
     access,
-    close: () => new Promise<void>((r) => { servers.delete(`${address.host}|${address.port}`); server.close(() => r()); server.closeAllConnections?.(); }),
+    guard,
+    close: () => new Promise<void>((r) => {
+      servers.delete(`${address.host}|${address.port}`);
+      guard.close();
+      server.close(() => r());
+      server.closeAllConnections?.();
+    }),
   };
 }

@@ -120,3 +120,19 @@ export interface NativeError extends Error {
   libbpfLog: string;
   errno: number;
 }
+
+export interface DropRequest {
+  /** capability numbers every thread keeps (permitted and effective; the bounding set too) */
+  keep: number[];
+  /** -Z: become this user (all threads, through glibc) */
+  uid?: number;
+  gid?: number;
+  groups?: number[];
+  /** a uid held for a moment when a thread cannot be reached otherwise (privileges.cc) */
+  parkUid: number;
+  /** deny the syscalls a running tracer never makes, in every thread (TSYNC) */
+  seccomp: boolean;
+}
+
+/** Drops privileges in every thread of the process (privileges.cc); throws with what failed. */
+export declare function dropPrivileges(request: DropRequest): { unreached: number[] };

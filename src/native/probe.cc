@@ -264,7 +264,10 @@ Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
 Napi::Value SocketCensus(const Napi::CallbackInfo& info);       // census.cc
 Napi::Value SocketCensusAsync(const Napi::CallbackInfo& info);  // census.cc
 
+void InitPrivileges(Napi::Env env, Napi::Object exports);  // privileges.cc
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  InitPrivileges(env, exports);
   exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
   exports.Set("socketCensus", Napi::Function::New(env, SocketCensus));
   exports.Set("socketCensusAsync", Napi::Function::New(env, SocketCensusAsync));

@@ -1,6 +1,7 @@
 // Options known before load → struct tcptrace_config bytes for the kernel's .rodata.
 import { COMM_LEN, CONFIG_SIZE, ConfigOffset as O, MAX_PORTS } from '../decode/record.generated';
 import { commBytes } from '../decode/comm';
+import { State } from '../decode/states';
 
 export interface KernelFilter {
   /** 4 or 6 */
@@ -25,7 +26,8 @@ export function encodeConfig(filter: KernelFilter, delivery: { perfBuffer: boole
   buf.writeUInt32LE(filter.pid ?? 0, O.owner_pid);
   buf.writeUInt32LE(filter.netns ?? 0, O.netns);
   let mask = 0;
-  for (const s of filter.states ?? []) mask |= 1 << s;
+  // TIME_WAIT is reached through CLOSE (time_wait set): src/filter/filter.ts keeps those.
+  for (const s of filter.states ?? []) mask |= 1 << (s === State.TIME_WAIT ? State.CLOSE : s);
   buf.writeUInt32LE(mask >>> 0, O.state_mask);
   buf.writeUInt32LE(delivery.wakeupBytes, O.wakeup_bytes);
   buf.writeUInt16LE(filter.family === 4 ? 2 : filter.family === 6 ? 10 : 0, O.family);

@@ -3,6 +3,7 @@ import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, msText, RelativeText, type TimeColumn } from '../format/columns';
 import { displayText, TextMemo } from '../format/display';
+import { nameText, type NameMark } from '../format/names';
 import type { Sink, Writer } from './sink';
 
 export interface CsvOptions {
@@ -15,23 +16,33 @@ export function csvHeader(o: CsvOptions): string {
   return `${time}SKADDR,PID,COMM,${o.onCpu ? 'C-PID,C-COMM,' : ''}IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS,CAUSE`;
 }
 
+// What a spreadsheet may take for the start of a formula: = + - @ (and their full-width forms,
+// which some convert), after any spaces, quotes or invisible format characters (U+200B, BOM...).
+const FORMULA = /^(?:[\s"\p{Cf}\p{Z}]*[=+\-@\uff1d\uff0b\uff0d\uff20\ufe62\ufe63\u2212]|')/u;
+
+/** A process name as one CSV cell: as csvCell, with tcptrace's marks escaped (format/names.ts). */
+export function csvName(name: string, mark: NameMark = ''): string {
+  return csvCell(name, name === '' ? '' : `${nameText(name)}${mark}`);
+}
+
 /**
  * A name as one CSV cell: escaped for display (src/format/display.ts, so no line breaks), then a cell
- * that a spreadsheet would run as a formula (first character = + - @, also after spaces or
- * double quotes, which some importers strip) gets a leading apostrophe, as does one that
+ * that a spreadsheet would run as a formula (FORMULA) gets a leading apostrophe, as does one that
  * already starts with an apostrophe (so removing one leading apostrophe always gives the name
  * back); then RFC 4180 quoting when it holds " or ,.
  */
-export function csvCell(s: string): string {
-  let cell = displayText(s);
-  if (/^(?:[\s"]*[=+\-@]|')/.test(cell)) cell = `'${cell}`;
+export function csvCell(s: string, displayed = displayText(s)): string {
+  let cell = displayed;
+  if (FORMULA.test(cell)) cell = `'${cell}`;
   return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
 export class CsvSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
-  private readonly names = new TextMemo(csvCell);
+  private readonly names = new TextMemo((s) => csvName(s));
+  private readonly sharedNames = new TextMemo((s) => csvName(s, '+'));
+  private readonly exitedNames = new TextMemo((s) => csvName(s, '*'));
 
   constructor(private readonly out: Writer, private readonly o: CsvOptions) {
     out(`${csvHeader(o)}\n`);
@@ -44,8 +55,8 @@ export class CsvSink implements Sink {
     const cpu = o.onCpu ? `${e.cpuPid},${this.names.get(e.cpuComm)},` : '';
     // `+`: a listener several processes hold, shown by its master; `*`: an owner that has exited
     // (docs/ATTRIBUTION.md)
-    const comm = e.holders ? `${e.comm}+` : e.ownerExited ? `${e.comm}*` : e.comm;
-    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? this.names.get(comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
+    const names = e.holders ? this.sharedNames : e.ownerExited ? this.exitedNames : this.names;
+    return `${time}${e.skaddr},${known ? e.pid : ''},${known ? names.get(e.comm) : ''},${cpu}${e.family},${e.saddr},${e.sport},` +
       `${e.daddr},${e.dport},${stateName(e.oldState)},${stateName(e.newState)},${msText(e)},${causeText(e)}`;
   }
 

@@ -3,7 +3,8 @@
 import type { FinishedConnection } from '../derive/connections';
 import { errnoName } from '../format/schema';
 import { LIFETIMES_FIELDS } from '../format/schema-fields';
-import { displayText, padColumn, terminalSafeJson } from '../format/display';
+import { displayText, terminalSafeJson } from '../format/display';
+import { paddedName } from '../format/names';
 import type { Sink, Writer } from './sink';
 
 export const LIFETIMES_HEADER =
@@ -14,7 +15,7 @@ const ms = (v: number | null, w: number) => (v === null ? '-' : v.toFixed(3)).pa
 export function lifetimeLine(c: FinishedConnection): string {
   const end = c.timeWait ? `${c.cause},time-wait` : c.cause || 'normal';
   const retrans = c.synRetrans ? ` syn-retrans=${c.synRetrans}` : c.synackRetrans ? ` synack-retrans=${c.synackRetrans}` : '';
-  return `${String(c.pid || '-').padEnd(7)} ${padColumn(c.comm || '-', 15)} ${(c.side || '-').padEnd(7)} ` +
+  return `${String(c.pid || '-').padEnd(7)} ${c.pid ? paddedName(c.comm, 15) : '-'.padEnd(15)} ${(c.side || '-').padEnd(7)} ` +
     `${c.saddr.padEnd(15)} ${String(c.sport).padEnd(5)} ${c.daddr.padEnd(15)} ${String(c.dport).padEnd(5)} ` +
     `${ms(c.handshakeMs, 9)} ${ms(c.acceptWaitMs, 9)} ${ms(c.lifetimeMs, 10)} ${end}${retrans}${laterText(c)}`;
 }
@@ -37,7 +38,7 @@ function laterJson(c: FinishedConnection): Record<string, unknown> {
 
 export function lifetimeJson(c: FinishedConnection): string {
   return terminalSafeJson(JSON.stringify({
-    type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr, pid: c.pid || null, comm: c.comm || null,
+    type: 'connection', v: 1, time: new Date(c.time).toISOString(), skaddr: c.skaddr, pid: c.pid || null, comm: c.pid ? c.comm : null,
     family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport, side: c.side || null,
     handshake_ms: c.handshakeMs, accept_wait_ms: c.acceptWaitMs, lifetime_ms: c.lifetimeMs, established: c.established, cause: c.cause || null,
     time_wait: c.timeWait, error: errnoName(c.error), syn_retrans: c.synRetrans, synack_retrans: c.synackRetrans,

@@ -3,7 +3,8 @@ import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
 import { causeText, ClockText, RelativeText, type TimeColumn } from '../format/columns';
 import { bytes, ByteWriter, type Constant, putBytes, putMsFixed3, putPadded, putPaddedUint, putSpaces, putText, putUint } from '../format/bytes';
-import { shownColumn, TextMemo, type Shown } from '../format/display';
+import { TextMemo, type Shown } from '../format/display';
+import { shownName } from '../format/names';
 import type { Output, Sink } from './sink';
 
 export interface TableOptions {
@@ -42,23 +43,15 @@ export function tableHeader(o: TableOptions): string {
   return h;
 }
 
-/** Process names cut one column short and marked. */
-function marked(mark: string): TextMemo<Shown> {
-  return new TextMemo((s): Shown => {
-    const cut = shownColumn(s, COMM_WIDTH - 1);
-    return { text: `${cut.text}${mark}`, columns: cut.columns + 1 };
-  });
-}
-
 export class TableSink implements Sink {
   private readonly clock = new ClockText();
   private readonly relative = new RelativeText();
   private readonly addrWidth: number;
   private readonly bytes = new ByteWriter();
   /** process names escaped and cut to the column once per distinct name (src/format/display.ts) */
-  private readonly names = new TextMemo((s) => shownColumn(s, COMM_WIDTH));
-  private readonly sharedNames = marked('+');
-  private readonly exitedNames = marked('*');
+  private readonly names = new TextMemo((s) => shownName(s, COMM_WIDTH));
+  private readonly sharedNames = new TextMemo((s) => shownName(s, COMM_WIDTH, '+'));
+  private readonly exitedNames = new TextMemo((s) => shownName(s, COMM_WIDTH, '*'));
 
   constructor(private readonly out: Output, private readonly o: TableOptions) {
     this.addrWidth = o.wide ? 39 : 15;

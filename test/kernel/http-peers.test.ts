@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { HTTP_LIMITS } from '../../src/http/access';
+import { GUARD_LIMITS } from '../../src/http/guard';
 import { describeKernel } from '../helpers/kernel';
 import { NetNamespace } from '../helpers/process';
 
@@ -27,7 +27,7 @@ const open = (from, port) => new Promise((resolve) => {
   s.route('/metrics', (req, res) => res.end('ok\\n'));
   const port = s.address.port;
   const greedy = [];
-  for (let i = 0; i <= ${HTTP_LIMITS.maxConnectionsPerPeer}; i++) greedy.push(await open('10.77.0.2', port));
+  for (let i = 0; i <= ${GUARD_LIMITS.maxPerPeer}; i++) greedy.push(await open('10.77.0.2', port));
   await new Promise((r) => setTimeout(r, 200));
   const cut = greedy.filter((g) => g.closed()).length;
   const other = await new Promise((resolve) => {
@@ -48,7 +48,7 @@ describeKernel('HTTP connections per peer', () => {
   });
   afterAll(() => ns?.delete());
 
-  it(`a peer past ${HTTP_LIMITS.maxConnectionsPerPeer} open connections is cut; another peer is still served`, () => {
+  it(`a peer past ${GUARD_LIMITS.maxPerPeer} open connections is cut; another peer is still served`, () => {
     const out = execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { encoding: 'utf8', timeout: 20_000 });
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ cut: 1, other: 200 });
   });

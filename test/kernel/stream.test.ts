@@ -196,7 +196,7 @@ describeKernel('WebSocket stream (--listen)', () => {
     expect(await upgradeStatus(guardedUrl, { headers: { authorization: `Bearer ${TOKEN}` } })).toBe(101);
   });
 
-  it('refuses foreign browser origins, DNS-rebinding hosts, and clients over the limit', async () => {
+  it('refuses foreign browser origins and DNS-rebinding hosts; over the limit, the quietest client makes room', async () => {
     const port = open.address.port;
     expect(await upgradeStatus(url, { origin: 'http://evil.example' })).toBe(403);
     expect(await upgradeStatus(url, { origin: 'null' })).toBe(403);
@@ -204,9 +204,13 @@ describeKernel('WebSocket stream (--listen)', () => {
     expect(await upgradeStatus(url, { origin: `http://127.0.0.1:${port}` })).toBe(101);
     const one = await Client.open(`${guardedUrl}?token=${TOKEN}`);
     const two = await Client.open(`${guardedUrl}?token=${TOKEN}`);
-    expect(await upgradeStatus(`${guardedUrl}?token=${TOKEN}`)).toBe(503);
-    one.close();
+    await two.subscribe({}); // two has spoken since; one never did
+    const evicted = new Promise<number>((r) => one.ws.on('close', (code) => r(code)));
+    const three = await Client.open(`${guardedUrl}?token=${TOKEN}`); // never refused for want of a slot
+    expect(await evicted).toBe(1013);
+    expect(two.ws.readyState).toBe(WebSocket.OPEN);
     two.close();
+    three.close();
   });
 
   it('answers junk frames with an error message and keeps serving', async () => {

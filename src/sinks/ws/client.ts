@@ -12,6 +12,12 @@ export interface Client {
   ws: WebSocket;
   /** remote address:port, for diagnostics */
   peer: string;
+  /** the peer as connection limits count it (an address, an IPv6 /64, loopback) */
+  peerKey: string;
+  /** when it last sent a message (its connection time before) */
+  lastHeard: number;
+  /** a ping went out and its pong has not come back (liveness.ts) */
+  awaitingPong?: boolean;
   filter: ClientFilter;
   match?: (e: TcpEvent) => boolean;
   /** events dropped and not yet reported */

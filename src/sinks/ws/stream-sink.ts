@@ -13,13 +13,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { TcpEvent } from '../../decode/event';
 import { hostPort, refuseUpgrade, sharedServer, type ListenAddress, type SharedServer } from '../../http/server';
-import { generateToken } from '../../http/access';
+import { generateToken, guesserKey } from '../../http/access';
 import type { StatsEngine } from '../../derive/stats';
 import type { StatusReport } from '../../status';
 import { ByteWriter } from '../../format/bytes';
 import type { Sink } from '../sink';
 import { originAllowed } from './admission';
 import { flushLost, over, reply, send, type Client } from './client';
+import { pingClients, PING_INTERVAL_MS, roomFor, watch } from './liveness';
 import { EncodedBatch } from './encoded-batch';
 import { helloMessage, StatsMessages } from './messages';
 import { streamLimits, type StreamLimits, type StreamOptions } from './options';
@@ -43,6 +44,7 @@ export class StreamSink implements Sink {
   readonly tickMs: number;
   /** The latest stats (without the per-client part), sent to newcomers right after hello. */
   private lastStats?: Record<string, unknown>;
+  private readonly pinger: NodeJS.Timeout;
 
   private constructor(
     private readonly server: SharedServer,
@@ -59,6 +61,8 @@ export class StreamSink implements Sink {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.tickMs = this.limits.statsIntervalMs;
     this.lastKernelLost = started.counters.lost;
+    this.pinger = setInterval(() => pingClients(this.clients), PING_INTERVAL_MS);
+    this.pinger.unref();
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -95,26 +99,24 @@ export class StreamSink implements Sink {
     }));
   }
 
-  // ---- admission ----------------------------------------------------------------------------
-
-  /** Why this upgrade request may not become a client, or undefined if it may. */
-  private admissionError(req: http.IncomingMessage): [number, string] | undefined {
+  /** Why this upgrade may not become a client; when full, `makeRoom` evicts for it (liveness.ts). */
+  private admissionError(req: http.IncomingMessage, makeRoom = false): [number, string] | undefined {
     if (this.ended) return [503, 'tracer stopped'];
     // The token and Host were checked by the server before any route (src/http/access.ts).
     const url = new URL(req.url ?? '/', 'http://x');
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin, req.headers.host, this.server.access, this.allowOrigins)) return [403, 'origin not allowed'];
-    if (this.clients.size + this.pending >= this.limits.maxClients) return [503, `too many clients (at most ${this.limits.maxClients})`];
     try {
       filterFromQuery(url.searchParams);
     } catch (err) {
       return [400, err instanceof ProtocolError ? err.message : 'bad filter'];
     }
-    return undefined;
+    if (this.clients.size + this.pending < this.limits.maxClients) return undefined;
+    return roomFor(this.clients, this.limits.bufferCap, makeRoom) ? undefined : [503, `too many clients (at most ${this.limits.maxClients})`];
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refused = this.admissionError(req);
+    const refused = this.admissionError(req, true);
     if (refused) return refuseUpgrade(socket, refused[0], refused[1]);
     this.pending++;
     let settled = false;
@@ -122,7 +124,7 @@ export class StreamSink implements Sink {
     socket.on('error', () => {});
     // handleUpgrade answers a bad handshake itself and never calls back: count it on close.
     socket.once('close', settle);
-    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const peer = { text: `${req.socket.remoteAddress}:${req.socket.remotePort}`, key: guesserKey(req.socket.remoteAddress ?? '?') };
     const filter = filterFromQuery(new URL(req.url ?? '/', 'http://x').searchParams);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       settle();
@@ -130,13 +132,15 @@ export class StreamSink implements Sink {
     });
   }
 
-  private accept(ws: WebSocket, peer: string, filter: ClientFilter): void {
+  private accept(ws: WebSocket, peer: { text: string; key: string }, filter: ClientFilter): void {
     // N rises once an eighth of the cap is queued, leaving room for the frames of a batch
     // already under way, and falls after 2 s under 1/64 of it.
     const sampler = new Sampler({ high: this.limits.bufferCap / 8, low: this.limits.bufferCap / 64, maxN: this.limits.maxSample }, performance.now());
-    const c: Client = { ws, peer, filter, match: filterMatcher(filter), missed: 0, missedTotal: 0, missedOf: 0, sampler, unsent: 0, unsentSample: 1 };
+    const c: Client = { ws, peer: peer.text, peerKey: peer.key, lastHeard: performance.now(), filter, match: filterMatcher(filter),
+      missed: 0, missedTotal: 0, missedOf: 0, sampler, unsent: 0, unsentSample: 1 };
     if (this.ended) return ws.close(1001, 'tracer stopped');
     this.clients.add(c);
+    watch(c);
     ws.on('error', () => {}); // too-big or invalid frames: ws closes the connection itself
     ws.on('close', () => this.clients.delete(c));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
@@ -145,6 +149,7 @@ export class StreamSink implements Sink {
   }
 
   private onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    c.lastHeard = performance.now();
     if (isBinary) return this.error(c, 'binary frames are not accepted: send JSON text');
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
     let msg;
@@ -165,8 +170,6 @@ export class StreamSink implements Sink {
   private error(c: Client, message: string): void {
     reply(c, JSON.stringify({ type: 'error', message }), this.limits.bufferCap);
   }
-
-  // ---- delivery -----------------------------------------------------------------------------
 
   /** A `lost` notice for kernel loss since the last one, if any. */
   private kernelLossNotice(lost: number): string | undefined {
@@ -260,6 +263,7 @@ export class StreamSink implements Sink {
   end(status?: StatusReport): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
+    clearInterval(this.pinger);
     const notice = status && this.kernelLossNotice(status.counters.lost);
     const closed: Promise<void>[] = [];
     for (const c of this.clients) {

@@ -1,0 +1,96 @@
+// Least privilege after start-up (issue 24): a running tracer's threads, all of them, as the
+// kernel reports them in /proc/PID/task/*/status: the capabilities each running feature needs
+// and no other, no_new_privs, a seccomp filter, and with -Z the user's uid. Capabilities are per
+// thread, so one thread left out (V8's workers, libuv's pool, the drain thread) would be a hole.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { CAP, neededCapabilities } from '../../src/command/privileges';
+import { describeKernel, listen, connectAndClose, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
+
+const bin = path.resolve(__dirname, '../../bin/tcptrace');
+const running: ChildProcess[] = [];
+afterEach(async () => {
+  for (const c of running.splice(0)) {
+    c.kill('SIGINT');
+    if (c.exitCode === null) await new Promise((r) => c.once('exit', r));
+  }
+});
+
+interface ThreadStatus { name: string; uid: number[]; capEff: bigint; capPrm: bigint; noNewPrivs: number; seccomp: number }
+
+async function start(args: string[]): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { err += d; });
+  const deadline = Date.now() + patience(15_000);
+  while (!err.includes('tracing TCP state changes')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`tracer did not start: ${err}`);
+    await sleep(50);
+  }
+  return { child, out: () => out, err: () => err };
+}
+
+function threads(pid: number): ThreadStatus[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const s = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(s)![1];
+    return {
+      name: field('Name'), uid: field('Uid').split(/\s+/).map(Number), capEff: BigInt(`0x${field('CapEff')}`), capPrm: BigInt(`0x${field('CapPrm')}`),
+      noNewPrivs: Number(field('NoNewPrivs')), seccomp: Number(field('Seccomp')),
+    };
+  });
+}
+
+const mask = (caps: Iterable<number>) => [...caps].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+
+describeKernel('privileges after start-up', () => {
+  it('every thread keeps only what owners need, with no_new_privs and seccomp; the one that blocks signals keeps nothing', async () => {
+    const { child } = await start(['-q']);
+    const keep = mask(neededCapabilities({ census: false }).keys());
+    const all = threads(child.pid!);
+    expect(all.length).toBeGreaterThan(5); // V8, libuv, the drain thread
+    for (const t of all) {
+      expect({ name: t.name, within: (t.capEff | t.capPrm) & ~keep }).toEqual({ name: t.name, within: 0n });
+      expect({ name: t.name, nnp: t.noNewPrivs, seccomp: t.seccomp }).toEqual({ name: t.name, nnp: 1, seccomp: 2 });
+    }
+    expect(all.filter((t) => t.capEff === keep).length).toBeGreaterThanOrEqual(all.length - 1);
+    expect(all.find((t) => t.name === 'tcptrace-drain')?.capEff).toBe(keep);
+  });
+
+  it('the census (--summary) keeps CAP_SYS_ADMIN for setns, nothing else more', async () => {
+    const { child } = await start(['--summary']);
+    const keep = mask(neededCapabilities({ census: true }).keys());
+    expect(keep & (1n << BigInt(CAP.SYS_ADMIN))).not.toBe(0n);
+    for (const t of threads(child.pid!)) expect((t.capEff | t.capPrm) & ~keep).toBe(0n);
+  });
+
+  it('-Z nobody: every thread runs as nobody, and owners are still found', async () => {
+    const { port, close } = await listen();
+    const tracer = await start(['-Z', 'nobody', '-j', '-L', String(port)]);
+    for (const t of threads(tracer.child.pid!)) {
+      expect({ name: t.name, uid: t.uid }).toEqual({ name: t.name, uid: [65534, 65534, 65534, 65534] });
+      expect(t.capEff & ~mask(neededCapabilities({ census: false }).keys())).toBe(0n);
+    }
+    expect(tracer.err()).toMatch(/running as nobody \(uid 65534\)/);
+    await connectAndClose(port);
+    const deadline = Date.now() + patience(10_000);
+    while (!tracer.out().includes('"newstate":"CLOSE"')) {
+      if (Date.now() > deadline) throw new Error('no events');
+      await sleep(50);
+    }
+    const events = tracer.out().trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.some((e) => e.pid === process.pid)).toBe(true); // this test process owns the sockets
+    await close();
+  });
+
+  it('--keep-privileges keeps them (the control)', async () => {
+    const { child } = await start(['-q', '--keep-privileges']);
+    for (const t of threads(child.pid!)) expect(t.noNewPrivs).toBe(0);
+  });
+});
