@@ -1,5 +1,6 @@
 // The command: flags → plan → tracer → sinks. The only module that knows about stdout,
 // signals and exit codes.
+import { chownSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
@@ -137,6 +138,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // in every namespace as the census does.
   if (!plan.keepPrivileges && !replay) {
     try {
+      // -Z USER: the flight recorder goes on writing its directory as that user
+      if (plan.capture && plan.user) chownSync(plan.capture.dir, plan.user.uid, plan.user.gid);
       const done = dropPrivileges({ census: Boolean(census || capture) }, plan.user);
       if (plan.verbose || plan.user) log(done);
     } catch (err) {
