@@ -47,19 +47,35 @@ export class Pipeline {
     this.enrich = derived.enrich ?? (reads.cgroup ? new CgroupEnricher().enrich : undefined);
     if (derived.stats || reads.finished) this.connections = new ConnectionTracker();
     if (derived.stats && !derived.census && this.connections) derived.stats.countStatesOf(this.connections);
-    // The source keeps the process alive while it traces; these timers never do by themselves.
-    for (const sink of sinks) {
-      if (!sink.tick || !sink.tickMs) continue;
-      const tick = () => sink.tick!(statusReport(source));
-      if (source.every) this.timers.push(source.every(sink.tickMs, tick));
-      else {
-        const timer = setInterval(tick, sink.tickMs).unref();
-        this.timers.push(() => clearInterval(timer));
-      }
-    }
+    this.startTicks();
     for (const sink of sinks) sink.start?.();
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
+  }
+
+  /**
+   * One timer for every periodic sink, at the greatest common period: the sinks due on a tick
+   * share one status and no batch comes between them (with a timer each, a batch delivered from
+   * a promise could: Node runs microtasks between timers), so a capture's ticks mark where the
+   * other reports fell (src/source/replay-clock.ts). The source keeps the process alive while it
+   * traces; this timer never does by itself.
+   */
+  private startTicks(): void {
+    const periodic = this.sinks.filter((sink) => sink.tick && sink.tickMs);
+    if (!periodic.length) return;
+    const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+    const base = periodic.map((sink) => Math.round(sink.tickMs!)).reduce(gcd);
+    let n = 0;
+    const tick = () => {
+      n++;
+      const status = statusReport(this.source);
+      for (const sink of periodic) if (n % Math.round(sink.tickMs! / base) === 0) sink.tick!(status);
+    };
+    if (this.source.every) this.timers.push(this.source.every(base, tick));
+    else {
+      const timer = setInterval(tick, base).unref();
+      this.timers.push(() => clearInterval(timer));
+    }
   }
 
   /** One batch of transitions, through the derived state, then to every sink. */

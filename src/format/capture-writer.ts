@@ -24,7 +24,6 @@ export class CaptureWriter {
     if (!capture) return;
     this.tickMs = COUNTERS_MS;
     this.unsubscribe = capture.census?.subscribe((r) => this.census.push(r));
-    void capture.census?.full();
   }
 
   /** The header: when the pipeline begins, the time a replay counts its periodic reports from. */

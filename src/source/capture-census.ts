@@ -19,6 +19,8 @@ export class CaptureCensus {
   private paths = new Map<number, string>();
   private readonly listeners = new Set<(r: CensusRecord) => void>();
   private readonly lastSample = new Map<number, string>();
+  /** the latest full count per namespace, for a writer that subscribes after it was made */
+  private readonly lastFull = new Map<number, CensusRecord>();
   private timer?: NodeJS.Timeout;
   private sampling = false;
 
@@ -30,6 +32,7 @@ export class CaptureCensus {
 
   /** Every count from now on goes to `listener`. */
   subscribe(listener: (r: CensusRecord) => void): () => void {
+    for (const r of this.lastFull.values()) listener(r);
     this.listeners.add(listener);
     if (!this.timer) {
       this.timer = setInterval(() => this.sample(), SAMPLE_MS);
@@ -73,6 +76,8 @@ export class CaptureCensus {
         const key = `${r.counts.join(',')}${r.error ?? ''}`;
         if (this.lastSample.get(inode) === key) continue;
         this.lastSample.set(inode, key);
+      } else {
+        this.lastFull.set(inode, rec);
       }
       for (const l of this.listeners) l(rec);
     }

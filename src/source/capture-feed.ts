@@ -12,6 +12,8 @@ export interface LiveFacts extends TracerStatus {
 
 export function liveCaptureFeed(tracer: LiveFacts, status: TracerStatus, filter: KernelFilter): CaptureFeed & { close(): void } {
   const census = new CaptureCensus(filter);
+  // Counted now, as the live census does right after attach: the writers get it when they start.
+  void census.full();
   return {
     status,
     census,
