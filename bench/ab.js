@@ -4,7 +4,8 @@
 // CLI builds it (buildSinks: its enrich stage when it reads the cgroup), output to /dev/null.
 // Short blocks alternate, first one side then the other, so a machine shared with other work
 // slows both alike; the result is the median of the per-round ratios of CPU time.
-//   node bench/ab.js OTHER_CHECKOUT [--sink table|ndjson|csv] [--records FILE] [--rounds N]
+//   node bench/ab.js OTHER_CHECKOUT [--sink table|ndjson|csv] [--records FILE] [--other-records FILE] [--rounds N]
+//   --other-records: the same capture in the other checkout's record layout, when the two differ
 //   (both checkouts built: dist/)
 'use strict';
 const fs = require('node:fs');
@@ -15,6 +16,16 @@ const { fromDist, abArgs } = require('./dist-path');
 const { opt, other, here } = abArgs();
 const sinkName = opt('--sink', 'table');
 const records = opt('--records', path.join(__dirname, 'out', 'records.bin'));
+const otherRecords = opt('--other-records', records);
+
+/** A capture in batches of 1820 records of `size` bytes. */
+function batchesOf(file, size) {
+  const buf = fs.readFileSync(file);
+  const count = Math.floor(buf.length / size);
+  const batches = [];
+  for (let o = 0; o < count; o += 1820) batches.push(buf.subarray(o * size, Math.min(count, o + 1820) * size));
+  return { count, batches };
+}
 const rounds = Number(opt('--rounds', '40'));
 const devNull = fs.openSync('/dev/null', 'w');
 const out = (chunk) => { fs.writeSync(devNull, chunk); };
@@ -39,12 +50,14 @@ async function side(root) {
 (async () => {
   const a = await side(other);
   const b = await side(here);
-  const buf = fs.readFileSync(records);
-  const n = Math.floor(buf.length / b.EVENT_SIZE);
-  const batches = [];
-  for (let o = 0; o < n; o += 1820) batches.push(buf.subarray(o * b.EVENT_SIZE, Math.min(n, o + 1820) * b.EVENT_SIZE));
+  const mine = batchesOf(records, b.EVENT_SIZE);
+  const theirs = otherRecords === records ? mine : batchesOf(otherRecords, a.EVENT_SIZE);
+  if (theirs.count !== mine.count) throw new Error(`${otherRecords} holds ${theirs.count} records, ${records} ${mine.count}: not the same capture`);
+  const n = mine.count;
+  a.batches = theirs.batches;
+  b.batches = mine.batches;
   // CPU time (user + system), not wall time: on a shared machine, waiting for a CPU is not a cost.
-  const timed = (s) => { const t = process.cpuUsage(); s.run(batches); const d = process.cpuUsage(t); return ((d.user + d.system) * 1000) / n; };
+  const timed = (s) => { const t = process.cpuUsage(); s.run(s.batches); const d = process.cpuUsage(t); return ((d.user + d.system) * 1000) / n; };
   for (let w = 0; w < 5; w++) { timed(a); timed(b); }
   const ta = [], tb = [], ratio = [];
   for (let r = 0; r < rounds; r++) {

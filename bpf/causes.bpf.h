@@ -35,8 +35,11 @@ static __always_inline void on_retransmit(const struct sock *sk, const bool btf)
 	if (state != TCP_SYN_SENT)
 		return;
 	struct sock_info *si = known_sock(sk);
-	if (si && si->syn_retrans < 255)
+	if (!si)
+		return;
+	if (si->syn_retrans < 255)
 		si->syn_retrans++;
+	syn_retransmit_evidence(sk, si, btf);
 }
 
 static __always_inline void on_synack_retransmit(const struct sock *listener, const struct request_sock *req,
@@ -49,9 +52,12 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 	fk.lport = KREAD(btf, rc, skc_num);
 	fk.rport = bpf_ntohs(KREAD(btf, rc, skc_dport));
 	read_addrs(rc, family, fk.laddr, fk.raddr, btf);
+	struct listener_ref *ref = synack_listener(listener, fk.netns, fk.lport);
+	answered_syn_retransmit(&fk, ref);
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {
 		sa->retrans++;
+		synack_retransmit_evidence(listener, req, ref, &sa->diag, &sa->fill);
 		return;
 	}
 	/* tcp_request_sock lies beyond the typed request_sock: a probe read in both modes */
@@ -59,6 +65,7 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
 	};
+	synack_retransmit_evidence(listener, req, ref, &fresh.diag, &fresh.fill);
 	if (bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY) == 0)
 		__sync_fetch_and_add(&synack_pending, 1);
 }

@@ -102,8 +102,14 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	e->syn_retrans = si->syn_retrans;
 	e->synack_retrans = si->synack_retrans;
 	e->owner_how = si->owner.how;
-	e->reserved = 0;
+	fill_totals(e, t, btf);
+	e->diagnosis = si->hs_diag;
 	e->accept_wait_us = si->accept_wait_us;
+	e->listener_backlog = si->hs_fill >> 16;
+	e->listener_max = si->hs_fill & 0xffff;
+	e->reserved_hs = 0;
+	e->reserved_hs2 = 0;
+	e->reserved_hs3 = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);
 	if (!t->lean)
 		read_addrs(&sk->__sk_common, t->family, e->saddr, e->daddr, btf);
@@ -120,9 +126,14 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 	const bool accept = t->flags & TCPTRACE_F_ACCEPT;
 
 	if (cfg.use_perfbuf) {
-		struct tcptrace_event ev;
-		fill_event(&ev, t, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev)) != 0, accept, t->slot);
+		__u32 slot = t->slot;
+		struct tcptrace_event *ev = bpf_map_lookup_elem(&perf_scratch, &slot);
+		if (!ev) {
+			count(1, accept, t->slot);
+			return;
+		}
+		fill_event(ev, t, btf);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, ev, sizeof(*ev)) != 0, accept, t->slot);
 		return;
 	}
 	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -33,6 +33,18 @@ struct {
 	__type(value, struct tcptrace_counters);
 } counters SEC(".maps");
 
+/*
+ * Perf-buffer mode builds each record here, not on the stack: a 200-byte record there plus its
+ * callers' frames passes the verifier's 512-byte limit. One slot per handler (slot numbers as
+ * above), so a nested handler interrupting the handler on this CPU never writes the same record.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct tcptrace_event);
+} perf_scratch SEC(".maps");
+
 struct owner {
 	__u64 cgroup_id;
 	__u32 pid;
@@ -53,13 +65,15 @@ struct sock_info {
 	__u8 syn_retrans;
 	__u8 synack_retrans;
 	__u8 side;             /* TCPTRACE_F_ACTIVE or TCPTRACE_F_PASSIVE */
-	__u8 pad;
+	__u8 hs_diag;          /* enum tcptrace_handshake_diag (handshake.bpf.h) */
 	__u32 netns;           /* read once: ns.inum sits on a line of struct net that is often cold */
 	__u32 accept_wait_us;  /* passive: ESTABLISHED to accept() returning it (0: not measured) */
 	__u64 established_ts;  /* passive: SYN_RECV->ESTABLISHED, for the accept wait */
 	__u16 sport, dport;    /* passive, from ESTABLISHED on: the accept hook needs no probe read */
 	__u32 user_tgid;      /* first-use hooks without socket storage: who last took it over */
 	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
+	__u32 hs_fill;         /* with hs_diag: the listener's accept queue then, fill << 16 | limit */
+	__u32 pad4;
 };
 
 struct {
@@ -86,7 +100,7 @@ struct flow_key {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
-struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 pad; };
+struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 fill; __u8 diag; __u8 pad[7]; };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

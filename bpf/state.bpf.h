@@ -73,7 +73,11 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 		send_held_back(ctx, &t, btf);
 	t.si->last_ts = t.now;
 	note_owner(&t, btf);
+	if (t.new == TCP_LISTEN || (t.old == TCP_LISTEN && t.new == TCP_CLOSE))
+		note_listener_socket(&t);
 	time_handshake(&t, btf);
+	if (t.new == TCP_ESTABLISHED && t.old == TCP_SYN_RECV && !t.si->synack_retrans)
+		note_cookie_child(&t);
 	find_cause(&t, btf);
 	if (!hold_back_child(&t))
 		emit(ctx, &t, btf);

@@ -18,6 +18,8 @@
 #include "maps.bpf.h"
 #include "kernel-read.bpf.h"
 #include "transition.bpf.h"
+#include "handshake.bpf.h"
+#include "conn-stats.bpf.h"
 #include "emit.bpf.h"
 #include "state.bpf.h"
 #include "causes.bpf.h"

@@ -22,6 +22,16 @@ enum tcptrace_cause {
 	TCPTRACE_CAUSE_ERROR = 6,      /* another socket error: see event.error */
 };
 
+/* event.diagnosis: why a handshake was retransmitted, from kernel evidence (docs/HANDSHAKE.md). */
+enum tcptrace_handshake_diag {
+	TCPTRACE_HS_NONE = 0,              /* no retransmit seen, nothing to explain */
+	TCPTRACE_HS_ACCEPT_QUEUE_FULL = 1, /* the listener's accept queue was full */
+	TCPTRACE_HS_SYN_QUEUE_FULL = 2,    /* the request (SYN) queue was full, cookies off */
+	TCPTRACE_HS_SYN_COOKIE = 3,        /* completed from a SYN cookie */
+	TCPTRACE_HS_LOST = 4,              /* retransmitted while neither queue was full */
+	TCPTRACE_HS_UNKNOWN = 5,           /* retransmitted; the listener is not visible here */
+};
+
 /* event.flags */
 enum tcptrace_flags {
 	TCPTRACE_F_OWNER_KNOWN = 1 << 0,     /* owner_* fields are valid */
@@ -67,12 +77,39 @@ struct tcptrace_event {
 	__u8 syn_retrans;   /* SYN retransmits of an active open */
 	__u8 synack_retrans;/* SYN-ACK retransmits of a passive open */
 	__u8 owner_how;     /* enum tcptrace_owner_how */
-	__u8 reserved;
+	__u8 totals_read;   /* enum tcptrace_totals: which of the totals below were read */
 	__u8 saddr[16];     /* local address: first 4 bytes for IPv4 */
 	__u8 daddr[16];     /* remote address */
 	char cpu_comm[TCPTRACE_COMM_LEN];
 	char owner_comm[TCPTRACE_COMM_LEN];
 	__u32 accept_wait_us; /* passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
+	/* A connection's totals from struct tcp_sock, on its ->CLOSE only (bpf/conn-stats.bpf.h;
+	 * docs/SCHEMA.md gives each one's kernel source); 0 on every other record. */
+	__u64 bytes_acked;    /* bytes sent and acknowledged by the peer */
+	__u64 bytes_received; /* bytes received in order */
+	__u64 bytes_retrans;  /* bytes retransmitted */
+	__u32 segs_out;       /* segments sent, retransmits included */
+	__u32 segs_in;        /* segments received */
+	__u32 retrans_segs;   /* segments retransmitted (total_retrans) */
+	__u32 retrans_rto;    /* retransmission timeouts (6.7+: TCPTRACE_TOTALS_RTO) */
+	__u32 rtt_min_us;     /* minimum RTT seen */
+	__u32 busy_jiffies;   /* time with data in flight or queued (tcp_info busy_time), jiffies */
+	__u32 rwnd_limited_jiffies;   /* of which limited by the peer's receive window */
+	__u32 sndbuf_limited_jiffies; /* of which limited by the send buffer */
+	/* Why the handshake was retransmitted (bpf/handshake.bpf.h, docs/HANDSHAKE.md), from the
+	 * retransmit on; 0 (none) on every record before one. */
+	__u8 diagnosis;         /* enum tcptrace_handshake_diag */
+	__u8 reserved_hs;
+	__u16 listener_backlog; /* with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+	__u16 listener_max;     /* and its limit (sk_max_ack_backlog); each saturates at 65535 */
+	__u16 reserved_hs2;
+	__u32 reserved_hs3;
+};
+
+/* event.totals_read */
+enum tcptrace_totals {
+	TCPTRACE_TOTALS_READ = 1 << 0, /* the totals were read (a connection's CLOSE) */
+	TCPTRACE_TOTALS_RTO = 1 << 1,  /* the kernel counts RTO timeouts (6.7+): retrans_rto is valid */
 };
 
 /* Kernel-side counters, one per CPU: seen = delivered + dropped. */
@@ -98,7 +135,8 @@ struct tcptrace_config {
 	__u8 n_rports;
 	__u8 use_perfbuf;   /* deliver through the perf buffer instead of the ring buffer */
 	__u8 accept_records; /* send a TCPTRACE_F_ACCEPT record per accept() */
-	__u8 reserved[2];
+	__u8 conn_totals;   /* read a connection's totals at its CLOSE (bpf/conn-stats.bpf.h) */
+	__u8 reserved[1];
 	__u16 lports[TCPTRACE_MAX_PORTS];
 	__u16 rports[TCPTRACE_MAX_PORTS];
 	char comm[TCPTRACE_COMM_LEN]; /* only sockets whose owner has this comm */

@@ -165,6 +165,8 @@ static __always_inline void time_handshake(struct transition *t, const bool btf)
 	 * count the SYN-ACK retransmits we saw ourselves */
 	t->handshake_us = t->now / 1000 - sa->first_synack_us;
 	si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
+	si->hs_diag = sa->diag; /* why they were retransmitted (handshake.bpf.h) */
+	si->hs_fill = sa->fill;
 	if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
 		__sync_fetch_and_add(&synack_pending, -1);
 }

@@ -50,12 +50,19 @@ const SHOWN_BY_HAND = [
   ['holders', 'null'],
   ['listenerShared', '(flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)'],
   ['isAccept', '(flags & Flag.ACCEPT) !== 0'],
+  ['totals', 'buf[off + $totals_read] ? readTotals(buf, off) : null'],
 ];
+/** Members read only where the record carries them, by the hand-written reader named above:
+ *  a connection's totals at its CLOSE (src/decode/totals.ts), left out of every other event. */
+const READ_BY_HAND = ['bytes_acked', 'bytes_received', 'bytes_retrans', 'segs_out', 'segs_in', 'retrans_segs', 'retrans_rto',
+  'rtt_min_us', 'busy_jiffies', 'rwnd_limited_jiffies', 'sndbuf_limited_jiffies'];
 /** enum tcptrace_X in the header → the TS constant that carries it (prefix stripped from names) */
 const ENUMS = [
   ['tcptrace_cause', 'Cause', 'TCPTRACE_CAUSE_'],
   ['tcptrace_flags', 'Flag', 'TCPTRACE_F_'],
   ['tcptrace_owner_how', 'OwnerHow', 'TCPTRACE_OWNER_'],
+  ['tcptrace_handshake_diag', 'HandshakeDiag', 'TCPTRACE_HS_'],
+  ['tcptrace_totals', 'Totals', 'TCPTRACE_TOTALS_'],
 ];
 
 // ---- BTF (just what the record's structs need) ----
@@ -151,7 +158,7 @@ function memberComments(text, name) {
 }
 
 function plainMembers(event) {
-  const named = new Set([...LOCALS, ...SHOWN_BY_HAND.map(([, e]) => e)].join(' ').match(/\$\w+/g).map((s) => s.slice(1)));
+  const named = new Set([...LOCALS, ...SHOWN_BY_HAND.map(([, e]) => e)].join(' ').match(/\$\w+/g).map((s) => s.slice(1)).concat(READ_BY_HAND));
   const byName = new Map(event.members.map((m) => [m.name, m]));
   for (const n of named) if (!byName.has(n)) throw new Error(`scripts/gen-record.js names $${n}, which struct tcptrace_event does not have`);
   return event.members.filter((m) => !named.has(m.name) && !m.name.startsWith('reserved')).map((m) => {
@@ -205,6 +212,7 @@ function decoderSource(event, plain) {
   return `${BANNER(`struct tcptrace_event (BTF of ${OBJECT}) and SHOWN_BY_HAND in that script`)}// Every event goes through here: plain byte arithmetic at constant offsets, one object literal.
 import { AF_INET, causeName, hex64, ownerSource, readComm, readU64, u16, u32 } from './readers';
 import { formatIPv4, formatIPv6 } from './address';
+import { readTotals } from './totals';
 import { Flag } from './record.generated';
 import type { Clock } from './clock';
 import type { TcpEvent } from './event';

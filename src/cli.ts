@@ -61,10 +61,11 @@ function replayStartLine(r: ReplaySource, speed?: number): string {
 
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
-  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }] = await Promise.all([
+  const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }, { OpenConnections }] = await Promise.all([
     import('./tracer'), import('./derive/stats'), import('./census/census'), import('./pipeline'), import('./probe/delivery'),
+    import('./derive/open-connections'),
   ]);
-  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText };
+  return { Tracer, StatsEngine, SocketCensus, Pipeline, deliveryText, OpenConnections };
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -103,6 +104,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       verbose: plan.verbose,
       btf: plan.btf,
       acceptRecords: Boolean(reads.accepts),
+      connTotals: Boolean(reads.totals),
     };
     const started = startProbe(options);
     lib = await loadRest();
@@ -122,25 +124,29 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census) : undefined;
-  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census) : undefined;
+  // the live kernel's listeners and open connections: not in a replay (its capture has no such samples)
+  const pressure = census && !replay ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
+  const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
+  // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
+  const openConnections = reads.open && !replay ? new lib.OpenConnections(plan.filter) : undefined;
   // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
   const { liveCaptureFeed } = await import('./source/capture-feed');
   const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter) : undefined;
   let sinks;
   try {
-    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, capture });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure, capture });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
-  const pipeline = new Pipeline(tracer, sinks, { census, stats });
+  const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
   // A replay holds no privilege to drop (it runs as whoever starts it); a capture counts sockets
   // in every namespace as the census does.
   if (!plan.keepPrivileges && !replay) {
     try {
       // -Z USER: the flight recorder goes on writing its directory as that user
       if (plan.capture && plan.user) chownSync(plan.capture.dir, plan.user.uid, plan.user.gid);
-      const done = dropPrivileges({ census: Boolean(census || capture) }, plan.user);
+      const done = dropPrivileges({ census: Boolean(census || openConnections || capture) }, plan.user);
       if (plan.verbose || plan.user) log(done);
     } catch (err) {
       tracer.close();
@@ -156,6 +162,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
     capture?.close();
+    pressure?.stop();
     const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
     // shutdown, from the signal to exit, stays within 2 s even when a client stopped reading.

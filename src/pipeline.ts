@@ -10,6 +10,7 @@ import type { TcpEvent } from './decode/event';
 import type { TracerEvents } from './tracer';
 import type { SocketCensus } from './census/census';
 import type { StatsEngine } from './derive/stats';
+import type { ListenerPressure } from './derive/listener-pressure';
 import { statusReport, type TracerStatus } from './status';
 import { allReads, type Sink } from './sinks/sink';
 import { CgroupEnricher } from './enrich/cgroup';
@@ -29,6 +30,8 @@ export interface Derived {
   census?: SocketCensus;
   /** The one stats engine, when a sink reads it. */
   stats?: StatsEngine;
+  /** Samples the accept queue of listeners whose connections show pressure (handshake diagnosis). */
+  pressure?: ListenerPressure;
 }
 
 const NONE_FINISHED: readonly FinishedConnection[] = Object.freeze([]);
@@ -82,6 +85,7 @@ export class Pipeline {
   push(batch: TcpEvent[]): void {
     this.enrich?.(batch);
     this.derived.census?.observe(batch);
+    this.derived.pressure?.observe(batch);
     const finished = this.connections ? this.connections.observe(batch) : NONE_FINISHED;
     this.derived.stats?.observe(batch, finished);
     for (const sink of this.sinks) sink.write(batch, finished);

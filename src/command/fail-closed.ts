@@ -2,7 +2,7 @@
 // made to mean what an operator means or refused with a usage error.
 import { readFileSync } from 'node:fs';
 import { kernelComm } from '../decode/comm';
-import { STATE_NAMES } from '../decode/states';
+import { State, STATE_NAMES } from '../decode/states';
 import { parseInteger, UsageError } from './option-values';
 
 /** --pid: a whole number this host can give a process (1 to pid_max - 1). */
@@ -55,10 +55,10 @@ export function commFilter(text: string): string {
 /** --state: states the kernel never reports a transition into are refused, with what to use. */
 export function stateFilter(states: number[]): number[] {
   for (const s of states) {
-    if (s === 12) {
+    if (s === State.NEW_SYN_RECV) {
       throw new UsageError(`--state ${STATE_NAMES[s]} never matches: a half-open connection is a request socket, which changes no state; use SYN_RECV`);
     }
-    if (s === 13) {
+    if (s === State.BOUND_INACTIVE) {
       throw new UsageError(`--state ${STATE_NAMES[s]} never matches: a socket that is only bound changes no state the kernel reports; use CLOSE or LISTEN`);
     }
   }

@@ -60,8 +60,11 @@ export function resolveUser(text: string, passwd = '/etc/passwd', group = '/etc/
   return { name, uid, gid, groups: [...new Set([gid, ...groups])] };
 }
 
-/** The uid held for a moment by a thread that cannot be reached otherwise (nobody's). */
-const PARK_UID = 65534;
+/**
+ * The uid a thread that blocks every signal is left with (src/native/privileges.cc). No account
+ * may use it: a process of the same uid could signal that thread, and so end tcptrace.
+ */
+export const PARK_UID = 2147483646;
 
 /**
  * Drops what the running features do not need, in every thread; returns one line for the log.
@@ -70,11 +73,26 @@ const PARK_UID = 65534;
  */
 export function dropPrivileges(features: RunningFeatures, user?: User): string {
   const keep = neededCapabilities(features);
-  const { unreached } = loadBinding().dropPrivileges({
+  const { unreached, unreachedKeep } = loadBinding().dropPrivileges({
     keep: [...keep.keys()], uid: user?.uid, gid: user?.gid, groups: user?.groups, parkUid: user?.uid ?? PARK_UID, seccomp: true,
   });
-  const names = [...keep.keys()].map((c) => Object.entries(CAP).find(([, n]) => n === c)?.[0] ?? String(c));
-  const who = user ? `running as ${user.name} (uid ${user.uid})` : 'running as root';
-  const left = unreached.length ? `; ${unreached.length} thread(s) blocking signals left with none` : '';
+  // What the kernel says this thread kept (with file capabilities rather than root, some of
+  // what the features would use may never have been there).
+  const kept = [...keep.keys()].filter((c) => (effective() >> BigInt(c)) & 1n);
+  const names = kept.map((c) => Object.entries(CAP).find(([, n]) => n === c)?.[0] ?? String(c));
+  const uid = process.getuid?.() ?? 0;
+  const who = user ? `running as ${user.name} (uid ${user.uid})` : uid === 0 ? 'running as root' : `running as uid ${uid}`;
+  const left = !unreached.length ? '' : unreachedKeep
+    ? `; ${unreached.length} idle thread(s) blocking signals keep theirs (no CAP_SETUID to take them)`
+    : `; ${unreached.length} thread(s) blocking signals left with none`;
   return `privileges dropped after start-up: ${who}, keeping ${names.map((n) => `CAP_${n}`).join(', ') || 'no capabilities'}, no_new_privs, seccomp${left}`;
+}
+
+/** This thread's effective capabilities, as the kernel reports them. */
+function effective(): bigint {
+  try {
+    return BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '0'}`);
+  } catch {
+    return 0n;
+  }
 }

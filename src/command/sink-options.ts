@@ -20,7 +20,7 @@ export function sinkOptions(plan: Plan): SinkOptions {
   return {
     terminal: terminalOptions(plan),
     summary: plan.summary ? { json, intervalSec: plan.intervalSec } : undefined,
-    lifetimes: plan.lifetimes ? { json } : undefined,
+    lifetimes: plan.lifetimes ? { format: json ? 'json' : plan.format === 'csv' ? 'csv' : 'text', wide: plan.wide } : undefined,
     stream: plan.listen && {
       listen: plan.listen,
       token: plan.token,

@@ -3,6 +3,7 @@
 // Every event goes through here: plain byte arithmetic at constant offsets, one object literal.
 import { AF_INET, causeName, hex64, ownerSource, readComm, readU64, u16, u32 } from './readers';
 import { formatIPv4, formatIPv6 } from './address';
+import { readTotals } from './totals';
 import { Flag } from './record.generated';
 import type { Clock } from './clock';
 import type { TcpEvent } from './event';
@@ -33,6 +34,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     holders: null,
     listenerShared: (flags & (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED)) === (Flag.OWNER_INHERITED | Flag.LISTENER_SHARED),
     isAccept: (flags & Flag.ACCEPT) !== 0,
+    totals: buf[off + 75] ? readTotals(buf, off) : null,
     cpuPid: u32(buf, off + 32), // cpu_pid
     cpuTid: u32(buf, off + 36), // cpu_tid
     netns: u32(buf, off + 44), // netns
@@ -45,5 +47,8 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     synRetrans: buf[off + 72], // syn_retrans
     synackRetrans: buf[off + 73], // synack_retrans
     acceptWaitUs: u32(buf, off + 140), // accept_wait_us
+    diagnosis: buf[off + 200], // diagnosis
+    listenerBacklog: u16(buf, off + 202), // listener_backlog
+    listenerMax: u16(buf, off + 204), // listener_max
   };
 }

@@ -26,6 +26,32 @@ export interface CgroupInfo {
  * struct tcptrace_event since) come from the record itself; the members below are the ones the
  * decoder shows by hand (scripts/gen-record.js, SHOWN_BY_HAND) or later stages add.
  */
+/** A connection's totals: at its CLOSE from struct tcp_sock (decode/totals.ts), or so far for one
+ *  still open (tcp_info via sock_diag); docs/SCHEMA.md gives each one's kernel source and unit. */
+export interface ConnTotals {
+  /** bytes sent and acknowledged by the peer (tcplife's TX) */
+  bytesAcked: number;
+  /** bytes received in order (tcplife's RX) */
+  bytesReceived: number;
+  bytesRetrans: number;
+  segsOut: number;
+  segsIn: number;
+  /** segments retransmitted (tcp_info total_retrans) */
+  retransSegs: number;
+  /** retransmission timeouts; null where the kernel does not count them (before 6.7) */
+  retransRto: number | null;
+  /** smoothed RTT, µs */
+  rttUs: number;
+  /** minimum RTT seen, µs */
+  rttMinUs: number;
+  /** tcp_info's busy, rwnd-limited and sndbuf-limited times, µs; null when HZ is unknown */
+  busyUs: number | null;
+  rwndLimitedUs: number | null;
+  sndbufLimitedUs: number | null;
+  /** not a CLOSE: read from a connection still open (sock_diag), figures so far */
+  open?: boolean;
+}
+
 export interface TcpEvent extends RecordFields {
   /** CLOCK_MONOTONIC nanoseconds (exact below ~104 days of uptime, then to a few ns). */
   tsNs: number;
@@ -65,4 +91,6 @@ export interface TcpEvent extends RecordFields {
   cgroup?: CgroupInfo | null;
   /** Not a transition: the record of accept() returning this socket (Tracer emits these as 'accepts'). */
   isAccept: boolean;
+  /** On a connection's ->CLOSE: its totals from the socket (decode/totals.ts); null on every other record. */
+  totals: ConnTotals | null;
 }

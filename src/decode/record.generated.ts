@@ -2,7 +2,7 @@
 // `npm run build:bpf` rewrites it; test/unit/record.test.ts fails when it is stale.
 
 /** sizeof(struct tcptrace_event) */
-export const EVENT_SIZE = 144;
+export const EVENT_SIZE = 216;
 
 /** struct tcptrace_event: each member's byte offset */
 export const EventOffset = {
@@ -28,12 +28,29 @@ export const EventOffset = {
   syn_retrans: 72,
   synack_retrans: 73,
   owner_how: 74,
-  reserved: 75,
+  totals_read: 75,
   saddr: 76,
   daddr: 92,
   cpu_comm: 108,
   owner_comm: 124,
   accept_wait_us: 140,
+  bytes_acked: 144,
+  bytes_received: 152,
+  bytes_retrans: 160,
+  segs_out: 168,
+  segs_in: 172,
+  retrans_segs: 176,
+  retrans_rto: 180,
+  rtt_min_us: 184,
+  busy_jiffies: 188,
+  rwnd_limited_jiffies: 192,
+  sndbuf_limited_jiffies: 196,
+  diagnosis: 200,
+  reserved_hs: 201,
+  listener_backlog: 202,
+  listener_max: 204,
+  reserved_hs2: 206,
+  reserved_hs3: 208,
 } as const;
 
 /** struct tcptrace_event: each member's C type */
@@ -60,12 +77,29 @@ export const EventType = {
   syn_retrans: 'u8',
   synack_retrans: 'u8',
   owner_how: 'u8',
-  reserved: 'u8',
+  totals_read: 'u8',
   saddr: 'u8[16]',
   daddr: 'u8[16]',
   cpu_comm: 'char[16]',
   owner_comm: 'char[16]',
   accept_wait_us: 'u32',
+  bytes_acked: 'u64',
+  bytes_received: 'u64',
+  bytes_retrans: 'u64',
+  segs_out: 'u32',
+  segs_in: 'u32',
+  retrans_segs: 'u32',
+  retrans_rto: 'u32',
+  rtt_min_us: 'u32',
+  busy_jiffies: 'u32',
+  rwnd_limited_jiffies: 'u32',
+  sndbuf_limited_jiffies: 'u32',
+  diagnosis: 'u8',
+  reserved_hs: 'u8',
+  listener_backlog: 'u16',
+  listener_max: 'u16',
+  reserved_hs2: 'u16',
+  reserved_hs3: 'u32',
 } as const;
 
 /** The members TcpEvent carries as numbers under their camelCase names (no hand-written decoding). */
@@ -94,10 +128,16 @@ export interface RecordFields {
   synackRetrans: number;
   /** accept_wait_us (u32): passive: ESTABLISHED to accept() returning it, 0 if unmeasured */
   acceptWaitUs: number;
+  /** diagnosis (u8): enum tcptrace_handshake_diag */
+  diagnosis: number;
+  /** listener_backlog (u16): with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+  listenerBacklog: number;
+  /** listener_max (u16): and its limit (sk_max_ack_backlog); each saturates at 65535 */
+  listenerMax: number;
 }
 
 /** RecordFields' keys, in record order (tests build sample events from them). */
-export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs'];
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs', 'diagnosis', 'listenerBacklog', 'listenerMax'];
 
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = 112;
@@ -114,6 +154,7 @@ export const ConfigOffset = {
   n_rports: 27,
   use_perfbuf: 28,
   accept_records: 29,
+  conn_totals: 30,
   lports: 32,
   rports: 64,
   comm: 96,
@@ -154,4 +195,20 @@ export const OwnerHow = {
   LISTENER: 2,
   ACCEPT: 3,
   USE: 4,
+} as const;
+
+/** enum tcptrace_handshake_diag */
+export const HandshakeDiag = {
+  NONE: 0,
+  ACCEPT_QUEUE_FULL: 1,
+  SYN_QUEUE_FULL: 2,
+  SYN_COOKIE: 3,
+  LOST: 4,
+  UNKNOWN: 5,
+} as const;
+
+/** enum tcptrace_totals */
+export const Totals = {
+  READ: 1,
+  RTO: 2,
 } as const;

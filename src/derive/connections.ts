@@ -2,7 +2,7 @@
 // It reports finished connections (for --lifetimes, the metrics and the lifetime statistics)
 // and, for the stats engine without a census, how many sockets seen are in each state now.
 // Bounded: the oldest sockets are forgotten first when more than `capacity` are open at once.
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import type { CauseName } from '../decode/names';
 import { State, stateName } from '../decode/states';
 
@@ -32,8 +32,14 @@ export interface FinishedConnection {
   lastState: string;
   /** wall clock of the CLOSE, ms */
   time: number;
-  /** the CLOSE transition itself (what --lifetimes shows of the catalogue's `lifetimes` fields) */
-  close: TcpEvent;
+  /** the CLOSE transition itself (what --lifetimes shows of the catalogue's `lifetimes` fields);
+   *  absent for a connection still open */
+  close?: TcpEvent;
+  netns: number;
+  /** bytes, segments, retransmits and RTT from the socket at its CLOSE; null when not read */
+  totals: ConnTotals | null;
+  /** not finished: a connection still open when the report was made (sock_diag), figures so far */
+  open?: boolean;
 }
 
 interface OpenConnection {
@@ -80,7 +86,8 @@ export class ConnectionTracker {
         acceptWaitMs: e.acceptWaitUs ? e.acceptWaitUs / 1000 : null,
         lifetimeMs: c.seenOpen ? (e.tsNs - c.openedNs) / 1e6 : null, established: c.established,
         cause: e.cause, error: e.error, timeWait: e.timeWait, synRetrans: e.synRetrans,
-        synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e,
+        synackRetrans: e.synackRetrans, lastState: stateName(e.oldState), time: e.time, close: e, netns: e.netns,
+        totals: e.totals,
       });
     }
     return done;

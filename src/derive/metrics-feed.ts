@@ -5,10 +5,12 @@
 // sinks so that --otlp never loads prom-client.
 import { release } from 'node:os';
 import { closeLabel, failedConnectCause, type FinishedConnection } from './connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import { State, stateName } from '../decode/states';
 import type { TracerStatus } from '../status';
 import { VERSION } from '../util/version';
+import { finalDiagnosis } from './handshake-book';
+import type { ListenerPressureRow } from './listener-pressure';
 
 /** Which listening ports get their own series (opt-in: cardinality). */
 export type PortSelection = 'all' | number[];
@@ -26,6 +28,10 @@ export interface MetricsBackend {
   /** Accept-queue wait of one connection; `port` only for ports selected by the opt-in. */
   acceptWait?(seconds: number, port: string | undefined): void;
   closed(cause: string, side: string, lifetimeSeconds: number | null): void;
+  /** A finished connection's totals (bytes each way, retransmits); `port` only for listening ports selected by the opt-in. */
+  totals(side: string, port: string | undefined, t: ConnTotals): void;
+  /** A connection's final handshake diagnosis; `port` is the listener's label or 'all'. */
+  handshakeDiagnosis?(why: string, port: string): void;
   /** End of a batch: apply what was accumulated. */
   flush?(): void;
 }
@@ -59,6 +65,10 @@ export class MetricsFeed {
       const oldName = stateName(e.oldState);
       const newName = stateName(e.newState);
       for (const b of this.backends) b.transition(oldName, newName);
+      if (e.diagnosis || e.newState === State.CLOSE) {
+        const d = finalDiagnosis(e);
+        if (d) for (const b of this.backends) b.handshakeDiagnosis?.(d.why, this.portLabel(d.listenerPort) ?? 'all');
+      }
       if (e.newState === State.ESTABLISHED && e.handshakeUs) {
         const seconds = e.handshakeUs / 1e6;
         const direction = e.oldState === State.SYN_SENT ? 'active' : e.oldState === State.SYN_RECV ? 'passive' : undefined;
@@ -85,8 +95,27 @@ export class MetricsFeed {
   private finish(c: FinishedConnection): void {
     const lifetime = c.lifetimeMs === null ? null : c.lifetimeMs / 1000;
     for (const b of this.backends) b.closed(closeLabel(c), c.side || 'unknown', lifetime);
+    if (c.totals) {
+      const port = c.side === 'passive' ? this.portLabel(c.sport) : undefined;
+      for (const b of this.backends) b.totals(c.side || 'unknown', port, c.totals);
+    }
     const why = failedConnectCause(c);
     if (why) for (const b of this.backends) b.connectFailed(why);
+  }
+
+  /** Listeners sampled under pressure, summed per port label (only ports the opt-in selects). */
+  portPressure(rows: readonly ListenerPressureRow[]): Map<string, { peak: number; fullSeconds: number; drops: number }> {
+    const out = new Map<string, { peak: number; fullSeconds: number; drops: number }>();
+    for (const r of rows) {
+      const label = this.portLabel(r.port);
+      if (!label) continue;
+      const m = out.get(label) ?? { peak: 0, fullSeconds: 0, drops: 0 };
+      m.peak = Math.max(m.peak, r.peak);
+      m.fullSeconds += r.fullMs / 1000;
+      m.drops += r.drops;
+      out.set(label, m);
+    }
+    return out;
   }
 
   private portLabel(port: number): string | undefined {

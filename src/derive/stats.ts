@@ -7,6 +7,9 @@ import { closeLabel, failedConnectCause, type ConnectionTracker, type FinishedCo
 import type { TcpEvent } from '../decode/event';
 import { Histogram, type HistogramSummary } from './histogram';
 import { State, stateName } from '../decode/states';
+import { TrafficTable, type TrafficSnapshot } from './traffic';
+import { HandshakeBook, type HandshakeBookSnapshot } from './handshake-book';
+import type { ListenerPressure } from './listener-pressure';
 
 export interface TopEntry {
   key: string;
@@ -65,6 +68,12 @@ export interface StatsSnapshot {
   lifetime: HistogramSummary;
   /** ms spent in each state, from the transitions out of it */
   stateTime: Record<string, HistogramSummary>;
+  /** bytes and retransmits per listening port and remote endpoint, top connections (traffic.ts) */
+  traffic: TrafficSnapshot;
+  /** connections still open counted into `traffic` (figures so far), when read for this report */
+  open?: { total: number; errors: string[] };
+  /** slow and failed handshakes by listener and diagnosis, and the listeners sampled under pressure */
+  handshakes: HandshakeBookSnapshot;
 }
 
 /** A keyed table that keeps at most `limit` keys, evicting the least-used when full. */
@@ -98,7 +107,7 @@ export function endpoint(addr: string, port: number, family: 4 | 6): string {
 }
 
 /** What the stats engine reads besides the batches (a sink that reads the engine reads these too: src/sinks/sink.ts). */
-export const STATS_READS = { finished: true, accepts: true, census: true } as const;
+export const STATS_READS = { finished: true, accepts: true, census: true, totals: true } as const;
 
 export class StatsEngine {
   private readonly active = new Histogram();
@@ -110,6 +119,7 @@ export class StatsEngine {
   private readonly byListenPort: TopTable<Histogram>;
   private readonly failuresByPeer: TopTable<{ count: number; causes: Record<string, number> }>;
   private readonly stateTime = new Map<number, Histogram>();
+  private readonly traffic: TrafficTable;
   private readonly transitions = new Map<number, number>();
   private readonly timeWaitCloses = new Map<number, number>();
   private readonly failedTransitions = new Map<number, number>();
@@ -123,11 +133,16 @@ export class StatsEngine {
   private since = 0;
   private until = 0;
 
-  constructor(readonly topN = 10, private readonly census?: SocketCensus) {
+  /** slow and failed handshakes by listener and diagnosis */
+  private readonly handshakes: HandshakeBook;
+
+  constructor(readonly topN = 10, private readonly census?: SocketCensus, pressure?: ListenerPressure) {
+    this.handshakes = new HandshakeBook(pressure);
     this.byRemote = new TopTable(topN, () => new Histogram());
     this.byListenPort = new TopTable(topN, () => new Histogram());
     this.acceptWaitByPort = new TopTable(topN, () => new Histogram());
     this.failuresByPeer = new TopTable(topN, () => ({ count: 0, causes: {} }));
+    this.traffic = new TrafficTable(topN);
   }
 
   /** Without a census, `current` counts the sockets this tracker follows (the pipeline's, which feeds it). */
@@ -142,6 +157,7 @@ export class StatsEngine {
     this.until = batch[batch.length - 1].time;
     this.events += batch.length;
     for (const e of batch) this.observeOne(e);
+    this.handshakes.observe(batch);
     for (const c of finished) this.finish(c);
   }
 
@@ -181,6 +197,7 @@ export class StatsEngine {
   }
 
   private finish(c: FinishedConnection): void {
+    this.traffic.observe(c);
     if (c.lifetimeMs !== null) this.lifetime.record(c.lifetimeMs);
     const cause = closeLabel(c);
     this.closeCauses[cause] = (this.closeCauses[cause] ?? 0) + 1;
@@ -194,7 +211,8 @@ export class StatsEngine {
     }
   }
 
-  snapshot(): StatsSnapshot {
+  /** `open`: connections still open (open-connections.ts), counted into `traffic` for this snapshot only. */
+  snapshot(open?: { connections: readonly FinishedConnection[]; total: number; errors: string[] }): StatsSnapshot {
     let current: Record<string, number> = {};
     let census: StatsSnapshot['census'];
     if (this.census) {
@@ -236,6 +254,9 @@ export class StatsEngine {
       },
       lifetime: this.lifetime.summary(),
       stateTime,
+      traffic: this.traffic.snapshot(open?.connections),
+      ...(open ? { open: { total: open.total, errors: open.errors } } : {}),
+      handshakes: this.handshakes.snapshot(),
     };
   }
 }

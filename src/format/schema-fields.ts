@@ -7,6 +7,8 @@
 import { constants } from 'node:os';
 import type { TcpEvent } from '../decode/event';
 import { stateName } from '../decode/states';
+import { totalsJson } from './totals';
+import { diagnose, diagnosisJson } from '../derive/handshake-diagnosis';
 
 export const SCHEMA_VERSION = 2;
 
@@ -106,6 +108,10 @@ export const EVENT_FIELDS = {
     (e) => e.holders),
   owner_exited: field('boolean', 'the owner named had exited when tcptrace processed the event, and the change did not run in it: a socket it left behind (orphaned after its exit), or a `listen()` caller gone before its queued connections were processed; `pid` and `comm` are its last (the table and CSV write `*` after COMM)',
     (e) => e.ownerExited === true),
+  totals: field<Record<string, number | null> | null>('object | null', 'on a connection\'s `->CLOSE`: its totals from the socket, an object of the fields below ("Connection totals"); `null` on every other transition',
+    (e) => (e.totals ? totalsJson(e.totals) : null)),
+  diagnosis: field('object | null', 'on `->ESTABLISHED` and `->CLOSE`: why the handshake was slow or failed (docs/HANDSHAKE.md), `{"why", "listener_port", "accept_queue"}`; `why` is `accept-queue-full`, `syn-queue-full`, `syn-cookie`, `lost-in-network`, `slow-accept` (CLOSE only: accept wait over 100 ms), `refused`, `timeout`, `reset` or `unknown` (retransmitted, no kernel evidence here); `accept_queue` is the listener\'s accept queue `fill/limit` when the kernel gave the verdict, else `null`; `null` for a handshake with nothing to explain',
+    (e) => diagnosisJson(diagnose(e)), { lifetimes: true }),
 };
 
 /** The catalogue fields --lifetimes shows of each connection's CLOSE, in catalogue order. */

@@ -189,10 +189,50 @@ export function writeJsonEvent(w: ByteWriter, e: TcpEvent): void {
 }
 
 /** `,"key":value` as JSON.stringify and terminalSafeJson write it, for a field without a fast path. */
+/** Keys of objects of numbers (a CLOSE's `totals`) as bytes, made once each. */
+const numberKeys = new Map<string, Constant>();
+
+/** `{"k":n,…}` for an object whose values are all numbers or null; -1 otherwise (the bytes written
+ *  so far are left behind: the caller does not move past them). */
+function putNumberObject(buf: Buffer, p: number, o: Record<string, unknown>): number {
+  buf[p++] = 0x7b; // {
+  let first = true;
+  for (const k in o) {
+    const x = o[k];
+    if (x !== null && typeof x !== 'number') return -1;
+    let c = numberKeys.get(k);
+    if (c === undefined) {
+      if (numberKeys.size >= 1024) numberKeys.clear();
+      numberKeys.set(k, (c = bytes(`${JSON.stringify(k)}:`)));
+    }
+    if (p + c.words.length * 4 + c.tail.length + 32 > buf.length) return -1; // beyond the room asked for: the slow way
+    if (!first) buf[p++] = 0x2c; // ,
+    first = false;
+    p = putBytes(buf, p, c);
+    p = x === null ? putBytes(buf, p, K.null) : putJsonNumber(buf, p, x);
+  }
+  buf[p++] = 0x7d; // }
+  return p;
+}
+
 function putLater(w: ByteWriter, key: Constant, v: unknown): void {
-  const text = typeof v === 'number' ? '' : terminalSafeJson(JSON.stringify(v) ?? 'null');
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    const buf = w.room(FIXED_ROOM * 2);
+    const p = putNumberObject(buf, putBytes(buf, w.length, key), v as Record<string, unknown>);
+    if (p >= 0) {
+      w.moveTo(p);
+      return;
+    }
+  }
+  if (v === null || typeof v === 'number') {
+    // the common cases (numbers; null where a field does not apply) without a string made
+    const buf = w.room(FIXED_ROOM);
+    const p = putBytes(buf, w.length, key);
+    w.moveTo(v === null ? putBytes(buf, p, K.null) : putJsonNumber(buf, p, v));
+    return;
+  }
+  const text = terminalSafeJson(JSON.stringify(v) ?? 'null');
   const buf = w.room(FIXED_ROOM + 3 * text.length);
   let p = putBytes(buf, w.length, key);
-  p = typeof v === 'number' ? putJsonNumber(buf, p, v) : putText(buf, p, text);
-  w.moveTo(p);
+  w.moveTo(putText(buf, p, text));
 }

@@ -84,6 +84,37 @@ export declare class Probe {
 export declare function ringbufSupported(): boolean;
 /** Listening TCP sockets of this network namespace via sock_diag; null if unavailable. */
 export declare function listeningSockets(): { port: number; inode: number }[] | null;
+/** One open connection and its figures so far (struct tcp_info, as `ss -ti`); null: the kernel's
+ *  tcp_info is too old to carry that field. */
+export interface NativeOpenConnection {
+  state: number;
+  family: 4 | 6;
+  sport: number;
+  dport: number;
+  /** 16 bytes, IPv4 in the first 4 */
+  saddr: Buffer;
+  daddr: Buffer;
+  inode: number;
+  bytesAcked: number | null;
+  bytesReceived: number | null;
+  bytesRetrans: number | null;
+  segsOut: number | null;
+  segsIn: number | null;
+  retransSegs: number | null;
+  retransRto: number | null;
+  rttUs: number | null;
+  rttMinUs: number | null;
+  busyUs: number | null;
+  rwndLimitedUs: number | null;
+  sndbufLimitedUs: number | null;
+}
+/** The open TCP connections of a network namespace ('' or absent: ours) with tcp_info (sock_diag). */
+export declare function connectionTotals(request?: { netnsPath?: string; family?: 0 | 4 | 6 }):
+  { connections: NativeOpenConnection[]; error: string | null };
+/** A listening socket's accept queue (fill and limit) and its drop counter, via sock_diag. */
+export interface ListenQueue { port: number; family: 4 | 6; backlog: number; limit: number; drops: number }
+/** The listeners of the namespace at `netnsPath` ('' = ours), or why they could not be read. */
+export declare function listenQueues(netnsPath: string): ListenQueue[] | string;
 export interface CensusRequest {
   /** a path that opens the network namespace (/proc/PID/ns/net); '' or absent: our own */
   netnsPath?: string;
@@ -135,4 +166,9 @@ export interface DropRequest {
 }
 
 /** Drops privileges in every thread of the process (privileges.cc); throws with what failed. */
-export declare function dropPrivileges(request: DropRequest): { unreached: number[] };
+export declare function dropPrivileges(request: DropRequest): {
+  /** threads that block the signal the drop is asked with */
+  unreached: number[];
+  /** they kept their capabilities: the uid could not change (no CAP_SETUID) */
+  unreachedKeep: boolean;
+};

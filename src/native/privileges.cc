@@ -76,7 +76,9 @@ bool RunStep(const Order& o) {
   // finish the drop with (CAP_SETUID to go back to 0, CAP_SETPCAP for the bounding set).
   if (Capset(permitted, permitted) != 0) return false;
   if (o.back_to_root && syscall(SYS_setresuid, 0, 0, 0) != 0) return false;
-  for (int cap = 0; cap <= o.last_cap; cap++) {
+  // The bounding set needs CAP_SETPCAP to shrink (a tracer started with file capabilities
+  // rather than as root may not have it; it cannot gain what it drops here anyway).
+  for (int cap = 0; (permitted >> CAP_SETPCAP & 1) && cap <= o.last_cap; cap++) {
     if (!(o.keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return false;
   }
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
@@ -173,6 +175,11 @@ int InstallSeccomp() {
   f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0));
   f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
   f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+#if defined(__x86_64__)
+  // x32 system calls carry the same arch with bit 30 set: each would be another way in.
+  f.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1));
+  f.push_back(BPF_STMT(BPF_RET | BPF_K, deny));
+#endif
   for (long nr : denied) {
     f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
     f.push_back(BPF_STMT(BPF_RET | BPF_K, deny));
@@ -223,6 +230,7 @@ Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
   std::vector<pid_t> unreached = RunEverywhere({Step::kKeepCaps, keep, LastCap(), false}, error);
   // glibc's set*id reach every thread, the unreachable one too.
   bool changed = false;
+  bool kept_by_unreached = false;
   if (error.empty() && to_user) {
     std::vector<gid_t> groups;
     if (o.Has("groups")) {
@@ -236,9 +244,11 @@ Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
     }
     changed = true;
   } else if (error.empty() && !unreached.empty()) {
+    // Without CAP_SETUID (file capabilities, not root) that thread keeps what it has: said.
     const uid_t park = o.Get("parkUid").As<Napi::Number>().Uint32Value();
-    if (setresuid(park, park, park) != 0) error = std::string("cannot drop privileges: setresuid: ") + strerror(errno);
-    changed = true;
+    if (setresuid(park, park, park) == 0) changed = true;
+    else if (errno != EPERM) error = std::string("cannot drop privileges: setresuid: ") + strerror(errno);
+    else kept_by_unreached = true;
   }
   if (error.empty()) RunEverywhere({Step::kRestrict, keep, LastCap(), changed && !to_user}, error);
   // Ignored from now on rather than restored: a signal still pending in the thread that blocks
@@ -258,6 +268,7 @@ Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
   Napi::Array left = Napi::Array::New(env, unreached.size());
   for (size_t i = 0; i < unreached.size(); i++) left.Set(static_cast<uint32_t>(i), Napi::Number::New(env, unreached[i]));
   result.Set("unreached", left);
+  result.Set("unreachedKeep", Napi::Boolean::New(env, kept_by_unreached));
   return result;
 }
 

@@ -261,16 +261,20 @@ class Probe : public Napi::ObjectWrap<Probe> {
 };
 
 Napi::Value ListeningSockets(const Napi::CallbackInfo& info);  // listeners.cc
+Napi::Value ListenQueues(const Napi::CallbackInfo& info);      // listen-queues.cc
 Napi::Value SocketCensus(const Napi::CallbackInfo& info);       // census.cc
 Napi::Value SocketCensusAsync(const Napi::CallbackInfo& info);  // census.cc
+Napi::Value ConnectionTotals(const Napi::CallbackInfo& info);   // conn-totals.cc
 
 void InitPrivileges(Napi::Env env, Napi::Object exports);  // privileges.cc
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   InitPrivileges(env, exports);
   exports.Set("listeningSockets", Napi::Function::New(env, ListeningSockets));
+  exports.Set("listenQueues", Napi::Function::New(env, ListenQueues));
   exports.Set("socketCensus", Napi::Function::New(env, SocketCensus));
   exports.Set("socketCensusAsync", Napi::Function::New(env, SocketCensusAsync));
+  exports.Set("connectionTotals", Napi::Function::New(env, ConnectionTotals));
   return Probe::Init(env, exports);
 }
 

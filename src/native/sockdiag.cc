@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -40,6 +41,28 @@ bool PortListed(uint16_t port, const std::vector<uint16_t>& ports) {
 }  // namespace
 
 DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void(const inet_diag_msg&)>& each) {
+  return DumpTcpMessages(fd, family, states, 0, [&](const nlmsghdr& h) { each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(&h))); });
+}
+
+DumpStatus DumpTcpInfo(int fd, int family, uint32_t states,
+                       const std::function<void(const inet_diag_msg&, const uint8_t*, size_t)>& each) {
+  return DumpTcpMessages(fd, family, states, 1 << (INET_DIAG_INFO - 1), [&](const nlmsghdr& h) {
+    const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(&h));
+    // Attributes follow the message; the kernel's tcp_info may be shorter (older) or longer
+    // (newer) than ours: the caller reads only what `len` covers.
+    int rest = static_cast<int>(h.nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(*d)));
+    for (auto* a = reinterpret_cast<const rtattr*>(d + 1); RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
+      if (a->rta_type == INET_DIAG_INFO) {
+        each(*d, static_cast<const uint8_t*>(RTA_DATA(a)), RTA_PAYLOAD(a));
+        return;
+      }
+    }
+    each(*d, nullptr, 0);
+  });
+}
+
+DumpStatus DumpTcpMessages(int fd, int family, uint32_t states, uint8_t ext,
+                           const std::function<void(const nlmsghdr&)>& each) {
   struct {
     struct nlmsghdr nlh;
     struct inet_diag_req_v2 req;
@@ -50,6 +73,7 @@ DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void
   msg.req.sdiag_family = family;
   msg.req.sdiag_protocol = IPPROTO_TCP;
   msg.req.idiag_states = states;
+  msg.req.idiag_ext = ext;
   ssize_t sent;
   do sent = send(fd, &msg, sizeof(msg), 0); while (sent < 0 && errno == EINTR);
   if (sent < 0) return DumpStatus::kFailed;
@@ -77,7 +101,7 @@ DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void
         return DumpStatus::kFailed;
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-      each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(h)));
+      each(*h);
     }
   }
 }

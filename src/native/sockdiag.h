@@ -3,6 +3,7 @@
 #pragma once
 
 #include <linux/inet_diag.h>
+#include <linux/netlink.h>
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,15 @@ enum class DumpStatus { kDone, kInterrupted, kFailed };
 // netlink socket `fd`, calling `each` for every socket. kInterrupted: the kernel flagged the
 // dump as inconsistent (NLM_F_DUMP_INTR) or a recv was interrupted; the caller retries.
 DumpStatus DumpTcp(int fd, int family, uint32_t states, const std::function<void(const inet_diag_msg&)>& each);
+
+// The same with each socket's struct tcp_info (INET_DIAG_INFO, what `ss -ti` shows): `info`
+// points at `len` bytes of it (null, 0 when the kernel sent none).
+DumpStatus DumpTcpInfo(int fd, int family, uint32_t states,
+                       const std::function<void(const inet_diag_msg&, const uint8_t* info, size_t len)>& each);
+
+// The loop under both: every SOCK_DIAG_BY_FAMILY message of a dump asking for extensions `ext`.
+DumpStatus DumpTcpMessages(int fd, int family, uint32_t states, uint8_t ext,
+                           const std::function<void(const struct nlmsghdr&)>& each);
 
 // A NETLINK_SOCK_DIAG socket of the network namespace at `netns_path` ("" = our own). The
 // socket keeps the namespace it was created in, so a short-lived thread enters the namespace,

@@ -9,6 +9,7 @@ import type { SinkInputs } from './context';
 import type { TableOptions } from './table';
 import type { CsvOptions } from './csv';
 import type { SummaryOptions } from './summary';
+import type { LifetimeOptions } from './lifetimes';
 import type { StreamOptions } from './ws/options';
 import type { FleetOptions } from './fleet';
 import type { RecorderOptions } from './recorder/index';
@@ -23,7 +24,7 @@ export type TerminalOptions = { format: 'table'; table: TableOptions } | { forma
 export interface SinkOptions extends FleetOptions {
   terminal?: TerminalOptions;
   summary?: SummaryOptions;
-  lifetimes?: { json: boolean };
+  lifetimes?: LifetimeOptions;
   /** --listen: the dashboard and WebSocket stream */
   stream?: StreamOptions;
   /** --capture: the flight recorder */
@@ -41,7 +42,7 @@ type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[
 /** In build order: the stream before the metrics (it sets the --listen server's token before /metrics can be served there). */
 const SINKS: SinkTable = {
   terminal: {
-    reads: (o) => (o.format === 'json' ? { cgroup: true } : {}),
+    reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true } : {}),
     async build(o, { out, capture }) {
       if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
       if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out, capture);
@@ -49,19 +50,19 @@ const SINKS: SinkTable = {
     },
   },
   summary: {
-    reads: { stats: true },
-    build: async (o, { out, stats }) => new (await import('./summary')).SummarySink(out, stats!, o),
+    reads: { stats: true, open: true },
+    build: async (o, { out, stats, openConnections }) => new (await import('./summary')).SummarySink(out, stats!, o, openConnections),
   },
   lifetimes: {
-    reads: { finished: true },
-    build: async (o, { out }) => new (await import('./lifetimes')).LifetimeSink(out, o.json),
+    reads: { finished: true, open: true, totals: true },
+    build: async (o, { out, openConnections, log }) => new (await import('./lifetimes')).LifetimeSink(out, o, openConnections, log),
   },
   stream: {
     reads: { stats: true, cgroup: true },
     build: async (o, inputs) => (await import('./ws')).streamSink(o, inputs),
   },
   metrics: {
-    reads: { finished: true, accepts: true, census: true },
+    reads: { finished: true, accepts: true, census: true, totals: true },
     build: async (o, inputs) => (await import('./fleet')).metricsSink(o, inputs),
   },
   journal: {
@@ -69,8 +70,8 @@ const SINKS: SinkTable = {
     build: async (o, { log }) => (await import('./journal')).JournalSink.open(o.socket, log),
   },
   otlp: {
-    reads: { finished: true, accepts: true, census: true },
-    build: async (o, { status, log, census }) => new (await import('./otlp')).OtlpSink(status, { ...o, census }, log),
+    reads: { finished: true, accepts: true, census: true, totals: true },
+    build: async (o, { status, log, census, pressure }) => new (await import('./otlp')).OtlpSink(status, { ...o, census, pressure }, log),
   },
   recorder: {
     // a capture keeps the accept records (a replay's accept-queue statistics) and the cgroups

@@ -3,8 +3,9 @@
 // metric catalogue (src/derive/metric-catalogue.ts).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SocketCensus } from '../census/census';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { FinishedConnection } from '../derive/connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import { sharedServer, type ListenAddress, type SharedServer } from '../http/server';
 import type { AccessOptions } from '../http/access';
 import type { Counters } from '../status';
@@ -38,11 +39,21 @@ export class PromMetrics implements MetricsBackend {
   private readonly failures: Counter<'cause'>;
   private readonly closes: Counter<'cause'>;
   private readonly lifetimes: Histogram<'side'>;
+  private readonly transferred: Counter<'direction' | 'side'>;
+  private readonly retransSegs: Counter<'side'>;
+  private readonly retransBytes: Counter<'side'>;
+  private readonly portTransferred?: Counter<'port' | 'direction'>;
+  private readonly portRetrans?: Counter<'port'>;
+  private readonly diagnoses: Counter<'why' | 'port'>;
 
   constructor(
     counters: () => Counters,
     info: TracerInfo,
-    options: { ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery; census?: SocketCensus } = {},
+    options: {
+      ports?: PortSelection; processMetrics?: boolean; delivery?: () => NativeDelivery; census?: SocketCensus;
+      /** per port label, the listeners sampled under pressure (read when scraped) */
+      portPressure?: () => Map<string, { peak: number; fullSeconds: number; drops: number }>;
+    } = {},
   ) {
     const registers = [this.registry];
     const census = options.census;
@@ -74,6 +85,41 @@ export class PromMetrics implements MetricsBackend {
     this.failures = new Counter(spec(METRICS.connectFailures, registers));
     this.closes = new Counter(spec(METRICS.closes, registers));
     this.lifetimes = new Histogram(spec(METRICS.lifetime, registers));
+    this.transferred = new Counter(spec(METRICS.transferred, registers));
+    this.retransSegs = new Counter(spec(METRICS.retransmittedSegments, registers));
+    this.retransBytes = new Counter(spec(METRICS.retransmittedBytes, registers));
+    if (options.ports) {
+      this.portTransferred = new Counter(spec(METRICS.portTransferred, registers));
+      this.portRetrans = new Counter(spec(METRICS.portRetransmitted, registers));
+    }
+    this.diagnoses = new Counter(spec(METRICS.handshakeDiagnoses, registers));
+    const portPressure = options.portPressure;
+    if (portPressure) {
+      let now: ReturnType<typeof portPressure> | undefined;
+      new Gauge({
+        ...spec(METRICS.portAcceptQueuePeak, registers),
+        collect() {
+          now = portPressure();
+          for (const [port, m] of now) this.set({ port }, m.peak);
+        },
+      });
+      // sums since start: each scrape adds what grew since the last
+      const total = (m: MetricSpec, pick: (v: { fullSeconds: number; drops: number }) => number) => {
+        const last = new Map<string, number>();
+        new Counter({
+          ...spec(m, registers),
+          collect() {
+            for (const [port, v] of now ?? portPressure()) {
+              const grew = pick(v) - (last.get(port) ?? 0);
+              if (grew > 0) this.inc({ port }, grew);
+              last.set(port, pick(v));
+            }
+          },
+        });
+      };
+      total(METRICS.portAcceptQueueFull, (v) => v.fullSeconds);
+      total(METRICS.portDrops, (v) => v.drops);
+    }
     // Tracer counters are read when scraped.
     const counterFrom = (m: MetricSpec, pick: (c: Counters) => number) => {
       let last = 0;
@@ -122,6 +168,10 @@ export class PromMetrics implements MetricsBackend {
     this.pendingByCause.clear();
   }
 
+  handshakeDiagnosis(why: string, port: string): void {
+    this.diagnoses.labels(why, port).inc();
+  }
+
   transition(oldState: string, newState: string): void {
     let byNew = this.pendingTransitions.get(oldState);
     if (!byNew) this.pendingTransitions.set(oldState, (byNew = new Map()));
@@ -153,6 +203,17 @@ export class PromMetrics implements MetricsBackend {
     bySide.observe(lifetimeSeconds);
   }
 
+  totals(side: string, port: string | undefined, t: ConnTotals): void {
+    this.transferred.labels('sent', side).inc(t.bytesAcked);
+    this.transferred.labels('received', side).inc(t.bytesReceived);
+    this.retransSegs.labels(side).inc(t.retransSegs);
+    this.retransBytes.labels(side).inc(t.bytesRetrans);
+    if (!port) return;
+    this.portTransferred?.labels(port, 'sent').inc(t.bytesAcked);
+    this.portTransferred?.labels(port, 'received').inc(t.bytesReceived);
+    this.portRetrans?.labels(port).inc(t.retransSegs);
+  }
+
   async render(): Promise<string> {
     return this.registry.metrics();
   }
@@ -166,6 +227,7 @@ export interface MetricsSinkOptions {
   /** adds to the servers' access rules (src/http/access.ts) */
   access?: AccessOptions;
   census?: SocketCensus;
+  pressure?: ListenerPressure;
 }
 
 /** Feeds PromMetrics and serves them on /metrics. */
@@ -173,7 +235,10 @@ export class MetricsSink implements Sink {
   private constructor(readonly metrics: PromMetrics, private readonly feed: MetricsFeed, readonly servers: SharedServer[]) {}
 
   static async create(status: TracerStatus, options: MetricsSinkOptions): Promise<MetricsSink> {
-    const metrics = new PromMetrics(() => status.counters(), tracerInfo(status), { ...options, delivery: () => status.deliveryStats() });
+    const pressure = options.pressure;
+    let feed: MetricsFeed | undefined;
+    const portPressure = pressure && options.ports ? () => feed!.portPressure(pressure.rows()) : undefined;
+    const metrics = new PromMetrics(() => status.counters(), tracerInfo(status), { ...options, delivery: () => status.deliveryStats(), portPressure });
     const servers: SharedServer[] = [];
     for (const address of options.addresses) {
       const server = await sharedServer(address, options.access);
@@ -189,7 +254,7 @@ export class MetricsSink implements Sink {
       });
       servers.push(server);
     }
-    const feed = new MetricsFeed([metrics], options.ports);
+    feed = new MetricsFeed([metrics], options.ports);
     return new MetricsSink(metrics, feed, servers);
   }
 

@@ -8,8 +8,9 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SocketCensus } from '../census/census';
+import type { ListenerPressure } from '../derive/listener-pressure';
 import type { FinishedConnection } from '../derive/connections';
-import type { TcpEvent } from '../decode/event';
+import type { ConnTotals, TcpEvent } from '../decode/event';
 import type { Counters } from '../status';
 import type { TracerStatus } from '../status';
 import { MetricsFeed, tracerInfo, type MetricsBackend, type PortSelection, type TracerInfo } from '../derive/metrics-feed';
@@ -25,6 +26,8 @@ export interface OtlpOptions {
   resource?: Attributes;
   /** sockets in each state now, as tcptrace.sockets */
   census?: SocketCensus;
+  /** listeners sampled under pressure (handshake diagnosis) */
+  pressure?: ListenerPressure;
 }
 
 /** What OtelMetrics needs of the SDK's MeterProvider (a recording one in tests). */
@@ -35,6 +38,8 @@ export interface OtelSources {
   counters: () => Counters;
   delivery?: () => NativeDelivery;
   census?: SocketCensus;
+  /** per port label, the listeners sampled under pressure */
+  portPressure?: () => Map<string, { peak: number; fullSeconds: number; drops: number }>;
 }
 
 /** The catalogue's metrics as OpenTelemetry instruments (src/derive/metric-catalogue.ts). */
@@ -48,6 +53,12 @@ export class OtelMetrics implements MetricsBackend {
   private readonly failures: Counter;
   private readonly closes: Counter;
   private readonly lifetimes: Histogram;
+  private readonly transferred: Counter;
+  private readonly retransSegs: Counter;
+  private readonly retransBytes: Counter;
+  private readonly portTransferred?: Counter;
+  private readonly portRetrans?: Counter;
+  private readonly diagnoses: Counter;
   private readonly attrs = new Map<string, Attributes>();
 
   constructor(provider: MeterSource, info: TracerInfo, sources: OtelSources, ports?: PortSelection) {
@@ -62,6 +73,14 @@ export class OtelMetrics implements MetricsBackend {
     this.failures = this.counter(METRICS.connectFailures);
     this.closes = this.counter(METRICS.closes);
     this.lifetimes = this.histogram(METRICS.lifetime);
+    this.transferred = this.counter(METRICS.transferred);
+    this.retransSegs = this.counter(METRICS.retransmittedSegments);
+    this.retransBytes = this.counter(METRICS.retransmittedBytes);
+    if (ports) {
+      this.portTransferred = this.counter(METRICS.portTransferred);
+      this.portRetrans = this.counter(METRICS.portRetransmitted);
+    }
+    this.diagnoses = this.counter(METRICS.handshakeDiagnoses);
     const observed: [ObservableCounter | ObservableGauge, (c: Counters) => number][] = [
       [this.observed(METRICS.eventsSeen), (c) => c.seen],
       [this.observed(METRICS.eventsDelivered), (c) => c.delivered],
@@ -92,6 +111,20 @@ export class OtelMetrics implements MetricsBackend {
         for (const [state, n] of Object.entries(report.counts)) r.observe(sockets, n, this.a(`state:${state}`, () => ({ state })));
         r.observe(exact, report.exact ? 1 : 0);
       }, [sockets, exact]);
+    }
+    const portPressure = sources.portPressure;
+    if (portPressure) {
+      const peak = this.observed(METRICS.portAcceptQueuePeak);
+      const full = this.observed(METRICS.portAcceptQueueFull);
+      const drops = this.observed(METRICS.portDrops);
+      meter.addBatchObservableCallback((r) => {
+        for (const [port, m] of portPressure()) {
+          const attrs = this.a(`p|${port}`, () => ({ port }));
+          r.observe(peak, m.peak, attrs);
+          r.observe(full, m.fullSeconds, attrs);
+          r.observe(drops, m.drops, attrs);
+        }
+      }, [peak, full, drops]);
     }
   }
 
@@ -136,6 +169,10 @@ export class OtelMetrics implements MetricsBackend {
     if (port) this.portAcceptWaits?.record(seconds, this.a(`p|${port}`, () => ({ port })));
   }
 
+  handshakeDiagnosis(why: string, port: string): void {
+    this.diagnoses.add(1, this.a(`h|${why}|${port}`, () => ({ why, port })));
+  }
+
   connectFailed(cause: string): void {
     this.failures.add(1, this.a(`f|${cause}`, () => ({ cause })));
   }
@@ -143,6 +180,17 @@ export class OtelMetrics implements MetricsBackend {
   closed(cause: string, side: string, lifetimeSeconds: number | null): void {
     this.closes.add(1, this.a(`c|${cause}`, () => ({ cause })));
     if (lifetimeSeconds !== null) this.lifetimes.record(lifetimeSeconds, this.a(`s|${side}`, () => ({ side })));
+  }
+
+  totals(side: string, port: string | undefined, t: ConnTotals): void {
+    this.transferred.add(t.bytesAcked, this.a(`ts|${side}`, () => ({ direction: 'sent', side })));
+    this.transferred.add(t.bytesReceived, this.a(`tr|${side}`, () => ({ direction: 'received', side })));
+    this.retransSegs.add(t.retransSegs, this.a(`s|${side}`, () => ({ side })));
+    this.retransBytes.add(t.bytesRetrans, this.a(`s|${side}`, () => ({ side })));
+    if (!port) return;
+    this.portTransferred?.add(t.bytesAcked, this.a(`ps|${port}`, () => ({ port, direction: 'sent' })));
+    this.portTransferred?.add(t.bytesReceived, this.a(`pr|${port}`, () => ({ port, direction: 'received' })));
+    this.portRetrans?.add(t.retransSegs, this.a(`p|${port}`, () => ({ port })));
   }
 }
 
@@ -180,9 +228,12 @@ export class OtlpSink implements Sink {
       readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: options.intervalMs, exportTimeoutMillis: Math.min(options.intervalMs, 30_000) })],
     });
     const deliveryStats = status.deliveryStats?.bind(status);
-    const sources = { counters: () => status.counters(), delivery: deliveryStats, census: options.census };
+    const pressure = options.pressure;
+    let feed: MetricsFeed | undefined;
+    const portPressure = pressure && options.ports ? () => feed!.portPressure(pressure.rows()) : undefined;
+    const sources = { counters: () => status.counters(), delivery: deliveryStats, census: options.census, portPressure };
     const backend = new OtelMetrics(this.provider, info, sources, options.ports);
-    this.feed = new MetricsFeed([backend], options.ports);
+    this.feed = feed = new MetricsFeed([backend], options.ports);
   }
 
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void {

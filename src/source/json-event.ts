@@ -10,6 +10,8 @@ import { parseState } from '../decode/states';
 import { CAUSE_NAMES, type CauseName } from '../decode/names';
 import { RECORD_FIELD_NAMES } from '../decode/record.generated';
 import { constants } from 'node:os';
+import { TOTALS_FIELDS } from '../format/totals';
+import type { ConnTotals } from '../decode/event';
 
 type Json = Record<string, unknown>;
 type Reader = (e: TcpEvent, value: unknown, json: Json) => void;
@@ -44,7 +46,20 @@ const SPECIAL: Record<string, Reader> = {
     e.cgroup = typeof v === 'string' ? { path: v, container: typeof id === 'string' ? { runtime: containerRuntime(v), id } : null } : null;
   },
   container_id: () => {},
+  // a connection's totals: each of its fields read back by the property its writer reads
+  totals: (e, v) => { e.totals = v !== null && typeof v === 'object' && !Array.isArray(v) ? totalsFromJson(v as Json, e.rttUs) : null; },
 };
+
+const TOTALS_PROPS = TOTALS_FIELDS.flatMap((f) => {
+  const props = propertiesRead(f.value as (x: never) => unknown);
+  return props.length === 1 ? [[f.key, props[0]] as const] : [];
+});
+
+function totalsFromJson(json: Json, rttUs: number): ConnTotals {
+  const t: Record<string, number | null> = { rttUs };
+  for (const [key, prop] of TOTALS_PROPS) t[prop] = typeof json[key] === 'number' ? (json[key] as number) : null;
+  return t as unknown as ConnTotals;
+}
 
 /** The runtime a cgroup path names (the journal's TCPTRACE_CONTAINER_RUNTIME). */
 function containerRuntime(path: string): string {
@@ -55,9 +70,9 @@ function containerRuntime(path: string): string {
 }
 
 /** The event properties a field's writer reads, found by handing it an event that records reads. */
-function propertiesRead(value: (e: TcpEvent) => unknown): string[] {
+function propertiesRead(value: (e: never) => unknown): string[] {
   const read: string[] = [];
-  const probe = new Proxy({} as TcpEvent, { get: (_t, p) => { if (typeof p === 'string') read.push(p); return p === 'ownerSource' ? 'kernel' : 1; } });
+  const probe = new Proxy({} as never, { get: (_t, p) => { if (typeof p === 'string') read.push(p); return p === 'ownerSource' ? 'kernel' : 1; } });
   try { value(probe); } catch { /* a writer that needs a real event: no reader */ }
   return [...new Set(read)].filter((p) => p !== 'ownerSource');
 }
@@ -94,6 +109,7 @@ const BLANK: TcpEvent = {
   tsNs: 0, time: 0, skaddr: '0000000000000000', pid: 0, comm: '', ownerSource: 'unknown', cgroupId: 0, cpuPid: 0, cpuTid: 0, cpuComm: '',
   family: 4, saddr: '', sport: 0, daddr: '', dport: 0, oldState: 0, newState: 0, durationNs: null, netns: 0, sockIno: 0, rttUs: 0,
   handshakeUs: 0, error: 0, cause: '', timeWait: false, side: '', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false,
+  totals: null,
 };
 
 export function blankEvent(): TcpEvent {

@@ -134,6 +134,28 @@ describeBrowser('dashboard in chromium', () => {
     await server.close();
   });
 
+  it('lists the connection and the listener that moved the most bytes, from the totals at CLOSE', async () => {
+    const net = await import('node:net');
+    const size = 48 * 1024 * 1024; // more than anything else on the machine is likely to move meanwhile
+    const server = net.createServer((s) => { s.resume(); s.on('end', () => s.end()); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => c.end(Buffer.alloc(size)));
+      c.resume();
+      c.on('error', reject);
+      c.on('close', () => resolve());
+    });
+    const peer = `→ 127.0.0.1:${port}`;
+    await page.waitForFunction((p) => [...document.querySelectorAll('#traffic-connections tbody tr')].some((tr) => tr.textContent!.includes(p)), peer, { timeout: 15_000 });
+    const row = await page.locator('#traffic-connections tbody tr', { hasText: peer }).first().locator('td').allTextContents();
+    expect(row[2]).toBe('48.0 MiB'); // sent: acknowledged by the peer
+    await page.waitForFunction((k) => [...document.querySelectorAll('#traffic-listeners tbody td')].some((td) => td.textContent === k), `listening port ${port}`, { timeout: 15_000 });
+    const listener = await page.locator('#traffic-listeners tbody tr', { hasText: `listening port ${port}` }).first().locator('td').allTextContents();
+    expect(listener[3]).toBe('48.0 MiB'); // received by the accepted side
+    server.close();
+  });
+
   it('renders a hostile process name as literal text', async () => {
     const server = await listen();
     await subscribe(page, [server.port]);

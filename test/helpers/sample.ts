@@ -14,6 +14,6 @@ export function sampleEvent(over: Partial<TcpEvent> = {}): TcpEvent {
     pid: 4321, comm: 'curl', ownerSource: 'kernel', cgroupId: 1, cpuPid: 0, cpuTid: 0, cpuComm: 'swapper/0',
     family: 4, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 8080, oldState: 2, newState: 1,
     durationNs: 1_234_567, netns: 4026531840, sockIno: 77, rttUs: 40, handshakeUs: 1235, error: 0, cause: '',
-    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, ...over,
+    timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, totals: null, ...over,
   };
 }

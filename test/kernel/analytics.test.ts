@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
 
 const bin = path.resolve(__dirname, '../../bin/tcptrace');
 const N = 20;
@@ -15,7 +16,7 @@ async function traceWhile(args: string[], work: () => Promise<void>): Promise<st
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const end = Date.now() + 10_000;
+  const end = Date.now() + patience(10_000);
   while (!err.includes('tracing')) {
     if (Date.now() > end) throw new Error(`tcptrace did not attach: ${err}`);
     await sleep(20);

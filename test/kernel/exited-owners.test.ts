@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, sleep, states } from '../helpers/kernel';
 import { State } from '../../src/decode/states';
+import { patience } from '../helpers/patience';
 
 /** Runs a python3 script; resolves with its stdout lines once it exited. */
 function python(script: string, args: string[] = []): Promise<string[]> {
@@ -52,7 +53,7 @@ describeKernel('owners that exited before their sockets\' changes were processed
   afterAll(() => cap.close());
 
   it('a listen() caller that accepts and exits at once is named on LISTEN->SYN_RECV and SYN_RECV->ESTABLISHED', async () => {
-    for (let round = 0; round < 10; round++) {
+    for (let round = 0; round < 5; round++) {
       const [port, pid] = (await python(QUICK))[0].split(' ').map(Number);
       await cap.waitFor(() => cap.accepted(port).filter((e) => e.newState === State.ESTABLISHED).length >= 1);
       const pre = cap.accepted(port).filter((e) => e.oldState === State.LISTEN || e.oldState === State.SYN_RECV);
@@ -63,7 +64,7 @@ describeKernel('owners that exited before their sockets\' changes were processed
         expect(e.ownerExited === true).toBe(e.cpuPid !== pid);
       }
     }
-  });
+  }, patience(40_000));
 
   it('a socket a forked child left behind names the child, marked as exited, until it closes', async () => {
     const peers: net.Socket[] = [];
@@ -85,5 +86,5 @@ describeKernel('owners that exited before their sockets\' changes were processed
       for (const p of peers) p.destroy();
       server.close();
     }
-  });
+  }, patience(20_000));
 });

@@ -14,6 +14,7 @@ import { Pipeline } from '../../src/pipeline';
 import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/derive/stats';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
 
 const JOURNALD = ['/usr/lib/systemd/systemd-journald', '/lib/systemd/systemd-journald'].find((p) => existsSync(p));
 
@@ -41,7 +42,7 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
     ].join('\n'));
     journald = spawn('unshare', ['-m', '--propagation', 'private', 'bash', script], { stdio: 'ignore' });
     const socket = path.join(dir, 'sock', 'socket');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + patience(10_000);
     while (!existsSync(socket)) {
       if (Date.now() > deadline || journald.exitCode !== null) throw new Error('systemd-journald did not start');
       await sleep(50);

@@ -5,7 +5,7 @@
 // CLOSE without a gap or a repeat) and none may be counted as not seen.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
@@ -15,6 +15,10 @@ import { describeKernel, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
 
 const PORTS = 16;
+/** Kernels that count what their recursion guard skipped (recursion_misses, 5.12+): there the
+ *  storm must make it happen; older ones give no count to compare with. */
+const [major, minor] = release().split('.').map(Number);
+const COUNTED = major > 5 || (major === 5 && minor >= 12);
 
 /**
  * Each socket's changes in arrival order, checked as a chain: a socket's first change leaves
@@ -74,7 +78,7 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
       // rounds until the handler has been interrupted a few times (a storm of 20 000 connections
       // does it tens of times on 2 CPUs; emulated guests need more)
       const deadline = Date.now() + patience(100_000);
-      while (tracer.counters().nested < 3 && Date.now() < deadline) {
+      while (tracer.counters().nested < (COUNTED ? 3 : Infinity) && Date.now() < deadline) {
         await storm(bin, base, 5_000);
         connections += 5_000;
       }
@@ -85,7 +89,7 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
     }
     const c = tracer.counters();
     // the old count: what the kernel skipped the handler for, all of it made good
-    expect(c.nested).toBeGreaterThan(0);
+    if (COUNTED) expect(c.nested).toBeGreaterThan(0);
     expect(c.missed).toBe(0);
     // every change once: no gap, no repeat, every socket closed (unless other work on the
     // machine filled the ring meanwhile: then counted in lost)

@@ -2,11 +2,12 @@
 // kernel reports them in /proc/PID/task/*/status: the capabilities each running feature needs
 // and no other, no_new_privs, a seccomp filter, and with -Z the user's uid. Capabilities are per
 // thread, so one thread left out (V8's workers, libuv's pool, the drain thread) would be a hole.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { CAP, neededCapabilities } from '../../src/command/privileges';
+import { CAP, neededCapabilities, PARK_UID } from '../../src/command/privileges';
 import { describeKernel, listen, connectAndClose, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
 
@@ -61,6 +62,9 @@ describeKernel('privileges after start-up', () => {
     }
     expect(all.filter((t) => t.capEff === keep).length).toBeGreaterThanOrEqual(all.length - 1);
     expect(all.find((t) => t.name === 'tcptrace-drain')?.capEff).toBe(keep);
+    // the one that blocks every signal: no capabilities, and a uid no account (nor nobody) uses
+    for (const t of all.filter((x) => x.capEff !== keep)) expect([t.capEff, t.capPrm, t.uid[0]]).toEqual([0n, 0n, PARK_UID]);
+    for (const t of all.filter((x) => x.capEff === keep)) expect(t.uid).toEqual([0, 0, 0, 0]);
   });
 
   it('the census (--summary) keeps CAP_SYS_ADMIN for setns, nothing else more', async () => {
@@ -87,6 +91,36 @@ describeKernel('privileges after start-up', () => {
     const events = tracer.out().trim().split('\n').map((l) => JSON.parse(l));
     expect(events.some((e) => e.pid === process.pid)).toBe(true); // this test process owns the sockets
     await close();
+  });
+
+  it('started with file capabilities instead of root (README): the drop works without CAP_SETUID and tracing goes on', async (ctx) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tcptrace-caps-'));
+    const node = path.join(dir, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(dir, 0o755);
+    execFileSync('setcap', ['cap_bpf,cap_perfmon+ep', node]);
+    try {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', node, bin, '-q', '-v', '-d', '1'],
+        { encoding: 'utf8', timeout: patience(20_000) });
+      // Some kernels (5.10: map memory charged to RLIMIT_MEMLOCK) load nothing without root: not the drop's doing.
+      if (r.status !== 0 && !/privileges|seccomp/.test(r.stderr)) ctx.skip(`the tracer does not start without root here: ${r.stderr.trim().split('\n').pop()}`);
+      expect({ status: r.status, dropped: /privileges dropped after start-up: running as uid 65534/.test(r.stderr) }).toEqual({ status: 0, dropped: true });
+      expect(r.stderr).toMatch(/events seen, \d+ delivered, 0 lost/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the seccomp filter: running a program is refused (EPERM), reading and the network still work', () => {
+    const addon = path.resolve(__dirname, '../../build/Release/tcptrace.node');
+    const script = `
+      const b = require(${JSON.stringify(addon)});
+      b.dropPrivileges({ keep: [], parkUid: 2147483646, seccomp: true });
+      let exec = 'allowed'; try { require('child_process').execFileSync('/bin/true'); } catch (e) { exec = e.code; }
+      const read = require('fs').readFileSync('/proc/self/status', 'utf8').length > 0;
+      const net = require('net').createServer().listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ exec, read, listen: this.address().port > 0 })); this.close(); });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout)).toEqual({ exec: 'EPERM', read: true, listen: true });
   });
 
   it('--keep-privileges keeps them (the control)', async () => {

@@ -16,7 +16,7 @@ const HELPERS: Record<number, [string, string]> = {
   4: ['probe_read', '4.1'], 5: ['ktime_get_ns', '4.1'], 14: ['get_current_pid_tgid', '4.2'],
   16: ['get_current_comm', '4.2'], 25: ['perf_event_output', '4.4'], 35: ['get_current_task', '4.8'],
   80: ['get_current_cgroup_id', '4.18'],
-  113: ['probe_read_kernel', '5.5'], 130: ['ringbuf_output', '5.8'], 131: ['ringbuf_reserve', '5.8'],
+  113: ['probe_read_kernel', '5.5'], 118: ['jiffies64', '5.5'], 130: ['ringbuf_output', '5.8'], 131: ['ringbuf_reserve', '5.8'],
   132: ['ringbuf_submit', '5.8'], 133: ['ringbuf_discard', '5.8'], 134: ['ringbuf_query', '5.8'],
   137: ['skc_to_tcp_sock', '5.9'], 158: ['get_current_task_btf', '5.11'],
 };
@@ -30,6 +30,7 @@ const GLOBAL_DATA = '5.2';
 const GUARDED: Record<string, string> = {
   probe_read_kernel: 'libbpf rewrites it to probe_read on kernels without it',
   get_current_task_btf: 'HAVE_HELPER, a CO-RE enum check: the branch is dead where the helper is missing',
+  jiffies64: 'HAVE_HELPER as get_current_task_btf (without it a CLOSE record leaves out the chrono state in progress)',
   ringbuf_reserve: 'perf-buffer mode: cfg.use_perfbuf is read-only, the verifier prunes the branch (5.5, in 5.4.y stable)',
   ringbuf_submit: 'as ringbuf_reserve',
   ringbuf_query: 'as ringbuf_reserve',
@@ -48,12 +49,23 @@ const FIELDS_IN_4_18 = new Set([
   'sock_common.skc_num', 'sock_common.skc_family', 'sock_common.skc_net.net', 'sock_common.skc_v6_daddr',
   'sock_common.skc_v6_rcv_saddr', 'net.ns.inum', 'inet_sock.inet_sport', 'tcp_sock.srtt_us',
   'socket_alloc.vfs_inode.i_ino', 'request_sock.__req_common', 'tcp_request_sock.snt_synack',
+  // a connection's totals at CLOSE (bpf/conn-stats.bpf.h): 4.1 and 4.10
+  'tcp_sock.bytes_acked', 'tcp_sock.bytes_received', 'tcp_sock.segs_in', 'tcp_sock.segs_out',
+  'tcp_sock.total_retrans', 'tcp_sock.rtt_min.s.v', 'tcp_sock.chrono_type', 'tcp_sock.chrono_start',
+  'tcp_sock.chrono_stat',
   // the accept hooks: the returned fd through the task's file table to its socket
   'task_struct.files', 'task_struct.comm', 'files_struct.fdt', 'fdtable.fd', 'fdtable.max_fds',
   'file.private_data', 'socket.sk',
+  // handshake evidence (bpf/handshake.bpf.h): the listener's queues, the request's acked bit, the
+  // cookie sysctl (an int before 5.x: read sized) and its overflow stamps (the reuseport one,
+  // 5.0+, only behind a field-exists check)
+  'sock.sk_drops.counter', 'sock.sk_ack_backlog', 'sock.sk_max_ack_backlog', 'sock.sk_reuseport_cb', 'sock_reuseport.synq_overflow_ts',
+  'inet_connection_sock.icsk_accept_queue.qlen.counter', 'inet_connection_sock.icsk_accept_queue.rskq_defer_accept',
+  'inet_request_sock.acked', 'net.ipv4.sysctl_tcp_syncookies', 'sock_common.skc_net.net', 'tcp_sock.rx_opt.ts_recent_stamp',
 ]);
 
 const CORE_TYPE_EXISTS = 8;
+const CORE_FIELD_EXISTS = 2;
 const INSN_LIMIT_BEFORE_5_2 = 4096;
 
 const { programs, mapTypes } = readBpfObject(path.join(__dirname, '../../bpf/tcptrace.bpf.o'));
@@ -82,7 +94,8 @@ function beyond(p: BpfProgram, kernel: Version): string[] {
 describe('older kernels (static checks of bpf/tcptrace.bpf.o)', () => {
   it('finds the classic tracepoint programs and what they call', () => {
     expect(classic.map((p) => p.name).sort()).toEqual(['accept4_exit_tp', 'accept_exit_tp', 'rcv_space_tp', 'retrans_tp', 'rst_recv_tp', 'rst_sent_tp', 'set_state_tp', 'synack_retrans_tp']);
-    expect(classic.find((p) => p.name === 'set_state_tp')!.subprograms).toEqual(['emit_tp']);
+    // emit_tp; the handshake evidence's rare steps (bpf/handshake.bpf.h) out of the common path
+    expect(classic.find((p) => p.name === 'set_state_tp')!.subprograms).toEqual(['emit_tp', 'note_listener_socket', 'note_cookie_child_slow']);
   });
 
   it.each(classic.map((p) => [p.name, p] as const))('%s fits the 4096 instructions kernels before 5.2 allow', (_n, p) => {
@@ -121,8 +134,10 @@ describe('older kernels (static checks of bpf/tcptrace.bpf.o)', () => {
   it('every kernel field a classic program reads exists in 4.18, or its type is checked first', () => {
     for (const p of classic) {
       const checkedTypes = new Set(p.relos.filter((r) => r.kind === CORE_TYPE_EXISTS).map((r) => r.typeName));
+      // a field read only behind bpf_core_field_exists (bytes_retrans 4.19, total_rto 6.7)
+      const checkedFields = new Set(p.relos.filter((r) => r.kind === CORE_FIELD_EXISTS).map((r) => `${r.typeName}.${r.path}`));
       const unknown = p.relos
-        .filter((r) => r.kind <= 5 && !checkedTypes.has(r.typeName))
+        .filter((r) => r.kind <= 5 && !checkedTypes.has(r.typeName) && !checkedFields.has(`${r.typeName}.${r.path}`))
         .map((r) => `${r.typeName.replace(/___.*$/, '')}.${r.path}`) // libbpf ignores ___suffixes
         .filter((f) => !FIELDS_IN_4_18.has(f));
       expect({ program: p.name, unknown }).toEqual({ program: p.name, unknown: [] });

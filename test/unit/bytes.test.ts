@@ -96,7 +96,12 @@ describe('NDJSON bytes', () => {
       oldState: int(14), newState: int(16), durationNs: pick([null, 0, int(1e6), int(1e12), int(1e6) * 1000 + 500]),
       netns: int(2 ** 32), sockIno: pick([0, int(2 ** 32)]), rttUs: int(2 ** 32), handshakeUs: pick([0, int(2 ** 32)]),
       error: pick([0, 104, 110, 111, 999]), cause: pick(['', 'normal', 'reset-received', 'refused'] as const),
-      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256), acceptWaitUs: int(2) ? int(1e6) : 0, holders: r() < 0.2 ? [int(1e6), int(1e6)] : null, isAccept: false,
+      timeWait: r() < 0.5, side: pick(['active', 'passive', ''] as const), synRetrans: int(256), synackRetrans: int(256), acceptWaitUs: int(2) ? int(1e6) : 0, diagnosis: int(7), holders: r() < 0.2 ? [int(1e6), int(1e6)] : null, ownerExited: r() < 0.2, isAccept: false,
+      totals: r() < 0.3 ? {
+        bytesAcked: int(2 ** 53), bytesReceived: int(2 ** 40), bytesRetrans: int(2 ** 32), segsOut: int(2 ** 32), segsIn: int(2 ** 32),
+        retransSegs: int(2 ** 32), retransRto: pick([null, 0, int(65536)]), rttUs: int(2 ** 32), rttMinUs: int(2 ** 32),
+        busyUs: pick([null, int(2 ** 40)]), rwndLimitedUs: pick([null, 0, int(2 ** 40)]), sndbufLimitedUs: pick([null, int(2 ** 40)]),
+      } : null,
     });
   }
 

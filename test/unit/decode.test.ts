@@ -18,6 +18,7 @@ const records = runC(`
   e[0].flags = TCPTRACE_F_OWNER_KNOWN | TCPTRACE_F_PREV_SEEN | TCPTRACE_F_ACTIVE;
   e[0].syn_retrans = 2; e[0].synack_retrans = 0;
   e[0].owner_how = TCPTRACE_OWNER_SYSCALL; e[0].accept_wait_us = 300123;
+  e[0].diagnosis = TCPTRACE_HS_ACCEPT_QUEUE_FULL; e[0].listener_backlog = 129; e[0].listener_max = 128;
   inet_pton(AF_INET, "127.0.0.1", e[0].saddr);
   inet_pton(AF_INET, "10.1.2.3", e[0].daddr);
   strcpy(e[0].cpu_comm, "swapper/1");
@@ -66,6 +67,9 @@ describe('decodeBatch', () => {
       synRetrans: 2,
       timeWait: false,
       acceptWaitUs: 300123,
+      diagnosis: 1,
+      listenerBacklog: 129,
+      listenerMax: 128,
       isAccept: false,
       listenerShared: false,
     });
@@ -80,6 +84,7 @@ describe('decodeBatch', () => {
       ownerSource: 'use',
       isAccept: true,
       acceptWaitUs: 0,
+      diagnosis: 0,
       durationNs: null,
       cpuComm: '0123456789abcdef',
       timeWait: true,

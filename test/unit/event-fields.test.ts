@@ -16,6 +16,7 @@ import type { TcpEvent } from '../../src/decode/event';
 import { sampleEvent } from '../helpers/sample';
 import { RECORD_FIELD_NAMES } from '../../src/decode/record.generated';
 import { lifetimeJson } from '../../src/sinks/lifetimes';
+import { TOTALS_FIELDS } from '../../src/format/totals';
 import type { FinishedConnection } from '../../src/derive/connections';
 
 const docs = (name: string) => readFileSync(path.join(__dirname, '..', '..', 'docs', name), 'utf8');
@@ -26,7 +27,7 @@ const id = 'ab'.repeat(32);
 const events: TcpEvent[] = [
   sampleEvent({
     ...Object.fromEntries(RECORD_FIELD_NAMES.map((k) => [k, 3])),
-    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, holders: [1, 2],
+    cause: 'refused', error: 111, timeWait: true, synRetrans: 2, synackRetrans: 1, acceptWaitUs: 12, diagnosis: 1, listenerBacklog: 2, listenerMax: 1, holders: [1, 2],
     cgroup: { path: `/kubepods.slice/cri-containerd-${id}.scope`, container: { runtime: 'containerd', id, podUid: '01234567-89ab-cdef-0123-456789abcdef' } },
   }),
   sampleEvent({ family: 6, saddr: '::1', daddr: '::1', ownerSource: 'unknown', durationNs: null, side: '', handshakeUs: 0, cgroup: null }),
@@ -75,6 +76,13 @@ describe('event field catalogue', () => {
   });
 });
 
+describe('the connection totals', () => {
+  it('docs/SCHEMA.md lists exactly src/format/totals.ts: key, type and meaning, in order', () => {
+    const listed = docs('SCHEMA.md').split('\n').filter((l) => /^- `[a-z_]+` \(/.test(l) && TOTALS_FIELDS.some((t) => l.startsWith(`- \`${t.key}\``)));
+    expect(listed).toEqual(TOTALS_FIELDS.map((t) => `- \`${t.key}\` (${t.type}): ${t.doc}`));
+  });
+});
+
 describe('the --lifetimes record', () => {
   it('has exactly the keys docs/SCHEMA.md lists for it, in that order', () => {
     const line = docs('SCHEMA.md').split('\n').find((l) => l.startsWith('- `--lifetimes --json` writes'));
@@ -82,7 +90,7 @@ describe('the --lifetimes record', () => {
     const finished: FinishedConnection = {
       skaddr: 'ffff888100000000', pid: 1, comm: 'x', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2,
       side: 'active', handshakeMs: 1, acceptWaitMs: null, lifetimeMs: 2, established: true, cause: 'normal', error: 0,
-      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(),
+      timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: 'FIN_WAIT2', time: 0, close: sampleEvent(), netns: 1, totals: null,
     };
     const record = Object.keys(JSON.parse(lifetimeJson(finished)));
     expect(record.slice(0, 2)).toEqual(['type', 'v']);

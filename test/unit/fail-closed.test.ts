@@ -16,6 +16,7 @@ import { csvName } from '../../src/sinks/csv';
 import { lifetimeJson, lifetimeLine } from '../../src/sinks/lifetimes';
 import { nameText, shownName } from '../../src/format/names';
 import type { TcpEvent } from '../../src/decode/event';
+import { sampleEvent } from '../helpers/sample';
 import type { FinishedConnection } from '../../src/derive/connections';
 
 const usage = (argv: string[]) => {
@@ -105,7 +106,7 @@ describe('names and tcptrace\'s marks (item 7)', () => {
   it('--lifetimes: an empty name is "" in JSON (as in -j) and blank in text; no owner is null and -', () => {
     const base = { skaddr: 'ffff', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2, side: 'active', handshakeMs: null,
       acceptWaitMs: null, lifetimeMs: null, established: false, cause: '', error: 0, timeWait: false, synRetrans: 0, synackRetrans: 0,
-      lastState: 'ESTABLISHED', time: 0 };
+      lastState: 'ESTABLISHED', time: 0, close: sampleEvent({ oldState: 1, newState: 7 }) };
     const empty = { ...base, pid: 42, comm: '' } as unknown as FinishedConnection;
     const none = { ...base, pid: 0, comm: '' } as unknown as FinishedConnection;
     const dash = { ...base, pid: 43, comm: '-' } as unknown as FinishedConnection;
@@ -120,5 +121,14 @@ describe('names and tcptrace\'s marks (item 7)', () => {
       expect(csvName(name).replace(/^"/, ''), JSON.stringify(name)).toMatch(/^'/);
     }
     expect(csvName('nginx')).toBe('nginx');
+  });
+});
+
+describe('the stream\'s state filter agrees with --state', () => {
+  it('TIME_WAIT takes the closes that leave a TIME_WAIT socket; NEW_SYN_RECV is refused', async () => {
+    const { filterMatcher, parseClientMessage } = await import('../../src/sinks/ws/protocol');
+    const m = filterMatcher({ states: ['TIME_WAIT'] })!;
+    expect([m({ newState: State.CLOSE, timeWait: true } as TcpEvent), m({ newState: State.CLOSE, timeWait: false } as TcpEvent)]).toEqual([true, false]);
+    expect(() => parseClientMessage('{"type":"subscribe","filter":{"states":["NEW_SYN_RECV"]}}')).toThrow(/no transition/);
   });
 });

@@ -13,7 +13,7 @@ const dashboard = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'depl
 function catalogue(): Map<string, Set<string>> {
   const census = { report: () => ({ counts: { ESTABLISHED: 1 }, exact: true, notes: [], sampledAt: 0 }) } as unknown as SocketCensus;
   const prom = new PromMetrics(() => ({ seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0 }),
-    { version: 'v', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports: 'all', census });
+    { version: 'v', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports: 'all', census, portPressure: () => new Map() });
   const names = new Map<string, Set<string>>();
   for (const m of prom.registry.getMetricsAsArray()) {
     const labels = new Set((m as unknown as { labelNames: string[] }).labelNames ?? []);

@@ -10,7 +10,8 @@ import { sampleEvent } from '../helpers/sample';
 const varied = [
   sampleEvent({ cpuPid: 9, cpuTid: 10, synRetrans: 2, synackRetrans: 3, acceptWaitUs: 301_250, error: 111, cause: 'refused', timeWait: true,
     side: 'passive', holders: [4321, 4322], ownerSource: 'accept', family: 6, saddr: '::1', daddr: '::ffff:10.0.0.1', newState: 7,
-    cgroup: { path: '/system.slice/docker-' + 'a'.repeat(64) + '.scope', container: { runtime: 'docker', id: 'a'.repeat(64) } } }),
+    cgroup: { path: '/system.slice/docker-' + 'a'.repeat(64) + '.scope', container: { runtime: 'docker', id: 'a'.repeat(64) } },
+    totals: { bytesAcked: 1001, bytesReceived: 2002, bytesRetrans: 3, segsOut: 40, segsIn: 50, retransSegs: 6, retransRto: null, rttUs: 40, rttMinUs: 30, busyUs: 700, rwndLimitedUs: null, sndbufLimitedUs: 8 } }),
   sampleEvent({ ownerSource: 'unknown', pid: 0, comm: '', cgroupId: 0, durationNs: null, sockIno: 0, handshakeUs: 0, side: '', cgroup: null, comm2: undefined } as never),
   sampleEvent({ comm: 'a\udcffb\u202e', error: 4242, cause: 'timeout', oldState: 10, newState: 3 }),
 ];

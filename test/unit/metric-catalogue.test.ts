@@ -21,10 +21,14 @@ describe('metric catalogue', () => {
       'tcptrace_accept_wait_seconds', 'tcptrace_backlog_high_water_bytes', 'tcptrace_connect_failures_total',
       'tcptrace_connection_lifetime_seconds', 'tcptrace_connections_closed_total', 'tcptrace_events_delivered_total',
       'tcptrace_events_lost_total', 'tcptrace_events_missed_total', 'tcptrace_events_seen_total',
-      'tcptrace_handshake_duration_seconds', 'tcptrace_listen_port_accept_wait_seconds',
+      'tcptrace_handshake_diagnoses_total', 'tcptrace_handshake_duration_seconds',
+      'tcptrace_listen_port_accept_queue_full_seconds_total', 'tcptrace_listen_port_accept_queue_peak',
+      'tcptrace_listen_port_accept_wait_seconds', 'tcptrace_listen_port_drops_total',
       'tcptrace_listen_port_handshake_duration_seconds', 'tcptrace_ring_high_water_ratio', 'tcptrace_sockets',
       'tcptrace_sockets_exact', 'tcptrace_tracer_info', 'tcptrace_transitions_total',
-    ]);
+      'tcptrace_transferred_bytes_total', 'tcptrace_retransmitted_segments_total', 'tcptrace_retransmitted_bytes_total',
+      'tcptrace_listen_port_transferred_bytes_total', 'tcptrace_listen_port_retransmitted_segments_total',
+    ].sort());
     for (const m of catalogue) {
       const name = promName(m);
       expect(name.endsWith('_total'), name).toBe(m.kind === 'counter');
@@ -37,7 +41,7 @@ describe('metric catalogue', () => {
   });
 
   it('Prometheus registers exactly the catalogue: names, types, help, labels, buckets', async () => {
-    const prom = new PromMetrics(counters, info, { ports: 'all', census, delivery, processMetrics: false });
+    const prom = new PromMetrics(counters, info, { ports: 'all', census, delivery, processMetrics: false, portPressure: () => new Map() });
     const registered = new Map(prom.registry.getMetricsAsArray().map((m) => [m.name, m as unknown as { type: string; help: string; labelNames: string[]; upperBounds?: number[] }]));
     expect([...registered.keys()].sort()).toEqual(catalogue.map(promName).sort());
     for (const m of catalogue) {
@@ -56,7 +60,7 @@ describe('metric catalogue', () => {
       createCounter: record('counter'), createHistogram: record('histogram'),
       createObservableCounter: record('counter'), createObservableGauge: record('gauge'), addBatchObservableCallback() {},
     };
-    new OtelMetrics({ getMeter: () => meter } as unknown as MeterSource, info, { counters, delivery, census }, 'all');
+    new OtelMetrics({ getMeter: () => meter } as unknown as MeterSource, info, { counters, delivery, census, portPressure: () => new Map() }, 'all');
     expect(created.map((c) => c.name).sort()).toEqual(catalogue.map(otelName).sort());
     for (const m of catalogue) {
       const c = created.find((x) => x.name === otelName(m))!;

@@ -1,6 +1,7 @@
 // --summary: the stats report at exit and every --interval seconds (the pipeline's ticks).
 import { formatSummary, summaryJson } from './report';
 import type { StatsEngine } from '../../derive/stats';
+import type { OpenConnections } from '../../derive/open-connections';
 import type { StatusReport } from '../../status';
 import type { Sink, Writer } from '../sink';
 
@@ -13,7 +14,8 @@ export interface SummaryOptions {
 export class SummarySink implements Sink {
   readonly tickMs?: number;
 
-  constructor(private readonly out: Writer, private readonly stats: StatsEngine, private readonly options: SummaryOptions) {
+  constructor(private readonly out: Writer, private readonly stats: StatsEngine, private readonly options: SummaryOptions,
+    private readonly open?: OpenConnections) {
     if (options.intervalSec) this.tickMs = options.intervalSec * 1000;
   }
 
@@ -22,7 +24,8 @@ export class SummarySink implements Sink {
   }
 
   tick(status: StatusReport): void {
-    const snap = this.stats.snapshot();
+    // Connections still open: their figures so far, read now (one sock_diag dump per namespace).
+    const snap = this.stats.snapshot(this.open?.read());
     this.out(this.options.json ? summaryJson(snap, status.counters) : formatSummary(snap, status.counters));
   }
 

@@ -3,6 +3,8 @@ import type { HistogramSummary } from '../../derive/histogram';
 import type { StatsSnapshot } from '../../derive/stats';
 import type { Counters } from '../../status';
 import { padColumn } from '../../format/display';
+import { trafficLines } from './traffic';
+import { handshakeLines } from './handshakes';
 
 const DECADES_MS = [0.01, 0.1, 1, 10, 100, 1000, 10000, Infinity];
 
@@ -76,6 +78,8 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
     out.push(statsRow('ESTABLISHED→accept()', s.acceptWait.all));
     for (const r of s.acceptWait.byListenPort) out.push(statsRow(`port ${r.key}`, r.wait));
   }
+  const slow = handshakeLines(s.handshakes);
+  if (slow.length) out.push('', ...slow);
   out.push('');
   out.push(`Failed connects: ${s.failedConnects.total}${s.failedConnects.total ? ` (${counts(s.failedConnects.byCause)})` : ''}`);
   for (const p of s.failedConnects.byPeer) out.push(`  ${padColumn(p.peer, 28)} ${String(p.count).padStart(7)}  ${counts(p.causes)}`);
@@ -83,6 +87,8 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
   out.push('');
   out.push(statsHeader('Connection lifetime (ms)'));
   out.push(statsRow('open → CLOSE', s.lifetime));
+  out.push('');
+  out.push(...trafficLines(s.traffic, s.open));
   out.push('');
   out.push(statsHeader('Time in state (ms)'));
   for (const [state, h] of Object.entries(s.stateTime).sort((a, b) => b[1].count - a[1].count)) out.push(statsRow(state, h));

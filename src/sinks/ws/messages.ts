@@ -6,6 +6,7 @@ import type { StatsSnapshot } from '../../derive/stats';
 import type { StatusReport } from '../../status';
 import { VERSION } from '../../util/version';
 import { ArrowCounter } from './arrows';
+import { trafficMessage } from './traffic-message';
 import type { StreamLimits } from './options';
 import { PROTOCOL_VERSION, type HelloMessage } from './protocol';
 
@@ -73,6 +74,9 @@ export class StatsMessages {
       accept_wait: snap.acceptWait.all,
       failed_connects: { total: snap.failedConnects.total, by_cause: snap.failedConnects.byCause },
       closes: snap.closes,
+      traffic: trafficMessage(snap.traffic),
+      // the listeners' last 10 s of samples: the dashboard keeps the longer history
+      handshakes: { ...snap.handshakes, listeners: snap.handshakes.listeners.map((l) => ({ ...l, series: l.series.slice(-100) })) },
       kernel: { seen: counters.seen, delivered: counters.delivered, lost: counters.lost, missed: counters.missed, ring_peak: ringPeak(status) },
       clients,
     };

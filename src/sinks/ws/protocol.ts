@@ -3,7 +3,7 @@
 // every malformed-input path can be tested without a network.
 import type { TcpEvent } from '../../decode/event';
 import type { JsonEvent } from '../../format/schema';
-import { parseState, stateName } from '../../decode/states';
+import { parseState, State, stateName } from '../../decode/states';
 
 /** Bumped when a message changes in a way that is not a pure addition. */
 export const PROTOCOL_VERSION = 1;
@@ -83,6 +83,7 @@ export function parseFilter(raw: unknown): ClientFilter {
     f.states = raw.states.map((s) => {
       const n = typeof s === 'string' ? parseState(s) : undefined;
       if (n === undefined) throw new ProtocolError(`unknown state ${JSON.stringify(String(s).slice(0, 32))} in filter.states`);
+      if (n === State.NEW_SYN_RECV || n === State.BOUND_INACTIVE) throw new ProtocolError(`filter.states: the kernel reports no transition into ${stateName(n)}`);
       return stateName(n);
     });
   }
@@ -120,7 +121,8 @@ export function filterMatcher(f: ClientFilter): ((e: TcpEvent) => boolean) | und
   if (!ports && !states && pid === undefined && comm === undefined && family === undefined) return undefined;
   return (e) =>
     (ports === undefined || ports.has(e.sport) || ports.has(e.dport)) &&
-    (states === undefined || states.has(e.newState)) &&
+    // TIME_WAIT: the closes that leave a TIME_WAIT socket behind, as --state TIME_WAIT
+    (states === undefined || states.has(e.newState) || (e.timeWait && e.newState === State.CLOSE && states.has(State.TIME_WAIT))) &&
     (pid === undefined || e.pid === pid) &&
     (comm === undefined || e.comm === comm) &&
     (family === undefined || e.family === family);
