@@ -46,6 +46,8 @@ const SPECIAL: Record<string, Reader> = {
     e.cgroup = typeof v === 'string' ? { path: v, container: typeof id === 'string' ? { runtime: containerRuntime(v), id } : null } : null;
   },
   container_id: () => {},
+  // made from other fields when written (derive/handshake-diagnosis.ts), made again from them
+  diagnosis: () => {},
   // a connection's totals: each of its fields read back by the property its writer reads
   totals: (e, v) => { e.totals = v !== null && typeof v === 'object' && !Array.isArray(v) ? totalsFromJson(v as Json, e.rttUs) : null; },
 };

@@ -64,7 +64,7 @@ describe('replaying a committed capture', () => {
   });
 
   it('--lifetimes: one line per finished connection, as many as the capture closes', async () => {
-    const { out } = await replay(CAPTURE, { lifetimes: { json: true } });
+    const { out } = await replay(CAPTURE, { lifetimes: { format: 'json', wide: false } });
     const rows = out.trim().split('\n').map((l) => JSON.parse(l));
     const closes = events.filter((e) => e.newstate === 'CLOSE' && e.oldstate !== 'LISTEN' && e.oldstate !== 'CLOSE').length;
     expect(rows.length).toBe(closes);
