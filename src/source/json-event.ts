@@ -11,6 +11,8 @@ import { CAUSE_NAMES, type CauseName } from '../decode/names';
 import { RECORD_FIELD_NAMES } from '../decode/record.generated';
 import { constants } from 'node:os';
 import { TOTALS_FIELDS } from '../format/totals';
+import { kernelDiagnosis } from '../derive/handshake-diagnosis';
+import { HandshakeDiag } from '../decode/record.generated';
 import type { ConnTotals } from '../decode/event';
 
 type Json = Record<string, unknown>;
@@ -46,11 +48,20 @@ const SPECIAL: Record<string, Reader> = {
     e.cgroup = typeof v === 'string' ? { path: v, container: typeof id === 'string' ? { runtime: containerRuntime(v), id } : null } : null;
   },
   container_id: () => {},
-  // made from other fields when written (derive/handshake-diagnosis.ts), made again from them
-  diagnosis: () => {},
+  // made when written from the kernel's verdict and the listener's queue (derive/handshake-diagnosis.ts):
+  // those are read back from it, and the diagnosis is made again from them
+  diagnosis: (e, v) => {
+    const d = v !== null && typeof v === 'object' ? (v as Json) : {};
+    e.diagnosis = KERNEL_VERDICTS.get(str(d.why)) ?? HandshakeDiag.NONE;
+    const queue = /^(\d+)\/(\d+)$/.exec(str(d.accept_queue));
+    if (queue) [e.listenerBacklog, e.listenerMax] = [Number(queue[1]), Number(queue[2])];
+  },
   // a connection's totals: each of its fields read back by the property its writer reads
   totals: (e, v) => { e.totals = v !== null && typeof v === 'object' && !Array.isArray(v) ? totalsFromJson(v as Json, e.rttUs) : null; },
 };
+
+/** the kernel's verdicts by their words (the inverse of kernelDiagnosis) */
+const KERNEL_VERDICTS = new Map<string, number>(Object.values(HandshakeDiag).map((n) => [kernelDiagnosis({ diagnosis: n } as TcpEvent), n]));
 
 const TOTALS_PROPS = TOTALS_FIELDS.flatMap((f) => {
   const props = propertiesRead(f.value as (x: never) => unknown);
