@@ -140,13 +140,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fail((err as Error).message, EXIT_FAILURE);
   }
   const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
-  // A replay holds no privilege to drop (it runs as whoever starts it); a capture counts sockets
-  // in every namespace as the census does.
+  // A replay holds no privilege to drop (it runs as whoever starts it). A capture's count at start
+  // is made first; the flight recorder counts again in every namespace later (as the census does).
   if (!plan.keepPrivileges && !replay) {
+    await capture?.ready;
     try {
       // -Z USER: the flight recorder goes on writing its directory as that user
       if (plan.capture && plan.user) chownSync(plan.capture.dir, plan.user.uid, plan.user.gid);
-      const done = dropPrivileges({ census: Boolean(census || openConnections || capture) }, plan.user);
+      const done = dropPrivileges({ census: Boolean(census || openConnections || plan.capture) }, plan.user);
       if (plan.verbose || plan.user) log(done);
     } catch (err) {
       tracer.close();

@@ -72,6 +72,9 @@ export class CaptureCensus {
       const r = await this.source.dumpAsync(this.request(path, states, tuples));
       const rec = censusRecord(inode, states, r);
       if (!tuples) {
+        // A sample that could not be made (another namespace, once privileges are dropped: -j
+        // keeps none for it) is not written: the count at start and the transitions stand.
+        if (r.error) continue;
         // A sample that changed nothing is not written again.
         const key = `${r.counts.join(',')}${r.error ?? ''}`;
         if (this.lastSample.get(inode) === key) continue;

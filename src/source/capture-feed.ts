@@ -10,13 +10,14 @@ export interface LiveFacts extends TracerStatus {
   readonly clockOffsetMs: number;
 }
 
-export function liveCaptureFeed(tracer: LiveFacts, status: TracerStatus, filter: KernelFilter): CaptureFeed & { close(): void } {
+export function liveCaptureFeed(tracer: LiveFacts, status: TracerStatus, filter: KernelFilter): CaptureFeed & { close(): void; ready: Promise<void> } {
   const census = new CaptureCensus(filter);
   // Counted now, as the live census does right after attach: the writers get it when they start.
-  void census.full();
+  const ready = census.full();
   return {
     status,
     census,
+    ready,
     header: () => captureHeader({ status, programs: tracer.programs, filter, clockOffsetMs: tracer.clockOffsetMs, netns: census.netns }),
     close: () => census.close(),
   };
