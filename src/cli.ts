@@ -1,5 +1,6 @@
 // The command: flags → plan → tracer → sinks. The only module that knows about stdout,
 // signals and exit codes.
+import { chownSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { parseArgs, UsageError, type Plan } from './command/options';
 import type { Tracer, Counters, TracerOptions } from './tracer';
@@ -12,6 +13,7 @@ import { sinkOptions } from './command/sink-options';
 import { dropPrivileges } from './command/privileges';
 import { buildSinks, readsOf } from './sinks';
 import { statusOnly } from './status';
+import type { ReplaySource } from './source/replay';
 
 const EXIT_USAGE = 2;
 /** Bytes of stdout we hold for a slow reader (TCPTRACE_OUTPUT_BUFFER overrides, for tests). */
@@ -44,6 +46,19 @@ export function summaryLine(c: Counters): string {
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
 
+function replayLine(r: ReplaySource): string {
+  const kept = r.delivered === r.read - r.accepted ? `${r.delivered} events` : `${r.delivered} of ${r.read - r.accepted} events (the rest filtered out)`;
+  const bad = r.badLines ? `; ${r.badLines} lines were not JSON and were skipped` : '';
+  const cut = r.cut ? `; the capture was cut: ${r.cut}` : '';
+  return `replayed ${kept}${bad}${cut}`;
+}
+
+function replayStartLine(r: ReplaySource, speed?: number): string {
+  const h = r.header;
+  const from = h ? `captured on ${h.host} (kernel ${h.kernel}, ${h.attach}) at ${h.time}` : 'a capture without a header (schema 1): no census nor loss counters';
+  return `replaying ${from}, ${speed ? `at ×${speed}` : 'as fast as possible'}`;
+}
+
 /** What the CLI needs from attach on: loaded while the kernel verifies the programs (startProbe). */
 async function loadRest() {
   const [{ Tracer }, { StatsEngine }, { SocketCensus }, { Pipeline }, { deliveryText }, { OpenConnections }] = await Promise.all([
@@ -66,9 +81,19 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const asked = sinkOptions(plan);
   const reads = readsOf(asked);
 
-  let tracer: Tracer;
+  let tracer: Tracer | ReplaySource;
+  let live: Tracer | undefined;
+  let replay: ReplaySource | undefined;
   let lib: Awaited<ReturnType<typeof loadRest>>;
-  try {
+  if (plan.replay) {
+    try {
+      const { ReplaySource } = await import('./source/replay');
+      tracer = replay = await ReplaySource.open(plan.replay, { filter: plan.filter, speed: plan.speed });
+      lib = await loadRest();
+    } catch (err) {
+      fail((err as Error).message, EXIT_FAILURE);
+    }
+  } else try {
     const options: TracerOptions = {
       filter: plan.filter,
       attach: plan.attach,
@@ -83,7 +108,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     };
     const started = startProbe(options);
     lib = await loadRest();
-    tracer = lib.Tracer.open(options, started);
+    tracer = live = lib.Tracer.open(options, started);
   } catch (err) {
     if (err instanceof ProbeError) {
       if (plan.verbose && err.detail) process.stderr.write(err.detail);
@@ -98,22 +123,31 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { StatsEngine, SocketCensus, Pipeline, deliveryText } = lib;
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
-  const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }) : undefined;
-  const pressure = census ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
+  const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census) : undefined;
+  // the live kernel's listeners and open connections: not in a replay (its capture has no such samples)
+  const pressure = census && !replay ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
   const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
   // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
-  const openConnections = reads.open ? new lib.OpenConnections(plan.filter) : undefined;
+  const openConnections = reads.open && !replay ? new lib.OpenConnections(plan.filter) : undefined;
+  // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
+  const { liveCaptureFeed } = await import('./source/capture-feed');
+  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter) : undefined;
   let sinks;
   try {
-    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure });
+    sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure, capture });
   } catch (err) {
     tracer.close();
     fail((err as Error).message, EXIT_FAILURE);
   }
   const pipeline = new Pipeline(tracer, sinks, { census, stats, pressure });
-  if (!plan.keepPrivileges) {
+  // A replay holds no privilege to drop (it runs as whoever starts it). A capture's count at start
+  // is made first; the flight recorder counts again in every namespace later (as the census does).
+  if (!plan.keepPrivileges && !replay) {
+    await capture?.ready;
     try {
-      const done = dropPrivileges({ census: Boolean(census || openConnections) }, plan.user);
+      // -Z USER: the flight recorder goes on writing its directory as that user
+      if (plan.capture && plan.user) chownSync(plan.capture.dir, plan.user.uid, plan.user.gid);
+      const done = dropPrivileges({ census: Boolean(census || openConnections || plan.capture) }, plan.user);
       if (plan.verbose || plan.user) log(done);
     } catch (err) {
       tracer.close();
@@ -128,6 +162,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const asked = performance.now();
     const counters = tracer.close(); // its last batch still goes through the pipeline
     census?.close();
+    capture?.close();
     pressure?.stop();
     const pending = pipeline.end();
     // Sinks that flush over the network (OTLP, WebSocket clients) get a moment: the whole
@@ -144,11 +179,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const unwritten = dropped + cut;
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
+    if (replay) note(replayLine(replay));
     process.exit(code);
   };
   process.on('SIGINT', () => stop());
   process.on('SIGTERM', () => stop());
   process.on('SIGHUP', () => stop());
+  process.on('SIGUSR2', () => {
+    for (const sink of sinks) sink.saveRecent?.().catch((err: Error) => note(`capture: the save failed: ${err.message}`));
+  });
   // The reader went away (e.g. `| head`): detach quietly, keep the summary.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') {
@@ -159,7 +198,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
   });
   if (plan.durationSec) setTimeout(() => stop(), plan.durationSec * 1000);
+  if (replay) {
+    const r = replay;
+    r.on('end', () => (plan.listen || plan.metrics ? log('the capture is replayed; serving until Ctrl-C') : stop()));
+    r.run().catch((err: Error) => { note(`replay failed: ${err.message}`); stop(EXIT_FAILURE); });
+    log(replayStartLine(r, plan.speed));
+    return;
+  }
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
-  if (plan.verbose) for (const l of tracer.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
-  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(tracer.leftOut)}); Ctrl-C to stop`);
+  if (plan.verbose) for (const l of live!.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
+  log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(live!.leftOut)}); Ctrl-C to stop`);
 }

@@ -17,6 +17,8 @@ import { CgroupEnricher } from './enrich/cgroup';
 
 /** What the pipeline listens to: a Tracer, or anything that emits the same batches and tells its status. */
 export interface EventSource extends TracerStatus {
+  /** A source with a clock of its own (a replay) runs the periodic reports in its time. */
+  every?(ms: number, fn: () => void): () => void;
   on<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
   off<K extends 'events' | 'accepts'>(event: K, listener: (...args: TracerEvents[K]) => void): unknown;
 }
@@ -37,7 +39,7 @@ const NONE_FINISHED: readonly FinishedConnection[] = Object.freeze([]);
 export class Pipeline {
   /** Present when the stats engine or a sink reads finished connections. */
   private readonly connections?: ConnectionTracker;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: (() => void)[] = [];
   private readonly onEvents = (batch: TcpEvent[]): void => this.push(batch);
   private readonly onAccepts = (batch: TcpEvent[]): void => this.pushAccepts(batch);
 
@@ -48,13 +50,35 @@ export class Pipeline {
     this.enrich = derived.enrich ?? (reads.cgroup ? new CgroupEnricher().enrich : undefined);
     if (derived.stats || reads.finished) this.connections = new ConnectionTracker();
     if (derived.stats && !derived.census && this.connections) derived.stats.countStatesOf(this.connections);
-    // The source keeps the process alive while it traces; these timers never do by themselves.
-    for (const sink of sinks) {
-      if (!sink.tick || !sink.tickMs) continue;
-      this.timers.push(setInterval(() => sink.tick!(statusReport(source)), sink.tickMs).unref());
-    }
+    this.startTicks();
+    for (const sink of sinks) sink.start?.();
     source.on('events', this.onEvents);
     source.on('accepts', this.onAccepts);
+  }
+
+  /**
+   * One timer for every periodic sink, at the greatest common period: the sinks due on a tick
+   * share one status and no batch comes between them (with a timer each, a batch delivered from
+   * a promise could: Node runs microtasks between timers), so a capture's ticks mark where the
+   * other reports fell (src/source/replay-clock.ts). The source keeps the process alive while it
+   * traces; this timer never does by itself.
+   */
+  private startTicks(): void {
+    const periodic = this.sinks.filter((sink) => sink.tick && sink.tickMs);
+    if (!periodic.length) return;
+    const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+    const base = periodic.map((sink) => Math.round(sink.tickMs!)).reduce(gcd);
+    let n = 0;
+    const tick = () => {
+      n++;
+      const status = statusReport(this.source);
+      for (const sink of periodic) if (n % Math.round(sink.tickMs! / base) === 0) sink.tick!(status);
+    };
+    if (this.source.every) this.timers.push(this.source.every(base, tick));
+    else {
+      const timer = setInterval(tick, base).unref();
+      this.timers.push(() => clearInterval(timer));
+    }
   }
 
   /** One batch of transitions, through the derived state, then to every sink. */
@@ -77,7 +101,7 @@ export class Pipeline {
   end(): Promise<void>[] {
     this.source.off('events', this.onEvents);
     this.source.off('accepts', this.onAccepts);
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const cancel of this.timers.splice(0)) cancel();
     const ending = this.sinks.filter((sink) => sink.end);
     if (ending.length === 0) return [];
     const status = statusReport(this.source);

@@ -31,6 +31,8 @@ export interface TracerStatus {
   counters(): Counters;
   /** How close delivery came to loss (ring high-water mark, drain thread). */
   deliveryStats(): NativeDelivery;
+  /** A replay: the trace's wall-clock time now (ms); absent live, where it is the clock's. */
+  traceTime?(): number;
 }
 
 /** The tracer's counters and facts at one moment: what the pipeline gives a sink's tick() and end(). */
@@ -40,13 +42,18 @@ export interface StatusReport {
   readonly delivery: Delivery;
   readonly counters: Counters;
   readonly deliveryStats: NativeDelivery;
+  /** A replay: the trace's wall-clock time (ms) at this report. */
+  readonly traceTime?: number;
 }
 
 /** Only the status of a tracer: what the sinks are given in its place (they cannot reach the Tracer through it). */
 export function statusOnly(tracer: TracerStatus): TracerStatus {
-  return { attach: tracer.attach, delivery: tracer.delivery, counters: () => tracer.counters(), deliveryStats: () => tracer.deliveryStats() };
+  const status: TracerStatus = { attach: tracer.attach, delivery: tracer.delivery, counters: () => tracer.counters(), deliveryStats: () => tracer.deliveryStats() };
+  if (tracer.traceTime) status.traceTime = () => tracer.traceTime!();
+  return status;
 }
 
 export function statusReport(tracer: TracerStatus): StatusReport {
-  return { version: VERSION, attach: tracer.attach, delivery: tracer.delivery, counters: tracer.counters(), deliveryStats: tracer.deliveryStats() };
+  const report = { version: VERSION, attach: tracer.attach, delivery: tracer.delivery, counters: tracer.counters(), deliveryStats: tracer.deliveryStats() };
+  return tracer.traceTime ? { ...report, traceTime: tracer.traceTime() } : report;
 }

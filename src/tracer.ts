@@ -98,6 +98,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
     if (accepts.length) this.emit('accepts', accepts);
   }
 
+  /** wall-clock ms = clockOffsetMs + tsNs / 1e6 for this tracer's events (a capture records it) */
+  get clockOffsetMs(): number {
+    return this.clock.offsetMs;
+  }
+
   /** How close delivery came to loss (ring high-water mark, drain thread); valid after close(). */
   deliveryStats(): NativeDelivery {
     return this.probe.delivery();

@@ -9,13 +9,14 @@ import { VERSION } from '../util/version';
 import { resolveUser, type User } from './privileges';
 import { rejectRepeats } from './repeats';
 import { commFilter, parsePid, stateFilter } from './fail-closed';
+import { replayOptions, type ReplayPlan } from './replay-options';
 import { listItems, parseInteger, parseNumber, parsePorts, parseRingSize, parseStates, parseWakeupBytes, UsageError } from './option-values';
 
 export { UsageError } from './option-values';
 
 export type OutputFormat = 'table' | 'csv' | 'json';
 
-export interface Plan {
+export interface Plan extends ReplayPlan {
   format: OutputFormat;
   time: TimeColumn;
   wide: boolean;
@@ -75,7 +76,9 @@ EXAMPLES:
   tcptrace --on-cpu           # also show the task that was on the CPU (bcc's C-PID)
   tcptrace --listen 8080 -q   # live dashboard and WebSocket stream on http://127.0.0.1:8080/
   tcptrace --summary --interval 10  # handshake/failure/lifetime report every 10 s and at exit
-  tcptrace --lifetimes -D 443 # one line per finished connection to port 443`;
+  tcptrace --lifetimes -D 443 # one line per finished connection to port 443
+  tcptrace --capture /var/lib/tcptrace -q    # flight recorder: 256M of the latest events
+  tcptrace -r capture.ndjson.gz --summary    # a capture read back, anywhere, without root`;
 
 /** A list option given twice adds to the list (commander would keep only the last one). */
 const addToList = (value: string, previous: string | undefined) => (previous === undefined ? value : `${previous},${value}`);
@@ -124,6 +127,11 @@ export function buildCommand(): Command {
     .option('--otlp-interval <seconds>', 'OTLP export interval (default 10)')
     .option('-Z, --user <user>', 'after start-up, run as this user (the BPF programs, maps and servers stay open)')
     .option('--keep-privileges', 'keep every privilege after start-up (by default all but what the running features need are dropped)')
+    .option('-r, --replay <file>', 'read a capture (-j output, a --capture directory, or - for stdin; gzip/zstd too) instead of the kernel: no root needed')
+    .option('--speed <factor>', 'with --replay: trace seconds per second (1 = real time; default max)')
+    .option('--capture <dir>', 'flight recorder: keep a rotating, compressed capture of everything in DIR (save the last minutes with SIGUSR2)')
+    .option('--capture-size <bytes>', 'the most the --capture files take (default 256M)')
+    .option('--capture-last <minutes>', 'what a save on demand covers (default 10)')
     .option('-v, --verbose', "print libbpf's debug messages")
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -179,6 +187,7 @@ function toPlan(o: Record<string, string | boolean | undefined>, env: NodeJS.Pro
     lifetimes: Boolean(o.lifetimes),
     top: parseInteger(String(o.top ?? '10'), '--top', 1, 1000),
     ...fleetOptions(o),
+    ...replayOptions(o),
     ...parseListenOptions(o, env),
     allowHosts: typeof o.allowHost === 'string' ? listItems(o.allowHost, '--allow-host', 'tcptrace.example.com') : [],
     user: typeof o.user === 'string' ? resolveUser(o.user) : undefined,

@@ -26,7 +26,8 @@ export function sinkOptions(plan: Plan): SinkOptions {
       token: plan.token,
       maxClients: plan.maxClients,
       allowHosts: plan.allowHosts,
-      options: { filter: plan.filter, attach: plan.attach, perf_buffer: plan.perfBuffer, ring_bytes: plan.ringBytes ?? null },
+      options: { filter: plan.filter, attach: plan.attach, perf_buffer: plan.perfBuffer, ring_bytes: plan.ringBytes ?? null,
+        ...(plan.replay ? { replay: { file: plan.replay, speed: plan.speed ?? null } } : {}) },
     },
     metrics: metricsAt.length ? {
       addresses: metricsAt,
@@ -36,5 +37,6 @@ export function sinkOptions(plan: Plan): SinkOptions {
     } : undefined,
     journal: plan.journal,
     otlp: plan.otlp && { ...plan.otlp, ports: plan.metricsPorts },
+    recorder: plan.capture && { ...plan.capture, listen: plan.listen },
   };
 }

@@ -10,7 +10,7 @@ import { stateName } from '../decode/states';
 import { totalsJson } from './totals';
 import { diagnose, diagnosisJson } from '../derive/handshake-diagnosis';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
@@ -54,7 +54,7 @@ const known = (e: TcpEvent): boolean => e.ownerSource !== 'unknown';
 const thousandths = (k: number): number => k / 1000;
 
 export const EVENT_FIELDS = {
-  v: field<number>('number', 'schema version (1)', () => SCHEMA_VERSION),
+  v: field<number>('number', 'schema version (2; 1 before captures carried typed records)', () => SCHEMA_VERSION),
   time: field('string', 'wall-clock time of the transition, ISO 8601 UTC, millisecond precision', (e) => isoTime(e.time),
     { journal: ['_SOURCE_REALTIME_TIMESTAMP'], column: 'TIME' }),
   ts_ns: field('number', '`CLOCK_MONOTONIC` nanoseconds (kernel `bpf_ktime_get_ns`); exact up to ~104 days of uptime, within a few ns after',

@@ -7,6 +7,7 @@ import type { SocketCensus } from '../census/census';
 import type { OpenConnections } from '../derive/open-connections';
 import type { ListenerPressure } from '../derive/listener-pressure';
 import type { Output, Writer } from './sink';
+import type { CaptureFeed } from '../format/capture-records';
 
 export interface SinkInputs {
   /** The running tracer's counters and facts (never the Tracer itself). */
@@ -19,6 +20,8 @@ export interface SinkInputs {
   stats?: StatsEngine;
   /** Sockets in each state now (fed by the pipeline before sinks); absent when nothing reads it. */
   census?: SocketCensus;
+  /** The live tracer's facts and census for a capture (-j, --capture); absent in a replay. */
+  capture?: CaptureFeed;
   /** Connections open now with their figures so far (sock_diag), for reports at exit or interval. */
   openConnections?: OpenConnections;
   /** Listeners under pressure and their accept queues (handshake diagnosis), when sampled. */

@@ -12,6 +12,7 @@ import type { SummaryOptions } from './summary';
 import type { LifetimeOptions } from './lifetimes';
 import type { StreamOptions } from './ws/options';
 import type { FleetOptions } from './fleet';
+import type { RecorderOptions } from './recorder/index';
 
 export type { SinkInputs } from './context';
 export type { Reads } from './sink';
@@ -26,6 +27,8 @@ export interface SinkOptions extends FleetOptions {
   lifetimes?: LifetimeOptions;
   /** --listen: the dashboard and WebSocket stream */
   stream?: StreamOptions;
+  /** --capture: the flight recorder */
+  recorder?: RecorderOptions;
 }
 
 interface SinkKind<O> {
@@ -40,9 +43,9 @@ type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[
 const SINKS: SinkTable = {
   terminal: {
     reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true } : {}),
-    async build(o, { out }) {
+    async build(o, { out, capture }) {
       if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
-      if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out);
+      if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out, capture);
       return new (await import('./table')).TableSink(out, o.table);
     },
   },
@@ -69,6 +72,11 @@ const SINKS: SinkTable = {
   otlp: {
     reads: { finished: true, accepts: true, census: true, totals: true },
     build: async (o, { status, log, census, pressure }) => new (await import('./otlp')).OtlpSink(status, { ...o, census, pressure }, log),
+  },
+  recorder: {
+    // a capture keeps the accept records (a replay's accept-queue statistics) and the cgroups
+    reads: { accepts: true, cgroup: true },
+    build: async (o, inputs) => (await import('./recorder/index')).RecorderSink.create(o, inputs),
   },
 };
 

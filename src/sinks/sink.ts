@@ -46,12 +46,16 @@ export interface Sink {
   write(batch: TcpEvent[], finished: readonly FinishedConnection[]): void;
   /** Accept records (accept() returned these sockets), for sinks that measure the accept-queue wait. */
   accepts?(batch: TcpEvent[]): void;
+  /** Called once when the pipeline begins (its periodic reports count from here). */
+  start?(): void;
   /** Milliseconds between tick() calls: the pipeline runs the timer for sinks that report periodically. */
   readonly tickMs?: number;
   /** A periodic report (every tickMs), with the tracer's counters and facts now. */
   tick?(status: StatusReport): void;
   /** Called once when tracing stops (after the final batch), with the final counters; may return a flush promise. */
   end?(status: StatusReport): void | Promise<void>;
+  /** The flight recorder: saves what it recorded lately as one file, resolves to its path. */
+  saveRecent?(): Promise<string>;
 }
 
 /** Where text goes: a line logger, or a sink's output. */

@@ -73,6 +73,8 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** Runs `tcptrace ARGS --netns NS` while `during` runs, then stops it; its stdout's JSON lines. */
+const CAPTURE_RECORDS = ['capture', 'census', 'accept', 'counters', 'end'];
+
 export async function tracedCommand(ns: NetNamespace, args: string[], during: () => Promise<void>): Promise<Record<string, any>[]> {
   const child = spawn(path.resolve(__dirname, '../../bin/tcptrace'), [...args, '--netns', String(ns.inode)]);
   let out = '';
@@ -88,5 +90,6 @@ export async function tracedCommand(ns: NetNamespace, args: string[], during: ()
   child.kill('SIGINT');
   await new Promise((r) => child.on('close', r));
   if (!out.trim()) throw new Error(`tcptrace printed nothing: ${err}`);
-  return out.trim().split('\n').map((l) => JSON.parse(l));
+  // without the records of a capture (docs/SCHEMA.md, "Captures")
+  return out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => !CAPTURE_RECORDS.includes(l.type));
 }

@@ -67,11 +67,15 @@ describeKernel('tcptrace command', () => {
     await until(() => r.stdout().includes('"LAST_ACK","newstate":"CLOSE"'), 'close');
     r.child.kill('SIGTERM');
     expect(await r.exited).toBe(0);
-    const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    const events = lines.filter((l) => l.type === undefined);
+    // a capture (docs/SCHEMA.md, "Captures"): the tracer's facts first, the accept, the end last
+    expect(lines[0]).toMatchObject({ type: 'capture', v: 2, attach: expect.any(String), filter: { localPorts: [srv.port] } });
+    expect(lines.at(-1)).toMatchObject({ type: 'end', counters: { delivered: 5, lost: 0 } });
     expect(events.map((e) => `${e.oldstate}->${e.newstate}`)).toEqual([
       'LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE',
     ]);
-    for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    for (const e of events) expect(e).toMatchObject({ v: 2, sport: srv.port, family: 4, saddr: '127.0.0.1' });
     await srv.close();
   });
 
@@ -88,9 +92,9 @@ describeKernel('tcptrace command', () => {
     await until(() => closes() === connections, 'every close');
     r.child.kill('SIGTERM');
     expect(await r.exited).toBe(0);
-    const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === undefined);
     expect(events).toHaveLength(connections * 5);
-    for (const e of events) expect(e).toMatchObject({ v: 1, sport: srv.port, family: 4, saddr: '127.0.0.1' });
+    for (const e of events) expect(e).toMatchObject({ v: 2, sport: srv.port, family: 4, saddr: '127.0.0.1' });
     // A reused buffer could put one batch's lines in place of another's with the count intact.
     expect(new Set(events.map((e) => `${e.skaddr} ${e.ts_ns} ${e.newstate}`)).size).toBe(events.length);
     await srv.close();

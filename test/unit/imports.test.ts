@@ -85,7 +85,7 @@ describe('import graph', () => {
 
   it('src/ shows the stages: a folder each, the entry points and the pipeline at the top (docs/ARCHITECTURE.md)', () => {
     const top = readdirSync(SRC).sort();
-    expect(top).toEqual(['census', 'cli.ts', 'command', 'decode', 'derive', 'enrich', 'filter', 'format', 'http', 'index.ts', 'native', 'pipeline.ts', 'probe', 'sinks', 'status.ts', 'tracer.ts', 'util']);
+    expect(top).toEqual(['census', 'cli.ts', 'command', 'decode', 'derive', 'enrich', 'filter', 'format', 'http', 'index.ts', 'native', 'pipeline.ts', 'probe', 'sinks', 'source', 'status.ts', 'tracer.ts', 'util']);
   });
 
   it('has no cycles', () => {

@@ -35,6 +35,8 @@ export function helloMessage(status: Pick<StatusReport, 'attach' | 'delivery'>, 
 /** Builds each interval's `stats` message; rates are per second since the previous one. */
 export class StatsMessages {
   private lastTick = performance.now();
+  /** a replay's trace clock at the last stats (rates are per second of the trace there) */
+  private lastTrace?: number;
   private lastEvents = 0;
   private lastInto: Record<string, number> = {};
   private readonly arrows = new ArrowCounter();
@@ -42,8 +44,11 @@ export class StatsMessages {
   next(snap: StatsSnapshot, status: StatusReport, clients: number): Record<string, unknown> {
     const { counters } = status;
     const now = performance.now();
-    const seconds = Math.max((now - this.lastTick) / 1000, 1e-3);
+    const trace = status.traceTime;
+    const elapsed = trace !== undefined && this.lastTrace !== undefined ? trace - this.lastTrace : now - this.lastTick;
+    const seconds = Math.max(elapsed / 1000, 1e-3);
     this.lastTick = now;
+    this.lastTrace = trace;
     const byState: Record<string, number> = {};
     for (const [state, n] of Object.entries(snap.intoState)) {
       const rate = (n - (this.lastInto[state] ?? 0)) / seconds;
@@ -55,6 +60,8 @@ export class StatsMessages {
     return {
       type: 'stats',
       time: new Date().toISOString(),
+      // a replay: the trace's own clock (docs/STREAM.md), which the dashboard shows
+      ...(trace !== undefined && Number.isFinite(trace) ? { trace_time: new Date(trace).toISOString() } : {}),
       interval_ms: Math.round(seconds * 1000),
       events: snap.events,
       rate,

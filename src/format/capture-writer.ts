@@ -1,0 +1,83 @@
+// Events as NDJSON (docs/SCHEMA.md), a batch at a time; with a capture feed (the CLI's -j and
+// --capture) the lines are a capture that `--replay` reads back: a `capture` header, `census`
+// counts, `accept` records, `counters` when they change and an `end` record. The -j sink
+// (sinks/ndjson.ts) and the flight recorder (sinks/recorder/) both write through this.
+import type { TcpEvent } from '../decode/event';
+import { writeJsonEvent } from './schema-writer';
+import { ByteWriter, type Output } from './bytes';
+import { acceptLine, countersRecord, recordLine, type CaptureFeed, type CensusRecord } from './capture-records';
+
+/** How often the counters are written (a replay's periodic reports tick on them). */
+const COUNTERS_MS = 1000;
+/** After a loss, the sockets are counted again (as the live census does), at most this often. */
+const RECOUNT_MS = 5000;
+
+export class CaptureWriter {
+  readonly tickMs?: number;
+  private readonly bytes = new ByteWriter();
+  private census: CensusRecord[] = [];
+  private unsubscribe?: () => void;
+  private lossSeen = 0;
+  private recountedAt = 0;
+
+  constructor(private readonly out: Output, private readonly capture?: CaptureFeed) {
+    if (!capture) return;
+    this.tickMs = COUNTERS_MS;
+    this.unsubscribe = capture.census?.subscribe((r) => this.census.push(r));
+  }
+
+  /** The header: when the pipeline begins, the time a replay counts its periodic reports from. */
+  start(): void {
+    if (this.capture) this.out(recordLine(this.capture.header()));
+  }
+
+  write(batch: TcpEvent[]): void {
+    this.flushRecords();
+    if (batch.length === 0) return;
+    const w = this.bytes;
+    w.moveTo(0); // nothing half-written survives a batch that threw
+    for (const e of batch) {
+      writeJsonEvent(w, e);
+      w.byte(0x0a);
+    }
+    w.lendTo(this.out);
+  }
+
+  accepts(batch: TcpEvent[]): void {
+    if (!this.capture) return;
+    this.flushRecords();
+    let text = '';
+    for (const e of batch) text += acceptLine(e);
+    this.out(text);
+  }
+
+  tick(): void {
+    this.flushRecords();
+    const rec = countersRecord('counters', this.capture!.status);
+    // Every tick, changed or not: where it falls among the events is where the live run's
+    // other periodic reports fell (same timer list), so a replay ticks at the same places.
+    this.out(recordLine(rec));
+    // Lost transitions make a replay's census drift as they make the live one: a new count follows.
+    const loss = rec.counters.lost + rec.counters.missed;
+    if (loss > this.lossSeen && performance.now() - this.recountedAt > RECOUNT_MS) {
+      this.lossSeen = loss;
+      this.recountedAt = performance.now();
+      void this.capture!.census?.full();
+    }
+  }
+
+  end(): void {
+    if (!this.capture) return;
+    this.unsubscribe?.();
+    this.flushRecords();
+    this.out(recordLine(countersRecord('end', this.capture.status)));
+  }
+
+  /** Census counts made since the last write go out before the next events. */
+  private flushRecords(): void {
+    if (!this.census.length) return;
+    const records = this.census;
+    this.census = [];
+    this.out(records.map(recordLine).join(''));
+  }
+}

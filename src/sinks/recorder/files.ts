@@ -1,0 +1,216 @@
+// The flight recorder's files: what the capture writer hands over is copied into a queue, and
+// the disk thread (disk-thread.ts: a worker at a lower priority) compresses each chunk as one
+// gzip member and appends it to the current file of DIR, so a file killed mid-way still reads to
+// its last member. Past a file's share of the size bound the next file begins (with the
+// capture's header, so each file replays on its own), and the oldest files go while all of them
+// together are over the bound. A slow or full disk, or a CPU too busy for the compression,
+// never holds up the tracer: past MAX_QUEUED bytes waiting, or while writes fail, lines are
+// dropped and counted, the reason said once, and writing resumes by itself.
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ChunkDone, ChunkJob } from './disk-thread';
+
+/** Bytes waiting for the disk at most (queued and handed to the disk thread); beyond, lines are counted as not captured. */
+const MAX_QUEUED = 64 << 20;
+/** Chunks handed to the disk thread and not yet written, at most. */
+const MAX_IN_FLIGHT = 2;
+/** Input compressed at once, at most. */
+const PACK_BYTES = 8 << 20;
+/** Written at least this often, and whenever this much waits. */
+const FLUSH_MS = 1000;
+const FLUSH_BYTES = 1 << 20;
+/** After a failed write, the next try. */
+const RETRY_MS = 5000;
+/** Files the size bound is shared by. */
+const FILES = 8;
+export const FILE_PATTERN = /^tcptrace-\d{8}T\d{6}-\d{6}\.ndjson\.gz$/;
+
+export interface RecorderReport {
+  files: number;
+  bytes: number;
+  /** lines dropped: the disk was slow (queue full) or writes failed */
+  linesNotCaptured: number;
+  /** why lines were last dropped, when they were */
+  problem?: string;
+}
+
+interface FileInfo { name: string; bytes: number; mtimeMs: number }
+
+function countLines(b: Uint8Array | string): number {
+  let n = 0;
+  if (typeof b === 'string') { for (let i = b.indexOf('\n'); i >= 0; i = b.indexOf('\n', i + 1)) n++; } else { for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++; }
+  return n;
+}
+
+export class RecorderFiles {
+  private readonly files: FileInfo[] = [];
+  private queue: Buffer[] = [];
+  private queued = 0;
+  /** chunks handed to the disk thread: their lines and file, by id */
+  private readonly inFlight = new Map<number, { lines: number; bytes: number; file: FileInfo }>();
+  private inFlightBytes = 0;
+  private nextId = 0;
+  private worker?: Worker;
+  private drained: (() => void)[] = [];
+  private current?: FileInfo;
+  private seq = 0;
+  private failedAt = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly fileBytes: number;
+  /** files before this index are a previous run's */
+  private ownFrom = 0;
+  linesNotCaptured = 0;
+  problem?: string;
+  private problemSaid = false;
+
+  /** `header` starts every file after the first; `newFile` runs when one starts (a fresh census). */
+  constructor(readonly dir: string, private readonly sizeBytes: number, private readonly header: () => string,
+    private readonly log: (line: string) => void, private readonly newFile: () => void) {
+    this.fileBytes = Math.max(256 << 10, Math.floor(sizeBytes / FILES));
+  }
+
+  /** Creates DIR and counts the files a previous run left (they share the bound). */
+  async open(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    for (const name of (await fsp.readdir(this.dir)).filter((n) => FILE_PATTERN.test(n)).sort()) {
+      const st = await fsp.stat(join(this.dir, name));
+      this.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
+    }
+    this.ownFrom = this.files.length;
+    this.worker = new Worker(join(__dirname, 'disk-thread.js'), { workerData: { dir: this.dir } });
+    this.worker.on('message', (m: ChunkDone) => this.done(m));
+    this.worker.on('error', (err) => this.log(`capture: the disk thread failed: ${err.message}`));
+    this.worker.unref();
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  /** The capture writer's output: copied (its bytes are lent), never waited for. */
+  readonly output = (chunk: string | Uint8Array): void => {
+    const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (this.queued + this.inFlightBytes + len > MAX_QUEUED || (this.failedAt && Date.now() - this.failedAt < RETRY_MS)) {
+      this.drop(countLines(chunk), this.failedAt ? this.problem! : `the disk is slower than the events: more than ${MAX_QUEUED >> 20} MiB waited`);
+      return;
+    }
+    this.queue.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    this.queued += len;
+    if (this.queued >= FLUSH_BYTES) void this.flush();
+  };
+
+  /** Hands what waits to the disk thread (a chunk or two at once); resolves when nothing is in flight. */
+  flush(): Promise<void> {
+    while (this.queued && this.inFlight.size < MAX_IN_FLIGHT) this.pack();
+    if (!this.inFlight.size) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private pack(): void {
+    // at most PACK_BYTES at once (the chunks are whole writes, so whole lines)
+    let take = 0;
+    let bytes = 0;
+    while (take < this.queue.length && (take === 0 || bytes + this.queue[take].length <= PACK_BYTES)) bytes += this.queue[take++].length;
+    // its own memory (never a pooled slab): it is transferred to the disk thread
+    const data = Buffer.allocUnsafeSlow(bytes);
+    let at = 0;
+    for (const part of this.queue.splice(0, take)) at += part.copy(data, at);
+    this.queued -= bytes;
+    const job: ChunkJob = { id: ++this.nextId, file: '', data };
+    if (!this.current || this.current.bytes >= this.fileBytes) {
+      // The very first file begins with the writer's own header; the others get one here.
+      if (this.seq > 0) {
+        job.header = this.header();
+        this.newFile();
+      }
+      this.current = { name: this.fileName(), bytes: 0, mtimeMs: Date.now() };
+      this.files.push(this.current);
+    }
+    job.file = this.current.name;
+    this.inFlight.set(job.id, { lines: countLines(data), bytes: data.length, file: this.current });
+    this.inFlightBytes += data.length;
+    this.worker!.postMessage(job, [data.buffer as ArrayBuffer]);
+  }
+
+  private done(m: ChunkDone): void {
+    const chunk = this.inFlight.get(m.id);
+    if (!chunk) return;
+    this.inFlight.delete(m.id);
+    this.inFlightBytes -= chunk.bytes;
+    if (m.error) {
+      const why = m.error === 'ENOSPC' ? 'the disk is full' : m.error === 'EDQUOT' ? 'the disk quota is used up' : m.error;
+      this.failedAt = Date.now();
+      if (this.current === chunk.file) this.current = undefined; // resume in a new file that starts with a header
+      this.drop(chunk.lines, `cannot write to ${this.dir}: ${why}`);
+    } else {
+      chunk.file.bytes += m.bytes;
+      chunk.file.mtimeMs = Date.now();
+      if (this.failedAt) this.log(`capture: writing to ${this.dir} again (${this.linesNotCaptured} lines not captured meanwhile)`);
+      this.failedAt = 0;
+      this.problemSaid = false;
+      this.trim();
+    }
+    if (this.queued >= FLUSH_BYTES) void this.flush();
+    if (!this.inFlight.size) for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  /** Removes the oldest files while all of them are over the bound (never one being written). */
+  private trim(): void {
+    let total = this.files.reduce((n, f) => n + f.bytes, 0);
+    const remove: string[] = [];
+    const busy = new Set([...this.inFlight.values()].map((c) => c.file));
+    while (total > this.sizeBytes && this.files.length > 1 && this.files[0] !== this.current && !busy.has(this.files[0])) {
+      const old = this.files.shift()!;
+      if (this.ownFrom) this.ownFrom--;
+      total -= old.bytes;
+      remove.push(old.name);
+    }
+    if (remove.length) this.worker!.postMessage({ remove });
+  }
+
+  private drop(lines: number, why: string): void {
+    this.linesNotCaptured += lines;
+    this.problem = why;
+    if (!this.problemSaid) {
+      this.problemSaid = true;
+      this.log(`capture: ${why}; lines are counted and dropped from the capture, tracing goes on`);
+    }
+  }
+
+  private fileName(): string {
+    const t = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+    return `tcptrace-${t}-${String(++this.seq).padStart(6, '0')}.ndjson.gz`;
+  }
+
+  /** The files that cover the last `ms` (the one before them holds its start), oldest first. */
+  filesSince(ms: number): string[] {
+    const from = Date.now() - ms;
+    const own = this.files.slice(this.ownFrom);
+    const i = own.findIndex((f) => f.mtimeMs >= from);
+    return i < 0 ? [] : own.slice(Math.max(0, i - 1)).map((f) => join(this.dir, f.name));
+  }
+
+  report(): RecorderReport {
+    return { files: this.files.length, bytes: this.files.reduce((n, f) => n + f.bytes, 0), linesNotCaptured: this.linesNotCaptured, problem: this.problem };
+  }
+
+  /** Writes what is left; past `ms`, what is still not written is counted as not captured. */
+  async close(ms: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const deadline = Date.now() + ms;
+    const timeLeft = () => new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())));
+    while ((this.queued || this.inFlight.size) && Date.now() < deadline) await Promise.race([this.flush(), timeLeft()]);
+    this.countUnwritten();
+    void this.worker?.terminate();
+  }
+
+  /** At exit: what is still queued or being written is counted as not captured (once). */
+  countUnwritten(): void {
+    let left = 0;
+    for (const c of this.inFlight.values()) left += c.lines;
+    for (const b of this.queue) left += countLines(b);
+    this.inFlight.clear();
+    this.queue = [];
+    this.queued = 0;
+    if (left) this.drop(left, 'the disk was slower than the events at exit: the rest was not written within the shutdown time');
+  }
+}
