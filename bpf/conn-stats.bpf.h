@@ -31,10 +31,11 @@ struct tcp_sock___totals {
 /* The kernel's chrono states (enum tcp_chrono): 0 none, 1 busy, 2 rwnd-limited, 3 sndbuf-limited. */
 #define CHRONO_STATES 3
 
-/* Only the end of a connection carries totals (a listener's close is not one). */
+/* Only the end of a connection carries totals (a listener's close is not one), and only when an
+ * output shows them (cfg.conn_totals: off for the table and CSV, and the verifier prunes the reads). */
 static __always_inline bool wants_totals(const struct transition *t)
 {
-	return t->new == TCP_CLOSE && t->old != TCP_LISTEN && !t->lean;
+	return cfg.conn_totals && t->new == TCP_CLOSE && t->old != TCP_LISTEN && !t->lean;
 }
 
 static __always_inline void clear_totals(struct tcptrace_event *e)

@@ -135,7 +135,8 @@ struct tcptrace_config {
 	__u8 n_rports;
 	__u8 use_perfbuf;   /* deliver through the perf buffer instead of the ring buffer */
 	__u8 accept_records; /* send a TCPTRACE_F_ACCEPT record per accept() */
-	__u8 reserved[2];
+	__u8 conn_totals;   /* read a connection's totals at its CLOSE (bpf/conn-stats.bpf.h) */
+	__u8 reserved[1];
 	__u16 lports[TCPTRACE_MAX_PORTS];
 	__u16 rports[TCPTRACE_MAX_PORTS];
 	char comm[TCPTRACE_COMM_LEN]; /* only sockets whose owner has this comm */

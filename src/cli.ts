@@ -79,6 +79,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       verbose: plan.verbose,
       btf: plan.btf,
       acceptRecords: Boolean(reads.accepts),
+      connTotals: Boolean(reads.totals),
     };
     const started = startProbe(options);
     lib = await loadRest();

@@ -107,7 +107,7 @@ export function buildCommand(): Command {
     .option('-q, --quiet', 'no per-event output (use with --summary, --listen, --metrics, ...)')
     .option('--summary', 'print handshake, failure, lifetime and per-state statistics at exit (no per-event lines)')
     .option('--interval <seconds>', 'with --summary, also print the report every N seconds')
-    .option('--lifetimes', 'one line per finished connection: owner, endpoints, handshake, lifetime, cause')
+    .option('--lifetimes', 'one line per finished connection: owner, endpoints, bytes each way (TX_KB RX_KB), handshake, lifetime, cause; -w retransmits, RTT, limited times; -s CSV; -j JSON')
     .option('--top <n>', 'rows in top-N tables of reports', '10')
     .option('--listen <[host:]port>', 'serve the live dashboard and WebSocket stream (default host 127.0.0.1)')
     .option('--token <token>', 'access token for --listen, 8-256 printable characters (default $TCPTRACE_TOKEN; generated on a non-loopback address)')

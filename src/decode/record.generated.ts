@@ -154,6 +154,7 @@ export const ConfigOffset = {
   n_rports: 27,
   use_perfbuf: 28,
   accept_records: 29,
+  conn_totals: 30,
   lports: 32,
   rports: 64,
   comm: 96,

@@ -2,7 +2,8 @@
 // their figures so far from the kernel's tcp_info through sock_diag (what `ss -ti` prints),
 // in the shape of a finished connection marked `open`. Sockets in scope as the census sees
 // them: the --netns namespace, else every namespace; the port and family filters apply (owner
-// filters cannot: sock_diag does not tell owners).
+// filters do not: sock_diag does not tell owners). Each is named by the process holding its
+// socket in /proc (one scan per report), as ss -p does.
 import { formatIPv4, formatIPv6 } from '../decode/address';
 import type { ConnTotals } from '../decode/event';
 import { State, stateName } from '../decode/states';
@@ -11,6 +12,7 @@ import { loadBinding } from '../native/binding';
 import type { KernelFilter } from '../probe/config';
 import type { FinishedConnection } from './connections';
 import { scanNamespaces, type NamespaceScan } from '../census/netns';
+import { ProcSocketIndex } from '../enrich/attribute';
 
 export interface OpenConnectionsReport {
   /** open connections in scope, most bytes (acked + received) first, at most `limit` */
@@ -25,11 +27,17 @@ export interface OpenConnectionsReport {
 export interface OpenConnectionsSource {
   dump(netnsPath: string, family: 0 | 4 | 6): { connections: NativeOpenConnection[]; error: string | null };
   scan(): NamespaceScan;
+  /** the process holding socket `inode` (/proc/PID/fd), when one does */
+  owners(): (inode: number) => { pid: number; comm: string } | undefined;
 }
 
 export const kernelOpenSource: OpenConnectionsSource = {
   dump: (netnsPath, family) => loadBinding().connectionTotals({ netnsPath, family }),
   scan: () => scanNamespaces(),
+  owners: () => {
+    const index = new ProcSocketIndex(); // one /proc scan per report, at the first lookup
+    return (inode) => (inode ? index.lookup(inode) : undefined);
+  },
 };
 
 const address = (buf: Buffer, family: number) => (family === 4 ? formatIPv4(buf, 0) : formatIPv6(buf, 0));
@@ -55,6 +63,7 @@ export class OpenConnections {
     const found: FinishedConnection[] = [];
     const errors: string[] = [];
     const now = Date.now();
+    let owner: ReturnType<OpenConnectionsSource['owners']> | undefined;
     for (const netns of inodes) {
       const path = netns === scan.own ? '' : scan.paths.get(netns);
       if (path === undefined) {
@@ -68,8 +77,10 @@ export class OpenConnections {
         if (n.state === State.LISTEN) continue;
         if (f.localPorts?.length && !f.localPorts.includes(n.sport)) continue;
         if (f.remotePorts?.length && !f.remotePorts.includes(n.dport)) continue;
+        owner ??= this.source.owners();
+        const o = owner(n.inode);
         found.push({
-          skaddr: '', pid: 0, comm: '', family: n.family, saddr: address(n.saddr, n.family), sport: n.sport,
+          skaddr: '', pid: o?.pid ?? 0, comm: o?.comm ?? '', family: n.family, saddr: address(n.saddr, n.family), sport: n.sport,
           daddr: address(n.daddr, n.family), dport: n.dport, side: listening.has(n.sport) ? 'passive' : '',
           handshakeMs: null, acceptWaitMs: null, lifetimeMs: null, established: n.state !== State.SYN_SENT,
           cause: '', error: 0, timeWait: false, synRetrans: 0, synackRetrans: 0, lastState: stateName(n.state),

@@ -107,7 +107,7 @@ export function endpoint(addr: string, port: number, family: 4 | 6): string {
 }
 
 /** What the stats engine reads besides the batches (a sink that reads the engine reads these too: src/sinks/sink.ts). */
-export const STATS_READS = { finished: true, accepts: true, census: true } as const;
+export const STATS_READS = { finished: true, accepts: true, census: true, totals: true } as const;
 
 export class StatsEngine {
   private readonly active = new Histogram();

@@ -19,6 +19,11 @@ export const GUARD_LIMITS = {
 
 /** How long a new connection has before the limits are applied to it (see admit). */
 const ENFORCE_AFTER_MS = 25;
+/**
+ * Past this many times maxConnections open, the limits apply at once and spare no one: the
+ * bound on what a flood of new connections can hold (a few KiB each) before they are judged.
+ */
+const FLOOD_FACTOR = 4;
 /** How long a connection that has sent nothing yet is spared by the limits (see enforce). */
 const SILENT_GRACE_MS = 250;
 
@@ -73,7 +78,7 @@ export class ConnectionGuard {
    * A new connection, before the HTTP parser sees it. The limits are enforced a moment later
    * (ENFORCE_AFTER_MS): by then a client that sent its request at once has been parsed, checked
    * and trusted, and the room is made at the expense of those that did not. Only a flood past
-   * twice the limit is cut at once.
+   * FLOOD_FACTOR times the limit is cut at once.
    */
   admit(socket: Socket): void {
     const peer = guesserKey(socket.remoteAddress ?? '?');
@@ -81,19 +86,19 @@ export class ConnectionGuard {
     this.open.set(socket, { socket, peer, opened: t, trusted: false, ws: false, busy: 0, lastActive: t });
     this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1);
     socket.once('close', () => this.forget(socket));
-    if (this.open.size > 2 * this.limits.maxConnections) this.enforce();
+    if (this.open.size > FLOOD_FACTOR * this.limits.maxConnections) this.enforce();
     else this.pending ??= setTimeout(() => this.enforce(), ENFORCE_AFTER_MS);
   }
 
   /**
    * Closes the least valuable connections until every limit holds. A connection that has sent
    * nothing yet is spared for a moment (SILENT_GRACE_MS): on a loaded machine its request may
-   * simply not have been read yet. Past twice the limit nothing is spared.
+   * simply not have been read yet. Past FLOOD_FACTOR times the limit nothing is spared.
    */
   enforce(): void {
     if (this.pending) clearTimeout(this.pending);
     this.pending = undefined;
-    const flood = this.open.size > 2 * this.limits.maxConnections;
+    const flood = this.open.size > FLOOD_FACTOR * this.limits.maxConnections;
     const settled = this.now() - SILENT_GRACE_MS;
     const spared = (c: Tracked) => !flood && !c.trusted && !c.socket.bytesRead && c.opened >= settled;
     for (const [peer, n] of this.perPeer) {

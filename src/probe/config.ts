@@ -20,7 +20,7 @@ export interface KernelFilter {
   cgroupId?: number;
 }
 
-export function encodeConfig(filter: KernelFilter, delivery: { perfBuffer: boolean; wakeupBytes: number; acceptRecords?: boolean }): Buffer {
+export function encodeConfig(filter: KernelFilter, delivery: { perfBuffer: boolean; wakeupBytes: number; acceptRecords?: boolean; connTotals?: boolean }): Buffer {
   const buf = Buffer.alloc(CONFIG_SIZE);
   buf.writeBigUInt64LE(BigInt(filter.cgroupId ?? 0), O.cgroup_id);
   buf.writeUInt32LE(filter.pid ?? 0, O.owner_pid);
@@ -35,6 +35,7 @@ export function encodeConfig(filter: KernelFilter, delivery: { perfBuffer: boole
   writePorts(buf, filter.remotePorts ?? [], O.rports, O.n_rports);
   buf.writeUInt8(delivery.perfBuffer ? 1 : 0, O.use_perfbuf);
   buf.writeUInt8(delivery.acceptRecords === false ? 0 : 1, O.accept_records);
+  buf.writeUInt8(delivery.connTotals === false ? 0 : 1, O.conn_totals);
   if (filter.comm) commBytes(filter.comm).subarray(0, COMM_LEN - 1).copy(buf, O.comm);
   return buf;
 }

@@ -41,6 +41,11 @@ export interface ProbeOptions {
    * the wait still rides on the socket's later transitions (docs/ATTRIBUTION.md).
    */
   acceptRecords?: boolean;
+  /**
+   * Read each connection's totals at its CLOSE (default true): bytes, segments, retransmits, RTT
+   * (TcpEvent.totals). Off, CLOSE records carry none and cost nothing more than any other.
+   */
+  connTotals?: boolean;
   /** Print libbpf's debug output on stderr. */
   verbose?: boolean;
   /**
@@ -150,7 +155,7 @@ function planProbe(options: ProbeOptions) {
   // an owner filter (--pid/--comm/--cgroup) decides held connections by their accept records
   const ownerFiltered = f.pid !== undefined || f.comm !== undefined || f.cgroupId !== undefined;
   const acceptRecords = ownerFiltered ? true : options.acceptRecords;
-  const config = encodeConfig(f, { perfBuffer: delivery === 'perfbuf', wakeupBytes, acceptRecords });
+  const config = encodeConfig(f, { perfBuffer: delivery === 'perfbuf', wakeupBytes, acceptRecords, connTotals: options.connTotals });
 
   // Classic tracepoints need tracefs in every mode: the accept hooks (syscalls:sys_exit_accept*)
   // are classic ones even under tp_btf, and are skipped where tracefs cannot be mounted.

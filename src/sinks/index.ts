@@ -39,7 +39,7 @@ type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[
 /** In build order: the stream before the metrics (it sets the --listen server's token before /metrics can be served there). */
 const SINKS: SinkTable = {
   terminal: {
-    reads: (o) => (o.format === 'json' ? { cgroup: true } : {}),
+    reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true } : {}),
     async build(o, { out }) {
       if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
       if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out);
@@ -51,7 +51,7 @@ const SINKS: SinkTable = {
     build: async (o, { out, stats, openConnections }) => new (await import('./summary')).SummarySink(out, stats!, o, openConnections),
   },
   lifetimes: {
-    reads: { finished: true, open: true },
+    reads: { finished: true, open: true, totals: true },
     build: async (o, { out, openConnections, log }) => new (await import('./lifetimes')).LifetimeSink(out, o, openConnections, log),
   },
   stream: {
@@ -59,7 +59,7 @@ const SINKS: SinkTable = {
     build: async (o, inputs) => (await import('./ws')).streamSink(o, inputs),
   },
   metrics: {
-    reads: { finished: true, accepts: true, census: true },
+    reads: { finished: true, accepts: true, census: true, totals: true },
     build: async (o, inputs) => (await import('./fleet')).metricsSink(o, inputs),
   },
   journal: {
@@ -67,7 +67,7 @@ const SINKS: SinkTable = {
     build: async (o, { log }) => (await import('./journal')).JournalSink.open(o.socket, log),
   },
   otlp: {
-    reads: { finished: true, accepts: true, census: true },
+    reads: { finished: true, accepts: true, census: true, totals: true },
     build: async (o, { status, log, census, pressure }) => new (await import('./otlp')).OtlpSink(status, { ...o, census, pressure }, log),
   },
 };

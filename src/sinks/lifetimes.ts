@@ -1,6 +1,6 @@
 // --lifetimes: one line per finished connection (owner, endpoints, who opened it, bytes each way
 // as tcplife prints them, handshake time, lifetime, how it ended); -w adds retransmits, RTT and the
-// time spent limited; -s writes CSV, -J JSON. At exit, the connections still open follow, with
+// time spent limited; -s writes CSV, -j JSON. At exit, the connections still open follow, with
 // their figures so far (sock_diag), marked open.
 import type { FinishedConnection } from '../derive/connections';
 import type { OpenConnections } from '../derive/open-connections';

@@ -21,6 +21,8 @@ export interface Reads {
   readonly stats?: boolean;
   /** connections still open with their figures so far, read through sock_diag at a report (derive/open-connections.ts) */
   readonly open?: boolean;
+  /** each connection's totals at its CLOSE (TcpEvent.totals: the kernel reads them only then) */
+  readonly totals?: boolean;
 }
 
 /** Everything these readers read; one that reads the stats engine reads what the engine reads too. */

@@ -80,7 +80,7 @@ export async function tracedCommand(ns: NetNamespace, args: string[], during: ()
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   for (let i = 0; !err.includes('tracing TCP'); i++) {
-    if (i > 500) throw new Error(`tcptrace did not attach: ${err}`);
+    if (i > patience(500)) throw new Error(`tcptrace did not attach: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
   }
   await during();

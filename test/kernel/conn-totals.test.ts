@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { release } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { describeKernel, sleep } from '../helpers/kernel';
+import { Capture, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { State } from '../../src/decode/states';
 import { NetNamespace, Peer } from '../helpers/process';
 import { tracedCommand } from '../helpers/servers';
 import { patience } from '../helpers/patience';
@@ -97,12 +98,12 @@ describeKernel('connection totals at CLOSE', () => {
       // tcp_sock.total_rto exists from 6.7 on: read there (CO-RE field check), null before
       expect(r.retrans_rto === null).toBe(!kernelAtLeast(6, 7));
     }
-  });
+  }, patience(60_000));
 
   it('retransmits: per connection what ss -ti showed before close, in total what nstat counted in the namespace', async () => {
     ns = new NetNamespace();
     ns.run('ip', 'link', 'set', 'lo', 'mtu', '1500'); // many segments, not a few 64 KiB ones
-    ns.run('nft', 'add', 'table', 'inet', 'tcptrace_loss');
+    ns.run('nft', 'add', 'table', 'inet', 'tcptrace_loss'); // deleted before the closes
     ns.run('nft', 'add', 'chain', 'inet', 'tcptrace_loss', 'in', '{ type filter hook input priority 0; }');
     const retransBefore = nstat(ns, 'TcpRetransSegs');
     const beforeClose = new Map<string, number>();
@@ -116,13 +117,21 @@ describeKernel('connection totals at CLOSE', () => {
         ns!.run('nft', 'add', 'rule', 'inet', 'tcptrace_loss', 'in', 'tcp', dir, String(port), 'meta', 'length', '>', '200',
           'numgen', 'random', 'mod', '20', '==', '0', 'drop');
       }
+      const clients: Peer[] = [];
       for (let i = 0; i < 3; i++) {
         const client = exchange(ns!, 'client', '127.0.0.1', port, REQ, ANS);
-        const clientPort = (await client.next('exchanged', 60_000)).port as number;
-        ports.push(clientPort);
-        await sleep(300); // the last retransmits and ACKs
-        const ss = ssInfo(ns!);
+        ports.push((await client.next('exchanged', 60_000)).port as number);
+        clients.push(client);
+      }
+      // No drops while closing, and time for the last retransmits and ACKs: then what ss shows
+      // is what each socket has at its CLOSE.
+      ns!.run('nft', 'delete', 'table', 'inet', 'tcptrace_loss');
+      await sleep(patience(500));
+      const ss = ssInfo(ns!);
+      for (const clientPort of ports) {
         for (const key of [`${clientPort}>${port}`, `${port}>${clientPort}`]) beforeClose.set(key, ssRetrans(ss.get(key)!));
+      }
+      for (const client of clients) {
         client.send('close');
         await client.next('closed', 30_000);
       }
@@ -176,7 +185,7 @@ describeKernel('connection totals at CLOSE', () => {
     const listener = report.traffic.byListenPort.find((r: any) => r.key === `port ${port}`);
     expect(listener.open.connections).toBe(2);
     expect(listener.bytesReceived).toBe(2 * REQ);
-  });
+  }, patience(60_000));
 
   it('--lifetimes ends with the connections still open, marked open, with what ss -ti shows', async () => {
     ns = new NetNamespace();
@@ -202,6 +211,22 @@ describeKernel('connection totals at CLOSE', () => {
       expect([r.bytes_acked, r.bytes_received, r.segs_out, r.segs_in]).toEqual([f.bytes_acked, f.bytes_received, f.segs_out, f.segs_in].map((v) => Number(v ?? 0)));
       expect(r.last_state).toBe('ESTABLISHED');
       expect(r.side).toBe(r.sport === port ? 'passive' : null);
+      // named by the process holding the socket (/proc, as ss -p)
+      expect(r.pid).toBe(r.sport === port ? peers[0].pid : peers[1].pid);
+      expect(r.comm).toBe('node');
+    }
+  }, patience(60_000));
+
+  it('the kernel reads them only when an output shows them: without, a CLOSE carries none', async () => {
+    for (const connTotals of [false, true]) {
+      const cap = new Capture({ connTotals });
+      const server = await listen();
+      await connectAndClose(server.port);
+      await cap.waitForCloses(server.port, 2);
+      const closes = cap.onPort(server.port).filter((e) => e.newState === State.CLOSE && e.oldState !== State.LISTEN);
+      cap.close();
+      await server.close();
+      expect({ connTotals, read: closes.map((e) => e.totals !== null) }).toEqual({ connTotals, read: [connTotals, connTotals] });
     }
   });
 });

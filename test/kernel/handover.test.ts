@@ -40,10 +40,16 @@ if (cluster.isPrimary) {
 }
 `;
 
-/** pids `ss -tanp` shows holding the CLOSE_WAIT socket from `clientPort` to `port`. */
-function ssHolders(port: number, clientPort: number): number[] {
-  const out = execFileSync('ss', ['-tanpH', 'state', 'close-wait', 'sport', '=', `:${port}`, 'and', 'dport', '=', `:${clientPort}`], { encoding: 'utf8' });
-  return [...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+/** pids `ss -tanp` shows holding the socket in `state` from `clientPort` to `port`. */
+function ssHolders(port: number, clientPort: number, state = 'close-wait'): number[] {
+  const out = execFileSync('ss', ['-tanpH', 'state', state, 'sport', '=', `:${port}`, 'and', 'dport', '=', `:${clientPort}`], { encoding: 'utf8' });
+  return [...new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))];
+}
+
+/** Until the acceptor has closed its copy: ss shows `holder` alone. */
+async function handedTo(port: number, clientPort: number, holder: number): Promise<void> {
+  const until = Date.now() + patience(5_000);
+  while (Date.now() < until && ssHolders(port, clientPort, 'established').join() !== String(holder)) await sleep(20);
 }
 
 describeKernel('a socket handed over unread and closed by the client', () => {
@@ -69,7 +75,7 @@ describeKernel('a socket handed over unread and closed by the client', () => {
           child = Number(lines.find((l) => l.endsWith(` ${clientPort}`))?.split(' ')[0] ?? 0);
           await sleep(10);
         }
-        await sleep(100);
+        await handedTo(port, clientPort, child);
         c.end();
         const mine = (e: { sport: number; dport: number; newState: number }) => e.sport === port && e.dport === clientPort && e.newState === State.CLOSE_WAIT;
         await cap.waitFor((evs) => evs.some(mine));
@@ -103,7 +109,7 @@ describeKernel('a socket handed over unread and closed by the client', () => {
           worker = Number(lines.find((l) => l.endsWith(` ${clientPort}`))?.split(' ')[0] ?? 0);
           await sleep(10);
         }
-        await sleep(100);
+        await handedTo(port, clientPort, worker);
         c.end();
         const mine = (e: { sport: number; dport: number; newState: number }) => e.sport === port && e.dport === clientPort && e.newState === State.CLOSE_WAIT;
         await cap.waitFor((evs) => evs.some(mine));
