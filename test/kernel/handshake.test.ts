@@ -162,7 +162,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     // timestamp echo, which the cookie's option bits distort)
     const established = cap.events.filter((e) => e.netns === s.ns.inode && e.sport === 7103 && e.newState === State.ESTABLISHED);
     expect(established.filter((e) => e.handshakeUs !== 0)).toEqual([]);
-  });
+  }, patience(60_000));
 
   it('cookies off: the same clients are not mistaken for cookie connections', async () => {
     const s = await scenario(7104, 40, [128, 0, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=1'));
@@ -170,7 +170,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(delta(s, 'TcpExtSyncookiesRecv')).toBe(0);
     expect(passive.length).toBe(40);
     expect(passive.filter((e) => why(e) !== undefined)).toEqual([]);
-  });
+  }, patience(60_000));
 
   it('a fast handshake and a slow accept(): slow to accept, not a network problem', async () => {
     const s = await scenario(7105, 4, [128, -1, 150], () => {});
@@ -181,5 +181,5 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(passive.every((e) => e.synackRetrans === 0 && e.acceptWaitUs > 100_000)).toBe(true);
     expect(s.closes.filter((e) => e.side === 'active' && why(e))).toEqual([]);
     expect(delta(s, 'TcpExtTCPSynRetrans')).toBe(0);
-  });
+  }, patience(60_000));
 });
