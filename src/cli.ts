@@ -128,10 +128,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const pressure = census && !replay ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
   const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
   // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
-  const openConnections = reads.open && !replay ? new lib.OpenConnections(plan.filter) : undefined;
+  // (a replay's are the capture's `open` records: src/source/replay-open.ts)
+  const liveOpen = reads.open && !replay ? new lib.OpenConnections(plan.filter) : undefined;
+  const openConnections = reads.open && replay ? replay.open : liveOpen;
   // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
   const { liveCaptureFeed } = await import('./source/capture-feed');
-  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter) : undefined;
+  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter, liveOpen) : undefined;
   let sinks;
   try {
     sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure, capture });

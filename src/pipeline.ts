@@ -64,7 +64,7 @@ export class Pipeline {
    * traces; this timer never does by itself.
    */
   private startTicks(): void {
-    const periodic = this.sinks.filter((sink) => sink.tick && sink.tickMs);
+    const periodic = this.sinks.filter((sink) => sink.tick && sink.tickMs).sort((a, b) => Number(Boolean(a.ticksLast)) - Number(Boolean(b.ticksLast)));
     if (!periodic.length) return;
     const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
     const base = periodic.map((sink) => Math.round(sink.tickMs!)).reduce(gcd);

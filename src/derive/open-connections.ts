@@ -21,6 +21,13 @@ export interface OpenConnectionsReport {
   total: number;
   /** namespaces that could not be read */
   errors: string[];
+  /** wall clock of the read, ms */
+  time: number;
+}
+
+/** What reports read the open connections from: the kernel now (OpenConnections), or a capture's `open` record (a replay). */
+export interface OpenReader {
+  read(): OpenConnectionsReport;
 }
 
 /** Where the open connections come from (the kernel, or a test's). */
@@ -52,11 +59,33 @@ function totalsOf(n: NativeOpenConnection): ConnTotals {
   };
 }
 
-export class OpenConnections {
+export class OpenConnections implements OpenReader {
+  private latest?: OpenConnectionsReport;
+  private readonly listeners = new Set<(r: OpenConnectionsReport) => void>();
+
   constructor(private readonly filter: KernelFilter = {}, private readonly source: OpenConnectionsSource = kernelOpenSource) {}
 
-  /** Reads them now (one sock_diag dump per namespace in scope). */
-  read(limit = Infinity): OpenConnectionsReport {
+  /**
+   * Reads them now (one sock_diag dump per namespace in scope). Readers in one turn of the loop
+   * (the sinks of one report, or of the exit) share one read: the same figures in each output,
+   * and in the capture that a replay reads them back from (its listeners get each read once).
+   */
+  read(): OpenConnectionsReport {
+    if (this.latest) return this.latest;
+    const report = this.readNow();
+    this.latest = report;
+    queueMicrotask(() => (this.latest = undefined));
+    for (const listener of this.listeners) listener(report);
+    return report;
+  }
+
+  /** Calls `listener` with every read made from now on. */
+  subscribe(listener: (r: OpenConnectionsReport) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private readNow(): OpenConnectionsReport {
     const f = this.filter;
     const scan = this.source.scan();
     const inodes = f.netns !== undefined ? [f.netns] : [...scan.paths.keys()];
@@ -89,6 +118,6 @@ export class OpenConnections {
       }
     }
     found.sort((a, b) => bytesOf(b) - bytesOf(a));
-    return { connections: found.length > limit ? found.slice(0, limit) : found, total: found.length, errors };
+    return { connections: found, total: found.length, errors, time: now };
   }
 }

@@ -11,6 +11,8 @@ import type { TcpEvent } from '../decode/event';
 import { SCHEMA_VERSION, toJsonEvent } from '../format/schema';
 import { terminalSafeJson } from '../format/display';
 import { VERSION } from '../util/version';
+import type { OpenConnectionsReport } from '../derive/open-connections';
+import { totalsJson } from './totals';
 
 /** CLOCK_MONOTONIC now, in ns: the clock of the kernel's bpf_ktime_get_ns (libuv's hrtime). */
 export const monoNs = (): number => Number(process.hrtime.bigint());
@@ -68,7 +70,20 @@ export interface CountersRecord {
   delivery: NativeDelivery;
 }
 
-export type CaptureRecord = CaptureHeader | CensusRecord | CountersRecord;
+/** The connections still open when a report read them (sock_diag, src/derive/open-connections.ts). */
+export interface OpenRecord {
+  type: 'open';
+  v: number;
+  ts_ns: number;
+  /** wall clock of the read */
+  time: string;
+  total: number;
+  errors: string[];
+  /** each with the fields --lifetimes --json writes for an open one that are not null there */
+  connections: Record<string, unknown>[];
+}
+
+export type CaptureRecord = CaptureHeader | CensusRecord | CountersRecord | OpenRecord;
 
 export interface CaptureFacts {
   status: TracerStatus;
@@ -96,6 +111,15 @@ export function countersRecord(type: 'counters' | 'end', status: TracerStatus): 
   return { type, v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date().toISOString(), counters: status.counters(), delivery: status.deliveryStats() };
 }
 
+export function openRecord(r: OpenConnectionsReport): OpenRecord {
+  const connections = r.connections.map((c) => ({
+    pid: c.pid || null, comm: c.pid ? c.comm : null, family: c.family, saddr: c.saddr, sport: c.sport, daddr: c.daddr, dport: c.dport,
+    side: c.side || null, established: c.established, last_state: c.lastState, netns: c.netns,
+    rtt_us: c.totals ? c.totals.rttUs : null, ...totalsJson(c.totals),
+  }));
+  return { type: 'open', v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date(r.time).toISOString(), total: r.total, errors: r.errors, connections };
+}
+
 /** An accept record's line: the event's fields after `"type":"accept"`. */
 export function acceptLine(e: TcpEvent): string {
   return `{"type":"accept",${terminalSafeJson(JSON.stringify(toJsonEvent(e))).slice(1)}\n`;
@@ -110,4 +134,6 @@ export interface CaptureFeed {
   status: TracerStatus;
   header(): CaptureHeader;
   census?: { subscribe(listener: (r: CensusRecord) => void): () => void; full(): Promise<void> };
+  /** the connections still open, as the reports read them (and once at the end) */
+  open?: { subscribe(listener: (r: OpenConnectionsReport) => void): () => void; read(): OpenConnectionsReport };
 }

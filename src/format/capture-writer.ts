@@ -5,7 +5,7 @@
 import type { TcpEvent } from '../decode/event';
 import { writeJsonEvent } from './schema-writer';
 import { ByteWriter, type Output } from './bytes';
-import { acceptLine, countersRecord, recordLine, type CaptureFeed, type CensusRecord } from './capture-records';
+import { acceptLine, countersRecord, openRecord, recordLine, type CaptureFeed, type CaptureRecord } from './capture-records';
 
 /** How often the counters are written (a replay's periodic reports tick on them). */
 const COUNTERS_MS = 1000;
@@ -14,16 +14,21 @@ const RECOUNT_MS = 5000;
 
 export class CaptureWriter {
   readonly tickMs?: number;
+  readonly ticksLast = true;
   private readonly bytes = new ByteWriter();
-  private census: CensusRecord[] = [];
-  private unsubscribe?: () => void;
+  private records: CaptureRecord[] = [];
+  private readonly unsubscribe: (() => void)[] = [];
   private lossSeen = 0;
   private recountedAt = 0;
 
   constructor(private readonly out: Output, private readonly capture?: CaptureFeed) {
     if (!capture) return;
     this.tickMs = COUNTERS_MS;
-    this.unsubscribe = capture.census?.subscribe((r) => this.census.push(r));
+    const census = capture.census?.subscribe((r) => this.records.push(r));
+    // the open connections as a report read them, before the tick's counters record (the pipeline
+    // ticks a capture last) so that a replay's report reads them at the same place
+    const open = capture.open?.subscribe((r) => this.records.push(openRecord(r)));
+    for (const u of [census, open]) if (u) this.unsubscribe.push(u);
   }
 
   /** The header: when the pipeline begins, the time a replay counts its periodic reports from. */
@@ -68,16 +73,17 @@ export class CaptureWriter {
 
   end(): void {
     if (!this.capture) return;
-    this.unsubscribe?.();
+    this.capture.open?.read(); // shared with the reports of the exit (one read), in the capture before the end
+    for (const u of this.unsubscribe.splice(0)) u();
     this.flushRecords();
     this.out(recordLine(countersRecord('end', this.capture.status)));
   }
 
-  /** Census counts made since the last write go out before the next events. */
+  /** Census counts and open connections read since the last write go out before the next events. */
   private flushRecords(): void {
-    if (!this.census.length) return;
-    const records = this.census;
-    this.census = [];
+    if (!this.records.length) return;
+    const records = this.records;
+    this.records = [];
     this.out(records.map(recordLine).join(''));
   }
 }

@@ -4,7 +4,7 @@
 import type { TracerStatus } from '../status';
 import type { StatsEngine } from '../derive/stats';
 import type { SocketCensus } from '../census/census';
-import type { OpenConnections } from '../derive/open-connections';
+import type { OpenReader } from '../derive/open-connections';
 import type { ListenerPressure } from '../derive/listener-pressure';
 import type { Output, Writer } from './sink';
 import type { CaptureFeed } from '../format/capture-records';
@@ -23,7 +23,7 @@ export interface SinkInputs {
   /** The live tracer's facts and census for a capture (-j, --capture); absent in a replay. */
   capture?: CaptureFeed;
   /** Connections open now with their figures so far (sock_diag), for reports at exit or interval. */
-  openConnections?: OpenConnections;
+  openConnections?: OpenReader;
   /** Listeners under pressure and their accept queues (handshake diagnosis), when sampled. */
   pressure?: ListenerPressure;
 }

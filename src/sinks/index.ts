@@ -42,7 +42,8 @@ type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[
 /** In build order: the stream before the metrics (it sets the --listen server's token before /metrics can be served there). */
 const SINKS: SinkTable = {
   terminal: {
-    reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true } : {}),
+    // -j is a capture: the connections still open at the end too
+    reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true, open: true } : {}),
     async build(o, { out, capture }) {
       if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
       if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out, capture);
@@ -75,7 +76,7 @@ const SINKS: SinkTable = {
   },
   recorder: {
     // a capture keeps the accept records (a replay's accept-queue statistics) and the cgroups
-    reads: { accepts: true, cgroup: true },
+    reads: { accepts: true, cgroup: true, open: true },
     build: async (o, inputs) => (await import('./recorder/index')).RecorderSink.create(o, inputs),
   },
 };

@@ -3,7 +3,7 @@
 // time spent limited; -s writes CSV, -j JSON. At exit, the connections still open follow, with
 // their figures so far (sock_diag), marked open.
 import type { FinishedConnection } from '../derive/connections';
-import type { OpenConnections } from '../derive/open-connections';
+import type { OpenReader } from '../derive/open-connections';
 import { errnoName } from '../format/schema';
 import { LIFETIMES_FIELDS } from '../format/schema-fields';
 import { displayText, terminalSafeJson } from '../format/display';
@@ -109,7 +109,7 @@ export function lifetimeCsv(c: FinishedConnection): string {
 export class LifetimeSink implements Sink {
   private readonly line: (c: FinishedConnection) => string;
 
-  constructor(private readonly out: Writer, o: LifetimeOptions, private readonly open?: OpenConnections, private readonly log?: Writer) {
+  constructor(private readonly out: Writer, o: LifetimeOptions, private readonly open?: OpenReader, private readonly log?: Writer) {
     const header = o.format === 'json' ? '' : o.format === 'csv' ? lifetimesCsvHeader() : lifetimesHeader(o.wide);
     if (header) out(`${header}\n`);
     this.line = o.format === 'json' ? lifetimeJson : o.format === 'csv' ? lifetimeCsv : (c) => lifetimeLine(c, o.wide);

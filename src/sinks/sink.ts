@@ -38,6 +38,8 @@ export function allReads(reads: readonly (Reads | undefined)[]): Reads {
 export interface Sink {
   /** What it reads (set by buildSinks from the table of sinks; a sink of your own sets it itself). */
   readonly reads?: Reads;
+  /** writes a capture: ticks after the other sinks, so what their reports read precedes its counters record */
+  readonly ticksLast?: boolean;
   /**
    * One batch of transitions, and the connections that finished in it. `finished` is filled
    * only when some reader needs it (a sink that reads `finished`, or the stats engine): the

@@ -69,8 +69,12 @@ const TOTALS_PROPS = TOTALS_FIELDS.flatMap((f) => {
 });
 
 function totalsFromJson(json: Json, rttUs: number): ConnTotals {
-  const t: Record<string, number | null> = { rttUs };
-  for (const [key, prop] of TOTALS_PROPS) t[prop] = typeof json[key] === 'number' ? (json[key] as number) : null;
+  const t: Record<string, number | null> = {};
+  for (const [key, prop] of TOTALS_PROPS) {
+    if (prop === 'rttMinUs') t.rttUs = rttUs; // the decoder's order (decode/totals.ts): a JSON dump of either reads the same
+    t[prop] = typeof json[key] === 'number' ? (json[key] as number) : null;
+  }
+  t.rttUs ??= rttUs;
   return t as unknown as ConnTotals;
 }
 

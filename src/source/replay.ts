@@ -16,7 +16,8 @@ import { openLines, type LineInput } from './replay-input';
 import { ReplayCensus } from './replay-census';
 import { ExactDurations } from './replay-durations';
 import { TraceClock } from './replay-clock';
-import type { CaptureHeader, CensusRecord, CountersRecord } from '../format/capture-records';
+import { ReplayOpen } from './replay-open';
+import type { CaptureHeader, CensusRecord, CountersRecord, OpenRecord } from '../format/capture-records';
 
 export interface ReplayOptions {
   /** the replay's own filters (applied on top of the capture's) */
@@ -42,6 +43,8 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   programs: string[] = [];
   header?: CaptureHeader;
   census = new ReplayCensus({ own: 0, unreadable: 0, namespaces: [] });
+  /** the connections still open as the live run's reports read them */
+  readonly open: ReplayOpen;
   /** lines that were not JSON objects (skipped) */
   badLines = 0;
   /** events and accept records read, and those the replay's filters kept */
@@ -67,6 +70,7 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     super();
     this.input = openLines(path);
     this.matches = eventMatcher(options.filter ?? {});
+    this.open = new ReplayOpen(options.filter);
     this.clock = new TraceClock(options.speed, () => this.flush(), () => this.header !== undefined);
   }
 
@@ -175,7 +179,11 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
         this.recorded = json as unknown as CountersRecord;
         this.sinceRecord = 0;
         if (json.type === 'end') this.final = this.recorded.counters;
-        else return this.clock.captureTick(this.recorded.ts_ns);
+        else return this.clock.captureTick(this.recorded.ts_ns).then(() => this.open.clear());
+        return undefined;
+      case 'open':
+        this.flush();
+        this.open.add(json as unknown as OpenRecord);
         return undefined;
       case 'capture':
         if (!this.header) this.useHeader(json as unknown as CaptureHeader);

@@ -28,6 +28,7 @@ const MB = (n: number): string => `${(n / 1048576).toFixed(1)} MB`;
 
 export class RecorderSink implements Sink {
   readonly tickMs?: number;
+  readonly ticksLast = true;
   private saving?: Promise<string>;
 
   private constructor(private readonly files: RecorderFiles, private readonly writer: CaptureWriter, private readonly options: RecorderOptions, private readonly log: (l: string) => void) {

@@ -1,7 +1,7 @@
 // --summary: the stats report at exit and every --interval seconds (the pipeline's ticks).
 import { formatSummary, summaryJson } from './report';
 import type { StatsEngine } from '../../derive/stats';
-import type { OpenConnections } from '../../derive/open-connections';
+import type { OpenReader } from '../../derive/open-connections';
 import type { StatusReport } from '../../status';
 import type { Sink, Writer } from '../sink';
 
@@ -15,7 +15,7 @@ export class SummarySink implements Sink {
   readonly tickMs?: number;
 
   constructor(private readonly out: Writer, private readonly stats: StatsEngine, private readonly options: SummaryOptions,
-    private readonly open?: OpenConnections) {
+    private readonly open?: OpenReader) {
     if (options.intervalSec) this.tickMs = options.intervalSec * 1000;
   }
 

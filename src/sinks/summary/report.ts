@@ -3,6 +3,8 @@ import type { HistogramSummary } from '../../derive/histogram';
 import type { StatsSnapshot } from '../../derive/stats';
 import type { Counters } from '../../status';
 import { padColumn } from '../../format/display';
+import { toJsonEvent } from '../../format/schema';
+import type { TcpEvent } from '../../decode/event';
 import { trafficLines } from './traffic';
 import { handshakeLines } from './handshakes';
 
@@ -100,5 +102,7 @@ export function formatSummary(s: StatsSnapshot, c: Counters): string {
 }
 
 export function summaryJson(s: StatsSnapshot, c: Counters): string {
-  return `${JSON.stringify({ type: 'summary', v: 1, counters: c, ...s })}\n`;
+  // a connection's CLOSE transition as the event schema writes it (docs/SCHEMA.md), not the decoder's record
+  const closeAsEvent = (key: string, v: unknown) => (key === 'close' && v !== null && typeof v === 'object' && 'newState' in v ? toJsonEvent(v as TcpEvent) : v);
+  return `${JSON.stringify({ type: 'summary', v: 1, counters: c, ...s }, closeAsEvent)}\n`;
 }
