@@ -9,9 +9,10 @@ import type { OpenConnectionsReport } from '../../src/derive/open-connections';
 const conn = (over: Partial<FinishedConnection>): FinishedConnection => ({
   skaddr: '', pid: 4242, comm: 'redis-server', family: 4, saddr: '10.0.0.1', sport: 6379, daddr: '10.0.0.2', dport: 51000,
   side: 'passive', handshakeMs: null, acceptWaitMs: null, lifetimeMs: null, established: true, cause: '', error: 0, timeWait: false,
-  synRetrans: 0, synackRetrans: 0, lastState: 'ESTABLISHED', time: 1796500371371, netns: 4026531840, open: true,
+  synRetrans: 0, synackRetrans: 0, lastState: 'ESTABLISHED', time: 1796500371371, netns: 4026531840,
   totals: { bytesAcked: 1000, bytesReceived: 2000, bytesRetrans: 0, segsOut: 10, segsIn: 12, retransSegs: 1, retransRto: null, rttUs: 29,
     rttMinUs: 20, busyUs: 500, rwndLimitedUs: 0, sndbufLimitedUs: null, open: true },
+  open: true, // (the live reader's order)
   ...over,
 });
 
