@@ -15,9 +15,7 @@ import type { ChunkDone, ChunkJob } from './disk-thread';
 const MAX_QUEUED = 64 << 20;
 /** Chunks handed to the disk thread and not yet written, at most. */
 const MAX_IN_FLIGHT = 2;
-/** Input compressed at once, at most. */
-const PACK_BYTES = 8 << 20;
-/** Written at least this often, and whenever this much waits. */
+/** Written at least this often, and whenever this much waits (each such piece is one gzip member). */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
 /** After a failed write, the next try. */
@@ -45,8 +43,12 @@ function countLines(b: Uint8Array | string): number {
 
 export class RecorderFiles {
   private readonly files: FileInfo[] = [];
+  /** pieces waiting for the disk thread, each its own memory (transferred, never copied again) */
   private queue: Buffer[] = [];
   private queued = 0;
+  /** the piece being filled: the writer's lent bytes are copied straight into it */
+  private fill?: Buffer;
+  private fillAt = 0;
   /** chunks handed to the disk thread: their lines and file, by id */
   private readonly inFlight = new Map<number, { lines: number; bytes: number; file: FileInfo }>();
   private inFlightBytes = 0;
@@ -93,28 +95,36 @@ export class RecorderFiles {
       this.drop(countLines(chunk), this.failedAt ? this.problem! : `the disk is slower than the events: more than ${MAX_QUEUED >> 20} MiB waited`);
       return;
     }
-    this.queue.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    if (!this.fill || this.fillAt + len > this.fill.length) {
+      this.seal();
+      this.fill = Buffer.allocUnsafeSlow(Math.max(FLUSH_BYTES, len));
+    }
+    if (typeof chunk === 'string') this.fill.write(chunk, this.fillAt);
+    else this.fill.set(chunk, this.fillAt);
+    this.fillAt += len;
     this.queued += len;
     if (this.queued >= FLUSH_BYTES) void this.flush();
   };
 
+  /** The piece being filled joins the queue. */
+  private seal(): void {
+    if (this.fill && this.fillAt) this.queue.push(this.fill.subarray(0, this.fillAt));
+    this.fill = undefined;
+    this.fillAt = 0;
+  }
+
   /** Hands what waits to the disk thread (a chunk or two at once); resolves when nothing is in flight. */
   flush(): Promise<void> {
+    this.seal();
     while (this.queued && this.inFlight.size < MAX_IN_FLIGHT) this.pack();
     if (!this.inFlight.size) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
   private pack(): void {
-    // at most PACK_BYTES at once (the chunks are whole writes, so whole lines)
-    let take = 0;
-    let bytes = 0;
-    while (take < this.queue.length && (take === 0 || bytes + this.queue[take].length <= PACK_BYTES)) bytes += this.queue[take++].length;
-    // its own memory (never a pooled slab): it is transferred to the disk thread
-    const data = Buffer.allocUnsafeSlow(bytes);
-    let at = 0;
-    for (const part of this.queue.splice(0, take)) at += part.copy(data, at);
-    this.queued -= bytes;
+    // one piece (whole writes, so whole lines), in its own memory: transferred to the disk thread
+    const data = this.queue.shift()!;
+    this.queued -= data.length;
     const job: ChunkJob = { id: ++this.nextId, file: '', data };
     if (!this.current || this.current.bytes >= this.fileBytes) {
       // The very first file begins with the writer's own header; the others get one here.
@@ -207,6 +217,7 @@ export class RecorderFiles {
   countUnwritten(): void {
     let left = 0;
     for (const c of this.inFlight.values()) left += c.lines;
+    this.seal();
     for (const b of this.queue) left += countLines(b);
     this.inFlight.clear();
     this.queue = [];
