@@ -13,8 +13,8 @@ import type { ChunkDone, ChunkJob } from './disk-thread';
 
 /** Bytes waiting for the disk at most (queued and handed to the disk thread); beyond, lines are counted as not captured. */
 const MAX_QUEUED = 64 << 20;
-/** Chunks handed to the disk thread and not yet written, at most. */
-const MAX_IN_FLIGHT = 2;
+/** Pieces handed to the disk thread and not yet written, at most (it never waits for the busy event loop to hand the next). */
+const MAX_IN_FLIGHT = 16;
 /** Written at least this often, and whenever this much waits (each such piece is one gzip member). */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
