@@ -17,6 +17,8 @@ export interface SharedServer {
   address: ListenAddress;
   /** Exact path, or a prefix ending in '/' (longest match wins). */
   route(path: string, handler: RouteHandler): void;
+  /** A route that any `route()` of the same path, before or after, replaces. */
+  fallback(path: string, handler: RouteHandler): void;
   upgrade(path: string, handler: UpgradeHandler): void;
   /** Who may use the server: token, Host allow-list (src/http/access.ts). */
   access: AccessGate;
@@ -127,6 +129,7 @@ async function start(address: ListenAddress, options?: AccessOptions): Promise<S
     server,
     address: bound,
     route: (path, handler) => void routes.set(path, handler),
+    fallback: (path, handler) => { if (!routes.has(path)) routes.set(path, handler); },
     upgrade: (path, handler) => void upgrades.set(path, handler),
     access,
     guard,

@@ -26,7 +26,7 @@
   let replay = null;
   let traceTime = null;
 
-  fetch(withToken('/capture'), { cache: 'no-store', credentials: 'same-origin' }).then((res) => (res.ok ? res.json() : null)).then((c) => {
+  fetch(withToken('/capture'), { cache: 'no-store', credentials: 'same-origin' }).then((res) => (res.status === 200 ? res.json() : null)).then((c) => {
     if (!c) return;
     save.textContent = 'save last ' + c.last_minutes + ' min';
     save.title = 'the flight recorder (' + c.files + ' files in ' + c.dir + ') saves what it holds of the last ' + c.last_minutes + ' minutes as one capture';

@@ -65,6 +65,9 @@ export class StreamSink implements Sink {
     this.pinger.unref();
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
+    // The page asks whether a flight recorder runs (web/views/replay.js); without one, "no
+    // content" rather than a 404 the browser would log as an error.
+    server.fallback('/capture', (_req, res) => void res.writeHead(204).end());
     server.upgrade('/ws', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.route('/ws', (req, res) => {
       // A plain GET says why an upgrade with this query would be refused: browsers hide the
