@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { CensusResult } from '../native/addon';
 import type { NativeDelivery } from '../native/addon';
 import type { KernelFilter } from '../probe/config';
-import type { Counters, TracerStatus } from '../status';
+import type { Counters, StatusReport, TracerStatus } from '../status';
 import type { TcpEvent } from '../decode/event';
 import { SCHEMA_VERSION, toJsonEvent } from '../format/schema';
 import { terminalSafeJson } from '../format/display';
@@ -107,8 +107,9 @@ export function censusRecord(netns: number, states: number, r: CensusResult): Ce
   return rec;
 }
 
-export function countersRecord(type: 'counters' | 'end', status: TracerStatus): CountersRecord {
-  return { type, v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date().toISOString(), counters: status.counters(), delivery: status.deliveryStats() };
+/** `report`: a tick's status, the figures the other reports of that tick were given. */
+export function countersRecord(type: 'counters' | 'end', status: TracerStatus, report?: StatusReport): CountersRecord {
+  return { type, v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date().toISOString(), counters: report?.counters ?? status.counters(), delivery: report?.deliveryStats ?? status.deliveryStats() };
 }
 
 export function openRecord(r: OpenConnectionsReport): OpenRecord {

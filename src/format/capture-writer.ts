@@ -3,6 +3,7 @@
 // counts, `accept` records, `counters` when they change and an `end` record. The -j sink
 // (sinks/ndjson.ts) and the flight recorder (sinks/recorder/) both write through this.
 import type { TcpEvent } from '../decode/event';
+import type { StatusReport } from '../status';
 import { writeJsonEvent } from './schema-writer';
 import { ByteWriter, bytes, putBytes, type Output } from './bytes';
 import { countersRecord, openRecord, recordLine, type CaptureFeed, type CaptureRecord } from './capture-records';
@@ -66,9 +67,9 @@ export class CaptureWriter {
     w.lendTo(this.out);
   }
 
-  tick(): void {
+  tick(status?: StatusReport): void {
     this.flushRecords();
-    const rec = countersRecord('counters', this.capture!.status);
+    const rec = countersRecord('counters', this.capture!.status, status);
     // Every tick, changed or not: where it falls among the events is where the live run's
     // other periodic reports fell (same timer list), so a replay ticks at the same places.
     this.out(recordLine(rec));

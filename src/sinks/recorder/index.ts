@@ -13,6 +13,7 @@ import type { SinkInputs } from '../context';
 import { CaptureWriter } from '../../format/capture-writer';
 import { RecorderFiles } from './files';
 import type { Sink } from '../sink';
+import type { StatusReport } from '../../status';
 
 export interface RecorderOptions {
   dir: string;
@@ -62,8 +63,8 @@ export class RecorderSink implements Sink {
     this.writer.accepts(batch);
   }
 
-  tick(): void {
-    this.writer.tick();
+  tick(status: StatusReport): void {
+    this.writer.tick(status);
   }
 
   async end(): Promise<void> {
