@@ -65,7 +65,10 @@ function storm(bin: string, base: number, connections: number): Promise<void> {
 }
 
 describeKernel('state changes nested in softirq (the kernel skips the handler for them)', () => {
-  it('are taken by the nested handler: 0 not seen, every storm transition exactly once', async () => {
+  // KNOWN DEFECT, not timing: on the host (6.18) about 1 run in 3 shows one socket whose
+  // chain breaks (a change delivered twice, e.g. CLOSE_WAIT->LAST_ACK, or two missing while
+  // `missed` stays 0). Two more tries keep CI from failing on it while it is open (issue 23).
+  it('are taken by the nested handler: 0 not seen, every storm transition exactly once', { timeout: patience(200_000), retry: 2 }, async () => {
     const bin = buildStorm();
     // below the ephemeral range (32768 on), so no other socket of the host has these local ports
     const base = 10000 + Math.floor(Math.random() * 22000);
@@ -94,8 +97,5 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
     // every change once: no gap, no repeat, every socket closed (unless other work on the
     // machine filled the ring meanwhile: then counted in lost)
     if (c.lost === 0) expect([chains.breaks, chains.open()]).toEqual([[], 0]);
-  // KNOWN DEFECT, not timing: on the host (6.18) about 1 run in 3 shows one socket whose
-  // chain breaks (a change delivered twice, e.g. CLOSE_WAIT->LAST_ACK, or two missing while
-  // `missed` stays 0). Two more tries keep CI from failing on it while it is open (issue 23).
-  }, { timeout: patience(200_000), retry: 2 });
+  });
 });
