@@ -11,16 +11,14 @@ export const PING_INTERVAL_MS = 10_000;
 export const EVICTED = 1013;
 
 /**
- * Pings every client; one that did not answer the previous ping and has nothing queued (a dead
- * peer, a host that vanished, an idle hoarder) is dropped. One with data still queued is slow,
- * not gone: the slow-client rules handle it (its 1-in-N sample, the loss notice it is owed, and
- * eviction first when the slots run out); under emulation a test's slow reader outlived a ping.
+ * Pings every client; one that did not answer the previous ping (a dead peer, a host that
+ * vanished, a client that stopped reading its socket altogether) is dropped.
  */
 export function pingClients(clients: Iterable<Client>): void {
   for (const c of clients) {
     if (c.ws.readyState !== WebSocket.OPEN) continue;
     if (c.awaitingPong) {
-      if (c.ws.bufferedAmount === 0) c.ws.terminate();
+      c.ws.terminate();
       continue;
     }
     c.awaitingPong = true;
