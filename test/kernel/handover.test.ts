@@ -2,7 +2,7 @@
 // copy; Node's cluster: the primary passes it to a worker) and the client closes before the
 // new holder reads: ESTABLISHED->CLOSE_WAIT must name the
 // child that holds it. The oracle is `ss -tanp` at that moment, and the child's own report.
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,34 +57,43 @@ describeKernel('a socket handed over unread and closed by the client', () => {
   beforeAll(() => { cap = new Capture(); });
   afterAll(() => cap.close());
 
-  it('ForkingTCPServer: ESTABLISHED->CLOSE_WAIT names the child holding it, as ss -tanp does', async () => {
-    const server = spawn('python3', ['-c', FORKING], { stdio: ['ignore', 'pipe', 'inherit'] });
+  /**
+   * `rounds` connections to a server that prints "PORT" first, then "HOLDER CLIENTPORT" per
+   * connection once the holder has it: each is closed by the client while the holder has not
+   * read it, and ESTABLISHED->CLOSE_WAIT must name the holder, as `ss -tanp` does.
+   */
+  async function handOvers(server: ChildProcess, rounds: number, comm?: string): Promise<void> {
     const lines: string[] = [];
     let buf = '';
-    server.stdout.on('data', (d) => { buf += d; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
-    try {
-      while (!lines.length) await sleep(20);
-      const port = Number(lines[0]);
-      for (let round = 0; round < 3; round++) {
-        const c = net.connect(port, '127.0.0.1');
-        await new Promise((r) => c.on('connect', r));
-        const clientPort = c.localPort!;
-        // the child has it (its report), the parent has closed its copy: then the client hangs up
-        let child = 0;
-        while (!child) {
-          child = Number(lines.find((l) => l.endsWith(` ${clientPort}`))?.split(' ')[0] ?? 0);
-          await sleep(10);
-        }
-        await handedTo(port, clientPort, child);
-        c.end();
-        const mine = (e: { sport: number; dport: number; newState: number }) => e.sport === port && e.dport === clientPort && e.newState === State.CLOSE_WAIT;
-        await cap.waitFor((evs) => evs.some(mine));
-        const ss = ssHolders(port, clientPort);
-        expect(ss).toEqual([child]);
-        const ev = cap.events.find(mine)!;
-        expect([ev.pid, ev.comm]).toEqual([child, 'python3']);
-        c.destroy();
+    server.stdout!.on('data', (d) => { buf += d; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+    while (!lines.length) await sleep(20);
+    const port = Number(lines[0]);
+    for (let round = 0; round < rounds; round++) {
+      const c = net.connect(port, '127.0.0.1');
+      await new Promise((r) => c.on('connect', r));
+      const clientPort = c.localPort!;
+      // the holder has it (its report), the acceptor has closed its copy: then the client hangs up
+      let holder = 0;
+      while (!holder) {
+        holder = Number(lines.find((l) => l.endsWith(` ${clientPort}`))?.split(' ')[0] ?? 0);
+        await sleep(10);
       }
+      await handedTo(port, clientPort, holder);
+      c.end();
+      const mine = (e: { sport: number; dport: number; newState: number }) => e.sport === port && e.dport === clientPort && e.newState === State.CLOSE_WAIT;
+      await cap.waitFor((evs) => evs.some(mine));
+      expect(ssHolders(port, clientPort)).toEqual([holder]);
+      const ev = cap.events.find(mine)!;
+      expect(ev.pid).toBe(holder);
+      if (comm) expect(ev.comm).toBe(comm);
+      c.destroy();
+    }
+  }
+
+  it('ForkingTCPServer: ESTABLISHED->CLOSE_WAIT names the child holding it, as ss -tanp does', async () => {
+    const server = spawn('python3', ['-c', FORKING], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await handOvers(server, 3, 'python3');
     } finally {
       server.kill();
     }
@@ -94,30 +103,8 @@ describeKernel('a socket handed over unread and closed by the client', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'tcptrace-cluster-')), 'cluster.js');
     writeFileSync(file, CLUSTER);
     const server = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    const lines: string[] = [];
-    let buf = '';
-    server.stdout.on('data', (d) => { buf += d; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
     try {
-      while (!lines.length) await sleep(20);
-      const port = Number(lines[0]);
-      for (let round = 0; round < 4; round++) {
-        const c = net.connect(port, '127.0.0.1');
-        await new Promise((r) => c.on('connect', r));
-        const clientPort = c.localPort!;
-        let worker = 0;
-        while (!worker) {
-          worker = Number(lines.find((l) => l.endsWith(` ${clientPort}`))?.split(' ')[0] ?? 0);
-          await sleep(10);
-        }
-        await handedTo(port, clientPort, worker);
-        c.end();
-        const mine = (e: { sport: number; dport: number; newState: number }) => e.sport === port && e.dport === clientPort && e.newState === State.CLOSE_WAIT;
-        await cap.waitFor((evs) => evs.some(mine));
-        expect(ssHolders(port, clientPort)).toEqual([worker]);
-        const ev = cap.events.find(mine)!;
-        expect(ev.pid).toBe(worker);
-        c.destroy();
-      }
+      await handOvers(server, 4);
     } finally {
       process.kill(-server.pid!, 'SIGKILL');
     }
