@@ -57,7 +57,7 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 	struct synack_info *sa = bpf_map_lookup_elem(&synack_flows, &fk);
 	if (sa) {
 		sa->retrans++;
-		synack_retransmit_evidence(listener, req, ref, &sa->diag, &sa->fill);
+		synack_retransmit_evidence(listener, req, ref, &sa->diag, &sa->evidence, &sa->fill);
 		return;
 	}
 	/* tcp_request_sock lies beyond the typed request_sock: a probe read in both modes */
@@ -65,7 +65,7 @@ static __always_inline void on_synack_retransmit(const struct sock *listener, co
 		.first_synack_us = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack),
 		.retrans = 1,
 	};
-	synack_retransmit_evidence(listener, req, ref, &fresh.diag, &fresh.fill);
+	synack_retransmit_evidence(listener, req, ref, &fresh.diag, &fresh.evidence, &fresh.fill);
 	if (bpf_map_update_elem(&synack_flows, &fk, &fresh, BPF_ANY) == 0)
 		__sync_fetch_and_add(&synack_pending, 1);
 }

@@ -107,7 +107,7 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	e->accept_wait_us = si->accept_wait_us;
 	e->listener_backlog = si->hs_fill >> 16;
 	e->listener_max = si->hs_fill & 0xffff;
-	e->reserved_hs = 0;
+	e->diag_evidence = si->hs_evidence;
 	e->reserved_hs2 = 0;
 	e->reserved_hs3 = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr) * 2);

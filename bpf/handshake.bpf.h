@@ -11,17 +11,20 @@
  *    host in the same network namespace: whether the listener dropped a SYN since we last looked
  *    (its sk_drops counter, which tcp_listendrop() raises for every SYN or final ACK it drops; each
  *    retransmit takes one such drop as its own, so do SYN-ACK retransmits of dropped final ACKs).
- *    A drop: the queue that is full now, in the order tcp_conn_request checks them (the request
- *    queue with cookies off, else the accept queue). No drop: lost in the network. Listener not
- *    found here: unknown. A SYN that finds its request (its SYN-ACK was lost) is dropped too,
- *    after the listener answers it with a SYN-ACK retransmit: that retransmit finds the client's
+ *    A drop, cookies on: the accept queue (with cookies, only it drops a SYN). A drop, cookies
+ *    off: "SYN dropped", no queue named: the kernel leaves no per-packet record of which was full
+ *    (SYN drops are consume_skb'd: no kfree_skb reason on 5.10-6.18) and the queues read now, a
+ *    second after the drop, are not evidence. No drop: lost in the network. Listener not found
+ *    here: unknown. All of it is inference from a shared counter (event.diag_evidence says so).
+ *    A SYN that finds its request (its SYN-ACK was lost) is dropped too, after the listener answers it with a SYN-ACK retransmit: that retransmit finds the client's
  *    note by the 4-tuple, corrects its verdict to a loss and accounts for the drop;
  *  - a passive open completed from a SYN cookie: no SYN-ACK RTT sample at SYN_RECV->ESTABLISHED
  *    (the kernel measures one from the request's SYN-ACK time on every normal child; a cookie
  *    child has only the millisecond TCP timestamp echo, or nothing) on a listener whose SYN
  *    queue overflow stamp is set (the kernel stamps it whenever it sends a cookie).
- * The listener's fill (sk_ack_backlog/sk_max_ack_backlog) goes with the verdict, saturated at
- * 65535 each so that it packs into one word of the socket's entry.
+ * The listener's fill (sk_ack_backlog/sk_max_ack_backlog) goes with the verdict, read at the
+ * retransmit (not at the drop: nothing fires there), saturated at 65535 each so that it packs into
+ * one word of the socket's entry.
  */
 
 /* The kernel's own structures read here: flavours (___hs) so that they cannot clash. */
@@ -91,7 +94,8 @@ struct syn_retransmit_note {
 	__u32 prev_fill;
 	__u8 prev_diag;
 	__u8 took_drop;
-	__u8 pad[2];
+	__u8 prev_evidence;
+	__u8 pad;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -100,10 +104,17 @@ struct {
 	__type(value, struct syn_retransmit_note);
 } syn_retransmits SEC(".maps");
 
-/* Takes one of the listener's unexplained drops, if there is one. */
+/*
+ * Takes one of the listener's unexplained drops, if there is one. The drop count is read before
+ * the explained count: a SYN that found its request raises the explained count before the kernel
+ * counts its drop, so in this order a concurrent one can never look unexplained.
+ */
 static __always_inline bool take_listener_drop(struct listener_ref *ref, const struct sock___hs *l)
 {
-	if ((int)(listener_drops(l) - ref->drops_seen) <= 0)
+	__u32 drops = listener_drops(l);
+
+	asm volatile("" ::: "memory");
+	if ((int)(drops - *(volatile __u32 *)&ref->drops_seen) <= 0)
 		return false;
 	__sync_fetch_and_add(&ref->drops_seen, 1);
 	return true;
@@ -123,12 +134,13 @@ static __always_inline __u32 accept_queue_fill(const struct sock___hs *l, __u32 
 	return saturate16(*backlog) << 16 | saturate16(*max);
 }
 
-/* Keeps the strongest verdict: a queue found full is not undone by a later plain loss. */
-static __always_inline void set_verdict(__u8 *diag, __u32 *fill, __u8 verdict, __u32 new_fill)
+/* Keeps the strongest verdict: a listener's drop is not undone by a later plain loss. */
+static __always_inline void set_verdict(__u8 *diag, __u8 *evidence, __u32 *fill, __u8 verdict, __u8 why, __u32 new_fill)
 {
-	if (*diag == TCPTRACE_HS_ACCEPT_QUEUE_FULL || *diag == TCPTRACE_HS_SYN_QUEUE_FULL)
+	if (*diag == TCPTRACE_HS_ACCEPT_QUEUE_FULL || *diag == TCPTRACE_HS_SYN_DROPPED)
 		return;
 	*diag = verdict;
+	*evidence = why;
 	*fill = new_fill;
 }
 
@@ -137,7 +149,7 @@ static __always_inline void set_verdict(__u8 *diag, __u32 *fill, __u8 verdict, _
  * handshake has not completed. A dropped final ACK is one of the listener's drops: taken here.
  */
 static __always_inline void synack_retransmit_evidence(const struct sock *listener, const struct request_sock *req,
-						       struct listener_ref *ref, __u8 *diag, __u32 *fill)
+						       struct listener_ref *ref, __u8 *diag, __u8 *evidence, __u32 *fill)
 {
 	const struct sock___hs *l = (const void *)listener;
 	const struct inet_request_sock___hs *ireq = (const void *)req;
@@ -146,13 +158,13 @@ static __always_inline void synack_retransmit_evidence(const struct sock *listen
 
 	if (BPF_CORE_READ_BITFIELD_PROBED(ireq, acked) &&
 	    !BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.rskq_defer_accept)) {
-		set_verdict(diag, fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, f);
+		set_verdict(diag, evidence, fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, TCPTRACE_HSE_REQUEST_ACKED, f);
 		/* the final ACK counted twice: tcp_listendrop() in syn_recv_sock, then the
 		 * receive path's discard of a packet no child took */
 		if (ref && take_listener_drop(ref, l))
 			take_listener_drop(ref, l);
 	} else {
-		set_verdict(diag, fill, TCPTRACE_HS_LOST, f);
+		set_verdict(diag, evidence, fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_REQUEST_UNACKED, f);
 	}
 }
 
@@ -176,27 +188,29 @@ static __always_inline void syn_retransmit_evidence(const struct sock *sk, struc
 	struct listener_ref *ref = bpf_map_lookup_elem(&listen_socks, &lk);
 
 	if (!ref) {
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_UNKNOWN, 0);
+		set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_UNKNOWN, TCPTRACE_HSE_NO_LISTENER, 0);
 		return;
 	}
 	const struct sock___hs *l = (const void *)ref->sk;
 	const struct sock_common___hs *lc = (const void *)l;
 	__u32 backlog, max;
 	__u32 f = accept_queue_fill(l, &backlog, &max);
-	int requests = BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.qlen.counter);
-	/* tcp_conn_request: a full request queue drops the SYN unless cookies are on (6.1 calls it
-	 * full at the limit, later kernels past it: the first is taken); the sysctl was an int once */
+	/* tcp_conn_request: with cookies on, a full request queue answers with a cookie, so only a
+	 * full accept queue drops a SYN; with cookies off either queue can, and which one the kernel
+	 * counts (TCPReqQFullDrop, ListenOverflows) but records nowhere a tracepoint sees. The queues
+	 * now (a second after the drop) would be a guess, so none is made. The sysctl was an int once. */
 	const struct net___hs *net = BPF_CORE_READ(lc, skc_net.net);
 	__u32 cookies = BPF_CORE_READ_BITFIELD_PROBED(net, ipv4.sysctl_tcp_syncookies);
 
-	struct syn_retransmit_note note = { .sk = (__u64)sk, .prev_diag = si->hs_diag, .prev_fill = si->hs_fill };
+	struct syn_retransmit_note note = { .sk = (__u64)sk, .prev_diag = si->hs_diag, .prev_fill = si->hs_fill,
+					    .prev_evidence = si->hs_evidence };
 	note.took_drop = take_listener_drop(ref, l);
 	if (!note.took_drop)
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_LOST, f);
-	else if (requests >= (int)max && !cookies)
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_SYN_QUEUE_FULL, f);
+		set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_NO_LISTENER_DROP, f);
+	else if (!cookies)
+		set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_SYN_DROPPED, TCPTRACE_HSE_LISTENER_DROP, f);
 	else
-		set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, f);
+		set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, TCPTRACE_HSE_LISTENER_DROP, f);
 	/* the listener's view of the flow: its port and address first */
 	struct flow_key fk = { .netns = si->netns, .lport = lk.port };
 	fk.rport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
@@ -220,20 +234,18 @@ static __always_inline void answered_syn_retransmit(const struct flow_key *fk, s
 	/* a timer's SYN-ACK retransmit long after the SYN (a second) answers nothing */
 	if (bpf_ktime_get_ns() - note.ts > 100000000)
 		return;
-	if (!note.took_drop) {
-		/* the drop to come is this SYN's: explained in advance */
-		if (ref)
-			__sync_fetch_and_add(&ref->drops_seen, 1);
-		return;
-	}
-	/* the drop the client took stands for the one to come; its verdict was wrong */
+	/* the drop to come is this SYN's: explained in advance, unless the client took one (which
+	 * then stands for it: its verdict was wrong) */
+	if (!note.took_drop && ref)
+		__sync_fetch_and_add(&ref->drops_seen, 1);
 	__u64 key = note.sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
 	if (!si)
 		return;
 	si->hs_diag = note.prev_diag;
 	si->hs_fill = note.prev_fill;
-	set_verdict(&si->hs_diag, &si->hs_fill, TCPTRACE_HS_LOST, note.prev_fill);
+	si->hs_evidence = note.prev_evidence;
+	set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_SYN_ANSWERED, note.prev_fill);
 }
 
 /*
@@ -260,6 +272,7 @@ static __noinline void note_cookie_child_slow(struct transition *t)
 {
 	if (completed_from_cookie(t)) {
 		t->si->hs_diag = TCPTRACE_HS_SYN_COOKIE;
+		t->si->hs_evidence = TCPTRACE_HSE_COOKIE_CHILD;
 		/* the RTT sample is the timestamp echo's, not the handshake's: unknown */
 		t->handshake_us = 0;
 	}

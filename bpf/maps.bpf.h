@@ -73,7 +73,8 @@ struct sock_info {
 	__u32 user_tgid;      /* first-use hooks without socket storage: who last took it over */
 	__u64 deferred_syn_recv_ts; /* LISTEN->SYN_RECV held back until the 4-tuple is set (see below) */
 	__u32 hs_fill;         /* with hs_diag: the listener's accept queue then, fill << 16 | limit */
-	__u32 pad4;
+	__u8 hs_evidence;      /* with hs_diag: enum tcptrace_handshake_evidence */
+	__u8 pad4[3];
 };
 
 struct {
@@ -100,7 +101,7 @@ struct flow_key {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
-struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 fill; __u8 diag; __u8 pad[7]; };
+struct synack_info { __u64 first_synack_us; __u32 retrans; __u32 fill; __u8 diag; __u8 evidence; __u8 pad[6]; };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

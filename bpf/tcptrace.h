@@ -26,10 +26,26 @@ enum tcptrace_cause {
 enum tcptrace_handshake_diag {
 	TCPTRACE_HS_NONE = 0,              /* no retransmit seen, nothing to explain */
 	TCPTRACE_HS_ACCEPT_QUEUE_FULL = 1, /* the listener's accept queue was full */
-	TCPTRACE_HS_SYN_QUEUE_FULL = 2,    /* the request (SYN) queue was full, cookies off */
+	TCPTRACE_HS_SYN_DROPPED = 2,       /* the listener dropped the SYN, cookies off: which queue was
+	                                      full the kernel counts but does not record per packet */
 	TCPTRACE_HS_SYN_COOKIE = 3,        /* completed from a SYN cookie */
 	TCPTRACE_HS_LOST = 4,              /* retransmitted while neither queue was full */
 	TCPTRACE_HS_UNKNOWN = 5,           /* retransmitted; the listener is not visible here */
+};
+
+/* event.diag_evidence: what the diagnosis rests on (docs/HANDSHAKE.md says which are proof). */
+enum tcptrace_handshake_evidence {
+	TCPTRACE_HSE_NONE = 0,
+	TCPTRACE_HSE_REQUEST_ACKED = 1,    /* proof: the kernel marked the request when it dropped its
+	                                      final ACK on a full accept queue */
+	TCPTRACE_HSE_REQUEST_UNACKED = 2,  /* proof: a SYN-ACK retransmit of a request no ACK reached */
+	TCPTRACE_HSE_SYN_ANSWERED = 3,     /* proof: the retransmitted SYN found its request (the
+	                                      listener answered it): the SYN-ACK was lost */
+	TCPTRACE_HSE_LISTENER_DROP = 4,    /* inference: the listener counted a drop (sk_drops) between
+	                                      the SYN and its retransmit; shared by its clients */
+	TCPTRACE_HSE_NO_LISTENER_DROP = 5, /* inference: the listener counted none */
+	TCPTRACE_HSE_COOKIE_CHILD = 6,     /* a child with no SYN-ACK RTT on a listener that sent cookies */
+	TCPTRACE_HSE_NO_LISTENER = 7,      /* the listener is not on this host in this namespace */
 };
 
 /* event.flags */
@@ -99,8 +115,8 @@ struct tcptrace_event {
 	/* Why the handshake was retransmitted (bpf/handshake.bpf.h, docs/HANDSHAKE.md), from the
 	 * retransmit on; 0 (none) on every record before one. */
 	__u8 diagnosis;         /* enum tcptrace_handshake_diag */
-	__u8 reserved_hs;
-	__u16 listener_backlog; /* with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+	__u8 diag_evidence;     /* enum tcptrace_handshake_evidence */
+	__u16 listener_backlog; /* with diagnosis: the listener's accept queue (sk_ack_backlog) at the retransmit */
 	__u16 listener_max;     /* and its limit (sk_max_ack_backlog); each saturates at 65535 */
 	__u16 reserved_hs2;
 	__u32 reserved_hs3;

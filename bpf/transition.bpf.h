@@ -167,6 +167,7 @@ static __always_inline void time_handshake(struct transition *t, const bool btf)
 	si->synack_retrans = sa->retrans > 255 ? 255 : sa->retrans;
 	si->hs_diag = sa->diag; /* why they were retransmitted (handshake.bpf.h) */
 	si->hs_fill = sa->fill;
+	si->hs_evidence = sa->evidence;
 	if (bpf_map_delete_elem(&synack_flows, &fk) == 0)
 		__sync_fetch_and_add(&synack_pending, -1);
 }

@@ -62,6 +62,7 @@ const ENUMS = [
   ['tcptrace_flags', 'Flag', 'TCPTRACE_F_'],
   ['tcptrace_owner_how', 'OwnerHow', 'TCPTRACE_OWNER_'],
   ['tcptrace_handshake_diag', 'HandshakeDiag', 'TCPTRACE_HS_'],
+  ['tcptrace_handshake_evidence', 'HandshakeEvidence', 'TCPTRACE_HSE_'],
   ['tcptrace_totals', 'Totals', 'TCPTRACE_TOTALS_'],
 ];
 

@@ -48,6 +48,7 @@ export function decodeEvent(buf: Buffer, off: number, clock: Clock): TcpEvent {
     synackRetrans: buf[off + 73], // synack_retrans
     acceptWaitUs: u32(buf, off + 140), // accept_wait_us
     diagnosis: buf[off + 200], // diagnosis
+    diagEvidence: buf[off + 201], // diag_evidence
     listenerBacklog: u16(buf, off + 202), // listener_backlog
     listenerMax: u16(buf, off + 204), // listener_max
   };

@@ -46,7 +46,7 @@ export const EventOffset = {
   rwnd_limited_jiffies: 192,
   sndbuf_limited_jiffies: 196,
   diagnosis: 200,
-  reserved_hs: 201,
+  diag_evidence: 201,
   listener_backlog: 202,
   listener_max: 204,
   reserved_hs2: 206,
@@ -95,7 +95,7 @@ export const EventType = {
   rwnd_limited_jiffies: 'u32',
   sndbuf_limited_jiffies: 'u32',
   diagnosis: 'u8',
-  reserved_hs: 'u8',
+  diag_evidence: 'u8',
   listener_backlog: 'u16',
   listener_max: 'u16',
   reserved_hs2: 'u16',
@@ -130,14 +130,16 @@ export interface RecordFields {
   acceptWaitUs: number;
   /** diagnosis (u8): enum tcptrace_handshake_diag */
   diagnosis: number;
-  /** listener_backlog (u16): with diagnosis: the listener's accept queue (sk_ack_backlog) then, */
+  /** diag_evidence (u8): enum tcptrace_handshake_evidence */
+  diagEvidence: number;
+  /** listener_backlog (u16): with diagnosis: the listener's accept queue (sk_ack_backlog) at the retransmit */
   listenerBacklog: number;
   /** listener_max (u16): and its limit (sk_max_ack_backlog); each saturates at 65535 */
   listenerMax: number;
 }
 
 /** RecordFields' keys, in record order (tests build sample events from them). */
-export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs', 'diagnosis', 'listenerBacklog', 'listenerMax'];
+export const RECORD_FIELD_NAMES: readonly (keyof RecordFields)[] = ['cpuPid', 'cpuTid', 'netns', 'sockIno', 'rttUs', 'handshakeUs', 'sport', 'dport', 'error', 'synRetrans', 'synackRetrans', 'acceptWaitUs', 'diagnosis', 'diagEvidence', 'listenerBacklog', 'listenerMax'];
 
 /** sizeof(struct tcptrace_config) */
 export const CONFIG_SIZE = 112;
@@ -201,10 +203,22 @@ export const OwnerHow = {
 export const HandshakeDiag = {
   NONE: 0,
   ACCEPT_QUEUE_FULL: 1,
-  SYN_QUEUE_FULL: 2,
+  SYN_DROPPED: 2,
   SYN_COOKIE: 3,
   LOST: 4,
   UNKNOWN: 5,
+} as const;
+
+/** enum tcptrace_handshake_evidence */
+export const HandshakeEvidence = {
+  NONE: 0,
+  REQUEST_ACKED: 1,
+  REQUEST_UNACKED: 2,
+  SYN_ANSWERED: 3,
+  LISTENER_DROP: 4,
+  NO_LISTENER_DROP: 5,
+  COOKIE_CHILD: 6,
+  NO_LISTENER: 7,
 } as const;
 
 /** enum tcptrace_totals */

@@ -1,5 +1,5 @@
 // Per listener, its accept queue while it is under pressure (docs/HANDSHAKE.md): a connection of
-// the listener diagnosed accept-queue-full, syn-queue-full, syn-cookie or slow-accept starts
+// the listener diagnosed accept-queue-full, syn-dropped, syn-cookie or slow-accept starts
 // sampling it (sock_diag of the namespace's LISTEN sockets, as `ss -ltnm` reads them) every
 // SAMPLE_MS; it stops QUIET_MS after the last such diagnosis once the queue is below its limit.
 // Nothing runs while no listener is under pressure. Keeps, per listener: the fill now, its peak,
@@ -19,7 +19,7 @@ export const SAMPLE_MS = 100;
 export const QUIET_MS = 5000;
 /** points kept per listener: a minute of samples */
 const SERIES_POINTS = 600;
-const PRESSURE: ReadonlySet<Why> = new Set<Why>(['accept-queue-full', 'syn-queue-full', 'syn-cookie', 'slow-accept']);
+const PRESSURE: ReadonlySet<Why> = new Set<Why>(['accept-queue-full', 'syn-dropped', 'syn-cookie', 'slow-accept']);
 
 export interface ListenerPressureRow {
   netns: number;

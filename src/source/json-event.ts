@@ -11,7 +11,7 @@ import { CAUSE_NAMES, type CauseName } from '../decode/names';
 import { RECORD_FIELD_NAMES } from '../decode/record.generated';
 import { constants } from 'node:os';
 import { TOTALS_FIELDS } from '../format/totals';
-import { kernelDiagnosis } from '../derive/handshake-diagnosis';
+import { EVIDENCE_BY_WORD, kernelDiagnosis } from '../derive/handshake-diagnosis';
 import { HandshakeDiag } from '../decode/record.generated';
 import type { ConnTotals } from '../decode/event';
 
@@ -53,6 +53,7 @@ const SPECIAL: Record<string, Reader> = {
   diagnosis: (e, v) => {
     const d = v !== null && typeof v === 'object' ? (v as Json) : {};
     e.diagnosis = KERNEL_VERDICTS.get(str(d.why)) ?? HandshakeDiag.NONE;
+    e.diagEvidence = e.diagnosis ? EVIDENCE_BY_WORD.get(str(d.evidence)) ?? 0 : 0;
     const queue = /^(\d+)\/(\d+)$/.exec(str(d.accept_queue));
     if (queue) [e.listenerBacklog, e.listenerMax] = [Number(queue[1]), Number(queue[2])];
   },

@@ -3,7 +3,7 @@
 // test/kernel/handshake.test.ts).
 import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HandshakeDiag } from '../../src/decode/record.generated';
+import { HandshakeDiag, HandshakeEvidence } from '../../src/decode/record.generated';
 import { State } from '../../src/decode/states';
 import { diagnose, diagnosisJson, SLOW_ACCEPT_MS } from '../../src/derive/handshake-diagnosis';
 import { HandshakeBook, finalDiagnosis } from '../../src/derive/handshake-book';
@@ -21,13 +21,18 @@ describe('diagnose', () => {
     expect(diagnose(sampleEvent({ oldState: State.ESTABLISHED, newState: State.FIN_WAIT1, diagnosis: HandshakeDiag.LOST }))).toBeNull();
   });
 
-  it('gives the kernel verdict with the listener port and the queue fill read with it', () => {
-    const e = established({ diagnosis: HandshakeDiag.ACCEPT_QUEUE_FULL, listenerBacklog: 129, listenerMax: 128, synRetrans: 2 });
-    expect(diagnose(e)).toEqual({ why: 'accept-queue-full', listenerPort: 8080, acceptQueue: '129/128' });
-    expect(JSON.stringify(diagnosisJson(diagnose(e)))).toBe('{"why":"accept-queue-full","listener_port":8080,"accept_queue":"129/128"}');
-    expect(String(diagnosisJson(diagnose(e)))).toBe('accept-queue-full(129/128 :8080)');
-    const passive = sampleEvent({ oldState: State.SYN_RECV, newState: State.ESTABLISHED, side: 'passive', sport: 443, dport: 50000, diagnosis: HandshakeDiag.SYN_COOKIE });
-    expect(diagnose(passive)).toEqual({ why: 'syn-cookie', listenerPort: 443, acceptQueue: null });
+  it('gives the kernel verdict with its evidence, the listener port and the queue fill, saying when it was read', () => {
+    const e = established({ diagnosis: HandshakeDiag.ACCEPT_QUEUE_FULL, diagEvidence: HandshakeEvidence.LISTENER_DROP, listenerBacklog: 129, listenerMax: 128, synRetrans: 2 });
+    expect(diagnose(e)).toEqual({ why: 'accept-queue-full', listenerPort: 8080, acceptQueue: '129/128', acceptQueueRead: 'syn-retransmit', evidence: 'listener-drop-count', proven: false });
+    expect(JSON.stringify(diagnosisJson(diagnose(e)))).toBe('{"why":"accept-queue-full","proven":false,"evidence":"listener-drop-count","listener_port":8080,"accept_queue":"129/128","accept_queue_read":"syn-retransmit"}');
+    expect(String(diagnosisJson(diagnose(e)))).toBe('accept-queue-full?(129/128 :8080)');
+    // the kernel's own mark on the request at the drop: proof
+    const acked = sampleEvent({ oldState: State.SYN_RECV, newState: State.ESTABLISHED, side: 'passive', sport: 443, dport: 50000, diagnosis: HandshakeDiag.ACCEPT_QUEUE_FULL, diagEvidence: HandshakeEvidence.REQUEST_ACKED, listenerBacklog: 0, listenerMax: 1 });
+    expect(String(diagnosisJson(diagnose(acked)))).toBe('accept-queue-full(0/1 :443)');
+    expect(diagnose(acked)).toMatchObject({ proven: true, evidence: 'request-acked', acceptQueueRead: 'synack-retransmit' });
+    const passive = sampleEvent({ oldState: State.SYN_RECV, newState: State.ESTABLISHED, side: 'passive', sport: 443, dport: 50000, diagnosis: HandshakeDiag.SYN_COOKIE, diagEvidence: HandshakeEvidence.COOKIE_CHILD });
+    expect(diagnose(passive)).toEqual({ why: 'syn-cookie', listenerPort: 443, acceptQueue: null, acceptQueueRead: null, evidence: 'cookie-child', proven: true });
+    expect(diagnose(established({ diagnosis: HandshakeDiag.SYN_DROPPED, diagEvidence: HandshakeEvidence.LISTENER_DROP, synRetrans: 1 }))).toMatchObject({ why: 'syn-dropped', proven: false });
     expect(diagnose(established({ diagnosis: HandshakeDiag.UNKNOWN, synRetrans: 1 }))!.why).toBe('unknown');
   });
 

@@ -7,7 +7,7 @@
 (function () {
   const t = window.tcptrace;
   const COLORS = {
-    'accept-queue-full': '#f85149', 'syn-queue-full': '#ff7b72', 'syn-cookie': '#d29922', 'lost-in-network': '#a371f7',
+    'accept-queue-full': '#f85149', 'syn-dropped': '#ff7b72', 'syn-cookie': '#d29922', 'lost-in-network': '#a371f7',
     'slow-accept': '#e3b341', refused: '#db61a2', timeout: '#bc8cff', reset: '#39c5cf', unknown: '#8b949e', ok: '#3fb950',
   };
   const MAX_POINTS = 5000;
