@@ -53,14 +53,14 @@ let cap: Capture;
 const namespaces: NetNamespace[] = [];
 
 /** A server and N clients in a new namespace; returns once every socket of the port closed. */
-async function scenario(port: number, n: number, server: [number, number, number], setup: (ns: NetNamespace) => void, gapMs = 0): Promise<Scenario> {
+async function scenario(port: number, n: number, server: [number, number, number], setup: (ns: NetNamespace) => void, gapMs = 0, send = 0): Promise<Scenario> {
   const ns = new NetNamespace();
   namespaces.push(ns);
   setup(ns);
   const srv = fixtureRun(ns, ['server', String(port), ...server.map(String)]);
   await srv.line('listening');
   const before = counters(ns);
-  const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs)]);
+  const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs), String(send)]);
   // a server started with sleep -1 accepts once every client started, and a moment more
   await clients.line('started');
   if (server[1] < 0) setTimeout(() => srv.send('go'), patience(300));
@@ -94,47 +94,106 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     for (const ns of namespaces) ns.delete();
   });
 
-  it('listen(fd, 1) and a sleeping acceptor: accept queue full, matching ListenOverflows; none lost', async () => {
-    // cookies off: a full request queue would otherwise answer with cookies instead of dropping
-    // (and a cookie's final ACK dropped on a full accept queue is retransmitted by no one); the
-    // clients start 10 ms apart, so that their SYN retransmits do not all come at once
+  // Every test holds tcptrace's per-connection verdicts to the namespace's own counters. A dropped
+  // SYN is counted by the listener (ListenDrops, and TCPReqQFullDrop or ListenOverflows) and
+  // retransmitted by its client (TCPSynRetrans); a dropped final ACK is counted and answered by a
+  // SYN-ACK retransmit (TCPSynRetrans too). A client that gave up (60 s) still in SYN_SENT takes
+  // its last drop unretransmitted.
+  const gaveUp = (e: TcpEvent) => (e.oldState === State.SYN_SENT ? 1 : 0);
+  const retransmits = (evs: TcpEvent[]) => sum(evs, (e) => e.synRetrans + e.synackRetrans);
+  const report = (name: string, s: Scenario, active: TcpEvent[], passive: TcpEvent[]) => {
+    const k = (n: string) => delta(s, `TcpExt${n}`);
+    const byWhy = (evs: TcpEvent[]) => evs.reduce<Record<string, number>>((t, e) => {
+      const d = diagnose(e);
+      const w = d ? `${d.why}${d.proven ? '' : '?'}` : 'none';
+      t[w] = (t[w] ?? 0) + e.synRetrans + e.synackRetrans;
+      return t;
+    }, {});
+    console.log(name, JSON.stringify({ connections: { active: tally(active), passive: tally(passive) },
+      retransmitsByVerdict: { active: byWhy(active), passive: byWhy(passive) }, result: s.result,
+      nstat: { ListenOverflows: k('ListenOverflows'), ListenDrops: k('ListenDrops'), TCPReqQFullDrop: k('TCPReqQFullDrop'),
+        TCPReqQFullDoCookies: k('TCPReqQFullDoCookies'), SyncookiesSent: k('SyncookiesSent'), SyncookiesRecv: k('SyncookiesRecv'),
+        TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts') } }));
+  };
+  const sides = (s: Scenario) => [s.closes.filter((e) => e.side === 'active'), s.closes.filter((e) => e.side === 'passive')];
+
+  it('cookies off, listen(fd, 1), a sleeping acceptor: dropped SYNs and final ACKs equal ListenDrops exactly; no queue is named for a SYN', async () => {
+    // the clients start 10 ms apart, so that their SYN retransmits do not all come at once
     const s = await scenario(7101, 200, [1, -1, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=0'), 10);
-    const active = s.closes.filter((e) => e.side === 'active');
-    const passive = s.closes.filter((e) => e.side === 'passive');
-    const full = (e: TcpEvent) => why(e) === 'accept-queue-full' || why(e) === 'syn-queue-full';
-    console.log('accept queue full:', { active: tally(active), passive: tally(passive), result: s.result,
-      ListenOverflows: delta(s, 'TcpExtListenOverflows'), ReqQFullDrop: delta(s, 'TcpExtTCPReqQFullDrop'),
-      ListenDrops: delta(s, 'TcpExtListenDrops'), TCPSynRetrans: delta(s, 'TcpExtTCPSynRetrans'),
-      activeRetransmits: sum(active, (e) => e.synRetrans), passiveRetransmits: sum(passive, (e) => e.synackRetrans),
-      retransmitsDiagnosedAcceptQueueFull: sum(s.closes.filter((e) => why(e) === 'accept-queue-full'), (e) => e.synRetrans + e.synackRetrans) });
-    expect(active.filter((e) => why(e) === 'accept-queue-full').length).toBeGreaterThan(0);
-    expect([...active, ...passive].filter((e) => why(e) === 'lost-in-network')).toEqual([]);
-    // every SYN the listener dropped (accept queue full: ListenOverflows; request queue full:
-    // TCPReqQFullDrop; together ListenDrops) was retransmitted by its client, except the last
-    // one of a client that gave up (60 s) still in SYN_SENT; every final ACK it dropped made the
-    // request retransmit its SYN-ACK
-    const gaveUp = (e: TcpEvent) => (e.oldState === State.SYN_SENT ? 1 : 0);
-    const dropsSeen = sum(active.filter(full), (e) => e.synRetrans + gaveUp(e)) + sum(passive.filter(full), (e) => e.synackRetrans);
-    const unexplained = [...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans > 0 && !full(e));
-    console.log('retransmitted without a full-queue verdict:', unexplained.map((e) => [e.side, why(e), e.synRetrans, e.synackRetrans]));
-    // Equal in most runs; in some a few retransmits (≤ 1.5 %, none missed by the recursion guard)
-    // are on no connection's record: both sides are held to the same bound (docs/HANDSHAKE.md)
-    const all = sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans);
-    expect(delta(s, 'TcpExtListenDrops')).toBe(delta(s, 'TcpExtListenOverflows') + delta(s, 'TcpExtTCPReqQFullDrop'));
-    expect(dropsSeen).toBeLessThanOrEqual(delta(s, 'TcpExtListenDrops'));
-    expect(dropsSeen).toBeGreaterThanOrEqual(Math.floor(delta(s, 'TcpExtListenDrops') * 0.985));
-    expect(delta(s, 'TcpExtListenDrops') - dropsSeen).toBe(delta(s, 'TcpExtTCPSynRetrans') - all);
+    const [active, passive] = sides(s);
+    report('cookies off, accept queue:', s, active, passive);
+    const est = cap.events.filter((e) => e.netns === s.ns.inode && e.newState === State.ESTABLISHED);
+    console.log('DEBUG est', est.length, est.filter((e) => e.side === 'passive' && e.handshakeUs > 300_000).map((e) => [e.handshakeUs, e.synackRetrans, why(e)]),
+      'activeEst', sum(est.filter((e) => e.side === 'active'), (e) => e.synRetrans), 'closesActive', active.length, 'closesPassive', passive.length);
+    console.log('DEBUG all', JSON.stringify(Object.fromEntries(Object.keys(s.after).filter((k) => delta(s, k) !== 0).map((k) => [k, delta(s, k)]))));
+    console.log('DEBUG misses', require('node:child_process').execSync('bpftool prog show').toString().split('\n').filter((l: string) => /recursion|retrans|synack/.test(l)).join('\n'));
     expect(s.result.connected + s.result.failed).toBe(200);
-    // the fill is the queue when the client retransmitted: mostly still over the limit
-    const fills = active.filter((x) => why(x) === 'accept-queue-full').map((e) => diagnose(e)!);
-    expect(fills.every((d) => d.listenerPort === 7101 && d.acceptQueue!.endsWith('/1'))).toBe(true);
-    expect(fills.filter((d) => d.acceptQueue === '2/1').length).toBeGreaterThan(fills.length / 2);
+    expect(delta(s, 'TcpExtListenDrops')).toBe(delta(s, 'TcpExtListenOverflows') + delta(s, 'TcpExtTCPReqQFullDrop'));
+    expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(0);
+    // a dropped SYN: "syn-dropped", an inference (the listener's shared drop count), no queue
+    // named (with cookies off either queue drops SYNs, and nothing records which at the drop)
+    const synDropped = active.filter((e) => why(e) === 'syn-dropped');
+    expect(synDropped.length).toBeGreaterThan(0);
+    expect(synDropped.every((e) => !diagnose(e)!.proven && diagnose(e)!.evidence === 'listener-drop-count' && diagnose(e)!.acceptQueueRead === 'syn-retransmit')).toBe(true);
+    expect(active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped')).toEqual([]);
+    // a dropped final ACK: the kernel marked the request at the drop, proof of a full accept queue
+    const ackDropped = passive.filter((e) => why(e) === 'accept-queue-full');
+    expect(ackDropped.every((e) => diagnose(e)!.proven && diagnose(e)!.evidence === 'request-acked')).toBe(true);
+    expect(passive.filter((e) => e.synackRetrans > 0 && why(e) !== 'accept-queue-full')).toEqual([]);
+    // per verdict against the counters: the final ACKs are part of ListenOverflows, the rest of
+    // the drops are the SYNs
+    expect(retransmits(ackDropped)).toBeLessThanOrEqual(delta(s, 'TcpExtListenOverflows'));
+    expect(retransmits(synDropped) + sum(synDropped, gaveUp)).toBe(delta(s, 'TcpExtListenDrops') - retransmits(ackDropped));
+    expect(retransmits(s.closes)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
   }, patience(150_000));
 
-  // KNOWN DEFECT (issue 20, open): the listener's drop count is judged when the retransmit is
-  // seen, not at the drop; a fresh-clone CI run saw 3 of 60 active connections called
-  // accept-queue-full while ListenOverflows stayed 0. Two more tries while it is open.
-  it('SYNs and SYN-ACKs dropped at random: lost in the network, retransmits equal to TCPSynRetrans', { timeout: patience(60_000), retry: 2 }, async () => {
+  it('cookies on, listen(fd, 1), a sleeping acceptor: every drop is an accept-queue overflow, ListenOverflows exactly', async () => {
+    // each client sends a byte: a cookie connection whose final ACK the full queue dropped
+    // retransmits it with the data (the cookie is checked again then)
+    const s = await scenario(7106, 200, [1, -1, 0], (ns) => ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=1'), 10, 1);
+    const [active, passive] = sides(s);
+    report('cookies on, accept queue:', s, active, passive);
+    expect(s.result.connected + s.result.failed).toBe(200);
+    expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBe(0);
+    expect(delta(s, 'TcpExtListenDrops')).toBe(delta(s, 'TcpExtListenOverflows'));
+    const full = s.closes.filter((e) => why(e) === 'accept-queue-full');
+    expect(full.length).toBeGreaterThan(0);
+    // with cookies on only a full accept queue drops a SYN; that this SYN was the one dropped is
+    // still an inference
+    expect(active.filter((e) => e.synRetrans > 0 && !(why(e) === 'accept-queue-full' && !diagnose(e)!.proven))).toEqual([]);
+    expect(passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'accept-queue-full' && diagnose(e)!.proven))).toEqual([]);
+    expect(s.closes.filter((e) => why(e) === 'lost-in-network' || why(e) === 'syn-dropped')).toEqual([]);
+    // the listener's overflows: the SYNs retransmitted, the final ACKs answered by a SYN-ACK
+    // retransmit, and cookies' final ACKs (checked, SyncookiesRecv, then dropped: no child)
+    const cookieChildren = passive.filter((e) => why(e) === 'syn-cookie').length;
+    const cookieAckDrops = delta(s, 'TcpExtSyncookiesRecv') - cookieChildren;
+    expect(retransmits(full) + sum(full, gaveUp) + cookieAckDrops).toBe(delta(s, 'TcpExtListenOverflows'));
+  }, patience(150_000));
+
+  it('cookies off, a third of the final ACKs dropped: the full request queue drops SYNs, TCPReqQFullDrop exactly', async () => {
+    // requests whose final ACK nftables dropped stay in the request queue until a SYN-ACK
+    // retransmit brings the ACK again; meanwhile the queue (8) is full and new SYNs are dropped
+    const s = await scenario(7107, 60, [8, 0, 0], (ns) => {
+      ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=0');
+      ns.run('nft', 'add', 'table', 'inet', 'why_ack');
+      ns.run('nft', 'add', 'chain', 'inet', 'why_ack', 'in', '{ type filter hook input priority 0; }');
+      ns.run('nft', 'add', 'rule', 'inet', 'why_ack', 'in', 'tcp', 'dport', '7107', 'tcp', 'flags', '==', 'ack', 'ct', 'state', 'established', 'numgen', 'random', 'mod', '3', '==', '0', 'drop');
+    });
+    const [active, passive] = sides(s);
+    report('cookies off, request queue:', s, active, passive);
+    expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
+    expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(0);
+    expect(active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped')).toEqual([]);
+    expect(retransmits(active) + sum(active, gaveUp)).toBe(delta(s, 'TcpExtTCPReqQFullDrop'));
+    // the requests whose ACK was lost: a SYN-ACK retransmit of a request no ACK reached, proof
+    expect(passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'lost-in-network' && diagnose(e)!.evidence === 'request-not-acked'))).toEqual([]);
+    expect(retransmits(s.closes)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
+  }, patience(150_000));
+
+  // Once 3 of 60 were called accept-queue-full here with ListenOverflows 0: a client read the
+  // listener's explained-drop count before a concurrent SYN (that found its request) raised it,
+  // and its drop count after that SYN's drop; the drop count is now read first (handshake.bpf.h).
+  it('SYNs and SYN-ACKs dropped at random: lost in the network, retransmits equal to TCPSynRetrans', { timeout: patience(60_000) }, async () => {
     const s = await scenario(7102, 60, [128, 0, 0], (ns) => {
       ns.run('nft', 'add', 'table', 'inet', 'why_loss');
       ns.run('nft', 'add', 'chain', 'inet', 'why_loss', 'in', '{ type filter hook input priority 0; }');
@@ -144,7 +203,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     });
     const active = s.closes.filter((e) => e.side === 'active');
     const passive = s.closes.filter((e) => e.side === 'passive');
-    console.log('lost:', { active: tally(active), passive: tally(passive), result: s.result, TCPSynRetrans: delta(s, 'TcpExtTCPSynRetrans') });
+    report('random loss:', s, active, passive);
     const retransmitted = [...active.filter((e) => e.synRetrans > 0), ...passive.filter((e) => e.synackRetrans > 0)];
     expect(retransmitted.length).toBeGreaterThan(0);
     expect(retransmitted.filter((e) => why(e) !== 'lost-in-network')).toEqual([]);
@@ -152,6 +211,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect([...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans === 0 && why(e) && why(e) !== 'slow-accept')).toEqual([]);
     expect(sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
+    expect(delta(s, 'TcpExtListenDrops')).toBe(0);
   });
 
   it('tcp_syncookies=2: every connection completed from a cookie is told apart, as SyncookiesRecv counts', async () => {
