@@ -170,7 +170,9 @@
     const list = sockets.get(p.skaddr) || [];
     const rows = list.map((e) => [e.time.slice(11, 23), e.oldstate + ' → ' + e.newstate, e.ms == null ? '' : t.text.fmtMs(e.ms),
       t.text.endpoint(e.saddr, e.sport, e.family) + ' ⇄ ' + t.text.endpoint(e.daddr, e.dport, e.family),
-      (e.diagnosis ? e.diagnosis.why + (e.diagnosis.accept_queue ? ' ' + e.diagnosis.accept_queue : '') : '') +
+      // an inferred verdict carries '?'; the queue is as read at that retransmit, not at the drop
+      (e.diagnosis ? e.diagnosis.why + (e.diagnosis.proven === false ? '?' : '') +
+        (e.diagnosis.accept_queue ? ' queue ' + e.diagnosis.accept_queue + ' at ' + e.diagnosis.accept_queue_read : '') : '') +
         (e.syn_retrans ? ' syn×' + e.syn_retrans : '') + (e.synack_retrans ? ' synack×' + e.synack_retrans : '')]);
     const head = document.createElement('p');
     head.className = 'note';
