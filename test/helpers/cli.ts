@@ -16,9 +16,9 @@ export interface CliRun {
 
 const running: ChildProcess[] = [];
 
-/** Starts `tcptrace ARGS` (tracked for stopAll). */
-export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `tcptrace ARGS`, or a shell command line that runs it (tracked for stopAll). */
+export function startCli(args: string[], shell?: string): CliRun {
+  const child = shell ? spawn('sh', ['-c', shell], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }); // as users run it: the shebang's flags too
   running.push(child);
   let out = '';
   let err = '';
@@ -40,9 +40,9 @@ export async function attachedCli(args: string[]): Promise<CliRun> {
 }
 
 /** Stops every tracer started since the last call (SIGINT, as a user would) and waits for each. */
-export async function stopAll(): Promise<void> {
+export async function stopAll(signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   for (const c of running.splice(0)) {
-    c.kill('SIGINT');
+    c.kill(signal);
     if (c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once('exit', r));
   }
 }

@@ -9,11 +9,12 @@ import { patience } from '../helpers/patience';
 import { attachedCli, stopAll } from '../helpers/cli';
 
 const run = promisify(execFile);
-afterEach(stopAll);
+afterEach(() => stopAll());
 
 async function tracer(args: string[]): Promise<() => Record<string, any>[]> {
   const run = await attachedCli(['-j', ...args]);
-  return () => run.stdout().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // whole lines only: the machine's other connections may be mid-line
+  return () => { const out = run.stdout(); return out.slice(0, out.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l)); };
 }
 
 // A client (named by the caller; run asynchronously, the server is in this process) that connects, closes first (so its side enters TIME_WAIT),

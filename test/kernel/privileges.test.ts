@@ -12,7 +12,7 @@ import { describeKernel, listen, connectAndClose, sleep } from '../helpers/kerne
 import { patience } from '../helpers/patience';
 import { attachedCli, bin, stopAll } from '../helpers/cli';
 
-afterEach(stopAll);
+afterEach(() => stopAll());
 
 interface ThreadStatus { name: string; uid: number[]; capEff: bigint; capPrm: bigint; noNewPrivs: number; seccomp: number }
 
