@@ -31,7 +31,6 @@
 typedef struct { int counter; } atomic_t___hs;
 struct request_sock_queue___hs {
 	__u8 rskq_defer_accept;
-	atomic_t___hs qlen;
 } __attribute__((preserve_access_index));
 struct inet_connection_sock___hs {
 	struct request_sock_queue___hs icsk_accept_queue;

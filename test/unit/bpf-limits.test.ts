@@ -56,11 +56,11 @@ const FIELDS_IN_4_18 = new Set([
   // the accept hooks: the returned fd through the task's file table to its socket
   'task_struct.files', 'task_struct.comm', 'files_struct.fdt', 'fdtable.fd', 'fdtable.max_fds',
   'file.private_data', 'socket.sk',
-  // handshake evidence (bpf/handshake.bpf.h): the listener's queues, the request's acked bit, the
+  // handshake evidence (bpf/handshake.bpf.h): the listener's accept queue, the request's acked bit, the
   // cookie sysctl (an int before 5.x: read sized) and its overflow stamps (the reuseport one,
   // 5.0+, only behind a field-exists check)
   'sock.sk_drops.counter', 'sock.sk_ack_backlog', 'sock.sk_max_ack_backlog', 'sock.sk_reuseport_cb', 'sock_reuseport.synq_overflow_ts',
-  'inet_connection_sock.icsk_accept_queue.qlen.counter', 'inet_connection_sock.icsk_accept_queue.rskq_defer_accept',
+  'inet_connection_sock.icsk_accept_queue.rskq_defer_accept',
   'inet_request_sock.acked', 'net.ipv4.sysctl_tcp_syncookies', 'sock_common.skc_net.net', 'tcp_sock.rx_opt.ts_recent_stamp',
 ]);
 
