@@ -142,11 +142,12 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     // per verdict against the counters: the final ACKs are part of ListenOverflows, the rest of
     // the drops are the SYNs. A drop not on any record is a retransmit not on any record: in
     // about 1 run in 3 on a busy host, 1-3 of ~700 SYN retransmits the kernel counted reach no
-    // record (see onRecords); the drops are held to the retransmits exactly, whatever that number
+    // record (see notOnRecords); the drops are held to the retransmits exactly, and that defect
+    // to 1 % of them
     expect(retransmits(ackDropped)).toBeLessThanOrEqual(delta(s, 'TcpExtListenOverflows'));
     const dropsOnRecords = retransmits(synDropped) + sum(synDropped, gaveUp) + retransmits(ackDropped);
     expect(delta(s, 'TcpExtListenDrops') - dropsOnRecords).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(3);
+    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
   }, patience(150_000));
 
   it('cookies on, listen(fd, 1), a sleeping acceptor: every drop is an accept-queue overflow, ListenOverflows exactly', async () => {
@@ -174,7 +175,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     const cookieChildren = passive.filter((e) => why(e) === 'syn-cookie').length;
     const cookieAckDrops = delta(s, 'TcpExtSyncookiesRecv') - cookieChildren;
     expect(delta(s, 'TcpExtListenOverflows') - (retransmits(full) + sum(full, gaveUp) + cookieAckDrops)).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(3);
+    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
   }, patience(150_000));
 
   it('cookies off, a third of the final ACKs dropped: the full request queue drops SYNs, TCPReqQFullDrop exactly', async () => {
@@ -192,7 +193,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(0);
     expect(active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped')).toEqual([]);
     expect(delta(s, 'TcpExtTCPReqQFullDrop') - (retransmits(active) + sum(active, gaveUp))).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(3);
+    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
     // the requests whose ACK was lost: a SYN-ACK retransmit of a request no ACK reached, proof
     expect(passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'lost-in-network' && diagnose(e)!.evidence === 'request-not-acked'))).toEqual([]);
   }, patience(150_000));
