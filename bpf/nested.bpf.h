@@ -60,7 +60,13 @@ static __always_inline __u32 stack_level(const void *frame)
 	}
 	if (!size)
 		size = TASK_STACK_BYTES;
-	return (__u64)frame - base < size ? 0 : 1;
+	/*
+	 * Two compares, no arithmetic on the pointer (kernels before 6.18 refuse math between it
+	 * and an unbounded value); `top` is opaque so the compiler cannot fold them into one.
+	 */
+	__u64 top = base + size;
+	asm volatile("" : "+r"(top));
+	return (__u64)frame >= base && (__u64)frame < top ? 0 : 1;
 }
 
 static __always_inline struct tcptrace_state_nesting *nesting(void)
