@@ -45,7 +45,7 @@ export class RecorderSink implements Sink {
     } catch (err) {
       throw new Error(`--capture: cannot use ${options.dir}: ${(err as Error).message}`);
     }
-    const sink = new RecorderSink(files, new CaptureWriter(files.output, feed), options, inputs.log);
+    const sink = new RecorderSink(files, new CaptureWriter(files.output, feed, () => files.linesNotCaptured), options, inputs.log);
     if (options.listen) await sink.serve(options.listen);
     inputs.log(`capture: recording to ${options.dir} (at most ${MB(options.sizeBytes)}; SIGUSR2 saves the last ${options.lastMinutes} min)`);
     return sink;
