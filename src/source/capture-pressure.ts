@@ -7,8 +7,8 @@ import { SCHEMA_VERSION } from '../format/schema';
 import { monoNs, type PressureListener, type PressureRecord } from '../format/capture-records';
 
 export class PressureDelta {
-  /** per listener: its figures when last written, and the time of its last point written */
-  private readonly written = new Map<string, { figures: string; lastPoint: number }>();
+  /** per listener: its figures when last written, the time of its last point written and how many points had that time */
+  private readonly written = new Map<string, { figures: string; lastPoint: number; atLast: number }>();
 
   /** The record for these rows, or undefined when no listener changed. */
   next(rows: readonly ListenerPressureRow[]): PressureRecord | undefined {
@@ -16,17 +16,26 @@ export class PressureDelta {
     for (const r of rows) {
       const key = `${r.netns}:${r.port}`;
       const before = this.written.get(key);
-      const lastPoint = r.series.length ? r.series[r.series.length - 1][0] : -Infinity;
+      const added = newPoints(r.series, before);
       const l: PressureListener = {
         netns: r.netns, port: r.port, fill: r.fill, limit: r.limit, peak: r.peak, full_ms: r.fullMs, drops: r.drops,
         sampling: r.sampling, error: r.error ?? null, points: r.series.length,
-        series: r.series.filter(([t]) => before === undefined || t > before.lastPoint).map(([t, fill]) => [t, fill]),
+        series: added.map(([t, fill]) => [t, fill]),
       };
       const figures = JSON.stringify({ ...l, series: undefined });
       if (before && before.figures === figures && !l.series.length) continue;
-      this.written.set(key, { figures, lastPoint: Math.max(lastPoint, before?.lastPoint ?? -Infinity) });
+      const lastPoint = r.series.length ? r.series[r.series.length - 1][0] : -Infinity;
+      const atLast = r.series.filter(([t]) => t === lastPoint).length;
+      this.written.set(key, added.length || !before ? { figures, lastPoint, atLast } : { ...before, figures });
       listeners.push(l);
     }
     return listeners.length ? { type: 'pressure', v: SCHEMA_VERSION, ts_ns: monoNs(), listeners } : undefined;
   }
+}
+
+/** The points after those written last (two samples may share a millisecond). */
+function newPoints(series: readonly [number, number][], before?: { lastPoint: number; atLast: number }): [number, number][] {
+  if (!before) return [...series];
+  let same = 0;
+  return series.filter(([t]) => t > before.lastPoint || (t === before.lastPoint && ++same > before.atLast));
 }
