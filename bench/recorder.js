@@ -37,6 +37,7 @@ execFileSync('ip', ['netns', 'add', ns]);
 execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
 const inode = fs.statSync(`/run/netns/${ns}`).ino;
 process.on('exit', () => spawnSync('ip', ['netns', 'delete', ns]));
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
 
 /** The capture's lines by kind, and its `end` record. */
 function readCapture(dir) {

@@ -173,6 +173,11 @@ export class RecorderFiles {
     }
   }
 
+  /** Lines the recorder chose not to write (the tracer was behind), counted as the others. */
+  skip(lines: number, why: string): void {
+    this.drop(lines, why);
+  }
+
   private drop(lines: number, why: string): void {
     this.linesNotCaptured += lines;
     this.problem = why;
