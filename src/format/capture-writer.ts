@@ -77,9 +77,10 @@ export class CaptureWriter {
     // Every tick, changed or not: where it falls among the events is where the live run's
     // other periodic reports fell (same timer list), so a replay ticks at the same places.
     this.out(recordLine(rec));
-    // Lost transitions make a replay's census drift as they make the live one: a new count follows
-    // (lines the recorder could not keep are lost to the replay alike).
-    const loss = rec.counters.lost + rec.counters.missed + (rec.not_captured ?? 0);
+    // Lost transitions make a replay's census drift as they make the live one: a new count follows.
+    // (Not after lines the recorder could not keep: it drops them when the CPU is short, and a
+    // count of every namespace costs more of it; a replay says how many are missing.)
+    const loss = rec.counters.lost + rec.counters.missed;
     if (loss > this.lossSeen && performance.now() - this.recountedAt > RECOUNT_MS) {
       this.lossSeen = loss;
       this.recountedAt = performance.now();

@@ -4,12 +4,13 @@
 // stays behind lets the drain thread's backlog fill, and then the KERNEL drops events, for every
 // output. So while the newest event of a batch is more than BEHIND_MS old, its lines are not
 // written but counted as not captured (exactly: one line each), and writing resumes once the
-// loop is within RESUME_MS of the kernel again. The backlog holds ~2 s of a 20 000 conn/s storm.
+// loop is within RESUME_MS of the kernel again (the ring is read every 50 ms when quiet; a loaded
+// machine adds ~100 ms). The backlog holds ~2 s of a 20 000 conn/s storm.
 import type { TcpEvent } from '../../decode/event';
 import { monoNs } from '../../format/capture-records';
 
 export const BEHIND_MS = 500;
-export const RESUME_MS = 100;
+export const RESUME_MS = 250;
 
 export class GiveWay {
   private giving = false;
