@@ -12,7 +12,7 @@ import { recordLine } from '../../format/capture-records';
 import type { SinkInputs } from '../context';
 import { CaptureWriter } from '../../format/capture-writer';
 import { RecorderFiles } from './files';
-import { BEHIND_MS, GiveWay } from './give-way';
+import { GiveWay } from './give-way';
 import type { Sink } from '../sink';
 import type { StatusReport } from '../../status';
 
@@ -70,7 +70,7 @@ export class RecorderSink implements Sink {
   /** The event loop is behind the kernel: the live outputs first, the batch's lines counted (give-way.ts). */
   private gaveWay(batch: TcpEvent[]): boolean {
     if (!this.giveWay.skips(batch)) return false;
-    this.files.skip(batch.length, `the tracer fell more than ${BEHIND_MS / 1000} s behind the kernel: the recorder gave way to the live outputs`);
+    this.files.skip(batch.length, 'the tracer fell far behind the kernel (a quarter of its backlog): the recorder gave way to the live outputs');
     return true;
   }
 
