@@ -85,7 +85,7 @@ async function one(withCapture) {
     r.diskBytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     r.files = files.length;
     r.notCaptured = Number((/(\d+) lines not captured/.exec(err) || [0, 0])[1]);
-    r.why = (/lines not captured \(([^)]*)\)/.exec(err) || [])[1];
+    r.why = (/lines not captured \((.*)\)$/m.exec(err) || [])[1];
     const c = readCapture(dir);
     r.endNotCaptured = c.end ? c.end.not_captured : null; // null: the end record itself was not kept
     // what is missing from the capture, by kind, against the tracer's own counts
