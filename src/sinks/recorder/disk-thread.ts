@@ -34,12 +34,23 @@ export interface ChunkDone {
 }
 
 export interface DiskSetup {
+  /** shared with the tracer: see SharedState */
+  shared?: SharedArrayBuffer;
   dir: string;
   sizeBytes: number;
   fileBytes: number;
   /** the files a previous run left, oldest first (they share the bound) */
   files: { name: string; bytes: number }[];
 }
+
+/**
+ * What the tracer learns without waiting for messages, at exit: LOCK is held by the disk thread
+ * while it appends (and by the tracer while it looks); STOPPED refuses every later chunk; slot
+ * id % SLOTS holds id once chunk id is on disk, -id when it failed. So the lines not captured
+ * at exit are counted exactly, even when the answers were still on their way.
+ */
+export const SharedState = { LOCK: 0, STOPPED: 1, FIRST_SLOT: 2, SLOTS: 64 } as const;
+export const sharedState = (): SharedArrayBuffer => new SharedArrayBuffer(4 * (SharedState.FIRST_SLOT + SharedState.SLOTS));
 
 const LEVEL = 1; // gzip's fastest: ~700 MB/s of capture JSON on this machine's CPU
 /** After a failed write, the chunks of the next RETRY_MS are not tried (files.ts counts them). */
@@ -105,6 +116,16 @@ export class DiskFiles {
 }
 
 if (parentPort) {
-  const disk = new DiskFiles(workerData as DiskSetup);
-  parentPort.on('message', (job: ChunkJob) => parentPort!.postMessage(disk.write(job)));
+  const setup = workerData as DiskSetup;
+  const disk = new DiskFiles(setup);
+  const state = new Int32Array(setup.shared!);
+  const { LOCK, STOPPED, FIRST_SLOT, SLOTS } = SharedState;
+  parentPort.on('message', (job: ChunkJob) => {
+    while (Atomics.compareExchange(state, LOCK, 0, 1) !== 0) Atomics.wait(state, LOCK, 1, 10);
+    const done = Atomics.load(state, STOPPED) ? undefined : disk.write(job);
+    if (done) Atomics.store(state, FIRST_SLOT + (job.id % SLOTS), done.error ? -job.id : job.id);
+    Atomics.store(state, LOCK, 0);
+    Atomics.notify(state, LOCK);
+    if (done) parentPort!.postMessage(done);
+  });
 }

@@ -10,12 +10,12 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { RETRY_MS, TOO_BIG, type ChunkDone, type ChunkJob, type DiskSetup } from './disk-thread';
+import { RETRY_MS, SharedState, sharedState, TOO_BIG, type ChunkDone, type ChunkJob, type DiskSetup } from './disk-thread';
 
 /** Bytes waiting for the disk at most (queued and handed to the disk thread); beyond, lines are counted as not captured. */
 const MAX_QUEUED = 64 << 20;
 /** Pieces handed to the disk thread and not yet written, at most (it never waits for the busy event loop to hand the next). */
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 16; // (under SharedState.SLOTS)
 /** Written at least this often, and whenever this much waits (each such piece is one gzip member). */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
@@ -53,6 +53,7 @@ export class RecorderFiles {
   private inFlightBytes = 0;
   private nextId = 0;
   private worker?: Worker;
+  private readonly shared = sharedState();
   private drained: (() => void)[] = [];
   private failedAt = 0;
   /** files this run started */
@@ -80,7 +81,7 @@ export class RecorderFiles {
       this.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
     }
     this.ownFrom = this.files.length;
-    const setup: DiskSetup = { dir: this.dir, sizeBytes: this.sizeBytes, fileBytes: this.fileBytes, files: this.files.map(({ name, bytes }) => ({ name, bytes })) };
+    const setup: DiskSetup = { shared: this.shared, dir: this.dir, sizeBytes: this.sizeBytes, fileBytes: this.fileBytes, files: this.files.map(({ name, bytes }) => ({ name, bytes })) };
     this.worker = new Worker(join(__dirname, 'disk-thread.js'), { workerData: setup });
     this.worker.on('message', (m: ChunkDone) => this.done(m));
     this.worker.on('error', (err) => this.log(`capture: the disk thread failed: ${err.message}`));
@@ -212,7 +213,19 @@ export class RecorderFiles {
   /** At exit: what is still queued or being written is counted as not captured (once). */
   countUnwritten(): void {
     let left = 0;
-    for (const c of this.inFlight.values()) left += c.lines;
+    // the disk thread is held between two appends and stopped; what it wrote is then known
+    // (a thread that never lets go, e.g. one stopped mid-way, leaves all in flight counted)
+    const state = new Int32Array(this.shared);
+    const { LOCK, STOPPED, FIRST_SLOT, SLOTS } = SharedState;
+    const until = Date.now() + 200;
+    let held = false;
+    while (!(held = Atomics.compareExchange(state, LOCK, 0, 1) === 0) && Date.now() < until) Atomics.wait(state, LOCK, 1, 10);
+    if (held) {
+      Atomics.store(state, STOPPED, 1);
+      Atomics.store(state, LOCK, 0);
+      Atomics.notify(state, LOCK);
+    }
+    for (const [id, c] of this.inFlight) if (!held || state[FIRST_SLOT + (id % SLOTS)] !== id) left += c.lines;
     this.seal();
     for (const b of this.queue) left += countLines(b);
     this.inFlight.clear();
