@@ -67,7 +67,9 @@ async function one(withCapture) {
   child.stderr.on('data', (d) => (err += d));
   const done = new Promise((r) => child.on('exit', r));
   while (!/tracing TCP/.test(err)) { if (child.exitCode !== null) throw new Error(err); await sleep(20); }
-  await sleep(300);
+  // the start's own work after that line (the capture's census of every namespace, dropping
+  // privileges: ~0.5 s of event loop) is over before the storm, so the storm measures the steady state
+  await sleep(2000);
   const load = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]); // other work on the machine
   const before = ticks(child.pid);
   const s = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, storm, '--connections', String(connections), '--threads', '2', '--close', 'fin',
