@@ -50,7 +50,8 @@ function replayLine(r: ReplaySource): string {
   const kept = r.delivered === r.read - r.accepted ? `${r.delivered} events` : `${r.delivered} of ${r.read - r.accepted} events (the rest filtered out)`;
   const bad = r.badLines ? `; ${r.badLines} lines were not JSON and were skipped` : '';
   const cut = r.cut ? `; the capture was cut: ${r.cut}` : '';
-  return `replayed ${kept}${bad}${cut}`;
+  const notCaptured = r.notCaptured ? `; ${r.notCaptured} lines the flight recorder could not keep are missing` : '';
+  return `replayed ${kept}${bad}${cut}${notCaptured}`;
 }
 
 function replayStartLine(r: ReplaySource, speed?: number): string {
@@ -124,8 +125,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // Counted now, right after attach: sockets older than the probe come from the kernel's
   // tables, the ring buffer holds the transitions that happen meanwhile.
   const census = reads.census ? new SocketCensus(plan.filter, () => { const c = tracer.counters(); return c.lost + c.missed; }, replay?.census) : undefined;
-  // the live kernel's listeners and open connections: not in a replay (its capture has no such samples)
-  const pressure = census && !replay ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
+  // listeners under pressure: sampled live (for a capture too, which keeps the samples), the capture's in a replay
+  const pressure = replay ? (census ? replay.pressure : undefined) : census || plan.capture ? (await import('./derive/listener-pressure')).listenerPressure() : undefined;
   const stats: StatsEngine | undefined = reads.stats ? new StatsEngine(plan.top, census, pressure) : undefined;
   // connections still open at a report (--summary, --lifetimes at exit): sock_diag, as the census
   // (a replay's are the capture's `open` records: src/source/replay-open.ts)
@@ -133,7 +134,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const openConnections = reads.open && replay ? replay.open : liveOpen;
   // -j and --capture write a capture (docs/SCHEMA.md, "Captures"): the tracer's facts and census too.
   const { liveCaptureFeed } = await import('./source/capture-feed');
-  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter, liveOpen) : undefined;
+  const capture = live && (plan.capture || (plan.format === 'json' && !plan.quiet)) ? liveCaptureFeed(live, statusOnly(tracer), plan.filter, liveOpen, pressure) : undefined;
   let sinks;
   try {
     sinks = await buildSinks(asked, { status: statusOnly(tracer), out, log, stats, census, openConnections, pressure, capture });

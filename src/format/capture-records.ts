@@ -12,6 +12,7 @@ import { SCHEMA_VERSION, toJsonEvent } from '../format/schema';
 import { terminalSafeJson } from '../format/display';
 import { VERSION } from '../util/version';
 import type { OpenConnectionsReport } from '../derive/open-connections';
+import type { ListenerPressureRow } from '../derive/listener-pressure';
 import { totalsJson } from './totals';
 
 /** CLOCK_MONOTONIC now, in ns: the clock of the kernel's bpf_ktime_get_ns (libuv's hrtime). */
@@ -68,6 +69,8 @@ export interface CountersRecord {
   time: string;
   counters: Counters;
   delivery: NativeDelivery;
+  /** --capture: the lines the flight recorder could not keep so far (each reason said on stderr) */
+  not_captured?: number;
 }
 
 /** The connections still open when a report read them (sock_diag, src/derive/open-connections.ts). */
@@ -83,7 +86,36 @@ export interface OpenRecord {
   connections: Record<string, unknown>[];
 }
 
-export type CaptureRecord = CaptureHeader | CensusRecord | CountersRecord | OpenRecord;
+/** One listener sampled under pressure, as the live ListenerPressure row had it (field for field). */
+export interface PressureListener {
+  netns: number;
+  port: number;
+  fill: number;
+  limit: number;
+  peak: number;
+  full_ms: number;
+  drops: number;
+  sampling: boolean;
+  error: string | null;
+  /** how many points the live series held: a replay keeps that many */
+  points: number;
+  /** [wall ms, fill]: the samples taken since the listener's previous record */
+  series: [number, number][];
+}
+
+/**
+ * The listeners sampled under pressure (src/derive/listener-pressure.ts) as the reports of a
+ * tick read them: just before that tick's `counters` record, and before `end`, when a listener
+ * changed since the previous one. Only the listeners that changed are in it.
+ */
+export interface PressureRecord {
+  type: 'pressure';
+  v: number;
+  ts_ns: number;
+  listeners: PressureListener[];
+}
+
+export type CaptureRecord = CaptureHeader | CensusRecord | CountersRecord | OpenRecord | PressureRecord;
 
 export interface CaptureFacts {
   status: TracerStatus;
@@ -108,8 +140,10 @@ export function censusRecord(netns: number, states: number, r: CensusResult): Ce
 }
 
 /** `report`: a tick's status, the figures the other reports of that tick were given. */
-export function countersRecord(type: 'counters' | 'end', status: TracerStatus, report?: StatusReport): CountersRecord {
-  return { type, v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date().toISOString(), counters: report?.counters ?? status.counters(), delivery: report?.deliveryStats ?? status.deliveryStats() };
+export function countersRecord(type: 'counters' | 'end', status: TracerStatus, report?: StatusReport, notCaptured?: number): CountersRecord {
+  const rec: CountersRecord = { type, v: SCHEMA_VERSION, ts_ns: monoNs(), time: new Date().toISOString(), counters: report?.counters ?? status.counters(), delivery: report?.deliveryStats ?? status.deliveryStats() };
+  if (notCaptured !== undefined) rec.not_captured = notCaptured;
+  return rec;
 }
 
 export function openRecord(r: OpenConnectionsReport): OpenRecord {
@@ -137,4 +171,6 @@ export interface CaptureFeed {
   census?: { subscribe(listener: (r: CensusRecord) => void): () => void; full(): Promise<void> };
   /** the connections still open, as the reports read them (and once at the end) */
   open?: { subscribe(listener: (r: OpenConnectionsReport) => void): () => void; read(): OpenConnectionsReport };
+  /** the listeners sampled under pressure, as the reports read them */
+  pressure?: { rows(): ListenerPressureRow[] };
 }

@@ -1,12 +1,13 @@
 // Events as NDJSON (docs/SCHEMA.md), a batch at a time; with a capture feed (the CLI's -j and
 // --capture) the lines are a capture that `--replay` reads back: a `capture` header, `census`
-// counts, `accept` records, `counters` when they change and an `end` record. The -j sink
+// counts, `accept` records, `pressure` samples, `counters` each second and an `end` record. The -j sink
 // (sinks/ndjson.ts) and the flight recorder (sinks/recorder/) both write through this.
 import type { TcpEvent } from '../decode/event';
 import type { StatusReport } from '../status';
 import { writeJsonEvent } from './schema-writer';
 import { ByteWriter, bytes, putBytes, type Output } from './bytes';
 import { countersRecord, openRecord, recordLine, type CaptureFeed, type CaptureRecord } from './capture-records';
+import { PressureDelta } from '../source/capture-pressure';
 
 const ACCEPT = bytes('{"type":"accept"');
 
@@ -23,8 +24,10 @@ export class CaptureWriter {
   private readonly unsubscribe: (() => void)[] = [];
   private lossSeen = 0;
   private recountedAt = 0;
+  private readonly pressure = new PressureDelta();
 
-  constructor(private readonly out: Output, private readonly capture?: CaptureFeed) {
+  /** `notCaptured`: the lines the output could not keep so far (the flight recorder's), in each counters record. */
+  constructor(private readonly out: Output, private readonly capture?: CaptureFeed, private readonly notCaptured?: () => number) {
     if (!capture) return;
     this.tickMs = COUNTERS_MS;
     const census = capture.census?.subscribe((r) => this.records.push(r));
@@ -69,11 +72,14 @@ export class CaptureWriter {
 
   tick(status?: StatusReport): void {
     this.flushRecords();
-    const rec = countersRecord('counters', this.capture!.status, status);
+    this.writePressure();
+    const rec = countersRecord('counters', this.capture!.status, status, this.notCaptured?.());
     // Every tick, changed or not: where it falls among the events is where the live run's
     // other periodic reports fell (same timer list), so a replay ticks at the same places.
     this.out(recordLine(rec));
     // Lost transitions make a replay's census drift as they make the live one: a new count follows.
+    // (Not after lines the recorder could not keep: it drops them when the CPU is short, and a
+    // count of every namespace costs more of it; a replay says how many are missing.)
     const loss = rec.counters.lost + rec.counters.missed;
     if (loss > this.lossSeen && performance.now() - this.recountedAt > RECOUNT_MS) {
       this.lossSeen = loss;
@@ -87,7 +93,15 @@ export class CaptureWriter {
     this.capture.open?.read(); // shared with the reports of the exit (one read), in the capture before the end
     for (const u of this.unsubscribe.splice(0)) u();
     this.flushRecords();
-    this.out(recordLine(countersRecord('end', this.capture.status)));
+    this.writePressure();
+    this.out(recordLine(countersRecord('end', this.capture.status, undefined, this.notCaptured?.())));
+  }
+
+  /** The listeners under pressure as this tick's reports read them, when they changed. */
+  private writePressure(): void {
+    const rows = this.capture!.pressure?.rows();
+    const rec = rows?.length ? this.pressure.next(rows) : undefined;
+    if (rec) this.out(recordLine(rec));
   }
 
   /** Census counts and open connections read since the last write go out before the next events. */

@@ -17,7 +17,8 @@ import { ReplayCensus } from './replay-census';
 import { ExactDurations } from './replay-durations';
 import { TraceClock } from './replay-clock';
 import { ReplayOpen } from './replay-open';
-import type { CaptureHeader, CensusRecord, CountersRecord, OpenRecord } from '../format/capture-records';
+import { ReplayPressure } from './replay-pressure';
+import type { CaptureHeader, CensusRecord, CountersRecord, OpenRecord, PressureRecord } from '../format/capture-records';
 
 export interface ReplayOptions {
   /** the replay's own filters (applied on top of the capture's) */
@@ -45,6 +46,8 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
   census = new ReplayCensus({ own: 0, unreadable: 0, namespaces: [] });
   /** the connections still open as the live run's reports read them */
   readonly open: ReplayOpen;
+  /** the listeners sampled under pressure as the live run's reports read them */
+  readonly pressure = new ReplayPressure();
   /** lines that were not JSON objects (skipped) */
   badLines = 0;
   /** events and accept records read, and those the replay's filters kept */
@@ -129,6 +132,12 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
     return { ...NO_COUNTERS, seen: this.read, delivered: this.read, accepts: this.accepted };
   }
 
+  /** Lines the flight recorder that wrote the capture could not keep (its last counters record). */
+  get notCaptured(): number {
+    const n = this.recorded?.not_captured;
+    return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+  }
+
   deliveryStats(): NativeDelivery {
     return this.recorded?.delivery ?? NO_DELIVERY;
   }
@@ -184,6 +193,10 @@ export class ReplaySource extends EventEmitter<ReplayEvents> {
       case 'open':
         this.flush();
         this.open.add(json as unknown as OpenRecord);
+        return undefined;
+      case 'pressure':
+        this.flush();
+        this.pressure.add(json as unknown as PressureRecord);
         return undefined;
       case 'capture':
         if (!this.header) this.useHeader(json as unknown as CaptureHeader);

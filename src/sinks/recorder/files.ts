@@ -1,25 +1,24 @@
 // The flight recorder's files: what the capture writer hands over is copied into a queue, and
-// the disk thread (disk-thread.ts: a worker at a lower priority) compresses each chunk as one
-// gzip member and appends it to the current file of DIR, so a file killed mid-way still reads to
-// its last member. Past a file's share of the size bound the next file begins (with the
-// capture's header, so each file replays on its own), and the oldest files go while all of them
-// together are over the bound. A slow or full disk, or a CPU too busy for the compression,
-// never holds up the tracer: past MAX_QUEUED bytes waiting, or while writes fail, lines are
-// dropped and counted, the reason said once, and writing resumes by itself.
+// the disk thread (disk-thread.ts, a worker) compresses each chunk as one gzip member and appends
+// it to the current file of DIR, so a file killed mid-way still reads to its last member. The
+// disk thread owns the files and the size bound (it starts the next file with the capture's
+// header, and removes the oldest before an append would pass the bound); this side keeps their
+// list from its answers. A slow or full disk, or a CPU too busy for the compression, never holds
+// up the tracer: past MAX_QUEUED bytes waiting, or while writes fail, lines are dropped and
+// counted exactly (whole lines: every chunk is whole writes), each reason said once, and writing
+// resumes by itself.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ChunkDone, ChunkJob } from './disk-thread';
+import { RETRY_MS, SharedState, sharedState, TOO_BIG, type ChunkDone, type ChunkJob, type DiskSetup } from './disk-thread';
 
 /** Bytes waiting for the disk at most (queued and handed to the disk thread); beyond, lines are counted as not captured. */
 const MAX_QUEUED = 64 << 20;
 /** Pieces handed to the disk thread and not yet written, at most (it never waits for the busy event loop to hand the next). */
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 16; // (under SharedState.SLOTS)
 /** Written at least this often, and whenever this much waits (each such piece is one gzip member). */
 const FLUSH_MS = 1000;
 const FLUSH_BYTES = 1 << 20;
-/** After a failed write, the next try. */
-const RETRY_MS = 5000;
 /** Files the size bound is shared by. */
 const FILES = 8;
 export const FILE_PATTERN = /^tcptrace-\d{8}T\d{6}-\d{6}\.ndjson\.gz$/;
@@ -49,24 +48,26 @@ export class RecorderFiles {
   /** the piece being filled: the writer's lent bytes are copied straight into it */
   private fill?: Buffer;
   private fillAt = 0;
-  /** chunks handed to the disk thread: their lines and file, by id */
-  private readonly inFlight = new Map<number, { lines: number; bytes: number; file: FileInfo }>();
+  /** chunks handed to the disk thread: their lines and bytes, by id */
+  private readonly inFlight = new Map<number, { lines: number; bytes: number }>();
   private inFlightBytes = 0;
   private nextId = 0;
   private worker?: Worker;
+  private readonly shared = sharedState();
   private drained: (() => void)[] = [];
-  private current?: FileInfo;
-  private seq = 0;
   private failedAt = 0;
+  /** files this run started */
+  private started = 0;
   private timer?: NodeJS.Timeout;
   private readonly fileBytes: number;
   /** files before this index are a previous run's */
   private ownFrom = 0;
   linesNotCaptured = 0;
   problem?: string;
-  private problemSaid = false;
+  /** the reason said last on stderr (each is said once, again only after writing resumed) */
+  private said?: string;
 
-  /** `header` starts every file after the first; `newFile` runs when one starts (a fresh census). */
+  /** `header` starts every file after the first; `newFile` runs when one of those starts (a fresh census). */
   constructor(readonly dir: string, private readonly sizeBytes: number, private readonly header: () => string,
     private readonly log: (line: string) => void, private readonly newFile: () => void) {
     this.fileBytes = Math.max(256 << 10, Math.floor(sizeBytes / FILES));
@@ -80,7 +81,8 @@ export class RecorderFiles {
       this.files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
     }
     this.ownFrom = this.files.length;
-    this.worker = new Worker(join(__dirname, 'disk-thread.js'), { workerData: { dir: this.dir } });
+    const setup: DiskSetup = { shared: this.shared, dir: this.dir, sizeBytes: this.sizeBytes, fileBytes: this.fileBytes, files: this.files.map(({ name, bytes }) => ({ name, bytes })) };
+    this.worker = new Worker(join(__dirname, 'disk-thread.js'), { workerData: setup });
     this.worker.on('message', (m: ChunkDone) => this.done(m));
     this.worker.on('error', (err) => this.log(`capture: the disk thread failed: ${err.message}`));
     this.worker.unref();
@@ -92,7 +94,7 @@ export class RecorderFiles {
   readonly output = (chunk: string | Uint8Array): void => {
     const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     if (this.queued + this.inFlightBytes + len > MAX_QUEUED || (this.failedAt && Date.now() - this.failedAt < RETRY_MS)) {
-      this.drop(countLines(chunk), this.failedAt ? this.problem! : `the disk is slower than the events: more than ${MAX_QUEUED >> 20} MiB waited`);
+      this.drop(countLines(chunk), this.failedAt ? this.problem! : `the recorder fell behind the events: more than ${MAX_QUEUED >> 20} MiB waited for compression and the disk`);
       return;
     }
     if (!this.fill || this.fillAt + len > this.fill.length) {
@@ -125,18 +127,8 @@ export class RecorderFiles {
     // one piece (whole writes, so whole lines), in its own memory: transferred to the disk thread
     const data = this.queue.shift()!;
     this.queued -= data.length;
-    const job: ChunkJob = { id: ++this.nextId, file: '', data };
-    if (!this.current || this.current.bytes >= this.fileBytes) {
-      // The very first file begins with the writer's own header; the others get one here.
-      if (this.seq > 0) {
-        job.header = this.header();
-        this.newFile();
-      }
-      this.current = { name: this.fileName(), bytes: 0, mtimeMs: Date.now() };
-      this.files.push(this.current);
-    }
-    job.file = this.current.name;
-    this.inFlight.set(job.id, { lines: countLines(data), bytes: data.length, file: this.current });
+    const job: ChunkJob = { id: ++this.nextId, header: this.header(), data };
+    this.inFlight.set(job.id, { lines: countLines(data), bytes: data.length });
     this.inFlightBytes += data.length;
     this.worker!.postMessage(job, [data.buffer as ArrayBuffer]);
   }
@@ -146,49 +138,54 @@ export class RecorderFiles {
     if (!chunk) return;
     this.inFlight.delete(m.id);
     this.inFlightBytes -= chunk.bytes;
+    this.forget(m.removed);
+    if (m.file) {
+      let file = this.files.find((f) => f.name === m.file);
+      if (m.started || !file) {
+        file = { name: m.file, bytes: 0, mtimeMs: Date.now() };
+        this.files.push(file);
+        if (++this.started > 1) this.newFile(); // the first file's census is the writer's own
+      }
+      file.bytes += m.bytes;
+      file.mtimeMs = Date.now();
+    }
     if (m.error) {
-      const why = m.error === 'ENOSPC' ? 'the disk is full' : m.error === 'EDQUOT' ? 'the disk quota is used up' : m.error;
-      this.failedAt = Date.now();
-      if (this.current === chunk.file) this.current = undefined; // resume in a new file that starts with a header
-      this.drop(chunk.lines, `cannot write to ${this.dir}: ${why}`);
+      const why = m.error === TOO_BIG ? m.error : `cannot write to ${this.dir}: ${m.error === 'ENOSPC' ? 'the disk is full' : m.error === 'EDQUOT' ? 'the disk quota is used up' : m.error}`;
+      if (m.error !== TOO_BIG) this.failedAt = Date.now();
+      this.drop(chunk.lines, why);
     } else {
-      chunk.file.bytes += m.bytes;
-      chunk.file.mtimeMs = Date.now();
-      if (this.failedAt) this.log(`capture: writing to ${this.dir} again (${this.linesNotCaptured} lines not captured meanwhile)`);
+      if (this.failedAt) {
+        this.log(`capture: writing to ${this.dir} again (${this.linesNotCaptured} lines not captured meanwhile)`);
+        this.said = undefined;
+      }
       this.failedAt = 0;
-      this.problemSaid = false;
-      this.trim();
     }
     if (this.queued >= FLUSH_BYTES) void this.flush();
     if (!this.inFlight.size) for (const resolve of this.drained.splice(0)) resolve();
   }
 
-  /** Removes the oldest files while all of them are over the bound (never one being written). */
-  private trim(): void {
-    let total = this.files.reduce((n, f) => n + f.bytes, 0);
-    const remove: string[] = [];
-    const busy = new Set([...this.inFlight.values()].map((c) => c.file));
-    while (total > this.sizeBytes && this.files.length > 1 && this.files[0] !== this.current && !busy.has(this.files[0])) {
-      const old = this.files.shift()!;
-      if (this.ownFrom) this.ownFrom--;
-      total -= old.bytes;
-      remove.push(old.name);
+  /** The disk thread removed these to keep the bound. */
+  private forget(removed: string[]): void {
+    for (const name of removed) {
+      const i = this.files.findIndex((f) => f.name === name);
+      if (i < 0) continue;
+      this.files.splice(i, 1);
+      if (i < this.ownFrom) this.ownFrom--;
     }
-    if (remove.length) this.worker!.postMessage({ remove });
+  }
+
+  /** Lines the recorder chose not to write (the tracer was behind), counted as the others. */
+  skip(lines: number, why: string): void {
+    this.drop(lines, why);
   }
 
   private drop(lines: number, why: string): void {
     this.linesNotCaptured += lines;
     this.problem = why;
-    if (!this.problemSaid) {
-      this.problemSaid = true;
+    if (this.said !== why) {
+      this.said = why;
       this.log(`capture: ${why}; lines are counted and dropped from the capture, tracing goes on`);
     }
-  }
-
-  private fileName(): string {
-    const t = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
-    return `tcptrace-${t}-${String(++this.seq).padStart(6, '0')}.ndjson.gz`;
   }
 
   /** The files that cover the last `ms` (the one before them holds its start), oldest first. */
@@ -216,7 +213,19 @@ export class RecorderFiles {
   /** At exit: what is still queued or being written is counted as not captured (once). */
   countUnwritten(): void {
     let left = 0;
-    for (const c of this.inFlight.values()) left += c.lines;
+    // the disk thread is held between two appends and stopped; what it wrote is then known
+    // (a thread that never lets go, e.g. one stopped mid-way, leaves all in flight counted)
+    const state = new Int32Array(this.shared);
+    const { LOCK, STOPPED, FIRST_SLOT, SLOTS } = SharedState;
+    const until = Date.now() + 200;
+    let held = false;
+    while (!(held = Atomics.compareExchange(state, LOCK, 0, 1) === 0) && Date.now() < until) Atomics.wait(state, LOCK, 1, 10);
+    if (held) {
+      Atomics.store(state, STOPPED, 1);
+      Atomics.store(state, LOCK, 0);
+      Atomics.notify(state, LOCK);
+    }
+    for (const [id, c] of this.inFlight) if (!held || state[FIRST_SLOT + (id % SLOTS)] !== id) left += c.lines;
     this.seal();
     for (const b of this.queue) left += countLines(b);
     this.inFlight.clear();

@@ -12,6 +12,7 @@ import { recordLine } from '../../format/capture-records';
 import type { SinkInputs } from '../context';
 import { CaptureWriter } from '../../format/capture-writer';
 import { RecorderFiles } from './files';
+import { GiveWay } from './give-way';
 import type { Sink } from '../sink';
 import type { StatusReport } from '../../status';
 
@@ -31,6 +32,7 @@ export class RecorderSink implements Sink {
   readonly tickMs?: number;
   readonly ticksLast = true;
   private saving?: Promise<string>;
+  private readonly giveWay = new GiveWay();
 
   private constructor(private readonly files: RecorderFiles, private readonly writer: CaptureWriter, private readonly options: RecorderOptions, private readonly log: (l: string) => void) {
     this.tickMs = writer.tickMs;
@@ -45,7 +47,7 @@ export class RecorderSink implements Sink {
     } catch (err) {
       throw new Error(`--capture: cannot use ${options.dir}: ${(err as Error).message}`);
     }
-    const sink = new RecorderSink(files, new CaptureWriter(files.output, feed), options, inputs.log);
+    const sink = new RecorderSink(files, new CaptureWriter(files.output, feed, () => files.linesNotCaptured), options, inputs.log);
     if (options.listen) await sink.serve(options.listen);
     inputs.log(`capture: recording to ${options.dir} (at most ${MB(options.sizeBytes)}; SIGUSR2 saves the last ${options.lastMinutes} min)`);
     return sink;
@@ -56,11 +58,20 @@ export class RecorderSink implements Sink {
   }
 
   write(batch: TcpEvent[]): void {
+    if (this.gaveWay(batch)) return;
     this.writer.write(batch);
   }
 
   accepts(batch: TcpEvent[]): void {
+    if (this.gaveWay(batch)) return;
     this.writer.accepts(batch);
+  }
+
+  /** The event loop is behind the kernel: the live outputs first, the batch's lines counted (give-way.ts). */
+  private gaveWay(batch: TcpEvent[]): boolean {
+    if (!this.giveWay.skips(batch)) return false;
+    this.files.skip(batch.length, 'the tracer fell far behind the kernel (a quarter of its backlog): the recorder gave way to the live outputs');
+    return true;
   }
 
   tick(status: StatusReport): void {
