@@ -43,20 +43,22 @@
 
   // ---- text ----------------------------------------------------------------------------------
   // The escaping rule of tcptrace's text outputs (src/format/display.ts, README): a process name is
-  // chosen by any local user; controls and bytes that are not UTF-8 (lone U+DC80..U+DCFF in
-  // the JSON) are shown as escapes, a backslash as \\.
+  // chosen by any local user; controls, invisible characters (the class below is display.ts's
+  // INVISIBLE, checked by test/unit/display.test.ts) and bytes that are not UTF-8 (lone
+  // U+DC80..U+DCFF in the JSON) are shown as escapes, a backslash as \\.
+  const ESCAPED = /[\\\x00-\x1f\u{7f}-\u{9f}\u{ad}\u{61c}\u{180e}\u{200b}-\u{200f}\u{2028}-\u{202e}\u{2060}-\u{2064}\u{2066}-\u{206f}\u{feff}\u{fff9}-\u{fffb}\u{13430}-\u{1343f}\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0001}\u{e0020}-\u{e007f}\ud800-\udfff]/gu;
+  function escapedUnit(n) {
+    if (n === 0x5c) return '\\\\';
+    if (n === 0x0a) return '\\n';
+    if (n === 0x0d) return '\\r';
+    if (n === 0x09) return '\\t';
+    if (n < 0x20 || n === 0x7f) return '\\x' + n.toString(16).padStart(2, '0');
+    if (n >= 0xdc80 && n <= 0xdcff) return '\\x' + (n - 0xdc00).toString(16);
+    return '\\u' + n.toString(16).padStart(4, '0');
+  }
   function shownName(s) {
-    return s.replace(/[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, (c) => {
-      if (c.length === 2) return c; // a whole surrogate pair: a valid character
-      const n = c.charCodeAt(0);
-      if (c === '\\') return '\\\\';
-      if (c === '\n') return '\\n';
-      if (c === '\r') return '\\r';
-      if (c === '\t') return '\\t';
-      if (n < 0x20 || n === 0x7f) return '\\x' + n.toString(16).padStart(2, '0');
-      if (n >= 0xdc80 && n <= 0xdcff) return '\\x' + (n - 0xdc00).toString(16);
-      return '\\u' + n.toString(16).padStart(4, '0');
-    });
+    // with the u flag a match is one code point: an astral one is escaped as its two surrogates
+    return s.replace(ESCAPED, (c) => (c.length === 1 ? escapedUnit(c.charCodeAt(0)) : '\\u' + c.charCodeAt(0).toString(16) + '\\u' + c.charCodeAt(1).toString(16)));
   }
 
   function endpoint(addr, port, family) {

@@ -6,8 +6,11 @@
 //   \\            a literal backslash (so every other backslash starts an escape)
 //   \n \r \t      newline, carriage return, tab
 //   \xNN          any other byte below 0x20, DEL (0x7f), and a byte that is not valid UTF-8
-//   \uNNNN        a C1 control character (U+0080..U+009F) and the Unicode controls that reorder
-//                 or break lines (U+061C, U+200E/F, U+2028/9, U+202A..E, U+2066..9)
+//   \uNNNN        a C1 control character (U+0080..U+009F) and every character that displays
+//                 nothing or moves text: the bidi controls, zero-width spaces and joiners, word
+//                 joiner, BOM, soft hyphen, line/paragraph separators, interlinear annotation
+//                 and tag characters (INVISIBLE below; an astral one as its two surrogates), so
+//                 `nginx\u200b` cannot pass for `nginx`
 //
 // Everything else (valid UTF-8) is shown as itself. Invalid bytes reach here as U+DC80..U+DCFF
 // (src/decode/comm.ts). Column widths count what is displayed (escapes, wide and zero-width characters).
@@ -22,12 +25,26 @@ function hex4(n: number): string {
   return hex2(n >> 8) + hex2(n & 255);
 }
 
-/** Code units (below 0x3000) that need an escape: a table instead of a chain of comparisons. */
-const NEEDS_ESCAPE = new Uint8Array(0x2070);
+/**
+ * Code points escaped besides C0 and the backslash, as [first, last] ranges: DEL, C1 and the
+ * invisible format and separator characters. The dashboard's rule (web/core.js) is checked
+ * against this list (test/unit/display.test.ts).
+ */
+export const INVISIBLE: readonly (readonly [number, number])[] = [
+  [0x7f, 0x9f], [0xad, 0xad], [0x61c, 0x61c], [0x180e, 0x180e], [0x200b, 0x200f], [0x2028, 0x202e],
+  [0x2060, 0x2064], [0x2066, 0x206f], [0xfeff, 0xfeff], [0xfff9, 0xfffb],
+  [0x13430, 0x1343f], [0x1bca0, 0x1bca3], [0x1d173, 0x1d17a], [0xe0001, 0xe0001], [0xe0020, 0xe007f],
+];
+
+/** Code units that need an escape: a table instead of a chain of comparisons. */
+const NEEDS_ESCAPE = new Uint8Array(0x10000);
 for (let c = 0; c < 0x20; c++) NEEDS_ESCAPE[c] = 1;
-for (let c = 0x7f; c <= 0x9f; c++) NEEDS_ESCAPE[c] = 1;
-for (const c of [0x5c, 0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]) {
-  NEEDS_ESCAPE[c] = 1;
+NEEDS_ESCAPE[0x5c] = 1;
+for (const [first, last] of INVISIBLE) for (let c = first; c <= Math.min(last, 0xffff); c++) NEEDS_ESCAPE[c] = 1;
+for (let c = 0xd800; c <= 0xdfff; c++) NEEDS_ESCAPE[c] = 1; // surrogates: looked at in pairs
+
+function invisibleAstral(cp: number): boolean {
+  return cp > 0xffff && INVISIBLE.some(([first, last]) => cp >= first && cp <= last);
 }
 
 function isHigh(c: number): boolean {
@@ -53,36 +70,38 @@ export function displayText(s: string): string {
   const n = s.length;
   let i = 0;
   // Fast path: nothing to escape (almost every name) returns `s` itself.
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x2070 ? NEEDS_ESCAPE[c] === 1 : c >= 0xd800 && c <= 0xdfff) break;
-  }
+  for (; i < n; i++) if (NEEDS_ESCAPE[s.charCodeAt(i)] === 1) break;
   if (i === n) return s;
   let out = s.slice(0, i);
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (isHigh(c) && i + 1 < n && isLow(s.charCodeAt(i + 1))) {
-      out += s[i] + s[i + 1];
+      const pair = s[i] + s[i + 1];
+      out += invisibleAstral(pair.codePointAt(0)!) ? `\\u${hex4(c)}\\u${hex4(s.charCodeAt(i + 1))}` : pair;
       i++;
-    } else if ((c < 0x2070 && NEEDS_ESCAPE[c] === 1) || (c >= 0xd800 && c <= 0xdfff)) {
-      out += escapeUnit(c);
     } else {
-      out += s[i];
+      out += NEEDS_ESCAPE[c] === 1 ? escapeUnit(c) : s[i];
     }
   }
   return out;
 }
 
 // JSON.stringify escapes C0 controls but leaves these raw, and a terminal acts on them too
-// (NDJSON is often read on one): DEL, C1 and the controls that reorder or break lines.
-const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+// (NDJSON is often read on one): DEL, C1 and the invisible characters.
+const RAW_IN_JSON = new RegExp(`[${invisibleClass()}]`, 'gu');
+
+/** INVISIBLE as the body of a regular expression character class (for the `u` flag). */
+export function invisibleClass(): string {
+  const cp = (c: number) => `\\u{${c.toString(16)}}`;
+  return INVISIBLE.map(([first, last]) => (first === last ? cp(first) : `${cp(first)}-${cp(last)}`)).join('');
+}
 
 /**
  * JSON text (JSON.stringify's output) with those characters written as \uNNNN escapes: valid
  * JSON of the same value (they only occur inside strings, never within an escape).
  */
 export function terminalSafeJson(json: string): string {
-  return json.replace(RAW_IN_JSON, (c) => `\\u${hex4(c.charCodeAt(0))}`);
+  return json.replace(RAW_IN_JSON, (c) => Array.from({ length: c.length }, (_, k) => `\\u${hex4(c.charCodeAt(k))}`).join(''));
 }
 
 // Terminal columns, as glibc's wcwidth counts them (all but 27 assigned code points agree):

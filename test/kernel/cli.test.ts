@@ -1,29 +1,13 @@
 // The command as users run it: a subprocess, real output, real signals.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
 import { PING_INTERVAL_MS } from '../../src/sinks/ws/liveness';
-
-const bin = path.resolve(__dirname, '../../bin/tcptrace');
-const running: ChildProcess[] = [];
-
-interface Run { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
-
-function start(args: string[], shell?: string): Run {
-  const child = shell ? spawn('sh', ['-c', shell]) : spawn(bin, args);
-  running.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
+import { bin, startCli, stopAll } from '../helpers/cli';
 
 async function freePort(): Promise<number> {
   const probe = await listen();
@@ -55,11 +39,11 @@ async function connectWhileSilent(port: number, max: number): Promise<number> {
   return made;
 }
 
-afterEach(() => { for (const c of running.splice(0)) c.kill('SIGKILL'); });
+afterEach(() => stopAll('SIGKILL'));
 
 describeKernel('tcptrace command', () => {
   it('prints the header, a line per transition of a known connection, and a summary on SIGINT', async () => {
-    const r = start(['-T']);
+    const r = startCli(['-T']);
     await until(() => r.stderr().includes('tracing TCP state changes'), 'attach');
     expect(r.stdout().split('\n')[0]).toMatch(/^TIME {5}SKADDR {11}PID {5}COMM {7}LADDR {11}LPORT RADDR {11}RPORT OLDSTATE {4}-> NEWSTATE {4}MS$/);
     const srv = await listen();
@@ -79,7 +63,7 @@ describeKernel('tcptrace command', () => {
 
   it('NDJSON lines parse and carry the schema fields', async () => {
     const srv = await listen();
-    const r = start(['-j', '-L', String(srv.port)]);
+    const r = startCli(['-j', '-L', String(srv.port)]);
     await until(() => r.stderr().includes('tracing'), 'attach');
     await connectAndClose(srv.port);
     await until(() => r.stdout().includes('"LAST_ACK","newstate":"CLOSE"'), 'close');
@@ -99,7 +83,7 @@ describeKernel('tcptrace command', () => {
 
   it('a reader that falls behind still gets every line intact (queued output is never reused)', async () => {
     const srv = await listen();
-    const r = start(['-j', '-L', String(srv.port)]);
+    const r = startCli(['-j', '-L', String(srv.port)]);
     await until(() => r.stderr().includes('tracing'), 'attach');
     r.child.stdout!.pause(); // the pipe fills and tcptrace's stream has to queue what it writes
     const connections = 300;
@@ -123,7 +107,7 @@ describeKernel('tcptrace command', () => {
     const probe = await listen();
     const port = probe.port; // a free port for the stream
     await probe.close();
-    const r = start(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
+    const r = startCli(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
     await until(() => r.stderr().includes('dashboard at'), 'the stream');
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     let hello = false;
@@ -157,7 +141,7 @@ describeKernel('tcptrace command', () => {
   });
 
   it('exits quietly when the reader of a pipe goes away (| head)', async () => {
-    const r = start([], `"${bin}" | head -3`);
+    const r = startCli([], `"${bin}" | head -3`);
     await until(() => r.stderr().includes('tracing'), 'attach');
     const srv = await listen();
     let exited: number | null | undefined;
@@ -176,7 +160,7 @@ describeKernel('tcptrace command', () => {
   it('shuts down within 2 s when a WebSocket client stopped reading for good', async () => {
     const srv = await listen();
     const port = await freePort();
-    const r = start(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
+    const r = startCli(['-q', '-L', String(srv.port), '--listen', `127.0.0.1:${port}`]);
     await until(() => r.stderr().includes('dashboard at'), 'the stream');
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     ws.on('error', () => {});
@@ -197,7 +181,7 @@ describeKernel('tcptrace command', () => {
   it('a failing stderr does not stop the tracing while stdout works', async () => {
     const srv = await listen();
     // A collector that is not there makes tcptrace write a line to stderr after a moment.
-    const r = start(['-j', '-L', String(srv.port), '--otlp', `http://127.0.0.1:${await freePort()}`, '--otlp-interval', '0.3']);
+    const r = startCli(['-j', '-L', String(srv.port), '--otlp', `http://127.0.0.1:${await freePort()}`, '--otlp-interval', '0.3']);
     await until(() => r.stderr().includes('tracing'), 'attach');
     r.child.stderr!.destroy(); // the reader of stderr is gone: writes to it fail with EPIPE
     await sleep(patience(1500)); // the failed export has been reported (into the closed pipe)
@@ -212,7 +196,7 @@ describeKernel('tcptrace command', () => {
 
   it('a token the operator gave never reaches stderr (often a log others read)', async () => {
     const port = await freePort();
-    const r = start([], `TCPTRACE_TOKEN=given-secret-1 exec ${bin} -q --listen 127.0.0.1:${port}`);
+    const r = startCli([], `TCPTRACE_TOKEN=given-secret-1 exec ${bin} -q --listen 127.0.0.1:${port}`);
     await until(() => r.stderr().includes('dashboard at') && r.stderr().includes('tracing TCP'), 'the server');
     expect(r.stderr()).toContain(`dashboard at http://127.0.0.1:${port}/?token=… (your token; WebSocket at /ws)`);
     expect(r.stderr()).not.toContain('given-secret-1');
@@ -224,7 +208,7 @@ describeKernel('tcptrace command', () => {
   it('--metrics says where it serves; on a non-loopback --listen, /metrics needs the token like every path', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
-    const r = start(['-q', '--listen', `0.0.0.0:${port}`, '--metrics', `127.0.0.1:${metricsPort}`]);
+    const r = startCli(['-q', '--listen', `0.0.0.0:${port}`, '--metrics', `127.0.0.1:${metricsPort}`]);
     await until(() => r.stderr().includes('generated access token') && r.stderr().includes('metrics at'), 'the servers');
     expect(r.stderr()).toContain(`metrics at http://127.0.0.1:${metricsPort}/metrics\n`);
     const token = /generated access token for a non-loopback address: (\S+)/.exec(r.stderr())![1];
@@ -248,7 +232,7 @@ describeKernel('tcptrace command', () => {
     r.child.kill('SIGINT');
     expect(await r.exited).toBe(0);
 
-    const open = start(['-q', '--listen', `0.0.0.0:${port}`, '--metrics-without-token']);
+    const open = startCli(['-q', '--listen', `0.0.0.0:${port}`, '--metrics-without-token']);
     await until(() => open.stderr().includes('dashboard at'), 'the server');
     expect((await get(port, '/metrics')).status).toBe(200);
     expect((await get(port, '/')).status).toBe(401);

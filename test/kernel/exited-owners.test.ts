@@ -30,19 +30,25 @@ print(l.getsockname()[1], os.getpid(), flush=True)
 os._exit(0)
 `;
 
-// connect, fork: the parent closes its copy and waits for the child, which writes more than the
-// peer (not reading) can take, then exits: its close queues the FIN behind the data
+// connect, fork: the parent closes its copy, then lets the child go on (a pipe orders the two:
+// were the child to exit first, the parent's close would be the last and run the FIN itself);
+// the child writes more than the peer (not reading) can take, then exits: its close queues the
+// FIN behind the data
 const ORPHAN = `
 import os, socket, sys
 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+go_r, go_w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    os.close(go_w)
+    os.read(go_r, 1)
     s.setblocking(False)
     try:
         while True: s.send(b'x' * 65536)
     except BlockingIOError: pass
     os._exit(0)
 s.close()
+os.write(go_w, b'.')
 os.waitpid(pid, 0)
 print(pid, flush=True)
 `;

@@ -1,31 +1,20 @@
 // Options that used to be accepted and never match (issue 24, item 5), against the real tracer:
 // --state TIME_WAIT shows the connections entering TIME_WAIT, and --comm given with the escapes
 // tcptrace prints matches a process whose name is not UTF-8.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
+import { attachedCli, stopAll } from '../helpers/cli';
 
 const run = promisify(execFile);
-const bin = path.resolve(__dirname, '../../bin/tcptrace');
-const running: ChildProcess[] = [];
-afterEach(() => { for (const c of running.splice(0)) c.kill('SIGINT'); });
+afterEach(() => stopAll());
 
 async function tracer(args: string[]): Promise<() => Record<string, any>[]> {
-  const child = spawn(process.execPath, [bin, '-j', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const deadline = Date.now() + patience(15_000);
-  while (!err.includes('tracing TCP state changes')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`tracer did not start: ${err}`);
-    await sleep(50);
-  }
-  return () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const run = await attachedCli(['-j', ...args]);
+  // whole lines only: the machine's other connections may be mid-line
+  return () => { const out = run.stdout(); return out.slice(0, out.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l)); };
 }
 
 // A client (named by the caller; run asynchronously, the server is in this process) that connects, closes first (so its side enters TIME_WAIT),

@@ -2,7 +2,7 @@
 // kernel reports them in /proc/PID/task/*/status: the capabilities each running feature needs
 // and no other, no_new_privs, a seccomp filter, and with -Z the user's uid. Capabilities are per
 // thread, so one thread left out (V8's workers, libuv's pool, the drain thread) would be a hole.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,32 +10,12 @@ import { afterEach, expect, it } from 'vitest';
 import { CAP, neededCapabilities, PARK_UID } from '../../src/command/privileges';
 import { describeKernel, listen, connectAndClose, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
+import { attachedCli, bin, stopAll } from '../helpers/cli';
 
-const bin = path.resolve(__dirname, '../../bin/tcptrace');
-const running: ChildProcess[] = [];
-afterEach(async () => {
-  for (const c of running.splice(0)) {
-    c.kill('SIGINT');
-    if (c.exitCode === null) await new Promise((r) => c.once('exit', r));
-  }
-});
+afterEach(() => stopAll());
 
 interface ThreadStatus { name: string; uid: number[]; capEff: bigint; capPrm: bigint; noNewPrivs: number; seccomp: number }
 
-async function start(args: string[]): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const deadline = Date.now() + patience(15_000);
-  while (!err.includes('tracing TCP state changes')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`tracer did not start: ${err}`);
-    await sleep(50);
-  }
-  return { child, out: () => out, err: () => err };
-}
 
 function threads(pid: number): ThreadStatus[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
@@ -52,7 +32,7 @@ const mask = (caps: Iterable<number>) => [...caps].reduce((m, c) => m | (1n << B
 
 describeKernel('privileges after start-up', () => {
   it('every thread keeps only what owners need, with no_new_privs and seccomp; the one that blocks signals keeps nothing', async () => {
-    const { child } = await start(['-q']);
+    const { child } = await attachedCli(['-q']);
     const keep = mask(neededCapabilities({ census: false }).keys());
     const all = threads(child.pid!);
     expect(all.length).toBeGreaterThan(5); // V8, libuv, the drain thread
@@ -68,7 +48,7 @@ describeKernel('privileges after start-up', () => {
   });
 
   it('the census (--summary) keeps CAP_SYS_ADMIN for setns, nothing else more', async () => {
-    const { child } = await start(['--summary']);
+    const { child } = await attachedCli(['--summary']);
     const keep = mask(neededCapabilities({ census: true }).keys());
     expect(keep & (1n << BigInt(CAP.SYS_ADMIN))).not.toBe(0n);
     for (const t of threads(child.pid!)) expect((t.capEff | t.capPrm) & ~keep).toBe(0n);
@@ -76,21 +56,21 @@ describeKernel('privileges after start-up', () => {
 
   it('-Z nobody: every thread runs as nobody, and owners are still found', async () => {
     const { port, close } = await listen();
-    const tracer = await start(['-Z', 'nobody', '-j', '-L', String(port)]);
+    const tracer = await attachedCli(['-Z', 'nobody', '-j', '-L', String(port)]);
     for (const t of threads(tracer.child.pid!)) {
       expect({ name: t.name, uid: t.uid }).toEqual({ name: t.name, uid: [65534, 65534, 65534, 65534] });
       // -j is a capture: it reads the connections still open at its end (sock_diag in every
       // namespace: setns), so it keeps what the census keeps and nothing more
       expect(t.capEff & ~mask(neededCapabilities({ census: true }).keys())).toBe(0n);
     }
-    expect(tracer.err()).toMatch(/running as nobody \(uid 65534\)/);
+    expect(tracer.stderr()).toMatch(/running as nobody \(uid 65534\)/);
     await connectAndClose(port);
     const deadline = Date.now() + patience(10_000);
-    while (!tracer.out().includes('"newstate":"CLOSE"')) {
+    while (!tracer.stdout().includes('"newstate":"CLOSE"')) {
       if (Date.now() > deadline) throw new Error('no events');
       await sleep(50);
     }
-    const events = tracer.out().trim().split('\n').map((l) => JSON.parse(l));
+    const events = tracer.stdout().trim().split('\n').map((l) => JSON.parse(l));
     expect(events.some((e) => e.pid === process.pid)).toBe(true); // this test process owns the sockets
     await close();
   });
@@ -135,7 +115,7 @@ describeKernel('privileges after start-up', () => {
   });
 
   it('--keep-privileges keeps them (the control)', async () => {
-    const { child } = await start(['-q', '--keep-privileges']);
+    const { child } = await attachedCli(['-q', '--keep-privileges']);
     for (const t of threads(child.pid!)) expect(t.noNewPrivs).toBe(0);
   });
 });

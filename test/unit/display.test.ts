@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { commBytes, decodeComm, kernelComm, procComm } from '../../src/decode/comm';
-import { displayColumns, displayText, padColumn, shownColumn } from '../../src/format/display';
+import { displayColumns, displayText, invisibleClass, padColumn, shownColumn, terminalSafeJson } from '../../src/format/display';
 import { csvCell } from '../../src/sinks/csv';
 import { sampleEvent } from '../helpers/sample';
 import { TableSink } from '../../src/sinks/table';
@@ -59,6 +60,22 @@ describe('display rule', () => {
     expect(displayText('a\\nb')).toBe('a\\\\nb');
     expect(displayText('\u202eevil')).toBe('\\u202eevil');
     expect(displayText('café 中文 \u{1f600}')).toBe('café 中文 \u{1f600}');
+  });
+
+  it('invisible characters are escapes, so a name cannot pass for another', () => {
+    expect(displayText('nginx\u200b')).toBe('nginx\\u200b');
+    expect(displayText('ng\u00adinx\u2060\ufeff')).toBe('ng\\u00adinx\\u2060\\ufeff');
+    expect(displayText('sshd\u{e0041}')).toBe('sshd\\udb40\\udc41');
+    expect(displayText('x\u{1bca0}')).toBe('x\\ud82f\\udca0'); // a pair, not an invalid byte
+    expect(displayText('a\u200db \u{1f600}')).toBe('a\\u200db \u{1f600}');
+    const json = terminalSafeJson(JSON.stringify({ comm: 'nginx\u200b\u{e0041}' }));
+    expect(json).toBe('{"comm":"nginx\\u200b\\udb40\\udc41"}');
+    expect(JSON.parse(json).comm).toBe('nginx\u200b\u{e0041}');
+  });
+
+  it('the dashboard escapes the same characters', () => {
+    const core = readFileSync(new URL('../../web/core.js', import.meta.url), 'utf8');
+    expect(core).toContain(`/[\\\\\\x00-\\x1f${invisibleClass()}\\ud800-\\udfff]/gu`);
   });
 
   it('the displayed form is unambiguous: different names never display alike', () => {
