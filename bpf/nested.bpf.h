@@ -1,35 +1,33 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * State changes the kernel would skip. A tp_btf program is not run again on a CPU where it is
- * already running: a state change in softirq that interrupts the handler (busy with a process
- * context change on that CPU) is dropped and only counted (recursion_misses). That guard is per
- * program, so a second program on the same tracepoint still runs then: it does the work only
- * for the state changes the first one did not run for.
+ * already running (the per-program guard prog->active, counted in recursion_misses): a state
+ * change in softirq that interrupts the handler, busy with a process-context change, is
+ * dropped. The guard is per program, so a second program on the same tracepoint, called right
+ * after the handler for each change (the tracepoint calls them in attach order, see loader.cc),
+ * still runs then: it does the work for the changes the handler did not run for.
  *
- * How it knows: the first program, as its last act, pushes a token of the change it handled
- * (socket, old and new state) on a small per-CPU stack; the second, called right after it for
- * the same change (the tracepoint calls its programs in the order they were attached: the
- * handler first, see probe.cc), finds the token and pops it, or finds none and handles the
- * change itself. No flag set on entry: the kernel marks the handler busy a few instructions
- * before its first one runs, and a change arriving in that window would be missed by a flag.
- * A change nested between the handler's return and the second program's call runs both (the
- * handler was idle) and pushes and pops above the outer token; the outer token is found under
- * it. When the second program itself was busy (its nested call skipped), the handler ran and
- * its token stays: above the outer one, which removes it with its own, or, if the outer call
- * had already popped, left over (a full stack starts again, below). The handler runs alone
- * before the second program is attached and after it is detached (probe.cc detaches in reverse
- * order): the second program's first run on a CPU forgets what was pushed before it.
- * Measured (BENCHMARKS.md): the handler's own time unchanged, the second program ~8 ns a call
- * above an empty program.
+ * How it knows, exactly. Calls of the tracepoint on one CPU nest only as interrupts do: with
+ * preemption off, a change in softirq interrupts one in process context, never the reverse, and
+ * softirqs do not nest. Process context runs on the task's stack and softirq on the CPU's
+ * interrupt stack, so the stack a call runs on names its level, and at most one call per stack
+ * is in progress. The handler, first thing, writes its change in its stack's slot; the second
+ * program reads and empties the slot of its own stack: the handler ran for this very change
+ * exactly when the slot holds it. A nested call uses the other slot, so it never disturbs the
+ * one it interrupted: no change can be taken twice.
+ *
+ * A slot left full (the second program was itself busy on the task's stack when a softirq
+ * change came, so its call was skipped; the handler had taken that change) is emptied by the
+ * next run of either program on the task's stack. Before that run begins, a softirq change the
+ * handler is skipped for could find it only if it were the same socket making the same change
+ * at the same stack depth as the one left: not possible for two consecutive changes of the
+ * softirq level (a socket's states move on). Had it happened, that change would be lost and
+ * counted, never doubled: not seen = the handler's recursion_misses - changes taken here.
  *
  * The classic tracepoint cannot be helped this way: its guard (bpf_prog_active) is shared by
- * every kprobe and tracepoint program on the CPU and skips the whole tracepoint. There, and
- * when both programs are busy (three levels of nesting), the count stays exact:
- * not seen = the handler's recursion_misses - changes the second program handled.
+ * every kprobe and tracepoint program on the CPU and skips the whole tracepoint.
  */
 #include "nested.h"
-
-#define NESTED_DEPTH TCPTRACE_NESTED_DEPTH
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -38,71 +36,76 @@ struct {
 	__type(value, struct tcptrace_state_nesting);
 } state_nesting SEC(".maps");
 
-/* One change, as the two programs see it (no arithmetic: the socket is a typed pointer). */
-static __always_inline bool same_change(const struct tcptrace_change_token *k, const struct sock *sk, __u32 states)
+struct vm_struct___nest { unsigned long size; } __attribute__((preserve_access_index));
+struct task_struct___nest {
+	void *stack;
+	struct vm_struct___nest *stack_vm_area;
+} __attribute__((preserve_access_index));
+
+/* Without a vmapped stack (CONFIG_VMAP_STACK), the smallest THREAD_SIZE of 64-bit kernels. */
+#define TASK_STACK_BYTES (16 << 10)
+
+/* 0 when this call's arguments lie on the current task's stack, 1 on another (interrupt) stack. */
+static __always_inline __u32 stack_level(const void *frame)
 {
-	return k->sk == (__u64)sk && k->states == states;
+	const bool btf = HAVE_HELPER(get_current_task_btf);
+	struct task_struct___nest *task = btf ? (void *)bpf_get_current_task_btf() : (void *)bpf_get_current_task();
+	__u64 base = (__u64)KREAD(btf, task, stack);
+	__u64 size = 0;
+
+	if (bpf_core_field_exists(task->stack_vm_area)) {
+		struct vm_struct___nest *area = KREAD(btf, task, stack_vm_area);
+		if (area)
+			size = KREAD(btf, area, size); /* THREAD_SIZE and its guard page */
+	}
+	if (!size)
+		size = TASK_STACK_BYTES;
+	/*
+	 * Two compares, no arithmetic on the pointer (kernels before 6.18 refuse math between it
+	 * and an unbounded value); `top` is opaque so the compiler cannot fold them into one.
+	 */
+	__u64 top = base + size;
+	asm volatile("" : "+r"(top));
+	return (__u64)frame >= base && (__u64)frame < top ? 0 : 1;
 }
 
-/* The handler's last act: this change is handled. */
-static __always_inline void handled_here(const struct sock *sk, int old, int new)
+static __always_inline struct tcptrace_state_nesting *nesting(void)
 {
 	__u32 zero = 0;
-	struct tcptrace_state_nesting *n = bpf_map_lookup_elem(&state_nesting, &zero);
+	return bpf_map_lookup_elem(&state_nesting, &zero);
+}
 
-	if (!n || !n->armed)
+/* The handler's first act: this change is handled on this stack. */
+static __always_inline void handler_runs(const void *frame, const struct sock *sk, int old, int new)
+{
+	struct tcptrace_state_nesting *n = nesting();
+	__u32 level = stack_level(frame);
+
+	if (!n)
 		return;
-	__u32 d = n->depth;
-	/*
-	 * Full only of tokens left over: when the second program is busy, its nested call is
-	 * skipped and the token the handler pushed for that change can stay below later ones.
-	 * Leftovers sink to the bottom; a token still wanted (a change nested right then) is near
-	 * the top. So the bottom one goes: starting the stack again could drop a wanted token and
-	 * take that change twice (the storm test saw it, 1 run in 4).
-	 */
-	if (d >= NESTED_DEPTH) {
-#pragma unroll
-		for (int i = 0; i < NESTED_DEPTH - 1; i++)
-			n->token[i] = n->token[i + 1];
-		d = NESTED_DEPTH - 1;
-	}
-	n->token[d].sk = (__u64)sk;
-	n->token[d].states = (__u32)old << 8 | (new & 0xff);
-	n->depth = d + 1;
+	if (level == 0)
+		n->ran[1].frame = 0; /* nothing runs on the interrupt stack now: a leftover */
+	level &= 1;
+	n->ran[level].frame = (__u64)frame;
+	n->ran[level].sk = (__u64)sk;
+	n->ran[level].states = (__u32)old << 8 | (new & 0xff);
 }
 
 /* The second program's test: true when the handler did not run for this change. */
-static __always_inline bool missed_by_handler(const struct sock *sk, int old, int new)
+static __always_inline bool missed_by_handler(const void *frame, const struct sock *sk, int old, int new)
 {
-	__u32 zero = 0;
-	struct tcptrace_state_nesting *n = bpf_map_lookup_elem(&state_nesting, &zero);
+	struct tcptrace_state_nesting *n = nesting();
+	__u32 level = stack_level(frame) & 1;
 
 	if (!n)
 		return false;
-	/*
-	 * Its first run on this CPU: the handler, attached first, ran for this change (had it
-	 * not, the change stays in its misses and so in "not seen": exact either way). Tokens
-	 * pushed before, while this program was not yet attached, are forgotten.
-	 */
-	if (!n->armed) {
-		n->armed = 1;
-		n->depth = 0;
+	struct tcptrace_change_token *k = &n->ran[level];
+	bool ran = k->frame == (__u64)frame && k->sk == (__u64)sk && k->states == ((__u32)old << 8 | (new & 0xff));
+	k->frame = 0;
+	if (level == 0)
+		n->ran[1].frame = 0;
+	if (ran)
 		return false;
-	}
-	__u32 states = (__u32)old << 8 | (new & 0xff);
-	__u32 d = n->depth;
-	/* the common case: our token on top */
-	if (d && d <= NESTED_DEPTH && same_change(&n->token[d - 1], sk, states)) {
-		n->depth = d - 1;
-		return false;
-	}
-#pragma unroll
-	for (int i = NESTED_DEPTH - 1; i >= 0; i--) {
-		if (i < d && same_change(&n->token[i], sk, states)) {
-			n->depth = i; /* with the tokens of nested changes the handler ran for */
-			return false;
-		}
-	}
 	n->handled++;
 	return true;
 }
@@ -110,7 +113,7 @@ static __always_inline bool missed_by_handler(const struct sock *sk, int old, in
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_nested_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (missed_by_handler(sk, oldstate, newstate))
+	if (missed_by_handler(ctx, sk, oldstate, newstate))
 		on_state_change(ctx, sk, oldstate, newstate, true, TCPTRACE_SLOT_NESTED);
 	return 0;
 }

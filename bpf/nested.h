@@ -3,17 +3,18 @@
 #ifndef TCPTRACE_NESTED_H
 #define TCPTRACE_NESTED_H
 
-#define TCPTRACE_NESTED_DEPTH 7
+/* The stacks a state change can run on: the task's own, and the CPU's interrupt stack. */
+#define TCPTRACE_NESTED_STACKS 2
 
 struct tcptrace_state_nesting {
-	__u32 depth;   /* tokens on the stack */
-	__u32 armed;   /* the nested handler has run on this CPU: tokens are popped from now on */
 	__u64 handled; /* changes the nested handler took: the handler's misses it made good */
+	/* per stack: the change the handler is running or ran for, its second call still to come */
 	struct tcptrace_change_token {
+		__u64 frame;  /* the tracepoint call's argument block: one address per call in progress */
 		__u64 sk;     /* struct sock * */
 		__u32 states; /* old << 8 | new */
 		__u32 pad;
-	} token[TCPTRACE_NESTED_DEPTH];
+	} ran[TCPTRACE_NESTED_STACKS];
 };
 
 #endif

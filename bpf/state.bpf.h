@@ -90,8 +90,8 @@ static __always_inline int on_state_change(void *ctx, const struct sock *sk, int
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
+	handler_runs(ctx, sk, oldstate, newstate);
 	on_state_change(ctx, sk, oldstate, newstate, true, TCPTRACE_SLOT_HANDLER);
-	handled_here(sk, oldstate, newstate);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 // State changes in softirq that interrupt the handler on the same CPU: the kernel's recursion
 // guard skips the handler for them, and the nested handler (bpf/nested.bpf.h) takes them. A
-// loopback storm from more client threads than CPUs, FIN-closed, makes that happen; every one of
-// its transitions must arrive exactly once (each socket's changes chain from CLOSE or LISTEN to
-// CLOSE without a gap or a repeat) and none may be counted as not seen.
+// loopback storm from more client threads than CPUs, FIN-closed, makes that happen. The oracle
+// is the kernel's own count: what the nested handler took equals the handler's recursion_misses
+// (bpf_prog_info, as `bpftool prog show` prints it), none is counted as not seen, and no change
+// arrives twice. Each socket's changes must also chain from CLOSE or LISTEN to CLOSE without a gap.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
@@ -20,6 +21,13 @@ const PORTS = 16;
 const [major, minor] = release().split('.').map(Number);
 const COUNTED = major > 5 || (major === 5 && minor >= 12);
 
+interface ProgInfo { id: number; name: string; run_cnt?: number; recursion_misses?: number }
+
+function setStatePrograms(): ProgInfo[] {
+  const all = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as ProgInfo[];
+  return all.filter((p) => p.name === 'set_state_btf' || p.name === 'set_state_nested_btf');
+}
+
 /**
  * Each socket's changes in arrival order, checked as a chain: a socket's first change leaves
  * CLOSE (connect, listen) or LISTEN (a new child), each next one leaves the state the previous
@@ -28,6 +36,8 @@ const COUNTED = major > 5 || (major === 5 && minor >= 12);
 class Chains {
   private last = new Map<string, number>();
   breaks: string[] = [];
+  /** a change that arrived right after itself: delivered twice */
+  repeats: string[] = [];
   changes = 0;
 
   add(e: TcpEvent): void {
@@ -35,6 +45,7 @@ class Chains {
     const prev = this.last.get(e.skaddr);
     const fresh = prev === undefined || prev === State.CLOSE;
     const ok = fresh ? e.oldState === State.CLOSE || e.oldState === State.LISTEN : e.oldState === prev;
+    if (!ok && prev === e.newState && this.repeats.length < 20) this.repeats.push(`${e.skaddr} ${e.oldState}->${e.newState} twice`);
     if (!ok && this.breaks.length < 20) this.breaks.push(`${e.skaddr} ${prev ?? '-'} then ${e.oldState}->${e.newState}`);
     this.last.set(e.skaddr, e.newState);
   }
@@ -64,38 +75,58 @@ function storm(bin: string, base: number, connections: number): Promise<void> {
   });
 }
 
-describeKernel('state changes nested in softirq (the kernel skips the handler for them)', () => {
-  // KNOWN DEFECT, not timing: on the host (6.18) about 1 run in 3 shows one socket whose
-  // chain breaks (a change delivered twice, e.g. CLOSE_WAIT->LAST_ACK, or two missing while
-  // `missed` stays 0). Two more tries keep CI from failing on it while it is open (issue 23).
-  it('are taken by the nested handler: 0 not seen, every storm transition exactly once', { timeout: patience(200_000), retry: 2 }, async () => {
-    const bin = buildStorm();
-    // below the ephemeral range (32768 on), so no other socket of the host has these local ports
-    const base = 10000 + Math.floor(Math.random() * 22000);
-    const tracer = Tracer.open({ attach: 'tp_btf', ringBytes: 64 << 20 });
-    const chains = new Chains();
-    const mine = (e: TcpEvent) => (e.sport >= base && e.sport < base + PORTS) || (e.dport >= base && e.dport < base + PORTS);
-    tracer.on('events', (batch) => { for (const e of batch) if (mine(e)) chains.add(e); });
-    let connections = 0;
-    try {
-      // rounds until the handler has been interrupted a few times (a storm of 20 000 connections
-      // does it tens of times on 2 CPUs; emulated guests need more)
-      const deadline = Date.now() + patience(100_000);
-      while (tracer.counters().nested < (COUNTED ? 3 : Infinity) && Date.now() < deadline) {
-        await storm(bin, base, 5_000);
-        connections += 5_000;
-      }
-      const until = Date.now() + patience(15_000);
-      while ((chains.open() > 0 || chains.changes < connections * 8) && Date.now() < until) await sleep(50);
-    } finally {
-      tracer.close();
+/** One FIN storm under a tracer of its own: what arrived, the counters, the kernel's count. */
+async function stormUnderTracer(): Promise<{ c: ReturnType<Tracer['counters']>; chains: Chains; kernel: ProgInfo[] }> {
+  const bin = buildStorm();
+  // below the ephemeral range (32768 on), so no other socket of the host has these local ports
+  const base = 10000 + Math.floor(Math.random() * 22000);
+  const before = new Set(setStatePrograms().map((p) => p.id));
+  const tracer = Tracer.open({ attach: 'tp_btf', ringBytes: 64 << 20 });
+  const chains = new Chains();
+  const mine = (e: TcpEvent) => (e.sport >= base && e.sport < base + PORTS) || (e.dport >= base && e.dport < base + PORTS);
+  tracer.on('events', (batch) => { for (const e of batch) if (mine(e)) chains.add(e); });
+  let connections = 0;
+  let kernel: ProgInfo[] = [];
+  try {
+    // rounds until the handler has been interrupted a few times (a storm of 20 000 connections
+    // does it tens of times on 2 CPUs; emulated guests need more)
+    const deadline = Date.now() + patience(100_000);
+    while (tracer.counters().nested < (COUNTED ? 3 : Infinity) && Date.now() < deadline) {
+      await storm(bin, base, 5_000);
+      connections += 5_000;
     }
-    const c = tracer.counters();
-    // the old count: what the kernel skipped the handler for, all of it made good
-    if (COUNTED) expect(c.nested).toBeGreaterThan(0);
+    const until = Date.now() + patience(15_000);
+    while ((chains.open() > 0 || chains.changes < connections * 8) && Date.now() < until) await sleep(50);
+    // this tracer's handler: the first loaded since `before` (a tracer another test opens later
+    // loads later, so its ids are higher)
+    kernel = setStatePrograms().filter((p) => !before.has(p.id) && p.name === 'set_state_btf').sort((a, b) => a.id - b.id).slice(0, 1);
+  } finally {
+    tracer.close();
+  }
+  return { c: tracer.counters(), chains, kernel };
+}
+
+describeKernel('state changes nested in softirq (the kernel skips the handler for them)', () => {
+  it('are taken by the nested handler: as many as the kernel skipped, 0 not seen, none twice', { timeout: patience(200_000) }, async () => {
+    const { c, chains, kernel } = await stormUnderTracer();
+    if (COUNTED) {
+      expect(c.nested).toBeGreaterThan(0);
+      // the oracle: every change the kernel skipped the handler for, taken once by the nested handler
+      expect(kernel).toHaveLength(1);
+      expect(c.nested).toBe(kernel[0].recursion_misses ?? 0);
+    }
     expect(c.missed).toBe(0);
-    // every change once: no gap, no repeat, every socket closed (unless other work on the
-    // machine filled the ring meanwhile: then counted in lost)
+    expect(chains.repeats).toEqual([]);
+  });
+
+  // KNOWN DEFECT, not the recursion guard (issue 23): about 1 storm in 10 on the host, a burst of
+  // server-side FIN_WAIT1->FIN_WAIT2->CLOSE pairs (one softirq run, ~20 sockets) reaches neither
+  // program: a tracefs instance on the same tracepoint records them, while both programs'
+  // run_cnt + recursion_misses equal the records tcptrace counted, and nothing counts them.
+  // Two more tries keep CI green while it is open.
+  it('every storm transition arrives: no gap in any socket\'s chain', { timeout: patience(200_000), retry: 2 }, async () => {
+    const { c, chains } = await stormUnderTracer();
+    // unless other work on the machine filled the ring meanwhile: then counted in lost
     if (c.lost === 0) expect([chains.breaks, chains.open()]).toEqual([[], 0]);
   });
 });
