@@ -6,6 +6,7 @@ import { loadBinding } from '../native/binding';
 import type { LeftOutProgram, NativeError, Probe } from '../native/addon';
 import { encodeConfig, type KernelFilter } from './config';
 import { ensureTracefs } from './tracefs';
+import { permissionMessage } from './permission';
 
 export type AttachMode = 'tp_btf' | 'tracepoint';
 export type Delivery = 'ringbuf' | 'perfbuf';
@@ -210,7 +211,7 @@ function explain(err: unknown): Error {
   const e = err as Partial<NativeError>;
   const log = e.libbpfLog ?? '';
   if (isPermissionError(err)) {
-    return new ProbeError('permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON', log);
+    return new ProbeError(permissionMessage(), log);
   }
   if (log.includes('BEGIN PROG LOAD LOG')) {
     return new ProbeError('the kernel verifier rejected the BPF program (run with --verbose for its log, and report it)', log);

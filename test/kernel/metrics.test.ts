@@ -14,6 +14,7 @@ import { METRICS, promName } from '../../src/derive/metric-catalogue';
 
 const PORT_METRICS = Object.values(METRICS).filter((m) => (m.labels as readonly string[]).includes('port')).map(promName);
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
+import { patience } from '../helpers/patience';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 interface Exposition { types: Map<string, string>; help: Map<string, string>; samples: Sample[] }
@@ -217,7 +218,7 @@ describeKernel('the tcptrace command with --metrics', () => {
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + patience(10_000); // start-up: over 10 s on 5.10 under QEMU on a busy machine
       while (!/tracing/.test(stderr) && Date.now() < deadline) await sleep(50);
       for (let i = 0; i < 3; i++) await connectAndClose(server.port);
       let n = 0;

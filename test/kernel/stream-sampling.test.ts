@@ -26,7 +26,9 @@ describeKernel('WebSocket stream: sampling a slow client', () => {
   beforeAll(async () => {
     tracer = Tracer.open({ ringBytes: 32 * 1024 * 1024 });
     const stats = new StatsEngine();
-    sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200 });
+    // The slow reader is silent until sampled: under QEMU longer than the liveness ping allows
+    // (two pings, liveness.ts), which is not what this tests.
+    sink = await StreamSink.start(statusReport(tracer), stats, { listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, pingIntervalMs: 3_600_000 });
     new Pipeline(tracer, [sink], { stats });
   });
 

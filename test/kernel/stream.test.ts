@@ -45,8 +45,10 @@ describeKernel('WebSocket stream (--listen)', () => {
     const stats = new StatsEngine();
     open = await StreamSink.start(statusReport(tracer), stats, {
       // maxSample 1: a stopped reader here is dropped and counted, not sampled (that is
-      // stream-sampling.test.ts)
-      listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64, maxSample: 1,
+      // stream-sampling.test.ts). Its reader stays silent until its kernel buffers and the cap
+      // fill: seconds here, over a minute under QEMU, where the liveness ping (a client silent
+      // for two pings is gone, liveness.ts) cut it off first; pings are not what this tests.
+      listen: { host: '127.0.0.1', port: 0 }, statsIntervalMs: 200, bufferCap: CAP, chunkEvents: 64, maxSample: 1, pingIntervalMs: 3_600_000,
       options: { test: true },
     });
     guarded = await StreamSink.start(statusReport(tracer), stats, {
@@ -292,7 +294,7 @@ describeKernel('tcptrace --listen (the command)', () => {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     try {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + patience(10_000);
       let m: RegExpExecArray | null = null;
       while (!(m = /dashboard at (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(err)) || !err.includes('tracing TCP')) {
         if (Date.now() > deadline) throw new Error(`no dashboard line on stderr: ${err}`);

@@ -1,5 +1,6 @@
 // The WebSocket sink's own options and their defaults.
 import type { ListenAddress } from '../../http/server';
+import { PING_INTERVAL_MS } from './liveness';
 
 export const STREAM_DEFAULTS = {
   maxClients: 16,
@@ -12,6 +13,8 @@ export const STREAM_DEFAULTS = {
   chunkEvents: 512,
   /** the largest 1-in-N sample a slow client is given (1: never sample) */
   maxSample: 1024,
+  /** a client is pinged this often, and dropped when it has not answered the previous ping */
+  pingIntervalMs: PING_INTERVAL_MS,
 };
 
 export interface StreamOptions {
@@ -24,6 +27,7 @@ export interface StreamOptions {
   statsIntervalMs?: number;
   chunkEvents?: number;
   maxSample?: number;
+  pingIntervalMs?: number;
   /** Host names accepted on a loopback address besides loopback ones (src/http/access.ts). */
   allowHosts?: string[];
   /** Extra browser origins allowed besides the page's own (e.g. a reverse proxy's). */
@@ -43,5 +47,6 @@ export function streamLimits(opts: StreamOptions): StreamLimits {
     statsIntervalMs: opts.statsIntervalMs ?? STREAM_DEFAULTS.statsIntervalMs,
     chunkEvents: opts.chunkEvents ?? STREAM_DEFAULTS.chunkEvents,
     maxSample: opts.maxSample ?? STREAM_DEFAULTS.maxSample,
+    pingIntervalMs: opts.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
   };
 }

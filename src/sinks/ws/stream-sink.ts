@@ -20,7 +20,7 @@ import { ByteWriter } from '../../format/bytes';
 import type { Sink } from '../sink';
 import { originAllowed } from './admission';
 import { flushLost, over, reply, send, type Client } from './client';
-import { pingClients, PING_INTERVAL_MS, roomFor, watch } from './liveness';
+import { pingClients, roomFor, watch } from './liveness';
 import { EncodedBatch } from './encoded-batch';
 import { helloMessage, StatsMessages } from './messages';
 import { streamLimits, type StreamLimits, type StreamOptions } from './options';
@@ -61,7 +61,7 @@ export class StreamSink implements Sink {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.tickMs = this.limits.statsIntervalMs;
     this.lastKernelLost = started.counters.lost;
-    this.pinger = setInterval(() => pingClients(this.clients), PING_INTERVAL_MS);
+    this.pinger = setInterval(() => pingClients(this.clients), this.limits.pingIntervalMs);
     this.pinger.unref();
     const files = staticHandler();
     for (const p of ['/', '/index.html', '/app.js', '/style.css', '/favicon.svg', '/favicon.ico', '/vendor/']) server.route(p, files);
