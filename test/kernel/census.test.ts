@@ -22,6 +22,9 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
 
   beforeAll(async () => {
     ns = new NetNamespace();
+    // A new connect() may recycle a TIME_WAIT over 1 s old on loopback (tcp_tw_reuse=2, the
+    // default): the test's own TIME_WAIT arithmetic needs none recycled (ss is the oracle either way).
+    ns.run('sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=0');
     undrop = ns.dropSyns(blackHole);
     builder = new StateBuilder(ns, blackHole);
     await builder.ready();
