@@ -51,7 +51,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (err += d));
     let m: RegExpExecArray | null = null;
-    const started = Date.now() + 15_000;
+    const started = Date.now() + patience(15_000);
     while (!(m = /dashboard at http:\/\/127\.0\.0\.1:(\d+)\//.exec(err)) || !err.includes('tracing TCP')) {
       if (Date.now() > started) throw new Error(`tcptrace did not start: ${err}`);
       await sleep(20);
@@ -73,7 +73,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
 
     /** Every reader equal to ss at once (the namespace is quiet; TIME_WAIT is ≤ 1 s old). */
     async function agree(what: string): Promise<void> {
-      const end = Date.now() + 20_000; // a loss (busy machine) is followed by a recount within 5 s
+      const end = Date.now() + patience(20_000); // a loss (busy machine) is followed by a recount within 5 s
       let last = '';
       for (;;) {
         const want = ssCounts(ns);

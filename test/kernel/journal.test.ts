@@ -67,7 +67,7 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
     await server.close();
     const port = String(server.port);
     let entries: Record<string, string>[] = [];
-    const deadline = Date.now() + 8000;
+    const deadline = Date.now() + patience(8000);
     while (Date.now() < deadline) {
       const r = spawnSync('journalctl', ['-D', path.join(dir, 'log'), '-o', 'json', '--no-pager', 'SYSLOG_IDENTIFIER=tcptrace', `OBJECT_TCP_DESTINATION_PORT=${port}`], { encoding: 'utf8' });
       entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
