@@ -9,8 +9,7 @@
 //   \uNNNN        a C1 control character (U+0080..U+009F) and every character that displays
 //                 nothing or moves text: the bidi controls, zero-width spaces and joiners, word
 //                 joiner, BOM, soft hyphen, line/paragraph separators, interlinear annotation
-//                 and tag characters (INVISIBLE below; an astral one as its two surrogates), so
-//                 `nginx\u200b` cannot pass for `nginx`
+//                 and tag characters (INVISIBLE below; an astral one as its two surrogates)
 //
 // Everything else (valid UTF-8) is shown as itself. Invalid bytes reach here as U+DC80..U+DCFF
 // (src/decode/comm.ts). Column widths count what is displayed (escapes, wide and zero-width characters).
