@@ -1,9 +1,11 @@
-// A process name in a text column, where three marks are tcptrace's own: `-` alone for "no owner
-// known", a trailing `+` for a listener several processes hold and a trailing `*` for an owner
-// that has exited (docs/ATTRIBUTION.md). Any process may call itself `-`, `nginx+` or `job*`, so
-// a name that would read as a mark is written with the display rule's byte escape there
-// (src/format/display.ts): `-` as \x2d, a last `+` as \x2b, a last `*` as \x2a.
-// A backslash is always escaped itself, so the escape cannot be mistaken either.
+// A process name in a text column, where four marks are tcptrace's own: `-` alone for "no owner
+// known", a trailing `+` for a listener several processes hold, a trailing `*` for an owner
+// that has exited (docs/ATTRIBUTION.md) and `…` where a name was cut to its column. Any process
+// may call itself `-`, `nginx+`, `job*` or `top…`, so a name that would read as a mark is
+// written with the display rule's escape there (src/format/display.ts): `-` as \x2d, a last `+`
+// as \x2b, a last `*` as \x2a, a last `…` as \u2026. A backslash is always escaped itself, so
+// the escape cannot be mistaken either. The cut mark keeps a cut escape from hiding: a name
+// ending in a zero-width space shows as `nginx…`, never as `nginx`.
 import { displayText, fitDisplayed, type Shown } from './display';
 
 /** `name` displayed, with what would read as one of the marks escaped. */
@@ -11,17 +13,20 @@ export function nameText(name: string): string {
   const text = displayText(name);
   if (text === '-') return '\\x2d';
   if (text.endsWith('+')) return `${text.slice(0, -1)}\\x2b`;
+  if (text.endsWith('…')) return `${text.slice(0, -1)}\\u2026`;
   return text.endsWith('*') ? `${text.slice(0, -1)}\\x2a` : text;
 }
 
 /** What follows a name: nothing, `+` (several holders of a listener) or `*` (owner exited). */
 export type NameMark = '' | '+' | '*';
 
-/** The name for a column of `width`, its mark (if any) within the width. */
+/** The name for a column of `width`, its marks (cut, then `mark`) within the width. */
 export function shownName(name: string, width: number, mark: NameMark = ''): Shown {
-  if (!mark) return fitDisplayed(nameText(name), width);
-  const cut = fitDisplayed(nameText(name), width - 1);
-  return { text: `${cut.text}${mark}`, columns: cut.columns + 1 };
+  const text = nameText(name);
+  const whole = fitDisplayed(text, width - mark.length);
+  if (whole.text.length === text.length) return { text: `${whole.text}${mark}`, columns: whole.columns + mark.length };
+  const cut = fitDisplayed(text, width - mark.length - 1);
+  return { text: `${cut.text}…${mark}`, columns: cut.columns + 1 + mark.length };
 }
 
 /** `name` padded to `width` columns (or cut to them). */

@@ -127,13 +127,15 @@ describe('NDJSON bytes', () => {
 describe('table bytes', () => {
   /** The row as the string formatter before the byte writer printed it. */
   function oracleRow(e: TcpEvent, wide: boolean, onCpu: boolean, time: 'none' | 'clock' | 'relative', firstNs: number): string {
+    // ASCII names: cut to 9 and marked when longer than the column
+    const comm = (name: string) => (name.length > 10 ? `${name.slice(0, 9)}…` : name.padEnd(10));
     const addr = wide ? 39 : 15;
     const known = e.ownerSource !== 'unknown';
     const d = new Date(e.time);
     const hms = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
     let s = time === 'clock' ? `${hms} ` : time === 'relative' ? `${((e.tsNs - firstNs) / 1e9).toFixed(3).padEnd(9)} ` : '';
-    s += `${e.skaddr} ${known ? String(e.pid).padEnd(7) : '-      '} ${known ? e.comm.slice(0, 10).padEnd(10) : '-         '} `;
-    if (onCpu) s += `${String(e.cpuPid).padEnd(7)} ${e.cpuComm.slice(0, 10).padEnd(10)} `;
+    s += `${e.skaddr} ${known ? String(e.pid).padEnd(7) : '-      '} ${known ? comm(e.comm) : '-         '} `;
+    if (onCpu) s += `${String(e.cpuPid).padEnd(7)} ${comm(e.cpuComm)} `;
     if (wide) s += `${e.family}  `;
     s += `${e.saddr.padEnd(addr)} ${String(e.sport).padEnd(5)} ${e.daddr.padEnd(addr)} ${String(e.dport).padEnd(5)} `;
     s += `${stateName(e.oldState).padEnd(11)} -> ${stateName(e.newState).padEnd(11)} `;
@@ -170,7 +172,7 @@ describe('table bytes', () => {
     const sink = new TableSink((s) => { text += typeof s === 'string' ? s : Buffer.from(s).toString('utf8'); }, { time: 'none', wide: true, onCpu: true });
     sink.write([sampleEvent({ comm: 'caf\u00e9-server-long', cpuComm: 'x', pid: 7, family: 6, saddr: '::1', daddr: 'fe80::1' })]);
     expect(text.split('\n')[1]).toBe(
-      `ffff888102e8ca00 7       caf\u00e9-serve 0       x          6  ${'::1'.padEnd(39)} 40000 ${'fe80::1'.padEnd(39)} 8080  SYN_SENT    -> ESTABLISHED 1.235`);
+      `ffff888102e8ca00 7       caf\u00e9-serv… 0       x          6  ${'::1'.padEnd(39)} 40000 ${'fe80::1'.padEnd(39)} 8080  SYN_SENT    -> ESTABLISHED 1.235`);
   });
 });
 

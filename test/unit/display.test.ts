@@ -110,7 +110,7 @@ describe('display rule', () => {
     const lport = rows.map((r) => displayColumns(r.slice(0, r.indexOf('127.0.0.1'))));
     expect(new Set(lport).size).toBe(1);
     expect(rows[1]).toContain('a\\nb      ');
-    expect(rows[2]).toContain('\\x1b[2J   '); // the next escape would not fit whole
+    expect(rows[2]).toContain('\\x1b[2J…  '); // the next escape would not fit whole: cut, and marked
   });
 });
 

@@ -103,6 +103,21 @@ describe('names and tcptrace\'s marks (item 7)', () => {
     expect(csvName('nginx', '+')).toBe('nginx+');
   });
 
+  it('a name cut to its column ends in …, so a cut escape cannot hide (nginx + zero-width space is not nginx)', () => {
+    expect(shownName('nginx\u200b', 10)).toEqual({ text: 'nginx…', columns: 6 });
+    expect(shownName('nginx', 10).text).toBe('nginx');
+    expect(shownName('systemd-network', 10)).toEqual({ text: 'systemd-n…', columns: 10 });
+    expect(shownName('0123456789', 10).text).toBe('0123456789');
+    expect(shownName('0123456789', 10, '+')).toEqual({ text: '01234567…+', columns: 10 });
+    expect(shownName('postgres', 10, '*').text).toBe('postgres*');
+    // a process that calls itself `top…` is escaped like `nginx+`, and then cut
+    expect(nameText('top…')).toBe('top\\u2026');
+    expect(shownName('top…', 10).text).toBe('top\\u2026');
+    expect(shownName('topx…', 10).text).toBe('topx\\u2026');
+    expect(shownName('topxy…', 10).text).toBe('topxy…');
+    expect(shownName('wide世界世界世界', 10)).toEqual({ text: 'wide世界…', columns: 9 });
+  });
+
   it('--lifetimes: an empty name is "" in JSON (as in -j) and blank in text; no owner is null and -', () => {
     const base = { skaddr: 'ffff', family: 4, saddr: '127.0.0.1', sport: 1, daddr: '127.0.0.1', dport: 2, side: 'active', handshakeMs: null,
       acceptWaitMs: null, lifetimeMs: null, established: false, cause: '', error: 0, timeWait: false, synRetrans: 0, synackRetrans: 0,
