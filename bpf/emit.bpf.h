@@ -120,25 +120,24 @@ static __always_inline void fill_event(struct tcptrace_event *e, const struct tr
 	__builtin_memcpy(e->owner_comm, si->owner.comm, sizeof(e->owner_comm));
 }
 
-/* Sends one record to user space (ring buffer, or perf buffer) and counts it. */
-static __always_inline void emit_event(void *ctx, const struct transition *t, const bool btf)
+/* Sends one record to user space (ring buffer, or perf buffer) and counts it, in `slot`. */
+static __always_inline void send_event(void *ctx, const struct transition *t, const bool btf, __u32 slot)
 {
 	const bool accept = t->flags & TCPTRACE_F_ACCEPT;
 
 	if (cfg.use_perfbuf) {
-		__u32 slot = t->slot;
 		struct tcptrace_event *ev = bpf_map_lookup_elem(&perf_scratch, &slot);
 		if (!ev) {
-			count(1, accept, t->slot);
+			count(1, accept, slot);
 			return;
 		}
 		fill_event(ev, t, btf);
-		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, ev, sizeof(*ev)) != 0, accept, t->slot);
+		count(bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, ev, sizeof(*ev)) != 0, accept, slot);
 		return;
 	}
 	struct tcptrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(1, accept, t->slot);
+		count(1, accept, slot);
 		return;
 	}
 	fill_event(e, t, btf);
@@ -156,7 +155,25 @@ static __always_inline void emit_event(void *ctx, const struct transition *t, co
 										 : BPF_RB_NO_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, wake);
-	count(0, accept, t->slot);
+	count(0, accept, slot);
+}
+
+/*
+ * The slot is the number of sends in progress on this CPU when this one starts: 1 when it
+ * interrupts another one (see emit_depth in maps.bpf.h), else 0. A send interrupted before it
+ * stored its depth has touched no slot yet, so the one interrupting it may take the same.
+ */
+static __always_inline void emit_event(void *ctx, const struct transition *t, const bool btf)
+{
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&emit_depth, &zero);
+
+	if (!depth)
+		return;
+	__u32 in_progress = *depth;
+	*depth = in_progress + 1;
+	send_event(ctx, t, btf, in_progress & 1);
+	*depth = in_progress;
 }
 
 /*

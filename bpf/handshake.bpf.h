@@ -90,6 +90,7 @@ static __noinline void note_listener_socket(const struct transition *t)
 struct syn_retransmit_note {
 	__u64 sk;
 	__u64 ts;
+	__u32 fill;      /* the listener's accept queue read at this retransmit */
 	__u32 prev_fill;
 	__u8 prev_diag;
 	__u8 took_drop;
@@ -155,16 +156,21 @@ static __always_inline void synack_retransmit_evidence(const struct sock *listen
 	__u32 backlog, max;
 	__u32 f = accept_queue_fill(l, &backlog, &max);
 
-	if (BPF_CORE_READ_BITFIELD_PROBED(ireq, acked) &&
-	    !BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.rskq_defer_accept)) {
-		set_verdict(diag, evidence, fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, TCPTRACE_HSE_REQUEST_ACKED, f);
-		/* the final ACK counted twice: tcp_listendrop() in syn_recv_sock, then the
-		 * receive path's discard of a packet no child took */
-		if (ref && take_listener_drop(ref, l))
-			take_listener_drop(ref, l);
-	} else {
+	bool acked = BPF_CORE_READ_BITFIELD_PROBED(ireq, acked);
+
+	if (!acked) {
 		set_verdict(diag, evidence, fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_REQUEST_UNACKED, f);
+		return;
 	}
+	/* TCP_DEFER_ACCEPT also acks a request, and resends its SYN-ACK when the deferral ends with
+	 * no data: not a loss, not a full queue, so no verdict */
+	if (BPF_CORE_READ((const struct inet_connection_sock___hs *)l, icsk_accept_queue.rskq_defer_accept))
+		return;
+	set_verdict(diag, evidence, fill, TCPTRACE_HS_ACCEPT_QUEUE_FULL, TCPTRACE_HSE_REQUEST_ACKED, f);
+	/* the final ACK counted twice: tcp_listendrop() in syn_recv_sock, then the
+	 * receive path's discard of a packet no child took */
+	if (ref && take_listener_drop(ref, l))
+		take_listener_drop(ref, l);
 }
 
 /* The listener's entry for a SYN-ACK retransmit, made now for a listener older than tcptrace. */
@@ -201,7 +207,7 @@ static __always_inline void syn_retransmit_evidence(const struct sock *sk, struc
 	const struct net___hs *net = BPF_CORE_READ(lc, skc_net.net);
 	__u32 cookies = BPF_CORE_READ_BITFIELD_PROBED(net, ipv4.sysctl_tcp_syncookies);
 
-	struct syn_retransmit_note note = { .sk = (__u64)sk, .prev_diag = si->hs_diag, .prev_fill = si->hs_fill,
+	struct syn_retransmit_note note = { .sk = (__u64)sk, .fill = f, .prev_diag = si->hs_diag, .prev_fill = si->hs_fill,
 					    .prev_evidence = si->hs_evidence };
 	note.took_drop = take_listener_drop(ref, l);
 	if (!note.took_drop)
@@ -244,7 +250,7 @@ static __always_inline void answered_syn_retransmit(const struct flow_key *fk, s
 	si->hs_diag = note.prev_diag;
 	si->hs_fill = note.prev_fill;
 	si->hs_evidence = note.prev_evidence;
-	set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_SYN_ANSWERED, note.prev_fill);
+	set_verdict(&si->hs_diag, &si->hs_evidence, &si->hs_fill, TCPTRACE_HS_LOST, TCPTRACE_HSE_SYN_ANSWERED, note.fill);
 }
 
 /*

@@ -23,9 +23,20 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } perf_events SEC(".maps");
 
-/* Slot 0: the handler and the accept hooks; slot 1: the nested handler (nested.bpf.h), whose
- * runs interrupt the handler's, so they cannot share a non-atomic counter. Loader sums both. */
-enum { TCPTRACE_SLOT_HANDLER = 0, TCPTRACE_SLOT_NESTED = 1 };
+/*
+ * A record's counters and perf-buffer scratch come in two slots per CPU: a send that interrupts
+ * another one on the same CPU (a state change in softirq, while a process-context handler or
+ * accept hook is sending; on kernels without a per-program recursion guard, e.g. 5.10, the
+ * handler within itself) takes the other slot, so neither a non-atomic count nor a record being
+ * built is shared. The loader sums both. Only process context and softirq send: two levels.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} emit_depth SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);
@@ -35,8 +46,7 @@ struct {
 
 /*
  * Perf-buffer mode builds each record here, not on the stack: a 200-byte record there plus its
- * callers' frames passes the verifier's 512-byte limit. One slot per handler (slot numbers as
- * above), so a nested handler interrupting the handler on this CPU never writes the same record.
+ * callers' frames passes the verifier's 512-byte limit. One per slot (above).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

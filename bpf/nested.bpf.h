@@ -114,6 +114,6 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_nested_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	if (missed_by_handler(ctx, sk, oldstate, newstate))
-		on_state_change(ctx, sk, oldstate, newstate, true, TCPTRACE_SLOT_NESTED);
+		on_state_change(ctx, sk, oldstate, newstate, true);
 	return 0;
 }

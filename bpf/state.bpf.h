@@ -27,7 +27,7 @@ static __always_inline void send_held_back(void *ctx, const struct transition *t
 		struct transition d = {
 			.sk = t->sk, .so = t->so, .si = si, .now = si->deferred_syn_recv_ts,
 			.pid_tgid = t->pid_tgid, .netns = t->netns, .family = t->family, .sport = t->sport,
-			.dport = t->dport, .old = TCP_LISTEN, .new = TCP_SYN_RECV, .slot = t->slot,
+			.dport = t->dport, .old = TCP_LISTEN, .new = TCP_SYN_RECV,
 		};
 		emit(ctx, &d, btf);
 	}
@@ -53,10 +53,9 @@ static __always_inline void remember(const struct transition *t, const struct so
 }
 
 /* ---- the state change ---- */
-static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf,
-					   __u8 slot)
+static __always_inline int on_state_change(void *ctx, const struct sock *sk, int old, int new, const bool btf)
 {
-	struct transition t = { .sk = sk, .old = old, .new = new, .slot = slot };
+	struct transition t = { .sk = sk, .old = old, .new = new };
 	struct sock_info fresh;
 
 	/* Not a transition: older kernels (6.1) set LAST_ACK again when close() runs before the
@@ -91,7 +90,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	handler_runs(ctx, sk, oldstate, newstate);
-	on_state_change(ctx, sk, oldstate, newstate, true, TCPTRACE_SLOT_HANDLER);
+	on_state_change(ctx, sk, oldstate, newstate, true);
 	return 0;
 }
 
@@ -99,5 +98,5 @@ SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *args)
 {
 	return on_state_change(args, BPF_CORE_READ(args, skaddr), BPF_CORE_READ(args, oldstate),
-			       BPF_CORE_READ(args, newstate), false, TCPTRACE_SLOT_HANDLER);
+			       BPF_CORE_READ(args, newstate), false);
 }

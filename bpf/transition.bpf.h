@@ -22,7 +22,6 @@ struct transition {
 	__u8 cause;         /* enum tcptrace_cause */
 	__u8 comm_is_owner; /* the owner was just taken from the current task */
 	__u8 lean;          /* an accept record: no addresses, inode or RTT (user space needs none) */
-	__u8 slot;          /* counters slot: TCPTRACE_SLOT_* */
 };
 
 /* Step 1, the socket: false unless a full TCP socket (not MPTCP, SCTP...). */

@@ -3,6 +3,8 @@
 // each naming them in its own convention (promName, otelName); test/unit/metric-catalogue
 // checks that both register exactly this list. Dashboards query these names: keep them.
 
+import { WHYS } from './handshake-diagnosis';
+
 export const METRIC_PREFIX = 'tcptrace_';
 
 /** Handshake buckets in seconds: loopback handshakes take tens of µs, SYN retries seconds. */
@@ -65,7 +67,7 @@ export const METRICS = {
   backlogHighWater: metric(['backlog', 'high_water'], 'gauge', 'By',
     'Most bytes the drain thread held read from the ring but not yet processed (lost past its limit).', { when: 'delivery' }),
   handshakeDiagnoses: metric(['handshake', 'diagnoses'], 'counter', '{connection}',
-    'Connections whose handshake was slow or failed, by diagnosis (docs/HANDSHAKE.md: accept-queue-full, syn-dropped, syn-cookie, lost-in-network, slow-accept, refused, timeout, reset, unknown) and listening port (`all` unless --metrics-ports selects it).',
+    `Connections whose handshake was slow or failed, by diagnosis (docs/HANDSHAKE.md: ${WHYS.join(', ')}) and listening port (\`all\` unless --metrics-ports selects it).`,
     { labels: ['why', 'port'] }),
   portAcceptQueuePeak: metric(['listen_port', 'accept_queue', 'peak'], 'gauge', '{connection}',
     'Fullest accept queue of a listening port while it was sampled under pressure (opt-in with --metrics-ports).', { labels: ['port'], when: 'ports' }),

@@ -168,9 +168,14 @@ export function shownColumn(s: string, width: number): Shown {
   return fit(displayText(s), width);
 }
 
-/** `s` padded to `width` columns (or cut to them) as displayed text. */
+/** `s` padded to `width` columns as displayed text, or cut to them with `…` as its last. */
 export function padColumn(s: string, width: number): string {
-  const shown = shownColumn(s, width);
+  const text = displayText(s);
+  let shown = fit(text, width);
+  if (shown.text.length < text.length) {
+    const cut = fit(text, width - 1);
+    shown = { text: `${cut.text}…`, columns: cut.columns + 1 };
+  }
   return shown.text + ' '.repeat(width - shown.columns);
 }
 

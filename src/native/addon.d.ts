@@ -21,7 +21,7 @@ export interface NativeProbeOptions {
   /** kernel BTF file for CO-RE (libbpf's btf_custom_path) */
   btfPath?: string;
   /** helpers to treat as missing (a test knob) */
-  pretendMissing?: string[];
+  pretendMissing?: readonly string[];
 }
 
 /** A program this kernel could not load, and the piece it lacks. */

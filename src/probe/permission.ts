@@ -14,6 +14,9 @@ export interface Privileges {
   effective: bigint;
   /** the soft RLIMIT_MEMLOCK in bytes, Infinity when unlimited */
   memlock: number;
+  /** its hard limit: libbpf raises both to unlimited, which needs CAP_SYS_RESOURCE only when
+   *  this is finite (absent: taken as finite) */
+  memlockHard?: number;
   kernelRelease: string;
 }
 
@@ -22,7 +25,7 @@ export function permissionMessage(p: Privileges = current()): string {
   const has = (cap: number) => (p.effective & (1n << BigInt(cap))) !== 0n;
   const [major, minor] = p.kernelRelease.split('.').map(Number);
   const chargesMemlock = major < 5 || (major === 5 && minor < 11);
-  const memlockShort = chargesMemlock && p.memlock !== Infinity && !has(CAP_SYS_RESOURCE);
+  const memlockShort = chargesMemlock && p.memlock !== Infinity && p.memlockHard !== Infinity && !has(CAP_SYS_RESOURCE);
   const missing = [
     ...(has(CAP_BPF) ? [] : ['CAP_BPF']),
     ...(has(CAP_PERFMON) ? [] : ['CAP_PERFMON']),
@@ -40,7 +43,8 @@ function kib(bytes: number): string {
 }
 
 function current(): Privileges {
-  return { effective: effective(), memlock: memlockLimit(), kernelRelease: os.release() };
+  const [memlock, memlockHard] = memlockLimits();
+  return { effective: effective(), memlock, memlockHard, kernelRelease: os.release() };
 }
 
 function effective(): bigint {
@@ -51,12 +55,13 @@ function effective(): bigint {
   }
 }
 
-/** The soft limit from /proc/self/limits ("Max locked memory  65536  65536  bytes"). */
-function memlockLimit(): number {
+/** The soft and hard limits from /proc/self/limits ("Max locked memory  65536  65536  bytes"). */
+function memlockLimits(): [number, number] {
+  const bytes = (v: string | undefined) => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
   try {
-    const soft = /^Max locked memory\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
-    return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+    const m = /^Max locked memory\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return [bytes(m?.[1]), bytes(m?.[2])];
   } catch {
-    return Infinity;
+    return [Infinity, Infinity];
   }
 }

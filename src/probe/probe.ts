@@ -58,7 +58,7 @@ export interface ProbeOptions {
    * Test and debug knob: helpers (e.g. 'sk_storage_get') to treat as missing from this kernel, so
    * the programs that need them are left out as on a kernel that lacks them.
    */
-  pretendMissing?: string[];
+  pretendMissing?: readonly string[];
   /** Path of the compiled BPF object. */
   objectPath?: string;
 }

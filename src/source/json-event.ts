@@ -52,7 +52,7 @@ const SPECIAL: Record<string, Reader> = {
   // those are read back from it, and the diagnosis is made again from them
   diagnosis: (e, v) => {
     const d = v !== null && typeof v === 'object' ? (v as Json) : {};
-    e.diagnosis = KERNEL_VERDICTS.get(str(d.why)) ?? HandshakeDiag.NONE;
+    e.diagnosis = KERNEL_VERDICTS.get(FORMER_WORDS.get(str(d.why)) ?? str(d.why)) ?? HandshakeDiag.NONE;
     e.diagEvidence = e.diagnosis ? EVIDENCE_BY_WORD.get(str(d.evidence)) ?? 0 : 0;
     const queue = /^(\d+)\/(\d+)$/.exec(str(d.accept_queue));
     if (queue) [e.listenerBacklog, e.listenerMax] = [Number(queue[1]), Number(queue[2])];
@@ -60,6 +60,11 @@ const SPECIAL: Record<string, Reader> = {
   // a connection's totals: each of its fields read back by the property its writer reads
   totals: (e, v) => { e.totals = v !== null && typeof v === 'object' && !Array.isArray(v) ? totalsFromJson(v as Json, e.rttUs) : null; },
 };
+
+/** words earlier captures wrote for a verdict since renamed: `syn-queue-full` was a guess at the
+ *  queue, now `syn-dropped` (captures written before 2026-12-05 21:00; their verdicts carry no evidence, so a replay
+ *  shows them as inferred) */
+const FORMER_WORDS = new Map([['syn-queue-full', 'syn-dropped']]);
 
 /** the kernel's verdicts by their words (the inverse of kernelDiagnosis) */
 const KERNEL_VERDICTS = new Map<string, number>(Object.values(HandshakeDiag).map((n) => [kernelDiagnosis({ diagnosis: n } as TcpEvent), n]));

@@ -1,5 +1,6 @@
 // A plausible TcpEvent for pure tests; override what the test is about.
 import type { TcpEvent } from '../../src/decode/event';
+import type { Counters, StatusReport } from '../../src/status';
 import { RECORD_FIELD_NAMES, type RecordFields } from '../../src/decode/record.generated';
 
 /** Every plain record member at 0, so that a member added to the record needs no edit here. */
@@ -16,4 +17,15 @@ export function sampleEvent(over: Partial<TcpEvent> = {}): TcpEvent {
     durationNs: 1_234_567, netns: 4026531840, sockIno: 77, rttUs: 40, handshakeUs: 1235, error: 0, cause: '',
     timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, totals: null, ...over,
   };
+}
+
+/** The tracer's counters, all 0 but what the test sets. */
+export function sampleCounters(over: Partial<Counters> = {}): Counters {
+  return { seen: 0, delivered: 0, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0, nested: 0, ...over };
+}
+
+/** A status report of a tracer that counted nothing (for a sink's end() in tests). */
+export function sampleStatus(): StatusReport {
+  const deliveryStats = {} as StatusReport['deliveryStats'];
+  return { version: 'test', attach: 'tp_btf', delivery: 'ringbuf', counters: sampleCounters(), deliveryStats };
 }

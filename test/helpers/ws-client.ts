@@ -1,6 +1,6 @@
 // A `ws` client for the stream's kernel tests: records every message, waits for ones it wants.
 import { afterEach } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import type { JsonEvent } from '../../src/format/schema';
 import { sleep } from './kernel';
 import { patience } from './patience';
@@ -19,7 +19,7 @@ export class Client {
   }
 
   /** Opens and resolves once `hello` arrived. */
-  static open(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+  static open(url: string, options: ClientOptions = {}): Promise<Client> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, options);
       const c = new Client(ws);

@@ -171,9 +171,10 @@ describeKernel('tcptrace command', () => {
     const asked = Date.now();
     r.child.kill('SIGINT');
     expect(await r.exited).toBe(0);
-    // 2 s is the promise; the slack is for measuring from another process on a shared (or
-    // emulated) machine.
-    expect(Date.now() - asked).toBeLessThan(2_000 + patience(400));
+    // 2 s is the promise, on the machine's own clock: an emulated guest runs the shutdown's
+    // work several times slower (5.10 under QEMU with two more guests took 4.6-5.5 s), so
+    // there the 2 s scale too; the 400 ms are for measuring from another process.
+    expect(Date.now() - asked).toBeLessThan(patience(2_000) + 400);
     ws.terminate();
     await srv.close();
   });

@@ -114,7 +114,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
       retransmitsByVerdict: { active: byWhy(active), passive: byWhy(passive) }, result: s.result,
       nstat: { ListenOverflows: k('ListenOverflows'), ListenDrops: k('ListenDrops'), TCPReqQFullDrop: k('TCPReqQFullDrop'),
         TCPReqQFullDoCookies: k('TCPReqQFullDoCookies'), SyncookiesSent: k('SyncookiesSent'), SyncookiesRecv: k('SyncookiesRecv'),
-        TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts') } }));
+        TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts'), TCPRetransFail: k('TCPRetransFail'), notOnRecords: notOnRecords(s) } }));
   };
   const sides = (s: Scenario) => [s.closes.filter((e) => e.side === 'active'), s.closes.filter((e) => e.side === 'passive')];
   /** SYN and SYN-ACK retransmits the kernel counted that are on no connection's record. Under

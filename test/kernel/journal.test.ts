@@ -15,6 +15,7 @@ import type { Sink } from '../../src/sinks/sink';
 import { StatsEngine } from '../../src/derive/stats';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
+import { sampleStatus } from '../helpers/sample';
 
 const JOURNALD = ['/usr/lib/systemd/systemd-journald', '/lib/systemd/systemd-journald'].find((p) => existsSync(p));
 
@@ -57,7 +58,7 @@ describeKernel('journal (-Y) into a real systemd-journald', () => {
 
   afterAll(() => {
     tracer?.close();
-    for (const s of sinks) s.end?.();
+    for (const s of sinks) s.end?.(sampleStatus());
     journald?.kill();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -15,6 +15,7 @@ import { METRICS, promName } from '../../src/derive/metric-catalogue';
 const PORT_METRICS = Object.values(METRICS).filter((m) => (m.labels as readonly string[]).includes('port')).map(promName);
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
+import { sampleStatus } from '../helpers/sample';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 interface Exposition { types: Map<string, string>; help: Map<string, string>; samples: Sample[] }
@@ -90,7 +91,7 @@ describeKernel('Prometheus /metrics', () => {
 
   afterAll(async () => {
     tracer?.close();
-    for (const s of sinks) s.end?.();
+    for (const s of sinks) s.end?.(sampleStatus());
     await server?.close();
   });
 

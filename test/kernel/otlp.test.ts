@@ -13,6 +13,7 @@ import { StatsEngine } from '../../src/derive/stats';
 import { CENSUS_STATES, SocketCensus } from '../../src/census/census';
 import { closedPort, connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 import { patience } from '../helpers/patience';
+import { sampleStatus } from '../helpers/sample';
 
 type KeyValue = { key: string; value: { stringValue?: string; intValue?: number | string; doubleValue?: number } };
 interface DataPoint { attributes?: KeyValue[]; asInt?: number | string; asDouble?: number; count?: number | string; sum?: number; bucketCounts?: (number | string)[]; explicitBounds?: number[] }
@@ -57,7 +58,7 @@ describeKernel('OTLP/HTTP export', () => {
   afterAll(async () => {
     tracer?.close();
     census?.close();
-    await Promise.all(sinks.map((s) => s.end?.()));
+    await Promise.all(sinks.map((s) => s.end?.(sampleStatus())));
     receiver?.close();
   });
 
@@ -149,7 +150,7 @@ describeKernel('OTLP export failures', () => {
       expect(logs[0]).toMatch(/^otlp: export to http:\/\/127\.0\.0\.1:\d+\/v1\/metrics failed: .* \(will keep trying\)$/);
     } finally {
       tracer.close();
-      await Promise.all(sinks.map((s) => s.end?.()));
+      await Promise.all(sinks.map((s) => s.end?.(sampleStatus())));
     }
   });
 });

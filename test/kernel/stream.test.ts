@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { StreamSink } from '../../src/sinks/ws';
 import { StatsEngine } from '../../src/derive/stats';
 import { Pipeline } from '../../src/pipeline';
@@ -18,7 +18,7 @@ import { Client } from '../helpers/ws-client';
 import { patience } from '../helpers/patience';
 
 /** Resolves with the HTTP status of a refused upgrade (or 101). */
-function upgradeStatus(url: string, options: WebSocket.ClientOptions = {}): Promise<number> {
+function upgradeStatus(url: string, options: ClientOptions = {}): Promise<number> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, options);
     ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); });

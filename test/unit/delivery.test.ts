@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deliveryText, ringPeakFraction } from '../../src/probe/delivery';
 import { PromMetrics } from '../../src/sinks/metrics';
 import type { NativeDelivery } from '../../src/native/addon';
+import { sampleCounters } from '../helpers/sample';
 
 const thread: NativeDelivery = {
   ringBytes: 4 << 20, ringPeakBytes: 1 << 20, maxGapMs: 50.2, thread: true,
@@ -24,7 +25,7 @@ describe('delivery figures', () => {
   });
 
   it('/metrics exports the high-water marks as gauges', async () => {
-    const prom = new PromMetrics(() => ({ seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0 }),
+    const prom = new PromMetrics(() => sampleCounters(),
       { version: '1', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { processMetrics: false, delivery: () => thread });
     const text = await prom.render();
     expect(text).toContain('\ntcptrace_ring_high_water_ratio 0.25\n');

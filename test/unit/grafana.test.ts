@@ -6,13 +6,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SocketCensus } from '../../src/census/census';
 import { PromMetrics } from '../../src/sinks/metrics';
+import { sampleCounters } from '../helpers/sample';
 
 const dashboard = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'grafana-dashboard.json'), 'utf8'));
 
 /** metric name as queried → its labels, from the registry (histograms also as _bucket/_sum/_count). */
 function catalogue(): Map<string, Set<string>> {
   const census = { report: () => ({ counts: { ESTABLISHED: 1 }, exact: true, notes: [], sampledAt: 0 }) } as unknown as SocketCensus;
-  const prom = new PromMetrics(() => ({ seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0 }),
+  const prom = new PromMetrics(() => sampleCounters(),
     { version: 'v', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports: 'all', census, portPressure: () => new Map() });
   const names = new Map<string, Set<string>>();
   for (const m of prom.registry.getMetricsAsArray()) {

@@ -29,6 +29,12 @@ describe('replayed events', () => {
     }
   });
 
+  it('a verdict an earlier capture wrote with a former word (syn-queue-full) is read as its word now, inferred', () => {
+    const json = JSON.parse(JSON.stringify(toJsonEvent(sampleEvent({ synRetrans: 2 }))));
+    json.diagnosis = { why: 'syn-queue-full', listener_port: 8080, accept_queue: '3/1' };
+    expect(toJsonEvent(eventFromJson(json)).diagnosis).toMatchObject({ why: 'syn-dropped', proven: false, listener_port: 8080 });
+  });
+
   it('hostile lines give an event, never a throw', () => {
     for (const json of [{}, { ms: 'x', holders: 'y', family: 9, newstate: 42, time: {} }, { sport: -1, comm: 5, cgroup: 7 }]) {
       expect(() => eventFromJson(json as Record<string, unknown>)).not.toThrow();

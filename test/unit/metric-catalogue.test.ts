@@ -8,9 +8,10 @@ import type { NativeDelivery } from '../../src/probe/delivery';
 import { METRICS, otelName, promName, type MetricSpec } from '../../src/derive/metric-catalogue';
 import { PromMetrics } from '../../src/sinks/metrics';
 import { OtelMetrics, type MeterSource } from '../../src/sinks/otlp';
+import { sampleCounters } from '../helpers/sample';
 
 const census = { report: () => ({ counts: { ESTABLISHED: 1 }, exact: true, notes: [], sampledAt: 0 }) } as unknown as SocketCensus;
-const counters = () => ({ seen: 0, delivered: 0, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0 });
+const counters = () => sampleCounters();
 const delivery = () => ({}) as NativeDelivery;
 const info = { version: 'v', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' };
 const catalogue: MetricSpec[] = Object.values(METRICS);

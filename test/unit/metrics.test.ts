@@ -7,6 +7,7 @@ import { parseArgs } from '../../src/command/options';
 import { State } from '../../src/decode/states';
 import { withFinished } from '../helpers/derive';
 import { recordZeros } from '../helpers/sample';
+import { sampleCounters } from '../helpers/sample';
 
 let clock = 1_000_000_000;
 function ev(skaddr: string, oldState: number, newState: number, over: Partial<TcpEvent> = {}): TcpEvent {
@@ -15,12 +16,12 @@ function ev(skaddr: string, oldState: number, newState: number, over: Partial<Tc
     ...recordZeros(),
     tsNs: clock, time: 0, skaddr, pid: 1, comm: 'x', ownerSource: 'kernel', cgroupId: 0, cpuPid: 0, cpuTid: 0, cpuComm: '',
     family: 4, saddr: '10.0.0.1', sport: 40000, daddr: '10.0.0.2', dport: 80, oldState, newState, durationNs: null,
-    netns: 1, sockIno: 0, rttUs: 0, handshakeUs: 0, error: 0, cause: '', timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, ...over,
+    netns: 1, sockIno: 0, rttUs: 0, handshakeUs: 0, error: 0, cause: '', timeWait: false, side: 'active', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false, totals: null, ...over,
   };
 }
 
 function setup(ports?: 'all' | number[]) {
-  const prom = new PromMetrics(() => ({ seen: 10, delivered: 9, lost: 1 }), { version: '9.9.9', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports, processMetrics: false });
+  const prom = new PromMetrics(() => sampleCounters({ seen: 10, delivered: 9, lost: 1 }), { version: '9.9.9', kernel: 'k', attach: 'tp_btf', delivery: 'ringbuf' }, { ports, processMetrics: false });
   return { prom, feed: { observe: withFinished(new MetricsFeed([prom], ports)) } };
 }
 

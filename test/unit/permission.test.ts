@@ -28,4 +28,7 @@ it('before 5.11 with no limit to hit (unlimited, or CAP_SYS_RESOURCE held): the 
     .toBe('permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON');
   expect(permissionMessage({ effective: 0n, memlock: Infinity, kernelRelease: '5.4.0' }))
     .toBe('permission denied loading BPF: run as root (sudo) or grant CAP_BPF and CAP_PERFMON');
+  // a soft limit under an unlimited hard one: libbpf raises it without CAP_SYS_RESOURCE
+  expect(permissionMessage({ effective: caps(BPF), memlock: 65536, memlockHard: Infinity, kernelRelease: '5.10.0' }))
+    .toBe('permission denied loading BPF: run as root (sudo) or grant CAP_PERFMON');
 });

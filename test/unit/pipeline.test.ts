@@ -10,6 +10,7 @@ import type { Counters, StatusReport } from '../../src/status';
 import { StatsEngine } from '../../src/derive/stats';
 import { State as S } from '../../src/decode/states';
 import { sampleEvent } from '../helpers/sample';
+import { sampleCounters } from '../helpers/sample';
 
 const connection = (skaddr: string): TcpEvent[] => [
   sampleEvent({ skaddr, oldState: S.CLOSE, newState: S.SYN_SENT, tsNs: 1_000_000 }),
@@ -34,7 +35,7 @@ class FakeTracer extends EventEmitter {
   readonly delivery = 'ringbuf' as const;
   seen = 0;
   counters(): Counters {
-    return { seen: this.seen, delivered: this.seen, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0 };
+    return sampleCounters({ seen: this.seen, delivered: this.seen });
   }
   deliveryStats() {
     return { ringBytes: 4096, ringPeakBytes: 0, maxGapMs: 0, thread: false };
