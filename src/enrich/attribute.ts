@@ -89,7 +89,7 @@ export class ProcSocketIndex {
 
   /**
    * Inode of the socket listening on `port` in namespace `netns`: ours from the start-up
-   * snapshot, another's from /proc/PID/net/tcp of a process the last scan found in it.
+   * snapshot, another's through a process the last scan found in it (sock_diag in its namespace).
    */
   listenerInode(netns: number, port: number): number | undefined {
     if (netns === this.ownNetns) return this.listeners.get(port);
