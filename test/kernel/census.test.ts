@@ -113,9 +113,11 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await build('synsent', 4);
     const after = ssCounts(ns);
     expect(after).toMatchObject({ ESTABLISHED: 160 + 2 * stormed.kept, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
-    // the test's arithmetic; ss is the oracle the readers are held to either way
-    if (timeWaitsMayHaveExpired()) expect(after.TIME_WAIT).toBeLessThanOrEqual(before.TIME_WAIT + 130);
-    else expect(after.TIME_WAIT).toBe(before.TIME_WAIT + 130);
+    // the test's arithmetic, a check that the states were made (ss is the oracle the readers are
+    // held to either way): a close reset under load leaves no TIME_WAIT (469 of 470 once on the
+    // host), and on a slow guest the first ones may have expired
+    expect(after.TIME_WAIT).toBeLessThanOrEqual(before.TIME_WAIT + 130);
+    if (!timeWaitsMayHaveExpired()) expect(after.TIME_WAIT).toBeGreaterThan(before.TIME_WAIT + 130 * 0.9);
     await agree('after churn');
     ws.close();
     child.kill('SIGINT');
