@@ -162,8 +162,7 @@ export class ProcSocketIndex {
   }
 }
 
-/** sock_diag through the addon (in the namespace the path opens; '' ours): cheap however many
- *  non-listening sockets exist, where /proc/PID/net/tcp lists them all as text. */
+/** sock_diag in the namespace the path opens ('' ours): cheap however many other sockets exist. */
 function listeningSocketsViaNetlink(netnsPath: string): { port: number; inode: number }[] | null {
   try {
     return loadBinding().listeningSockets(netnsPath);
