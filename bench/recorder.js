@@ -9,7 +9,7 @@
 // runs; in no output), with 0 lost (the live output is complete), and a replay of DIR must count
 // the same events, less the lines the recorder said it could not keep; that count must be the
 // same on the exit line and in the capture's own `end` record. Per run also the tracer's CPU
-// (user+sys of all its threads, /proc) and the disk taken. Needs root and a built dist/.
+// (user+sys of all its threads, and of the event loop's alone, /proc) and the disk taken. Needs root and a built dist/.
 //
 //   sudo node bench/recorder.js [--runs 3] [--connections 100000] [--size 64M] [--rate CONN_PER_S] [--capture-only]
 const fs = require('node:fs');
@@ -29,7 +29,9 @@ const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin/tcptrace');
 const storm = process.env.STORM || path.join(__dirname, 'out/storm');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ticks = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
+const ticks = (pid, file = `/proc/${pid}/stat`) => { const f = fs.readFileSync(file, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
+/** the event loop's own CPU (the main thread: its task id is the pid) */
+const loopTicks = (pid) => ticks(pid, `/proc/${pid}/task/${pid}/stat`);
 const HZ = 100;
 const PORTS = 16;
 
@@ -72,16 +74,18 @@ async function one(withCapture) {
   await sleep(2000);
   const load = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]); // other work on the machine
   const before = ticks(child.pid);
+  const loopBefore = loopTicks(child.pid);
   const s = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, storm, '--connections', String(connections), '--threads', '2', '--close', 'fin',
     '--ports', String(PORTS), ...(rate ? ['--rate', rate] : [])], { encoding: 'utf8' }).trim().split('\n').pop());
   await sleep(1500);
   const cpu = (ticks(child.pid) - before) / HZ;
+  const loopCpu = (loopTicks(child.pid) - loopBefore) / HZ;
   child.kill('SIGINT');
   await done;
   const m = /(\d+) events seen, (\d+) delivered.*?, (\d+) lost/.exec(err) || [];
   const missed = Number((/\+(\d+) not seen/.exec(err) || [0, 0])[1]); // the kernel skipped them (nested runs): in no output
   const expected = 10 * (s.connections - s.failed) + 2 * PORTS;
-  const r = { capture: withCapture, load: load, stormRate: Math.round(s.rate), failed: s.failed, cpuS: cpu, expected, seen: Number(m[1]), missed, delivered: Number(m[2]), lost: Number(m[3]) };
+  const r = { capture: withCapture, load: load, stormRate: Math.round(s.rate), failed: s.failed, cpuS: cpu, loopCpuS: loopCpu, expected, seen: Number(m[1]), missed, delivered: Number(m[2]), lost: Number(m[3]) };
   if (withCapture) {
     const files = fs.readdirSync(dir).filter((f) => f.endsWith('.gz'));
     r.diskBytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
@@ -117,10 +121,12 @@ async function one(withCapture) {
   const counted = on.filter((r) => r.replayed === r.delivered - r.eventsMissing && r.eventsMissing + (r.acceptsMissing ?? 0) <= r.notCaptured &&
     (r.endNotCaptured === null || r.endNotCaptured === r.notCaptured)).length;
   const cpu = (rs) => median(rs.map((r) => r.cpuS)).toFixed(2);
+  const loop = (rs) => median(rs.map((r) => r.loopCpuS)).toFixed(2);
   process.stdout.write(`live output complete (delivered + not seen = storm's 10 per connection + 2 per listener, 0 lost): ${complete} of ${rows.length} runs; ` +
     `capture kept every line (replayed = delivered): ${kept} of ${on.length}; lines missing all counted (exit line = end record): ${counted} of ${on.length}; ` +
     `median kept ${median(on.map((r) => r.replayed / r.delivered) || [0]).toFixed(3)}; ` +
     `median storm conn/s ${off.length ? median(off.map((r) => r.stormRate)) : '-'} without, ${median(on.map((r) => r.stormRate))} with; ` +
-    `median tracer CPU ${off.length ? cpu(off) : '-'} s without, ${cpu(on)} s with${off.length ? ` (x${(median(on.map((r) => r.cpuS)) / median(off.map((r) => r.cpuS))).toFixed(2)})` : ''}; ` +
+    `median tracer CPU ${off.length ? cpu(off) : '-'} s without, ${cpu(on)} s with${off.length ? ` (x${(median(on.map((r) => r.cpuS)) / median(off.map((r) => r.cpuS))).toFixed(2)})` : ''}` +
+    ` (event loop ${off.length ? loop(off) : '-'} s without, ${loop(on)} s with); ` +
     `disk at most ${Math.max(...on.map((r) => r.diskBytes))} bytes (bound ${size})\n`);
 })().catch((err) => { process.stderr.write(`${err.message}\n`); process.exit(1); });

@@ -89,7 +89,7 @@ export class ProcSocketIndex {
 
   /**
    * Inode of the socket listening on `port` in namespace `netns`: ours from the start-up
-   * snapshot, another's from /proc/PID/net/tcp of a process the last scan found in it.
+   * snapshot, another's through a process the last scan found in it (sock_diag in its namespace).
    */
   listenerInode(netns: number, port: number): number | undefined {
     if (netns === this.ownNetns) return this.listeners.get(port);
@@ -101,15 +101,20 @@ export class ProcSocketIndex {
       const pid = this.netnsPid.get(netns);
       if (pid === undefined) return undefined;
       if (this.foreignListeners.size >= MAX_REMEMBERED) this.foreignListeners.clear();
-      known = { at: now, ports: listenersInProcNet(`${this.procRoot}/${pid}/net`) };
+      known = { at: now, ports: this.listenersOf(`${this.procRoot}/${pid}`) };
       this.foreignListeners.set(netns, known);
     }
     return known.ports.get(port);
   }
 
   private scanListeners(): void {
-    const viaNetlink = this.procRoot === '/proc' ? listeningSocketsViaNetlink() : null;
-    this.listeners = viaNetlink ? new Map(viaNetlink.map((l) => [l.port, l.inode])) : listenersInProcNet(`${this.procRoot}/net`);
+    this.listeners = this.listenersOf(this.procRoot, '');
+  }
+
+  /** LISTEN sockets (port → inode) in the namespace of /proc/PID (or of /proc: ours). */
+  private listenersOf(procPid: string, netnsPath = `${procPid}/ns/net`): Map<number, number> {
+    const viaNetlink = this.procRoot === '/proc' ? listeningSocketsViaNetlink(netnsPath) : null;
+    return viaNetlink ? new Map(viaNetlink.map((l) => [l.port, l.inode])) : listenersInProcNet(`${procPid}/net`);
   }
 
   private scan(): void {
@@ -157,10 +162,10 @@ export class ProcSocketIndex {
   }
 }
 
-/** sock_diag through the addon: cheap however many non-listening sockets exist. */
-function listeningSocketsViaNetlink(): { port: number; inode: number }[] | null {
+/** sock_diag in the namespace the path opens ('' ours): cheap however many other sockets exist. */
+function listeningSocketsViaNetlink(netnsPath: string): { port: number; inode: number }[] | null {
   try {
-    return loadBinding().listeningSockets();
+    return loadBinding().listeningSockets(netnsPath);
   } catch {
     return null;
   }

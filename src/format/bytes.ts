@@ -139,17 +139,39 @@ export function putJsonNumber(buf: Buffer, p: number, n: number): number {
   return putText(buf, p, Number.isFinite(n) ? String(n) : 'null');
 }
 
-/** A constant prepared for putBytes: its UTF-8 bytes as little-endian 32-bit words, then the rest. */
+/**
+ * A constant prepared for putBytes: its UTF-8 bytes as 32-bit words, each with where it goes.
+ * The last word overlaps the one before when the length is not a multiple of 4, and a constant
+ * of up to 16 bytes (most keys) is always four stores (the last repeated), so putBytes writes
+ * it without a loop or a branch, and never past its end.
+ */
 export interface Constant {
-  readonly words: Uint32Array;
-  readonly tail: Uint8Array;
+  readonly length: number;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
+  readonly at1: number;
+  readonly at2: number;
+  readonly at3: number;
+  /** the words past the first four: offset, word, offset, word… */
+  readonly more: Int32Array;
+  /** a constant shorter than a word, byte by byte; else null */
+  readonly short: Uint8Array | null;
 }
 
 export function bytes(s: string): Constant {
   const b = Buffer.from(s, 'utf8');
-  const words = new Uint32Array(b.length >> 2);
-  for (let i = 0; i < words.length; i++) words[i] = b.readUInt32LE(4 * i);
-  return { words, tail: new Uint8Array(b.subarray(4 * words.length)) };
+  const at: number[] = [];
+  for (let o = 0; o + 4 <= b.length; o += 4) at.push(o);
+  if (b.length % 4 && b.length >= 4) at.push(b.length - 4);
+  while (at.length && at.length < 4) at.push(at[at.length - 1]);
+  const w = at.map((o) => b.readInt32LE(o));
+  return {
+    length: b.length, w0: w[0] ?? 0, w1: w[1] ?? 0, w2: w[2] ?? 0, w3: w[3] ?? 0, at1: at[1] ?? 0, at2: at[2] ?? 0, at3: at[3] ?? 0,
+    more: Int32Array.from(at.slice(4).flatMap((o, i) => [o, w[4 + i]])),
+    short: b.length < 4 ? new Uint8Array(b) : null,
+  };
 }
 
 // The DataView of the buffer putBytes wrote to last: writers fill one buffer for a whole batch.
@@ -158,20 +180,25 @@ let view: DataView = new DataView(new ArrayBuffer(0));
 
 /**
  * A constant (JSON keys, padded state names), four bytes per store: they are most of a JSON
- * line, and a byte-by-byte copy of them was a quarter of its cost.
+ * line, and a byte-by-byte copy of them was a quarter of its cost (a loop over the words, half
+ * of what is left).
  */
 export function putBytes(buf: Buffer, p: number, c: Constant): number {
   if (buf !== viewed) {
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     viewed = buf;
   }
-  const words = c.words;
-  const n = words.length;
-  for (let i = 0; i < n; i++) view.setUint32(p + 4 * i, words[i], true);
-  p += 4 * n;
-  const tail = c.tail;
-  for (let i = 0; i < tail.length; i++) buf[p++] = tail[i];
-  return p;
+  if (c.short !== null) {
+    for (let i = 0; i < c.short.length; i++) buf[p + i] = c.short[i];
+    return p + c.length;
+  }
+  view.setInt32(p, c.w0, true);
+  view.setInt32(p + c.at1, c.w1, true);
+  view.setInt32(p + c.at2, c.w2, true);
+  view.setInt32(p + c.at3, c.w3, true);
+  const more = c.more;
+  for (let i = 0; i < more.length; i += 2) view.setInt32(p + more[i], more[i + 1], true);
+  return p + c.length;
 }
 
 export class ByteWriter {

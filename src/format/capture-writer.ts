@@ -61,7 +61,7 @@ export class CaptureWriter {
     const w = this.bytes;
     w.moveTo(0);
     for (const e of batch) {
-      const at = putBytes(w.room(ACCEPT.words.length * 4 + ACCEPT.tail.length), w.length, ACCEPT);
+      const at = putBytes(w.room(ACCEPT.length), w.length, ACCEPT);
       w.moveTo(at);
       writeJsonEvent(w, e);
       w.room(1)[at] = 0x2c; // the event's `{` becomes the comma after `"type":"accept"`

@@ -83,7 +83,7 @@ export declare class Probe {
 
 export declare function ringbufSupported(): boolean;
 /** Listening TCP sockets of this network namespace via sock_diag; null if unavailable. */
-export declare function listeningSockets(): { port: number; inode: number }[] | null;
+export declare function listeningSockets(netnsPath?: string): { port: number; inode: number }[] | null;
 /** One open connection and its figures so far (struct tcp_info, as `ss -ti`); null: the kernel's
  *  tcp_info is too old to carry that field. */
 export interface NativeOpenConnection {

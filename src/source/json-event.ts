@@ -133,6 +133,9 @@ const BLANK: TcpEvent = {
   family: 4, saddr: '', sport: 0, daddr: '', dport: 0, oldState: 0, newState: 0, durationNs: null, netns: 0, sockIno: 0, rttUs: 0,
   handshakeUs: 0, error: 0, cause: '', timeWait: false, side: '', synRetrans: 0, synackRetrans: 0, acceptWaitUs: 0, holders: null, isAccept: false,
   totals: null,
+  // set later by some lines: declared here, or adding them turns every event into a slow
+  // dictionary object (~1.5x the time of each output's writer)
+  ownerExited: undefined, cgroup: undefined,
 };
 
 export function blankEvent(): TcpEvent {

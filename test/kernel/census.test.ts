@@ -19,6 +19,10 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
   let undrop: () => void;
   const blackHole = 20000 + Math.floor(Math.random() * 20000);
   const build = (op: string, n: number) => builder.build(op, n);
+  /** when the first TIME_WAIT was made: a TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN), and an
+   *  emulated guest (5.10 under QEMU) can take longer than that to reach the last count */
+  let firstTimeWait = 0;
+  const timeWaitsMayHaveExpired = () => Date.now() - firstTimeWait > 50_000;
 
   beforeAll(async () => {
     ns = new NetNamespace();
@@ -30,6 +34,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await builder.ready();
     // Before tcptrace: sockets it can only know from the kernel's tables.
     await build('est', 100);
+    firstTimeWait = Date.now();
     await build('tw', 40);
     await build('half', 10);
     await build('synsent', 3);
@@ -41,7 +46,8 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     ns?.delete();
   });
 
-  it('--summary, /metrics and the stream agree with ss, before and after churn', async () => {
+  // No retry: a second try would start from the first one's sockets (the namespace is shared).
+  it('--summary, /metrics and the stream agree with ss, before and after churn', { retry: 0, timeout: patience(60_000) }, async () => {
     // Connections come and go while tcptrace counts at start: some change state during the dump.
     await build('storm', 3000);
     const child = spawn(bin, ['--netns', String(ns.inode), '--summary', '--interval', '1', '--json', '--listen', '127.0.0.1:0', '--ring-size', '32M']);
@@ -96,7 +102,7 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     // (a storm connection reset under load closes without TIME_WAIT: at most that many fewer)
     expect(before).toMatchObject({ ESTABLISHED: 200 + 2 * stormed.kept, LISTEN: 2, FIN_WAIT2: 10, CLOSE_WAIT: 10, SYN_SENT: 3 });
     expect(before.TIME_WAIT).toBeLessThanOrEqual(40 + stormed.closed);
-    expect(before.TIME_WAIT).toBeGreaterThan(40 + stormed.closed * 0.9);
+    if (!timeWaitsMayHaveExpired()) expect(before.TIME_WAIT).toBeGreaterThan(40 + stormed.closed * 0.9);
     await agree('at start, during a storm');
 
     // Churn after start: new sockets in every state, and old ones leaving theirs.
@@ -107,10 +113,14 @@ describeKernel('sockets in each state equal ss -tan (--netns)', () => {
     await build('synsent', 4);
     const after = ssCounts(ns);
     expect(after).toMatchObject({ ESTABLISHED: 160 + 2 * stormed.kept, FIN_WAIT2: 17, CLOSE_WAIT: 17, SYN_SENT: 7 });
-    expect(after.TIME_WAIT).toBe(before.TIME_WAIT + 130);
+    // the test's arithmetic, a check that the states were made (ss is the oracle the readers are
+    // held to either way): a close reset under load leaves no TIME_WAIT (469 of 470 once on the
+    // host), and on a slow guest the first ones may have expired
+    expect(after.TIME_WAIT).toBeLessThanOrEqual(before.TIME_WAIT + 130);
+    if (!timeWaitsMayHaveExpired()) expect(after.TIME_WAIT).toBeGreaterThan(before.TIME_WAIT + 130 * 0.9);
     await agree('after churn');
     ws.close();
     child.kill('SIGINT');
     await new Promise((r) => child.on('exit', r));
-  }, patience(60_000));
+  });
 });

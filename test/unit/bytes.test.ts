@@ -1,6 +1,6 @@
 // The byte writers on the hot path must print exactly what the string APIs they replace print.
 import { describe, expect, it } from 'vitest';
-import { ByteWriter, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/format/bytes';
+import { ByteWriter, bytes, putBytes, putJsonNumber, putJsonString, putMsFixed3, putText, putThousandths, putUint } from '../../src/format/bytes';
 import { writeJsonEvent } from '../../src/format/schema-writer';
 import { toJsonEvent } from '../../src/format/schema';
 import { containerFromPath, type CgroupResolver } from '../../src/enrich/containers';
@@ -59,6 +59,23 @@ describe('ByteWriter numbers', () => {
   });
 });
 
+describe('ByteWriter constants', () => {
+  it('putBytes writes a constant of any length exactly, and nothing past its end', () => {
+    for (let n = 0; n <= 70; n++) {
+      const text = Array.from({ length: n }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + n) % 90))).join('');
+      for (const at of [0, 1, 3]) {
+        const buf = Buffer.alloc(at + n + 8, 0xee);
+        expect(putBytes(buf, at, bytes(text))).toBe(at + n);
+        expect(buf.subarray(at, at + n).toString('latin1')).toBe(text);
+        expect([...buf.subarray(0, at), ...buf.subarray(at + n)].every((b) => b === 0xee), `${n} at ${at}`).toBe(true);
+      }
+    }
+    const utf8 = 'caf\u00e9 \u4e2d';
+    const buf = Buffer.alloc(32);
+    expect(buf.subarray(0, putBytes(buf, 0, bytes(utf8))).toString('utf8')).toBe(utf8);
+  });
+});
+
 describe('ByteWriter text', () => {
   const samples = ['', 'curl', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0000\u001f\u007f', 'caf\u00e9', 'x\u00ff', '\u4e2d\u6587', '\u{1f600}', 'lone\ud800', '\udc00end'];
   const latin1 = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
@@ -112,6 +129,11 @@ describe('NDJSON bytes', () => {
     } as unknown as CgroupResolver;
     const r = rng(4);
     const events = [sampleEvent(), sampleEvent({ cgroupId: 7 }), sampleEvent({ ownerSource: 'unknown' })];
+    // what the fast paths assume, not held: another family, an owner source of a newer writer,
+    // holders with the owner gone, a cgroup without a container, an unknown owner with a cgroup
+    events.push(sampleEvent({ family: 10 as 4 }), sampleEvent({ family: 0 as 4, ownerSource: 'other' as 'proc' }),
+      sampleEvent({ holders: [1, 22, 333], ownerExited: true }), sampleEvent({ holders: [], ownerExited: false }),
+      sampleEvent({ ownerSource: 'unknown', cgroupId: 1, ownerExited: true }), sampleEvent({ cgroupId: 0, sockIno: 0, handshakeUs: 0, acceptWaitUs: 0, durationNs: null }));
     for (let i = 0; i < 3000; i++) events.push(randomEvent(r));
     // the enrich stage stores what the writers print (src/enrich/cgroup.ts)
     new CgroupEnricher(() => resolver).enrich(events);
