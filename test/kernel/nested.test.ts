@@ -123,14 +123,14 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
   });
 
   // KNOWN DEFECT, not the recursion guard (issue 23): now and then (5 of 14 storms in a busy hour,
-  // 0 of 40 later) a burst of server-side FIN_WAIT1->FIN_WAIT2->CLOSE pairs (one softirq run,
-  // ~17 sockets, one CPU) is missing. Measured with bench/gap-oracle: a tracefs instance saw every
-  // call (150 096, the storm's exact count), tcptrace delivered 150 062, and the handler's run_cnt
-  // (bpf_stats_enabled=1) and `seen` were 150 062 too. Yet the handler, built with
-  // bench/gap-oracle/handler-log.patch, logged its entry AND its exit for those very calls (same
-  // socket, CPU and time to the microsecond): the program runs for them, so the old reading (they
-  // reach neither program) was wrong; what it then does with them, and why run_cnt misses those
-  // runs, is open. Two more tries keep CI green while it is.
+  // 1 of ~70 later) a burst of server-side FIN_WAIT1->FIN_WAIT2->CLOSE pairs (one softirq run, one
+  // CPU) is missing from what matches the storm. Measured with bench/gap-oracle: a tracefs instance
+  // saw every call; the handler, built with bench/gap-oracle/handler-log.patch, logged for those
+  // very calls (same socket, CPU and time to the microsecond) its entry, the step right before
+  // emit() and its exit; and its run_cnt (bpf_stats_enabled=1) = `seen` = delivered, lost 0. So
+  // the kernel runs the program and a record is sent and delivered for each: the old reading (they
+  // reach neither program) was wrong. What differs is the record's content (its ports or address
+  // do not match the storm's): open. Two more tries keep CI green while it is.
   it('every storm transition arrives: no gap in any socket\'s chain', { timeout: patience(200_000), retry: 2 }, async () => {
     const { c, chains } = await stormUnderTracer();
     // unless other work on the machine filled the ring meanwhile: then counted in lost
