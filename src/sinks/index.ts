@@ -39,11 +39,14 @@ interface SinkKind<O> {
 
 type SinkTable = { [K in keyof SinkOptions]-?: SinkKind<NonNullable<SinkOptions[K]>> };
 
+/** What a capture holds besides the events (a replay's outputs need them): -j and --capture. */
+const CAPTURE_READS: Reads = { cgroup: true, totals: true, open: true };
+
 /** In build order: the stream before the metrics (it sets the --listen server's token before /metrics can be served there). */
 const SINKS: SinkTable = {
   terminal: {
     // -j is a capture: the connections still open at the end too
-    reads: (o) => (o.format === 'json' ? { cgroup: true, totals: true, open: true } : {}),
+    reads: (o) => (o.format === 'json' ? CAPTURE_READS : {}),
     async build(o, { out, capture }) {
       if (o.format === 'csv') return new (await import('./csv')).CsvSink(out, o.csv);
       if (o.format === 'json') return new (await import('./ndjson')).NdjsonSink(out, capture);
@@ -75,8 +78,8 @@ const SINKS: SinkTable = {
     build: async (o, { status, log, census, pressure }) => new (await import('./otlp')).OtlpSink(status, { ...o, census, pressure }, log),
   },
   recorder: {
-    // a capture keeps the accept records (a replay's accept-queue statistics) and the cgroups
-    reads: { accepts: true, cgroup: true, open: true },
+    // and the accept records (a replay's accept-queue statistics)
+    reads: { ...CAPTURE_READS, accepts: true },
     build: async (o, inputs) => (await import('./recorder/index')).RecorderSink.create(o, inputs),
   },
 };

@@ -6,6 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectAndClose, describeKernel, listen, sleep } from '../helpers/kernel';
 
@@ -94,6 +95,10 @@ describeKernel('the flight recorder', () => {
     r.child.kill('SIGINT');
     expect(await r.exited).toBe(0);
     expect(r.err()).not.toMatch(/not captured/);
+    // each connection's totals are in the capture, as in -j's (a replay's --lifetimes shows them)
+    const lastAcks = gunzipSync(fs.readFileSync(saved)).toString().split('\n').filter((l) => l.includes('"oldstate":"LAST_ACK","newstate":"CLOSE"'));
+    expect(lastAcks.length).toBeGreaterThan(0);
+    expect(lastAcks.filter((l) => !l.includes('"totals":{"'))).toEqual([]);
     const summary = execFileSync(bin, ['-r', saved, '--summary'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(summary).toMatch(/tcptrace summary .* \d+ transitions/);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -57,4 +57,28 @@ describe('the disk thread', () => {
     expect(onDisk(dir)).toBe(0);
     expect(disk.write({ id: 2, header: '', data: lines(1, 100) }).error).toBeUndefined();
   });
+
+  it('a piece too big for the bound removes no file first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recorder-disk-'));
+    dirs.push(dir);
+    const old = 'tcptrace-20260101T000000-000001.ndjson.gz';
+    fs.writeFileSync(path.join(dir, old), Buffer.alloc(10 << 10));
+    const disk = new DiskFiles({ dir, sizeBytes: 64 << 10, fileBytes: 16 << 10, files: [{ name: old, bytes: 10 << 10 }] });
+    const noise = Buffer.from(Array.from({ length: 200 << 10 }, (_, i) => (i * 2654435761) >>> 24));
+    expect(disk.write({ id: 1, header: '', data: noise })).toMatchObject({ error: TOO_BIG, removed: [] });
+    expect(fs.existsSync(path.join(dir, old))).toBe(true);
+  });
+
+  it('a run started within the same second as the last one writes to a file of its own', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recorder-disk-'));
+    dirs.push(dir);
+    const stamp = () => new Date(Date.parse('2026-12-06T01:00:00Z'));
+    const first = new DiskFiles({ dir, sizeBytes: 1 << 20, fileBytes: 256 << 10, files: [] }, stamp);
+    const a = first.write({ id: 1, header: '', data: lines(1, 100) });
+    const left = fs.readdirSync(dir).map((name) => ({ name, bytes: fs.statSync(path.join(dir, name)).size }));
+    const second = new DiskFiles({ dir, sizeBytes: 1 << 20, fileBytes: 256 << 10, files: left }, stamp);
+    const b = second.write({ id: 1, header: '', data: lines(2, 100) });
+    expect(b.file).not.toBe(a.file);
+    expect(fs.statSync(path.join(dir, a.file!)).size).toBe(a.bytes);
+  });
 });

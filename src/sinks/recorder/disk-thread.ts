@@ -81,6 +81,8 @@ export class DiskFiles {
     const data = gzipSync(job.data, { level: LEVEL });
     const packed = starting && this.seq > 0 ? Buffer.concat([gzipSync(Buffer.from(job.header), { level: LEVEL }), data]) : data;
     const file = starting ? { name: this.fileName(), bytes: 0 } : this.current!;
+    // a member that cannot fit even once every other file went: nothing is removed for it
+    if (file.bytes + packed.length > this.s.sizeBytes) return { ...done, error: TOO_BIG };
     // room first: the oldest files go (never the one written to) until this member fits the bound
     let total = this.total;
     while (total + packed.length > this.s.sizeBytes && this.files.length && this.files[0] !== file) {
@@ -111,9 +113,14 @@ export class DiskFiles {
     }
   }
 
+  /** A new file's name: the second, and a count; never a name a file already has (a previous
+   *  run started within the same second). */
   private fileName(): string {
     const t = this.stamp().toISOString().replace(/[-:]/g, '').slice(0, 15);
-    return `tcptrace-${t}-${String(++this.seq).padStart(6, '0')}.ndjson.gz`;
+    let name: string;
+    do name = `tcptrace-${t}-${String(++this.seq).padStart(6, '0')}.ndjson.gz`;
+    while (this.files.some((f) => f.name === name));
+    return name;
   }
 }
 
