@@ -122,15 +122,15 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
     expect(chains.repeats).toEqual([]);
   });
 
-  // KNOWN DEFECT, not the recursion guard (issue 23): now and then (5 of 14 storms in a busy hour,
-  // 1 of ~70 later) a burst of server-side FIN_WAIT1->FIN_WAIT2->CLOSE pairs (one softirq run, one
-  // CPU) is missing from what matches the storm. Measured with bench/gap-oracle: a tracefs instance
-  // saw every call; the handler, built with bench/gap-oracle/handler-log.patch, logged for those
-  // very calls (same socket, CPU and time to the microsecond) its entry, the step right before
-  // emit() and its exit; and its run_cnt (bpf_stats_enabled=1) = `seen` = delivered, lost 0. So
-  // the kernel runs the program and a record is sent and delivered for each: the old reading (they
-  // reach neither program) was wrong. What differs is the record's content (its ports or address
-  // do not match the storm's): open. Two more tries keep CI green while it is.
+  // KNOWN DEFECT, not the recursion guard (issue 23): now and then (6 of ~100 storms of 15 000
+  // connections) a burst of server-side FIN_WAIT1->FIN_WAIT2->CLOSE pairs (one softirq run, one
+  // CPU) is missing. Measured with bench/gap-oracle (tracefs instance, bpf_stats, a handler built
+  // with handler-log.patch), two shapes: on a quiet host tracefs saw all 150 096 calls while both
+  // programs' run_cnt + recursion_misses were 150 074 and the handler's own log lacks the 22 (they
+  // reach neither program; the softirq ran on another process, tokio-rt-worker); in a busy run the
+  // handler logged entry, the step before emit() and exit for the missing calls, with run_cnt =
+  // seen = delivered, lost 0, yet no record of that socket arrived. Cause open. Two more tries
+  // keep CI green while it is.
   it('every storm transition arrives: no gap in any socket\'s chain', { timeout: patience(200_000), retry: 2 }, async () => {
     const { c, chains } = await stormUnderTracer();
     // unless other work on the machine filled the ring meanwhile: then counted in lost
