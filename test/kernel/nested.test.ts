@@ -129,7 +129,7 @@ describeKernel('state changes nested in softirq (the kernel skips the handler fo
   // programs' run_cnt + recursion_misses were 150 074 and the handler's own log lacks the 22 (they
   // reach neither program; the softirq ran on another process, tokio-rt-worker); in a busy run the
   // handler logged entry, the step before emit() and exit for the missing calls, with run_cnt =
-  // seen = delivered, lost 0, yet no record of that socket arrived. Cause open. Two more tries
+  // seen = delivered, lost 0, yet no delivered record matches them. Cause open. Two more tries
   // keep CI green while it is.
   it('every storm transition arrives: no gap in any socket\'s chain', { timeout: patience(200_000), retry: 2 }, async () => {
     const { c, chains } = await stormUnderTracer();
