@@ -186,12 +186,17 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
   it('cookies off, a third of the final ACKs dropped: the full request queue drops SYNs, TCPReqQFullDrop exactly', async () => {
     // requests whose final ACK nftables dropped stay in the request queue until a SYN-ACK
     // retransmit brings the ACK again; meanwhile the queue (8) is full and new SYNs are dropped
-    const s = await scenario(7107, 60, [8, 0, 0], (ns) => {
+    const run = () => scenario(7107, 60, [8, 0, 0], (ns) => {
       ns.run('sysctl', '-q', 'net.ipv4.tcp_syncookies=0');
       ns.run('nft', 'add', 'table', 'inet', 'why_ack');
       ns.run('nft', 'add', 'chain', 'inet', 'why_ack', 'in', '{ type filter hook input priority 0; }');
       ns.run('nft', 'add', 'rule', 'inet', 'why_ack', 'in', 'tcp', 'dport', '7107', 'tcp', 'flags', '==', 'ack', 'ct', 'state', 'established', 'numgen', 'random', 'mod', '3', '==', '0', 'drop');
     });
+    // The scenario needs an acceptor that keeps up: on a loaded machine (5.10 under QEMU) it fell
+    // behind and the accept queue (also 8) overflowed 1-2 times, which drops SYNs and final ACKs
+    // of its own. Such a run is another scenario: it is made again, in a new namespace.
+    let s = await run();
+    for (let again = 0; again < 2 && delta(s, 'TcpExtListenOverflows') > 0; again++) s = await run();
     const [active, passive] = sides(s);
     report('cookies off, request queue:', s, active, passive);
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
