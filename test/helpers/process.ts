@@ -73,6 +73,16 @@ export class NetNamespace {
     return execFileSync('ip', ['netns', 'exec', this.name, ...cmd], { encoding: 'utf8' });
   }
 
+  /** The namespace's own TCP/IP counters (nstat -az: absolute values, a fresh namespace's are its tests'). */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const line of this.run('nstat', '-az').split('\n')) {
+      const [name, value] = line.trim().split(/\s+/);
+      if (name && /^\d+$/.test(value ?? '')) out[name] = Number(value);
+    }
+    return out;
+  }
+
   /** Drops TCP SYNs to `port` inside the namespace (nftables); returns a remover. */
   dropSyns(port: number): () => void {
     this.run('nft', 'add', 'table', 'inet', 'tcptrace_test');

@@ -47,8 +47,7 @@ function ssInfo(ns: NetNamespace): Map<string, Record<string, string>> {
 const ssRetrans = (f: Record<string, string>) => Number(f.retrans?.split('/')[1] ?? 0);
 
 function nstat(ns: NetNamespace, counter: string): number {
-  const line = ns.run('nstat', '-az', counter).split('\n').find((l) => l.startsWith(counter));
-  return Number(line!.trim().split(/\s+/)[1]);
+  return ns.counters()[counter] ?? 0;
 }
 
 let ns: NetNamespace | undefined;

@@ -32,15 +32,6 @@ a.close()
 srv.close()
 `;
 
-function nstat(ns: NetNamespace): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of ns.run('nstat', '-az').split('\n')) {
-    const [name, value] = line.trim().split(/\s+/);
-    if (name && /^\d+$/.test(value ?? '')) out[name] = Number(value);
-  }
-  return out;
-}
-
 describeKernel('TCP_DEFER_ACCEPT', () => {
   let cap: Capture;
   let ns: NetNamespace;
@@ -60,7 +51,7 @@ describeKernel('TCP_DEFER_ACCEPT', () => {
     expect(code).toBe(0);
     const mine = () => cap.events.filter((e) => e.netns === ns.inode && (e.sport === PORT || e.dport === PORT) && e.dport !== 0);
     await cap.waitFor(() => mine().filter((e) => e.newState === State.CLOSE).length >= 2, patience(10_000));
-    const counters = nstat(ns);
+    const counters = ns.counters();
     const passive = mine().filter((e) => e.side === 'passive' && (e.newState === State.ESTABLISHED || e.newState === State.CLOSE));
     console.log('defer accept:', passive.map((e) => [e.newState, e.synackRetrans, diagnose(e)?.why ?? null]),
       { synRetrans: counters.TcpExtTCPSynRetrans, listenDrops: counters.TcpExtListenDrops, deferAccept: counters.TcpExtTCPDeferAcceptDrop });

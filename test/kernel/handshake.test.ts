@@ -14,16 +14,6 @@ import { diagnose, type Why } from '../../src/derive/handshake-diagnosis';
 
 const fixture = path.resolve(__dirname, '../fixtures/handshakes.py');
 
-/** The namespace's own TCP counters (fresh namespace: absolute values are the test's). */
-function counters(ns: NetNamespace): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of ns.run('nstat', '-az').split('\n')) {
-    const [name, value] = line.trim().split(/\s+/);
-    if (name && /^\d+$/.test(value ?? '')) out[name] = Number(value);
-  }
-  return out;
-}
-
 /** Runs handshakes.py in the namespace; resolves with its first JSON line holding `key`. */
 function fixtureRun(ns: NetNamespace, args: string[]) {
   const child = spawn('ip', ['netns', 'exec', ns.name, 'python3', fixture, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -59,7 +49,7 @@ async function scenario(port: number, n: number, server: [number, number, number
   setup(ns);
   const srv = fixtureRun(ns, ['server', String(port), ...server.map(String)]);
   await srv.line('listening');
-  const before = counters(ns);
+  const before = ns.counters();
   const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs), String(send)]);
   // a server started with sleep -1 accepts once every client started, and a moment more
   await clients.line('started');
@@ -75,7 +65,7 @@ async function scenario(port: number, n: number, server: [number, number, number
     last = closes();
     await sleep(patience(1500));
   }
-  const after = counters(ns);
+  const after = ns.counters();
   srv.stop();
   return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result };
 }
