@@ -147,9 +147,15 @@ function fit(text: string, width: number): { text: string; columns: number } {
   return { text: i === text.length ? text : text.slice(0, i), columns };
 }
 
-/** Displayed text (displayText's output) cut to at most `width` columns, with its width. */
-export function fitDisplayed(text: string, width: number): Shown {
-  return fit(text, width);
+/**
+ * Displayed text (displayText's output) in at most `width` columns, with its width: whole, or
+ * cut with `…` as its last column, so that a cut (of an escape, say) never looks whole.
+ */
+export function fitMarked(text: string, width: number): Shown {
+  const whole = fit(text, width);
+  if (whole.text.length === text.length) return whole;
+  const cut = fit(text, width - 1);
+  return { text: `${cut.text}…`, columns: cut.columns + 1 };
 }
 
 /** Terminal columns of displayed text. */
@@ -170,12 +176,7 @@ export function shownColumn(s: string, width: number): Shown {
 
 /** `s` padded to `width` columns as displayed text, or cut to them with `…` as its last. */
 export function padColumn(s: string, width: number): string {
-  const text = displayText(s);
-  let shown = fit(text, width);
-  if (shown.text.length < text.length) {
-    const cut = fit(text, width - 1);
-    shown = { text: `${cut.text}…`, columns: cut.columns + 1 };
-  }
+  const shown = fitMarked(displayText(s), width);
   return shown.text + ' '.repeat(width - shown.columns);
 }
 

@@ -6,7 +6,7 @@
 // as \x2b, a last `*` as \x2a, a last `…` as \u2026. A backslash is always escaped itself, so
 // the escape cannot be mistaken either. The cut mark keeps a cut escape from hiding: a name
 // ending in a zero-width space shows as `nginx…`, never as `nginx`.
-import { displayText, fitDisplayed, type Shown } from './display';
+import { displayText, fitMarked, type Shown } from './display';
 
 /** `name` displayed, with what would read as one of the marks escaped. */
 export function nameText(name: string): string {
@@ -22,11 +22,8 @@ export type NameMark = '' | '+' | '*';
 
 /** The name for a column of `width`, its marks (cut, then `mark`) within the width. */
 export function shownName(name: string, width: number, mark: NameMark = ''): Shown {
-  const text = nameText(name);
-  const whole = fitDisplayed(text, width - mark.length);
-  if (whole.text.length === text.length) return { text: `${whole.text}${mark}`, columns: whole.columns + mark.length };
-  const cut = fitDisplayed(text, width - mark.length - 1);
-  return { text: `${cut.text}…${mark}`, columns: cut.columns + 1 + mark.length };
+  const shown = fitMarked(nameText(name), width - mark.length);
+  return mark ? { text: `${shown.text}${mark}`, columns: shown.columns + mark.length } : shown;
 }
 
 /** `name` padded to `width` columns (or cut to them). */
