@@ -83,6 +83,7 @@ static __always_inline void handler_runs(const void *frame, const struct sock *s
 
 	if (!n)
 		return;
+	n->runs++; /* not shared: the handler cannot interrupt itself, nor the nested one this count */
 	if (level == 0)
 		n->ran[1].frame = 0; /* nothing runs on the interrupt stack now: a leftover */
 	level &= 1;

@@ -7,6 +7,7 @@
 #define TCPTRACE_NESTED_STACKS 2
 
 struct tcptrace_state_nesting {
+	__u64 runs;    /* changes the handler ran for (bpf/hidden.bpf.h sets them against the tracepoint's calls) */
 	__u64 handled; /* changes the nested handler took: the handler's misses it made good */
 	/* per stack: the change the handler is running or ran for, its second call still to come */
 	struct tcptrace_change_token {

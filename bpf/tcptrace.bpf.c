@@ -22,6 +22,7 @@
 #include "conn-stats.bpf.h"
 #include "emit.bpf.h"
 #include "state.bpf.h"
+#include "hidden.bpf.h"
 #include "causes.bpf.h"
 #include "owner.bpf.h"
 #include "first-use.bpf.h"

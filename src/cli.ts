@@ -39,9 +39,23 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+function notSeenWhy(c: Counters): string {
+  const busy = c.missed - c.hidden;
+  if (!c.hidden) return 'the kernel skipped them, BPF program busy on that CPU';
+  const hidden = `${c.hidden} while PID 1 ran (this kernel runs no BPF program then)`;
+  return busy ? `the kernel skipped them: ${busy} with the BPF program busy on that CPU, ${hidden}` : `the kernel skipped them, ${hidden}`;
+}
+
+/** The start note on a kernel that hides PID 1's work from BPF ('' elsewhere). */
+export function pid1HidingNote(hiding: { uncounted: string } | null): string {
+  if (!hiding) return '';
+  const counted = hiding.uncounted ? `NOT counted: ${hiding.uncounted}` : 'counted as not seen';
+  return `this kernel runs no BPF program while PID 1 is the current task: state changes made then are ${counted}`;
+}
+
 export function summaryLine(c: Counters): string {
   const filtered = c.filtered ? `, ${c.filtered} filtered after attribution` : '';
-  const missed = c.missed ? ` (+${c.missed} not seen: the kernel skipped them, BPF program busy on that CPU)` : '';
+  const missed = c.missed ? ` (+${c.missed} not seen: ${notSeenWhy(c)})` : '';
   const accepts = c.acceptsLost ? `; ${c.acceptsLost} accept records lost (missing from the accept-queue wait statistics)` : '';
   return `tcptrace: ${c.seen} events seen, ${c.delivered} delivered${filtered}, ${c.lost} lost${missed}${accepts}`;
 }
@@ -211,4 +225,6 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
   if (plan.verbose) for (const l of live!.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
   log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(live!.leftOut)}); Ctrl-C to stop`);
+  const hiding = pid1HidingNote(live!.pid1Hiding);
+  if (hiding) log(hiding);
 }

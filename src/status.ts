@@ -19,10 +19,14 @@ export interface Counters {
   accepts: number;
   /** Accept records the kernel buffer had no room for. */
   acceptsLost: number;
-  /** State changes the kernel did not run the program for (BPF recursion on one CPU); not in seen. */
+  /** State changes the kernel did not run the program for (BPF recursion on one CPU, or hidden
+   *  below); not in seen. */
   missed: number;
   /** State changes the kernel skipped the handler for that the nested handler took (in seen). */
   nested: number;
+  /** Of missed: state changes made while PID 1 was the current task, on a kernel that runs no BPF
+   *  program then (bpf/hidden.bpf.h); 0 elsewhere. */
+  hidden: number;
 }
 
 export interface TracerStatus {

@@ -48,6 +48,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly programs: string[];
   /** Programs this kernel could not load, each with the piece it lacks. */
   readonly leftOut: LeftOutProgram[];
+  /**
+   * null, or this kernel runs no BPF program while PID 1 is the current task (a sandbox patch):
+   * state changes made then are counted in counters().hidden, unless `uncounted` says why not.
+   */
+  readonly pid1Hiding: { uncounted: string } | null;
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
   private readonly probe: Probe;
@@ -77,6 +82,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.delivery = opened.delivery;
     this.programs = opened.programs;
     this.leftOut = opened.leftOut;
+    this.pid1Hiding = opened.pid1Hiding;
   }
 
   /**
@@ -115,7 +121,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   counters(): Counters {
     if (this.final) return this.final;
     const c = this.probe.counters();
-    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, hidden: c.hidden, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
   get closed(): boolean {
@@ -131,7 +137,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, hidden: c.hidden, accepts: this.accepts, acceptsLost: c.acceptsLost };
     this.emit('close', this.final);
     return this.final;
   }

@@ -55,10 +55,12 @@ export interface NativeCounters {
   dropped: number;
   /** accept records the buffer had no room for (counted apart from transitions) */
   acceptsLost: number;
-  /** state changes the kernel skipped because our program was already running on that CPU */
+  /** state changes the kernel ran no program of ours for: busy on that CPU, or hidden (below) */
   missed: number;
   /** State changes the handler was busy for that the nested handler took (bpf/nested.bpf.h): in seen. */
   nested: number;
+  /** Of missed: made while PID 1 was current, on a kernel that runs no BPF program then (bpf/hidden.bpf.h). */
+  hidden: number;
 }
 
 export declare class Probe {
@@ -70,6 +72,9 @@ export declare class Probe {
   start(onBatch: (records: Buffer) => void): void;
   /** CLOCK_MONOTONIC milliseconds (process.hrtime's clock): load began, programs attached. */
   loadTimes(): { startedMs: number; attachedMs: number };
+  /** null, or this kernel runs no BPF program while PID 1 is current; uncounted: why the changes
+   *  it hides cannot be counted ('' when they are, in counters().hidden). */
+  pid1Hiding(): { uncounted: string } | null;
   counters(): NativeCounters;
   /** Detaches, delivers what is still queued (synchronously), frees; returns final counters. */
   close(): NativeCounters;

@@ -133,10 +133,11 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
     vmlinux = &names;
   }
   ProgramChoice choice(o.attach, vmlinux, o.pretend_missing);
+  kernel_hides_ = vmlinux && HiddenCalls::KernelHides(*vmlinux);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     std::string name = bpf_program__name(prog);
-    bool keep = choice.Keep(name, bpf_program__section_name(prog));
+    bool keep = name == kCallSampler ? kernel_hides_ : choice.Keep(name, bpf_program__section_name(prog));
     bpf_program__set_autoload(prog, keep);
     if (keep) loaded_.push_back(name);
   }
@@ -145,6 +146,7 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
 
   int err = bpf_object__load(obj_);
   if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
+  if (kernel_hides_) hidden_uncounted_ = hidden_.Open(obj_);  // before attach: perf counts from then on
 
   // The nested handler after the handler: the tracepoint calls them in attach order, and it
   // must run second (bpf/nested.bpf.h).
@@ -160,6 +162,7 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
     links_.push_back(link);
   }
   attached_ms_ = MonotonicMs();
+  hidden_.Sample();  // the baseline: every call from here on reaches a program or is hidden
   return "";
 }
 
@@ -176,6 +179,7 @@ void BpfLoader::SkipUnusedOwnerStorage() {
 // In the reverse order of attach: the nested handler before the handler, so that it never runs
 // alone and takes for missed what the handler no longer sees (bpf/nested.bpf.h).
 void BpfLoader::Detach() {
+  if (!links_.empty()) hidden_.Finish();  // the last sample, while every call still reaches us
   for (auto l = links_.rbegin(); l != links_.rend(); ++l) bpf_link__destroy(*l);
   links_.clear();
 }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "hidden-calls.h"
 #include "libbpf-log.h"
 #include "programs.h"
 
@@ -50,6 +51,15 @@ class BpfLoader {
   int last_errno() const { return last_errno_; }
   double started_ms() const { return started_ms_; }
   double attached_ms() const { return attached_ms_; }
+  // Whether this kernel runs no BPF program while PID 1 is current; if so, why the calls it
+  // hides cannot be counted ('' when they are).
+  bool kernel_hides() const { return kernel_hides_; }
+  const std::string& hidden_uncounted() const { return hidden_uncounted_; }
+  // State changes it hid since attach, sampled now while attached.
+  uint64_t HiddenCallsNow() {
+    if (!links_.empty()) hidden_.Sample();
+    return hidden_.hidden();
+  }
   LibbpfLog log;
 
  private:
@@ -67,6 +77,9 @@ class BpfLoader {
   std::vector<LeftOut> left_out_;
   int last_errno_ = 0;
   double started_ms_ = 0, attached_ms_ = 0;
+  bool kernel_hides_ = false;
+  std::string hidden_uncounted_;
+  HiddenCalls hidden_;
 };
 
 double MonotonicMs();

@@ -28,6 +28,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       InstanceMethod("delivery", &Probe::DeliveryStats),
       InstanceMethod("start", &Probe::Start),
       InstanceMethod("loadTimes", &Probe::LoadTimes),
+      InstanceMethod("pid1Hiding", &Probe::Pid1Hiding),
     });
     exports.Set("Probe", ctor);
     exports.Set("ringbufSupported", Napi::Function::New(env, RingbufSupported));
@@ -148,12 +149,24 @@ class Probe : public Napi::ObjectWrap<Probe> {
   }
 
   // Methods called before start() wait for the loader thread (its fields are its own until then).
+  // null, or whether the state changes this kernel hides while PID 1 runs are counted.
+  Napi::Value Pid1Hiding(const Napi::CallbackInfo& info) {
+    WaitLoaded();
+    Napi::Env env = info.Env();
+    if (!loader_.kernel_hides()) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("uncounted", Napi::String::New(env, loader_.hidden_uncounted()));
+    return o;
+  }
+
   void WaitLoaded() { loader_.Wait(); }
 
   void Refresh() {
     ProbeCounters c;
     if (ReadCounters(loader_.map_fd("counters"), loader_.object(), &c)) {
       if (delivery_) c.dropped += delivery_->malformed();  // read but not delivered: lost
+      c.hidden = loader_.HiddenCallsNow();
+      c.missed += c.hidden;
       counters_ = c;
     }
   }
@@ -165,6 +178,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     o.Set("acceptsLost", Napi::Number::New(env, static_cast<double>(counters_.accepts_lost)));
     o.Set("missed", Napi::Number::New(env, static_cast<double>(counters_.missed)));
     o.Set("nested", Napi::Number::New(env, static_cast<double>(counters_.nested)));
+    o.Set("hidden", Napi::Number::New(env, static_cast<double>(counters_.hidden)));
     return o;
   }
 

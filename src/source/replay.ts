@@ -35,7 +35,7 @@ export interface ReplayEvents extends TracerEvents {
 /** Events handed over at once when nothing paces them. */
 const MAX_BATCH = 4096;
 const NO_DELIVERY: NativeDelivery = { maxGapMs: 0, thread: false };
-const NO_COUNTERS: Counters = { seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0, nested: 0, accepts: 0, acceptsLost: 0 };
+const NO_COUNTERS: Counters = { seen: 0, delivered: 0, filtered: 0, lost: 0, missed: 0, nested: 0, hidden: 0, accepts: 0, acceptsLost: 0 };
 
 
 export class ReplaySource extends EventEmitter<ReplayEvents> {
