@@ -21,7 +21,7 @@ export function sampleEvent(over: Partial<TcpEvent> = {}): TcpEvent {
 
 /** The tracer's counters, all 0 but what the test sets. */
 export function sampleCounters(over: Partial<Counters> = {}): Counters {
-  return { seen: 0, delivered: 0, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0, nested: 0, ...over };
+  return { seen: 0, delivered: 0, filtered: 0, lost: 0, accepts: 0, acceptsLost: 0, missed: 0, nested: 0, hidden: 0, ...over };
 }
 
 /** A status report of a tracer that counted nothing (for a sink's end() in tests). */
