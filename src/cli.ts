@@ -42,8 +42,8 @@ function fail(message: string, code: number): never {
 function notSeenWhy(c: Counters): string {
   const busy = c.missed - c.hidden;
   if (!c.hidden) return 'the kernel skipped them, BPF program busy on that CPU';
-  const hidden = `${c.hidden} while PID 1 ran (this kernel runs no BPF program then)`;
-  return busy ? `the kernel skipped them: ${busy} with the BPF program busy on that CPU, ${hidden}` : `the kernel skipped them, ${hidden}`;
+  const hidden = `${c.hidden} while PID 1 was running, which this kernel hides from BPF`;
+  return `the kernel skipped them: ${busy ? `${busy} with the BPF program busy on that CPU, ` : ''}${hidden}`;
 }
 
 /** The start note on a kernel that hides PID 1's work from BPF ('' elsewhere). */

@@ -133,11 +133,11 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
     vmlinux = &names;
   }
   ProgramChoice choice(o.attach, vmlinux, o.pretend_missing);
-  kernel_hides_ = vmlinux && HiddenCalls::KernelHides(*vmlinux);
+  kernel_hides_ = vmlinux ? HiddenCalls::KernelHides(*vmlinux) : names.Load() && HiddenCalls::KernelHides(names);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     std::string name = bpf_program__name(prog);
-    bool keep = name == kCallSampler ? kernel_hides_ : choice.Keep(name, bpf_program__section_name(prog));
+    bool keep = name == kCallSampler ? kernel_hides_ && vmlinux : choice.Keep(name, bpf_program__section_name(prog));
     bpf_program__set_autoload(prog, keep);
     if (keep) loaded_.push_back(name);
   }
@@ -146,7 +146,9 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
 
   int err = bpf_object__load(obj_);
   if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
-  if (kernel_hides_) hidden_uncounted_ = hidden_.Open(obj_);  // before attach: perf counts from then on
+  // Before attach: perf counts from then on. The classic tracepoint has no nested handler to
+  // tell the kernel's recursion skips apart from hidden calls.
+  if (kernel_hides_) hidden_uncounted_ = vmlinux ? hidden_.Open(obj_) : "the classic tracepoint cannot tell them from its own skips (tp_btf can)";
 
   // The nested handler after the handler: the tracepoint calls them in attach order, and it
   // must run second (bpf/nested.bpf.h).
