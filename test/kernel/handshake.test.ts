@@ -37,6 +37,8 @@ interface Scenario {
   before: Record<string, number>;
   after: Record<string, number>;
   result: Record<string, number>;
+  /** state changes on the machine hidden from BPF meanwhile (PID 1 current; tracer.counters().hidden) */
+  hidden: number;
 }
 
 let cap: Capture;
@@ -50,6 +52,7 @@ async function scenario(port: number, n: number, server: [number, number, number
   const srv = fixtureRun(ns, ['server', String(port), ...server.map(String)]);
   await srv.line('listening');
   const before = ns.counters();
+  const hiddenBefore = cap.tracer.counters().hidden;
   const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs), String(send)]);
   // a server started with sleep -1 accepts once every client started, and a moment more
   await clients.line('started');
@@ -67,7 +70,8 @@ async function scenario(port: number, n: number, server: [number, number, number
   }
   const after = ns.counters();
   srv.stop();
-  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result };
+  const hidden = cap.tracer.counters().hidden - hiddenBefore;
+  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result, hidden };
 }
 
 const why = (e: TcpEvent): Why | undefined => diagnose(e)?.why;
@@ -160,10 +164,11 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(active.filter((e) => e.synRetrans > 0 && !(why(e) === 'accept-queue-full' && !diagnose(e)!.proven))).toEqual([]);
     expect(retransmits(passive)).toBe(0);
     // every child is a cookie's (a slow guest once made two for one client, one then reset).
-    // A child first seen at its CLOSE (no earlier change reached tcptrace: issue 23's open
-    // defect, once in a CI host run) has no record of its handshake; held to 1 %
+    // A child first seen at its CLOSE (its earlier changes made while PID 1 ran, on a kernel that
+    // hides them from BPF: once in a CI host run) has no record of its handshake: each such child
+    // is at least one change the tracer counted as hidden
     const unseen = passive.filter((e) => e.durationNs === null);
-    expect(unseen.length).toBeLessThanOrEqual(Math.max(1, passive.length / 100));
+    expect(unseen.length).toBeLessThanOrEqual(s.hidden);
     expect(passive.filter((e) => e.durationNs !== null && !['syn-cookie', 'slow-accept', 'reset'].includes(why(e)!))).toEqual([]);
     expect(s.closes.filter((e) => why(e) === 'lost-in-network' || why(e) === 'syn-dropped')).toEqual([]);
     // the listener's overflows: the SYNs retransmitted, the final ACKs answered by a SYN-ACK
