@@ -49,7 +49,7 @@ function notSeenWhy(c: Counters): string {
 /** The start note on a kernel that hides PID 1's work from BPF ('' elsewhere). */
 export function pid1HidingNote(hiding: { uncounted: string } | null): string {
   if (!hiding) return '';
-  const counted = hiding.uncounted ? `NOT counted: ${hiding.uncounted}` : 'counted as not seen';
+  const counted = hiding.uncounted ? `NOT counted (${hiding.uncounted})` : 'counted as not seen';
   return `this kernel runs no BPF program while PID 1 is the current task: state changes made then are ${counted}`;
 }
 

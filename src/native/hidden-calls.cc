@@ -19,16 +19,27 @@
 namespace {
 
 // The state tracepoint's id, which perf needs and only tracefs tells; mounts tracefs if no root
-// has it.
-long TracepointId() {
+// has it. -1 with `why` set when it cannot be read.
+long TracepointId(std::string* why) {
   for (int attempt = 0; attempt < 2; attempt++) {
+    int err = ENOENT;
     for (const char* root : kTracefsRoots) {
-      std::ifstream f(std::string(root) + "/events/sock/inet_sock_set_state/id");
+      std::string path = std::string(root) + "/events/sock/inet_sock_set_state/id";
+      std::ifstream f(path);
       long id = -1;
       if (f >> id) return id;
+      if (access(root, F_OK) == 0 && access(path.c_str(), F_OK) != 0 && errno == EACCES) err = EACCES;
     }
-    if (attempt == 0 && mount("tracefs", kTracefsRoots[0], "tracefs", 0, nullptr) != 0) return -1;
+    if (err == EACCES) {
+      *why = std::string("tracefs, where perf finds the tracepoint, is not readable here: ") + strerror(EACCES);
+      return -1;
+    }
+    if (attempt == 0 && mount("tracefs", kTracefsRoots[0], "tracefs", 0, nullptr) != 0) {
+      *why = std::string("tracefs, where perf finds the tracepoint, is not mounted and mounting it failed: ") + strerror(errno);
+      return -1;
+    }
   }
+  *why = "tracefs has no sock:inet_sock_set_state";
   return -1;
 }
 
@@ -40,8 +51,9 @@ std::string HiddenCalls::Open(struct bpf_object* obj) {
   sample_fd_ = bpf_object__find_map_fd_by_name(obj, "call_sample");
   prog_fd_ = prog ? bpf_program__fd(prog) : -1;
   if (prog_fd_ < 0 || calls_fd < 0 || sample_fd_ < 0) return "the BPF object lacks its call sampler (rebuild it)";
-  long id = TracepointId();
-  if (id < 0) return "tracefs is not mounted and mounting it failed: mount -t tracefs tracefs /sys/kernel/tracing";
+  std::string why;
+  long id = TracepointId(&why);
+  if (id < 0) return why;
   int ncpu = libbpf_num_possible_cpus();
   std::vector<int> fds(ncpu > 0 ? ncpu : 0, -1);
   bool any = false;
@@ -62,7 +74,7 @@ std::string HiddenCalls::Open(struct bpf_object* obj) {
   }
   if (!any) {
     int e = errno;
-    return std::string("a perf counter on sock:inet_sock_set_state could not be opened: ") + strerror(e);
+    return std::string("no perf counter on sock:inet_sock_set_state: ") + strerror(e);
   }
   perf_fds_ = std::move(fds);
   gaps_.assign(perf_fds_.size(), Gap{});

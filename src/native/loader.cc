@@ -148,7 +148,7 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
   if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
   // Before attach: perf counts from then on. The classic tracepoint has no nested handler to
   // tell the kernel's recursion skips apart from hidden calls.
-  if (kernel_hides_) hidden_uncounted_ = vmlinux ? hidden_.Open(obj_) : "the classic tracepoint cannot tell them from its own skips (tp_btf can)";
+  if (kernel_hides_) hidden_uncounted_ = vmlinux ? hidden_.Open(obj_) : "the classic tracepoint cannot tell them from its own skips; tp_btf can";
 
   // The nested handler after the handler: the tracepoint calls them in attach order, and it
   // must run second (bpf/nested.bpf.h).
