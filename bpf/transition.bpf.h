@@ -141,8 +141,8 @@ static __always_inline void time_handshake(struct transition *t, const bool btf)
 	}
 	/* Leaving SYN_SENT after an RTO or more: the socket's own retransmit count, all of them a
 	 * SYN's, stands for ours, which misses now and then one whose tracepoint program did not run
-	 * (seen on a busy host: 1-5 of ~700 SYN retransmits, cause not found). Only a slow handshake
-	 * pays the read. */
+	 * (1-5 of ~700 SYN retransmits on a busy host whose kernel runs no BPF program while PID 1
+	 * is current, see hidden.bpf.h). Only a slow handshake pays the read. */
 	if (t->old == TCP_SYN_SENT && si->syn_sent_ts && t->now - si->syn_sent_ts >= 200000000) {
 		const struct tcp_sock *tp = (const void *)t->sk;
 		__u32 kernel = BPF_CORE_READ(tp, total_retrans);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Capture, describeKernel, sleep } from '../helpers/kernel';
 import { NetNamespace } from '../helpers/process';
 import { patience } from '../helpers/patience';
+import { Pid1Calls } from '../helpers/pid1-calls';
 import { State } from '../../src/decode/states';
 import type { TcpEvent } from '../../src/decode/event';
 import { diagnose, type Why } from '../../src/derive/handshake-diagnosis';
@@ -39,6 +40,9 @@ interface Scenario {
   result: Record<string, number>;
   /** state changes on the machine hidden from BPF meanwhile (PID 1 current; tracer.counters().hidden) */
   hidden: number;
+  /** this port's SYN and SYN-ACK retransmits made with PID 1 current (tracefs), on a kernel that
+   *  hides them from BPF: no program saw them, so their connections may lack a verdict */
+  hiddenRetransmits: number;
 }
 
 let cap: Capture;
@@ -53,6 +57,7 @@ async function scenario(port: number, n: number, server: [number, number, number
   await srv.line('listening');
   const before = ns.counters();
   const hiddenBefore = cap.tracer.counters().hidden;
+  const retransmitOracle = new Pid1Calls(['tcp/tcp_retransmit_skb', 'tcp/tcp_retransmit_synack'], `sport == ${port} || dport == ${port}`);
   const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs), String(send)]);
   // a server started with sleep -1 accepts once every client started, and a moment more
   await clients.line('started');
@@ -71,10 +76,21 @@ async function scenario(port: number, n: number, server: [number, number, number
   const after = ns.counters();
   srv.stop();
   const hidden = cap.tracer.counters().hidden - hiddenBefore;
-  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result, hidden };
+  const hiddenRetransmits = retransmitOracle.stop().length;
+  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result, hidden, hiddenRetransmits };
 }
 
 const why = (e: TcpEvent): Why | undefined => diagnose(e)?.why;
+
+/**
+ * Retransmitted connections whose verdict is not the expected one: none, except that a
+ * connection whose every retransmit was made while PID 1 ran (no program saw them: the kernel's
+ * own count stands in) has no verdict; at most one per such retransmit.
+ */
+function expectExplained(s: Scenario, unexpected: TcpEvent[]): void {
+  expect(unexpected.filter((e) => why(e) !== undefined)).toEqual([]);
+  expect(unexpected.length).toBeLessThanOrEqual(s.hiddenRetransmits);
+}
 const delta = (s: Scenario, name: string) => (s.after[name] ?? 0) - (s.before[name] ?? 0);
 const sum = (evs: TcpEvent[], f: (e: TcpEvent) => number) => evs.reduce((a, e) => a + f(e), 0);
 const tally = (evs: TcpEvent[]) => evs.reduce<Record<string, number>>((t, e) => { const w = why(e) ?? 'none'; t[w] = (t[w] ?? 0) + 1; return t; }, {});
@@ -108,12 +124,15 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
       retransmitsByVerdict: { active: byWhy(active), passive: byWhy(passive) }, result: s.result,
       nstat: { ListenOverflows: k('ListenOverflows'), ListenDrops: k('ListenDrops'), TCPReqQFullDrop: k('TCPReqQFullDrop'),
         TCPReqQFullDoCookies: k('TCPReqQFullDoCookies'), SyncookiesSent: k('SyncookiesSent'), SyncookiesRecv: k('SyncookiesRecv'),
-        TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts'), TCPRetransFail: k('TCPRetransFail'), notOnRecords: notOnRecords(s) } }));
+        TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts'), TCPRetransFail: k('TCPRetransFail'), notOnRecords: notOnRecords(s) },
+      hiddenFromBpf: { stateChanges: s.hidden, retransmits: s.hiddenRetransmits } }));
   };
   const sides = (s: Scenario) => [s.closes.filter((e) => e.side === 'active'), s.closes.filter((e) => e.side === 'passive')];
   /** SYN and SYN-ACK retransmits the kernel counted that are on no connection's record. Under
    *  load a connection's record sometimes lacks one of its SYN retransmits (its handshake took 3 s,
-   *  its record says 2): not a verdict, an open defect of the retransmit count (issue 20 report). */
+   *  its record says 2): not a verdict, an open defect of the retransmit count (issue 20 report).
+   *  On this project's host kernel one cause is known: retransmits made while PID 1 ran, which
+   *  no BPF program sees (hiddenRetransmits); guests under QEMU showed it too, without that. */
   const notOnRecords = (s: Scenario) => delta(s, 'TcpExtTCPSynRetrans') - retransmits(s.closes);
 
   it('cookies off, listen(fd, 1), a sleeping acceptor: dropped SYNs and final ACKs equal ListenDrops exactly; no queue is named for a SYN', async () => {
@@ -129,11 +148,11 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     const synDropped = active.filter((e) => why(e) === 'syn-dropped');
     expect(synDropped.length).toBeGreaterThan(0);
     expect(synDropped.every((e) => !diagnose(e)!.proven && diagnose(e)!.evidence === 'listener-drop-count' && diagnose(e)!.acceptQueueRead === 'syn-retransmit')).toBe(true);
-    expect(active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped')).toEqual([]);
+    expectExplained(s, active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped'));
     // a dropped final ACK: the kernel marked the request at the drop, proof of a full accept queue
     const ackDropped = passive.filter((e) => why(e) === 'accept-queue-full');
     expect(ackDropped.every((e) => diagnose(e)!.proven && diagnose(e)!.evidence === 'request-acked')).toBe(true);
-    expect(passive.filter((e) => e.synackRetrans > 0 && why(e) !== 'accept-queue-full')).toEqual([]);
+    expectExplained(s, passive.filter((e) => e.synackRetrans > 0 && why(e) !== 'accept-queue-full'));
     // per verdict against the counters: the final ACKs are part of ListenOverflows, the rest of
     // the drops are the SYNs. A drop not on any record is a retransmit not on any record: in
     // about 1 run in 3 on a busy host, 1-3 of ~700 SYN retransmits the kernel counted reach no
@@ -161,7 +180,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(full.length).toBeGreaterThan(0);
     // with cookies on only a full accept queue drops a SYN; that this SYN was the one dropped is
     // still an inference
-    expect(active.filter((e) => e.synRetrans > 0 && !(why(e) === 'accept-queue-full' && !diagnose(e)!.proven))).toEqual([]);
+    expectExplained(s, active.filter((e) => e.synRetrans > 0 && !(why(e) === 'accept-queue-full' && !diagnose(e)!.proven)));
     expect(retransmits(passive)).toBe(0);
     // every child is a cookie's (a slow guest once made two for one client, one then reset).
     // A child first seen at its CLOSE (its earlier changes made while PID 1 ran, on a kernel that
@@ -196,11 +215,11 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     report('cookies off, request queue:', s, active, passive);
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
     expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(0);
-    expect(active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped')).toEqual([]);
+    expectExplained(s, active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped'));
     expect(delta(s, 'TcpExtTCPReqQFullDrop') - (retransmits(active) + sum(active, gaveUp))).toBe(notOnRecords(s));
     expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
     // the requests whose ACK was lost: a SYN-ACK retransmit of a request no ACK reached, proof
-    expect(passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'lost-in-network' && diagnose(e)!.evidence === 'request-not-acked'))).toEqual([]);
+    expectExplained(s, passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'lost-in-network' && diagnose(e)!.evidence === 'request-not-acked')));
   }, patience(150_000));
 
   // Once 3 of 60 were called accept-queue-full here with ListenOverflows 0: a client read the
