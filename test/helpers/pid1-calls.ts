@@ -9,7 +9,7 @@ let instances = 0;
 
 export class Pid1Calls {
   private readonly dir: string;
-  private times?: number[];
+  private calls?: { event: string; ns: number }[];
 
   /** events: 'sock/inet_sock_set_state', 'tcp/tcp_retransmit_skb'...; filter: a tracefs filter for each */
   constructor(private readonly events: string[], filter = '') {
@@ -25,17 +25,17 @@ export class Pid1Calls {
     }
   }
 
-  /** Stops recording; monotonic times (ns) of the calls made with a thread of PID 1 current. */
-  stop(): number[] {
-    if (this.times) return this.times;
+  /** Stops recording; the calls made with a thread of PID 1 current: event name, monotonic ns. */
+  stop(): { event: string; ns: number }[] {
+    if (this.calls) return this.calls;
     for (const e of this.events) writeFileSync(`${this.dir}/events/${e}/enable`, '0');
     const text = readFileSync(`${this.dir}/trace`, 'latin1');
     rmdirSync(this.dir);
-    this.times = [];
+    this.calls = [];
     // "<comm>-<pid> (<tgid>) [cpu] <flags> <seconds>: <event>: ...": read from the right, a comm
     // may hold anything
-    for (const m of text.matchAll(/\(\s*(\d+|-+)\) +\[\d+\] +\S+ +(\d+\.\d+): \w+:/g))
-      if (m[1] === '1') this.times.push(Number(m[2]) * 1e9);
-    return this.times;
+    for (const m of text.matchAll(/\(\s*(\d+|-+)\) +\[\d+\] +\S+ +(\d+\.\d+): (\w+):/g))
+      if (m[1] === '1') this.calls.push({ event: m[3], ns: Number(m[2]) * 1e9 });
+    return this.calls;
   }
 }

@@ -43,6 +43,9 @@ interface Scenario {
   /** this port's SYN and SYN-ACK retransmits made with PID 1 current (tracefs), on a kernel that
    *  hides them from BPF: no program saw them, so their connections may lack a verdict */
   hiddenRetransmits: number;
+  /** this port's state changes made with PID 1 current (tracefs): a child may lack its record,
+   *  or its record the SYN-ACK retransmits its earlier changes carried */
+  hiddenChanges: number;
 }
 
 let cap: Capture;
@@ -57,7 +60,7 @@ async function scenario(port: number, n: number, server: [number, number, number
   await srv.line('listening');
   const before = ns.counters();
   const hiddenBefore = cap.tracer.counters().hidden;
-  const retransmitOracle = new Pid1Calls(['tcp/tcp_retransmit_skb', 'tcp/tcp_retransmit_synack'], `sport == ${port} || dport == ${port}`);
+  const oracle = new Pid1Calls(['tcp/tcp_retransmit_skb', 'tcp/tcp_retransmit_synack', 'sock/inet_sock_set_state'], `sport == ${port} || dport == ${port}`);
   const clients = fixtureRun(ns, ['clients', String(port), String(n), String(gapMs), String(send)]);
   // a server started with sleep -1 accepts once every client started, and a moment more
   await clients.line('started');
@@ -76,20 +79,21 @@ async function scenario(port: number, n: number, server: [number, number, number
   const after = ns.counters();
   srv.stop();
   const hidden = cap.tracer.counters().hidden - hiddenBefore;
-  const hiddenRetransmits = retransmitOracle.stop().length;
-  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result, hidden, hiddenRetransmits };
+  const pid1 = oracle.stop();
+  const hiddenChanges = pid1.filter((c) => c.event === 'inet_sock_set_state').length;
+  return { ns, closes: cap.events.filter((e) => mine(e) && e.newState === State.CLOSE), before, after, result, hidden, hiddenRetransmits: pid1.length - hiddenChanges, hiddenChanges };
 }
 
 const why = (e: TcpEvent): Why | undefined => diagnose(e)?.why;
 
 /**
  * Retransmitted connections whose verdict is not the expected one: none, except that a
- * connection whose every retransmit was made while PID 1 ran (no program saw them: the kernel's
- * own count stands in) has no verdict; at most one per such retransmit.
+ * connection whose retransmits (or earlier changes) ran while PID 1 was current (no program saw
+ * them: the kernel's own count stands in) has no verdict; at most one per such call.
  */
 function expectExplained(s: Scenario, unexpected: TcpEvent[]): void {
   expect(unexpected.filter((e) => why(e) !== undefined)).toEqual([]);
-  expect(unexpected.length).toBeLessThanOrEqual(s.hiddenRetransmits);
+  expect(unexpected.length).toBeLessThanOrEqual(s.hiddenRetransmits + s.hiddenChanges);
 }
 const delta = (s: Scenario, name: string) => (s.after[name] ?? 0) - (s.before[name] ?? 0);
 const sum = (evs: TcpEvent[], f: (e: TcpEvent) => number) => evs.reduce((a, e) => a + f(e), 0);
@@ -125,7 +129,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
       nstat: { ListenOverflows: k('ListenOverflows'), ListenDrops: k('ListenDrops'), TCPReqQFullDrop: k('TCPReqQFullDrop'),
         TCPReqQFullDoCookies: k('TCPReqQFullDoCookies'), SyncookiesSent: k('SyncookiesSent'), SyncookiesRecv: k('SyncookiesRecv'),
         TCPSynRetrans: k('TCPSynRetrans'), TCPTimeouts: k('TCPTimeouts'), TCPRetransFail: k('TCPRetransFail'), notOnRecords: notOnRecords(s) },
-      hiddenFromBpf: { stateChanges: s.hidden, retransmits: s.hiddenRetransmits } }));
+      hiddenFromBpf: { stateChanges: s.hidden, thisPort: { stateChanges: s.hiddenChanges, retransmits: s.hiddenRetransmits } } }));
   };
   const sides = (s: Scenario) => [s.closes.filter((e) => e.side === 'active'), s.closes.filter((e) => e.side === 'passive')];
   /** SYN and SYN-ACK retransmits the kernel counted that are on no connection's record. Under
@@ -134,6 +138,17 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
    *  On this project's host kernel one cause is known: retransmits made while PID 1 ran, which
    *  no BPF program sees (hiddenRetransmits); guests under QEMU showed it too, without that. */
   const notOnRecords = (s: Scenario) => delta(s, 'TcpExtTCPSynRetrans') - retransmits(s.closes);
+  /** The drops on no record are the retransmits on no record, and these at most 1 % of
+   *  TCPSynRetrans; but where the kernel kept some of this port's calls from BPF (PID 1 current)
+   *  a child's record may be missing or short of its SYN-ACK retransmits: then only at most. */
+  const expectNotOnRecords = (s: Scenario, dropsNotOnRecords: number) => {
+    if (s.hiddenChanges + s.hiddenRetransmits > 0) {
+      expect(dropsNotOnRecords).toBeLessThanOrEqual(notOnRecords(s));
+      return;
+    }
+    expect(dropsNotOnRecords).toBe(notOnRecords(s));
+    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
+  };
 
   it('cookies off, listen(fd, 1), a sleeping acceptor: dropped SYNs and final ACKs equal ListenDrops exactly; no queue is named for a SYN', async () => {
     // the clients start 10 ms apart, so that their SYN retransmits do not all come at once
@@ -160,8 +175,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     // to 1 % of them
     expect(retransmits(ackDropped)).toBeLessThanOrEqual(delta(s, 'TcpExtListenOverflows'));
     const dropsOnRecords = retransmits(synDropped) + sum(synDropped, gaveUp) + retransmits(ackDropped);
-    expect(delta(s, 'TcpExtListenDrops') - dropsOnRecords).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
+    expectNotOnRecords(s, delta(s, 'TcpExtListenDrops') - dropsOnRecords);
   }, patience(150_000));
 
   it('cookies on, listen(fd, 1), a sleeping acceptor: every drop is an accept-queue overflow, ListenOverflows exactly', async () => {
@@ -193,8 +207,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     // the listener's overflows: the SYNs retransmitted, the final ACKs answered by a SYN-ACK
     // retransmit, and cookies' final ACKs (checked, SyncookiesRecv, then dropped: no child)
     const cookieAckDrops = delta(s, 'TcpExtSyncookiesRecv') - passive.length;
-    expect(delta(s, 'TcpExtListenOverflows') - (retransmits(full) + sum(full, gaveUp) + cookieAckDrops)).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
+    expectNotOnRecords(s, delta(s, 'TcpExtListenOverflows') - (retransmits(full) + sum(full, gaveUp) + cookieAckDrops));
   }, patience(150_000));
 
   it('cookies off, a third of the final ACKs dropped: the full request queue drops SYNs, TCPReqQFullDrop exactly', async () => {
@@ -216,8 +229,7 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
     expect(delta(s, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(0);
     expectExplained(s, active.filter((e) => e.synRetrans > 0 && why(e) !== 'syn-dropped'));
-    expect(delta(s, 'TcpExtTCPReqQFullDrop') - (retransmits(active) + sum(active, gaveUp))).toBe(notOnRecords(s));
-    expect(notOnRecords(s)).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans') / 100);
+    expectNotOnRecords(s, delta(s, 'TcpExtTCPReqQFullDrop') - (retransmits(active) + sum(active, gaveUp)));
     // the requests whose ACK was lost: a SYN-ACK retransmit of a request no ACK reached, proof
     expectExplained(s, passive.filter((e) => e.synackRetrans > 0 && !(why(e) === 'lost-in-network' && diagnose(e)!.evidence === 'request-not-acked')));
   }, patience(150_000));
