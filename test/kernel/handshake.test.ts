@@ -253,7 +253,14 @@ describeKernel('handshake diagnosis (network namespaces, nstat oracles)', () => 
     expect(retransmitted.filter((e) => why(e) !== 'lost-in-network')).toEqual([]);
     // nothing else is blamed on the network (a slow acceptor may still be slow to accept)
     expect([...active, ...passive].filter((e) => e.synRetrans + e.synackRetrans === 0 && why(e) && why(e) !== 'slow-accept')).toEqual([]);
-    expect(sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans)).toBe(delta(s, 'TcpExtTCPSynRetrans'));
+    // A client that gave up (its 60 s timeout: rare with a third of SYNs and SYN-ACKs dropped)
+    // leaves a request that never became a child: its SYN-ACK retransmits are on no record, at
+    // most tcp_synack_retries (5) from the timer and one per SYN of the client's that found it
+    const onRecords = sum(active, (e) => e.synRetrans) + sum(passive, (e) => e.synackRetrans);
+    const gaveUpClients = active.filter((e) => gaveUp(e));
+    if (s.result.failed === 0) expect(onRecords).toBe(delta(s, 'TcpExtTCPSynRetrans'));
+    else expect(delta(s, 'TcpExtTCPSynRetrans') - onRecords).toBeLessThanOrEqual(sum(gaveUpClients, (e) => 5 + e.synRetrans));
+    expect(onRecords).toBeLessThanOrEqual(delta(s, 'TcpExtTCPSynRetrans'));
     expect(delta(s, 'TcpExtListenOverflows')).toBe(0);
     expect(delta(s, 'TcpExtListenDrops')).toBe(0);
   });
