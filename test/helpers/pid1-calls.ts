@@ -1,10 +1,10 @@
 // The oracle for calls a kernel hides from BPF while PID 1 runs (bpf/hidden.bpf.h): a tracefs
 // instance on the same tracepoints, whose records name the thread group each call ran on top of
 // (options/record-tgid). Not ours: ftrace runs whoever is current.
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { loadBinding } from '../../src/native/binding';
 import { ensureTracefs } from '../../src/probe/tracefs';
 
-const TRACEFS = '/sys/kernel/tracing';
 let instances = 0;
 
 export class Pid1Calls {
@@ -15,7 +15,10 @@ export class Pid1Calls {
   constructor(private readonly events: string[], filter = '') {
     const mounted = ensureTracefs();
     if (mounted) throw new Error(mounted);
-    this.dir = `${TRACEFS}/instances/tcptrace-pid1-${process.pid}-${instances++}`;
+    // where it is mounted: /sys/kernel/tracing, or under debugfs (5.10 guests)
+    const root = loadBinding().tracefsRoots.find((r) => existsSync(`${r}/instances`));
+    if (!root) throw new Error('tracefs has no instances directory');
+    this.dir = `${root}/instances/tcptrace-pid1-${process.pid}-${instances++}`;
     mkdirSync(this.dir);
     for (const [file, value] of [['buffer_size_kb', '32768'], ['trace_clock', 'mono'], ['options/record-tgid', '1']])
       writeFileSync(`${this.dir}/${file}`, value);
