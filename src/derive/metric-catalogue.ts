@@ -61,7 +61,7 @@ export const METRICS = {
   eventsSeen: metric(['events', 'seen'], 'counter', '{event}', 'Transitions that passed the kernel filters.'),
   eventsDelivered: metric(['events', 'delivered'], 'counter', '{event}', 'Transitions delivered to user space.'),
   eventsLost: metric(['events', 'lost'], 'counter', '{event}', 'Transitions lost because the kernel buffer was full.'),
-  eventsMissed: metric(['events', 'missed'], 'counter', '{event}', 'State changes the kernel skipped: the BPF program was already running on that CPU.'),
+  eventsMissed: metric(['events', 'missed'], 'counter', '{event}', 'State changes the kernel ran no BPF program for: it was already running on that CPU, or (a kernel that hides PID 1 from BPF) PID 1 was current.'),
   ringHighWater: metric(['ring', 'high_water'], 'gauge', '1',
     'Highest fill of the kernel ring buffer since start, as a fraction of its size (at 1, events are lost).', { when: 'delivery' }),
   backlogHighWater: metric(['backlog', 'high_water'], 'gauge', 'By',
