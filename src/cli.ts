@@ -98,6 +98,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   let tracer: Tracer | ReplaySource;
   let live: Tracer | undefined;
+  /** what the start note said of the changes PID 1 hides (the exit says so again if it changed) */
+  let startHiding: { uncounted: string } | null = null;
   let replay: ReplaySource | undefined;
   let lib: Awaited<ReturnType<typeof loadRest>>;
   if (plan.replay) {
@@ -195,6 +197,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const cut = stdout.linesQueuedAtExit ? `; output cut at exit: up to ${stdout.linesQueuedAtExit} lines the reader of stdout had not taken within the shutdown time` : '';
     const unwritten = dropped + cut;
     const delivery = plan.verbose ? `; ${deliveryText(tracer.deliveryStats())}` : '';
+    // the count of what PID 1 hid may have stopped being whole since the start note
+    const hiding = live?.pid1Hiding;
+    if (hiding?.uncounted && hiding.uncounted !== startHiding?.uncounted) note(pid1HidingNote(hiding));
     if (stderrOpen) process.stderr.write(`${summaryLine(counters)}${unwritten}${delivery}\n`);
     if (replay) note(replayLine(replay));
     process.exit(code);
@@ -225,6 +230,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const via = tracer.delivery === 'ringbuf' ? 'ring buffer' : 'perf buffer';
   if (plan.verbose) for (const l of live!.leftOut) log(`left out ${l.program} (this kernel has no ${l.missing})${l.feature ? `: no ${l.feature}` : ', another program stands in'}`);
   log(`tracing TCP state changes (${tracer.attach}, ${via}; ${ownerHooks(tracer.programs)}${leftOutText(live!.leftOut)}); Ctrl-C to stop`);
-  const hiding = pid1HidingNote(live!.pid1Hiding);
+  startHiding = live!.pid1Hiding;
+  const hiding = pid1HidingNote(startHiding);
   if (hiding) log(hiding);
 }

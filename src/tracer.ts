@@ -50,9 +50,12 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly leftOut: LeftOutProgram[];
   /**
    * null, or this kernel runs no BPF program while PID 1 is the current task (a sandbox patch):
-   * state changes made then are counted in counters().hidden, unless `uncounted` says why not.
+   * state changes made then are counted in counters().hidden, unless `uncounted` says why not
+   * (read now: the count can stop being whole after start).
    */
-  readonly pid1Hiding: { uncounted: string } | null;
+  get pid1Hiding(): { uncounted: string } | null {
+    return this.probe.pid1Hiding();
+  }
   /** performance.now() when the BPF programs were attached (events are captured from then on). */
   readonly attachedAt: number;
   private readonly probe: Probe;
@@ -82,7 +85,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.delivery = opened.delivery;
     this.programs = opened.programs;
     this.leftOut = opened.leftOut;
-    this.pid1Hiding = opened.pid1Hiding;
   }
 
   /**

@@ -31,6 +31,8 @@ class HiddenCalls {
   void Close();
 
   bool counting() const { return !perf_fds_.empty(); }
+  // Why the count stopped being whole after attach ('' while it is).
+  const std::string& broken() const { return broken_; }
   uint64_t hidden() const;
 
  private:
@@ -44,4 +46,5 @@ class HiddenCalls {
   std::vector<int> perf_fds_;  // per possible CPU, -1 where none
   std::vector<Gap> gaps_;
   int prog_fd_ = -1, sample_fd_ = -1;
+  std::string broken_;
 };

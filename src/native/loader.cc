@@ -146,14 +146,15 @@ std::string BpfLoader::LoadAndAttach(const LoadOptions& o) {
 
   int err = bpf_object__load(obj_);
   if (err) return Fail("loading the BPF program failed (the libbpf log below says why)", err);
-  // Before attach: perf counts from then on. The classic tracepoint has no nested handler to
-  // tell the kernel's recursion skips apart from hidden calls.
-  if (kernel_hides_) hidden_uncounted_ = vmlinux ? hidden_.Open(obj_) : "the classic tracepoint cannot tell them from its own skips; tp_btf can";
+  // Before attach: perf counts from then on. With our own classic tracepoint program attached,
+  // perf counts only the calls it returns non-zero for (perf_trace_run_bpf_submit): never.
+  if (kernel_hides_) hidden_uncounted_ = vmlinux ? hidden_.Open(obj_) : "with the classic tracepoint perf cannot count them; tp_btf can";
 
   // The nested handler after the handler: the tracepoint calls them in attach order, and it
   // must run second (bpf/nested.bpf.h).
   for (bool nested : {false, true}) bpf_object__for_each_program(prog, obj_) {
     if (!bpf_program__autoload(prog) || nested != (std::string(bpf_program__name(prog)) == kNestedHandler)) continue;
+    if (std::string(bpf_program__name(prog)) == kCallSampler) continue;  // run, never attached
     struct bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int e = errno;

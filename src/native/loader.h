@@ -54,7 +54,7 @@ class BpfLoader {
   // Whether this kernel runs no BPF program while PID 1 is current; if so, why the calls it
   // hides cannot be counted ('' when they are).
   bool kernel_hides() const { return kernel_hides_; }
-  const std::string& hidden_uncounted() const { return hidden_uncounted_; }
+  const std::string& hidden_uncounted() const { return hidden_uncounted_.empty() ? hidden_.broken() : hidden_uncounted_; }
   // State changes it hid since attach, sampled now while attached.
   uint64_t HiddenCallsNow() {
     if (!links_.empty()) hidden_.Sample();

@@ -99,8 +99,6 @@ export interface OpenedProbe {
   leftOut: LeftOutProgram[];
   /** performance.now() when the programs were attached (events are captured from then on) */
   attachedAt: number;
-  /** null, or this kernel runs no BPF program while PID 1 is current (see Tracer.pid1Hiding) */
-  pid1Hiding: { uncounted: string } | null;
 }
 
 /** A probe whose load and attach run on a native thread until finish() takes it over. */
@@ -128,7 +126,7 @@ export function startProbe(options: ProbeOptions): StartedProbe {
         probe.start(onBatch);
         const times = probe.loadTimes();
         const hrNowMs = Number(process.hrtime.bigint()) / 1e6;
-        return { probe, attach, delivery: native.delivery, programs: probe.programs(), leftOut: probe.leftOut(), pid1Hiding: probe.pid1Hiding(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
+        return { probe, attach, delivery: native.delivery, programs: probe.programs(), leftOut: probe.leftOut(), attachedAt: performance.now() - (hrNowMs - times.attachedMs) };
       } catch (err) {
         lastError = err;
         // No privilege is no privilege in every mode: do not mask it with a fallback's error.
