@@ -7,7 +7,7 @@ import { Attributor } from './enrich/attribute';
 import { Clock, decodeBatch } from './decode/decode';
 import type { TcpEvent } from './decode/event';
 import { startProbe, type AttachMode, type Delivery, type LeftOutProgram, type ProbeOptions, type StartedProbe } from './probe/probe';
-import type { NativeDelivery, Probe } from './native/addon';
+import type { NativeCounters, NativeDelivery, Probe } from './native/addon';
 import { OwnerGate, ownerMatcher } from './filter/filter';
 import { beforeAccept } from './enrich/listener-holders';
 import type { Counters } from './status';
@@ -122,7 +122,10 @@ export class Tracer extends EventEmitter<TracerEvents> {
 
   counters(): Counters {
     if (this.final) return this.final;
-    const c = this.probe.counters();
+    return this.withKernel(this.probe.counters());
+  }
+
+  private withKernel(c: NativeCounters): Counters {
     return { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, hidden: c.hidden, accepts: this.accepts, acceptsLost: c.acceptsLost };
   }
 
@@ -139,7 +142,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       this.delivered += undecided.length;
       this.emit('events', undecided);
     }
-    this.final = { seen: c.seen, delivered: this.delivered, filtered: this.filtered, lost: c.dropped, missed: c.missed, nested: c.nested, hidden: c.hidden, accepts: this.accepts, acceptsLost: c.acceptsLost };
+    this.final = this.withKernel(c);
     this.emit('close', this.final);
     return this.final;
   }

@@ -9,26 +9,26 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "../../bpf/hidden.h"
+#include "counters.h"
 #include "programs.h"
 
 namespace {
+
+const char* const kPerfShort =
+    "another program on the classic sock:inet_sock_set_state tracepoint keeps perf from counting its calls";
 
 // The state tracepoint's id, which perf needs and only tracefs tells; mounts tracefs if no root
 // has it. -1 with `why` set when it cannot be read.
 long TracepointId(std::string* why) {
   for (int attempt = 0; attempt < 2; attempt++) {
+    long id = TracefsEventId("sock", "inet_sock_set_state");
+    if (id >= 0) return id;
     int err = ENOENT;
     for (const char* root : kTracefsRoots) {
-      std::string path = std::string(root) + "/events/sock/inet_sock_set_state/id";
-      std::ifstream f(path);
-      long id = -1;
-      if (f >> id) return id;
-      if (access(root, F_OK) == 0 && access(path.c_str(), F_OK) != 0 && errno == EACCES) err = EACCES;
+      if (access((std::string(root) + "/events").c_str(), F_OK) != 0 && errno == EACCES) err = EACCES;
     }
     if (err == EACCES) {
       *why = std::string("tracefs, where perf finds the tracepoint, is not readable here: ") + strerror(EACCES);
@@ -46,7 +46,7 @@ long TracepointId(std::string* why) {
 }  // namespace
 
 std::string HiddenCalls::Open(struct bpf_object* obj) {
-  struct bpf_program* prog = bpf_object__find_program_by_name(obj, "sample_state_calls");
+  struct bpf_program* prog = bpf_object__find_program_by_name(obj, kCallSampler);
   int calls_fd = bpf_object__find_map_fd_by_name(obj, "state_calls");
   sample_fd_ = bpf_object__find_map_fd_by_name(obj, "call_sample");
   prog_fd_ = prog ? bpf_program__fd(prog) : -1;
@@ -105,15 +105,15 @@ bool HiddenCalls::SampleCpu(int cpu, uint64_t* unreached) {
     // perf counted fewer calls than our programs ran for: a classic tracepoint BPF program on the
     // same tracepoint decides whether perf counts a call (perf_trace_run_bpf_submit), and most
     // return 0
-    broken_ = "another program on the classic sock:inet_sock_set_state tracepoint keeps perf from counting its calls";
+    broken_ = kPerfShort;
     return false;
   }
   *unreached = s.calls - s.reached;
   return true;
 }
 
-bool HiddenCalls::Sample() {
-  if (!counting()) return false;
+void HiddenCalls::Sample() {
+  if (!counting()) return;
   for (size_t cpu = 0; cpu < perf_fds_.size(); cpu++) {
     uint64_t unreached = 0;
     if (perf_fds_[cpu] < 0 || !SampleCpu(static_cast<int>(cpu), &unreached)) continue;  // keeps its last share
@@ -124,10 +124,9 @@ bool HiddenCalls::Sample() {
       g.hidden = unreached - g.baseline;
     } else {
       // perf fell behind since (see above): from here on the count would be short
-      broken_ = "another program on the classic sock:inet_sock_set_state tracepoint keeps perf from counting its calls";
+      broken_ = kPerfShort;
     }
   }
-  return true;
 }
 
 uint64_t HiddenCalls::hidden() const {

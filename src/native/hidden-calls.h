@@ -24,8 +24,8 @@ class HiddenCalls {
   // After load, before the state programs attach: a counting perf event per CPU on the state
   // tracepoint, stored in the object's state_calls map. '' or why it cannot count.
   std::string Open(struct bpf_object* obj);
-  // Samples every CPU. The first sample after attach is the baseline; false when not counting.
-  bool Sample();
+  // Samples every CPU (when counting). The first sample after attach is the baseline.
+  void Sample();
   // Before the programs detach: the last sample, then no more.
   void Finish();
   void Close();

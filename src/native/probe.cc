@@ -148,7 +148,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return o;
   }
 
-  // Methods called before start() wait for the loader thread (its fields are its own until then).
   // null, or whether the state changes this kernel hides while PID 1 runs are counted.
   Napi::Value Pid1Hiding(const Napi::CallbackInfo& info) {
     WaitLoaded();
@@ -159,6 +158,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     return o;
   }
 
+  // Methods called before start() wait for the loader thread (its fields are its own until then).
   void WaitLoaded() { loader_.Wait(); }
 
   void Refresh() {

@@ -6,8 +6,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 const char* const kTracefsRoots[2] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+
+long TracefsEventId(const std::string& category, const std::string& name) {
+  for (const char* root : kTracefsRoots) {
+    std::ifstream f(std::string(root) + "/events/" + category + "/" + name + "/id");
+    long id = -1;
+    if (f >> id) return id;
+  }
+  return -1;
+}
 
 namespace {
 
@@ -16,11 +26,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 }
 
 bool TracefsEventExists(const std::string& category, const std::string& name) {
-  for (const char* root : kTracefsRoots) {
-    std::string path = std::string(root) + "/events/" + category + "/" + name + "/id";
-    if (access(path.c_str(), R_OK) == 0) return true;
-  }
-  return false;
+  return TracefsEventId(category, name) >= 0;
 }
 
 // "tp_btf/tcp_rcv_space_adjust" -> "tcp:tcp_rcv_space_adjust", as people name tracepoints.

@@ -11,6 +11,8 @@
 
 // Where tracefs may be mounted, the usual mount point first.
 extern const char* const kTracefsRoots[2];
+// The id tracefs gives an event (category/name), from the first root that has it; -1 if none.
+long TracefsEventId(const std::string& category, const std::string& name);
 
 struct LeftOut {
   std::string program;
