@@ -5,6 +5,7 @@
 // between the calls tracefs recorded with tgid 1 strictly inside the tracer's life and those in
 // the instance's whole window (usually the same number, often 0), under a storm that nests, so the
 // sampling is also held where changes interrupt each other. Elsewhere: no note and 0.
+import net from 'node:net';
 import { expect, it } from 'vitest';
 import { Tracer } from '../../src/tracer';
 import { describeKernel } from '../helpers/kernel';
@@ -40,6 +41,35 @@ describeKernel('state changes a kernel hides from BPF while PID 1 runs', () => {
         expect(c.hidden).toBeLessThanOrEqual(window);
         expect(c.missed).toBeGreaterThanOrEqual(c.hidden);
       }
+    }
+  });
+});
+
+describeKernel('the count of what PID 1 hid, when perf cannot give it', () => {
+  // perf_trace_run_bpf_submit: with a classic tracepoint BPF program on the tracepoint, perf counts
+  // only the calls that program returns non-zero for (ours returns 0). A second tracer in that mode
+  // must make the first say its count is no longer whole: the samples must be running to see it.
+  it('a classic tracepoint program beside it: the count says it stopped being whole', { timeout: patience(60_000) }, async () => {
+    const counting = Tracer.open({ attach: 'tp_btf' });
+    try {
+      if (!counting.pid1Hiding) return; // stock kernels: nothing is hidden, nothing counted
+      expect(counting.pid1Hiding.uncounted).toBe('');
+      const classic = Tracer.open({ attach: 'tracepoint' });
+      try {
+        const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+        await new Promise((r) => server.once('listening', r));
+        const port = (server.address() as net.AddressInfo).port;
+        for (let i = 0; i < 20; i++) {
+          await new Promise<void>((r) => net.connect(port, '127.0.0.1').on('close', () => r()).on('error', () => r()));
+        }
+        server.close();
+        counting.counters(); // a sample
+      } finally {
+        classic.close();
+      }
+      expect(counting.pid1Hiding.uncounted).toMatch(/classic sock:inet_sock_set_state tracepoint keeps perf from counting/);
+    } finally {
+      counting.close();
     }
   });
 });
